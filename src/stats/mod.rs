@@ -1,0 +1,13 @@
+//! Statistical primitives: pure functions over slices, no I/O, no knowledge of chat or agents.
+//!
+//! Every function tolerates `NaN` (missing) values where it says so, and never panics on
+//! short or empty input: it returns `None` or an empty result instead.
+
+pub mod anomalies;
+pub mod bursts;
+pub mod changepoint;
+pub mod robust;
+pub mod seasonality;
+pub mod trend;
+
+pub use robust::{iqr_fences, mad, median, percentile, robust_scale};

@@ -1,0 +1,163 @@
+//! Robust location and scale: median, MAD, percentiles and IQR fences.
+
+/// Consistency constant that makes the MAD estimate the standard deviation of a normal sample.
+pub const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// Median of the finite values; `None` when there are none. Sorts a copy (O(n) selection).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    median_in_place(&mut finite)
+}
+
+/// Median that reorders `values` (all must be finite); avoids a copy on hot paths.
+pub fn median_in_place(values: &mut [f64]) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mid = n / 2;
+    let (_, upper_mid, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    let upper_mid = *upper_mid;
+    if n % 2 == 1 {
+        return Some(upper_mid);
+    }
+    let lower_mid = values[..mid]
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    Some((lower_mid + upper_mid) / 2.0)
+}
+
+/// Median absolute deviation from the median (unscaled).
+pub fn mad(values: &[f64]) -> Option<f64> {
+    let center = median(values)?;
+    let mut deviations: Vec<f64> = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| (v - center).abs())
+        .collect();
+    median_in_place(&mut deviations)
+}
+
+/// A robust estimate of the standard deviation: `1.4826 · MAD`, falling back to the mean
+/// absolute deviation when more than half the values are identical (MAD = 0), so that a
+/// mostly-flat series with rare movement still gets a usable, non-zero scale.
+pub fn robust_scale(values: &[f64]) -> Option<f64> {
+    let center = median(values)?;
+    let mad_sigma = MAD_TO_SIGMA * mad(values)?;
+    if mad_sigma > 0.0 {
+        return Some(mad_sigma);
+    }
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let mean_abs = finite.iter().map(|v| (v - center).abs()).sum::<f64>() / finite.len() as f64;
+    Some(1.2533 * mean_abs)
+}
+
+/// Percentile `p` in [0, 100] with linear interpolation between order statistics
+/// (the "R-7" definition used by numpy and spreadsheets).
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_unstable_by(f64::total_cmp);
+    Some(percentile_of_sorted(&sorted, p))
+}
+
+/// Percentile of an already sorted, finite, non-empty slice.
+pub fn percentile_of_sorted(sorted: &[f64], p: f64) -> f64 {
+    let rank = (p.clamp(0.0, 100.0) / 100.0) * (sorted.len() - 1) as f64;
+    let low = rank.floor() as usize;
+    let high = rank.ceil() as usize;
+    let fraction = rank - low as f64;
+    sorted[low] + (sorted[high] - sorted[low]) * fraction
+}
+
+/// Tukey fences `[Q1 − k·IQR, Q3 + k·IQR]`; k = 1.5 marks outliers, k = 3 far-out values.
+pub fn iqr_fences(values: &[f64], k: f64) -> Option<(f64, f64)> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_unstable_by(f64::total_cmp);
+    let q1 = percentile_of_sorted(&sorted, 25.0);
+    let q3 = percentile_of_sorted(&sorted, 75.0);
+    let iqr = q3 - q1;
+    Some((q1 - k * iqr, q3 + k * iqr))
+}
+
+/// Arithmetic mean of the finite values.
+pub fn mean(values: &[f64]) -> Option<f64> {
+    let (sum, count) = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+    (count > 0).then(|| sum / count as f64)
+}
+
+/// Standard normal upper-tail probability P(Z > z), Abramowitz–Stegun 7.1.26 (error < 1.5e-7).
+pub fn normal_sf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erfc = poly * (-x * x).exp();
+    if z >= 0.0 {
+        erfc / 2.0
+    } else {
+        1.0 - erfc / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_samples() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[f64::NAN, 5.0]), Some(5.0));
+    }
+
+    #[test]
+    fn mad_matches_hand_computation() {
+        // median 3, |deviations| = 2 1 0 1 97 → median 1
+        assert_eq!(mad(&[1.0, 2.0, 3.0, 4.0, 100.0]), Some(1.0));
+        let scale = robust_scale(&[1.0, 2.0, 3.0, 4.0, 100.0]).unwrap();
+        assert!((scale - 1.4826).abs() < 1e-12);
+    }
+
+    #[test]
+    fn robust_scale_falls_back_when_mostly_flat() {
+        let values = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 4.0];
+        let scale = robust_scale(&values).unwrap();
+        // mean |dev| from median 0 = 6/8 = 0.75
+        assert!((scale - 1.2533 * 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn percentiles_interpolate_like_numpy() {
+        let values = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile(&values, 50.0), Some(2.5));
+        assert_eq!(percentile(&values, 25.0), Some(1.75));
+        assert_eq!(percentile(&values, 100.0), Some(4.0));
+    }
+
+    #[test]
+    fn iqr_fences_match_tukey() {
+        let values: Vec<f64> = (1..=9).map(f64::from).collect();
+        // Q1 = 3, Q3 = 7, IQR = 4
+        assert_eq!(iqr_fences(&values, 1.5), Some((-3.0, 13.0)));
+    }
+
+    #[test]
+    fn normal_tail_matches_tables() {
+        assert!((normal_sf(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_sf(1.96) - 0.024_997_9).abs() < 1e-6);
+        assert!((normal_sf(-1.0) - 0.841_344_7).abs() < 1e-6);
+    }
+}

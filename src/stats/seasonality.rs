@@ -1,0 +1,329 @@
+//! Seasonality: autocorrelation, period detection (daily, weekly, or the dominant lag) and a
+//! robust decomposition `value = trend + seasonal + residual` that the agents share.
+//!
+//! The trend is a piecewise-linear line through block medians and the seasonal profile is the
+//! per-phase median of the detrended values, so a few anomalous cycles do not bend the baseline.
+
+use super::robust::{median_in_place, robust_scale};
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+pub const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// Cycles a series must span before a seasonal profile is trusted.
+pub const MIN_CYCLES: i64 = 3;
+
+/// Most buckets used for autocorrelation; keeps period detection O(1) in the series length.
+const ACF_BUCKETS: usize = 2048;
+
+/// A detected seasonal period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seasonality {
+    pub period_ms: i64,
+    /// Autocorrelation at the period lag (0..1): how much of the shape repeats.
+    pub strength: f64,
+}
+
+impl Seasonality {
+    pub fn label(&self) -> String {
+        match self.period_ms {
+            DAY_MS => "daily".to_string(),
+            WEEK_MS => "weekly".to_string(),
+            p => format!("{} min", p / MINUTE_MS),
+        }
+    }
+}
+
+/// Sample autocorrelation of `y` at `lag` (biased estimator, as in most textbooks).
+pub fn autocorrelation(y: &[f64], lag: usize) -> f64 {
+    let n = y.len();
+    if lag >= n || n < 3 {
+        return 0.0;
+    }
+    let mean = y.iter().sum::<f64>() / n as f64;
+    let variance: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
+    if variance <= 0.0 {
+        return 0.0;
+    }
+    let covariance: f64 = (0..n - lag)
+        .map(|i| (y[i] - mean) * (y[i + lag] - mean))
+        .sum();
+    covariance / variance
+}
+
+/// Detects a daily or weekly cycle, or else the dominant autocorrelation period.
+/// Requires at least [`MIN_CYCLES`] cycles of data.
+pub fn detect_period(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Option<Seasonality> {
+    let span = timestamps.last()? - timestamps.first()?;
+    let bucket_ms = interval_ms.max(span / ACF_BUCKETS as i64).max(1);
+    let grid = regular_grid(timestamps, values, bucket_ms)?;
+    let detrended = remove_linear_trend(&grid);
+    let acf_at = |period_ms: i64| -> Option<f64> {
+        let lag = (period_ms / bucket_ms) as usize;
+        (span >= MIN_CYCLES * period_ms && lag >= 4 && period_ms % bucket_ms == 0)
+            .then(|| autocorrelation(&detrended, lag))
+            .filter(|_| is_peak(&detrended, lag))
+    };
+    let daily = acf_at(DAY_MS);
+    let weekly = acf_at(WEEK_MS);
+    if let Some(w) = weekly {
+        if w >= 0.3 && w > daily.unwrap_or(0.0) + 0.05 {
+            return Some(Seasonality {
+                period_ms: WEEK_MS,
+                strength: w,
+            });
+        }
+    }
+    if let Some(d) = daily.filter(|d| *d >= 0.3) {
+        return Some(Seasonality {
+            period_ms: DAY_MS,
+            strength: d,
+        });
+    }
+    dominant_period(&detrended, bucket_ms, span)
+}
+
+/// The lag with the highest autocorrelation after the first zero crossing, if it is a clear
+/// peak (≥ 0.5 and well above the correlation at half the lag).
+fn dominant_period(detrended: &[f64], bucket_ms: i64, span: i64) -> Option<Seasonality> {
+    let max_lag = detrended.len() / MIN_CYCLES as usize;
+    let acf: Vec<f64> = (0..=max_lag)
+        .map(|lag| autocorrelation(detrended, lag))
+        .collect();
+    let first_negative = acf.iter().position(|r| *r < 0.0)?;
+    let (lag, strength) = acf
+        .iter()
+        .enumerate()
+        .skip(first_negative)
+        .max_by(|a, b| a.1.total_cmp(b.1))?;
+    let period_ms = lag as i64 * bucket_ms;
+    (*strength >= 0.5
+        && lag >= 4
+        && acf[lag / 2] < strength - 0.4
+        && span >= MIN_CYCLES * period_ms)
+        .then_some(Seasonality {
+            period_ms,
+            strength: *strength,
+        })
+}
+
+/// A lag is a seasonal peak when the correlation half a cycle away is clearly lower; this
+/// rejects the uniformly high autocorrelation of trends and level shifts.
+fn is_peak(y: &[f64], lag: usize) -> bool {
+    autocorrelation(y, lag) - autocorrelation(y, lag / 2) >= 0.3
+}
+
+/// Means of `values` in consecutive `bucket_ms` buckets from the first timestamp; empty
+/// buckets take the previous bucket's mean (only for correlation, never for detection).
+pub fn regular_grid(timestamps: &[i64], values: &[f64], bucket_ms: i64) -> Option<Vec<f64>> {
+    let start = *timestamps.first()?;
+    let buckets = ((timestamps.last()? - start) / bucket_ms + 1) as usize;
+    let mut sums = vec![0.0; buckets];
+    let mut counts = vec![0u32; buckets];
+    for (t, v) in timestamps.iter().zip(values) {
+        let b = ((t - start) / bucket_ms) as usize;
+        sums[b] += v;
+        counts[b] += 1;
+    }
+    let mut grid = Vec::with_capacity(buckets);
+    let mut last = values[0];
+    for (sum, count) in sums.iter().zip(&counts) {
+        if *count > 0 {
+            last = sum / *count as f64;
+        }
+        grid.push(last);
+    }
+    Some(grid)
+}
+
+fn remove_linear_trend(y: &[f64]) -> Vec<f64> {
+    let n = y.len() as f64;
+    let mean_x = (n - 1.0) / 2.0;
+    let mean_y = y.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, v) in y.iter().enumerate() {
+        let dx = i as f64 - mean_x;
+        sxy += dx * (v - mean_y);
+        sxx += dx * dx;
+    }
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    y.iter()
+        .enumerate()
+        .map(|(i, v)| v - mean_y - slope * (i as f64 - mean_x))
+        .collect()
+}
+
+/// `value = trend + seasonal + residual`, point by point, plus the residual noise scale.
+#[derive(Debug, Clone)]
+pub struct Decomposition {
+    pub seasonality: Option<Seasonality>,
+    pub trend: Vec<f64>,
+    pub seasonal: Vec<f64>,
+    pub residual: Vec<f64>,
+    /// Robust standard deviation of the residuals (never zero).
+    pub scale: f64,
+}
+
+impl Decomposition {
+    /// The expected value at point `i`.
+    pub fn baseline(&self, i: usize) -> f64 {
+        self.trend[i] + self.seasonal[i]
+    }
+
+    /// Residual of point `i` in units of the noise scale.
+    pub fn z(&self, i: usize) -> f64 {
+        self.residual[i] / self.scale
+    }
+}
+
+/// Decomposes the series. Without seasonality the trend blocks are short (≈5% of the series,
+/// 10–2000 points) so the baseline follows slow wander; with it, one block is one cycle.
+pub fn decompose(
+    timestamps: &[i64],
+    values: &[f64],
+    interval_ms: i64,
+    seasonality: Option<Seasonality>,
+) -> Decomposition {
+    let n = values.len();
+    let block = match seasonality {
+        Some(s) => ((s.period_ms / interval_ms.max(1)) as usize).max(4),
+        None => (n / 20).clamp(10, 2000),
+    };
+    let trend = block_median_trend(values, block);
+    let seasonal = match seasonality {
+        Some(s) => seasonal_profile(timestamps, values, &trend, s.period_ms, interval_ms),
+        None => vec![0.0; n],
+    };
+    let residual: Vec<f64> = (0..n).map(|i| values[i] - trend[i] - seasonal[i]).collect();
+    let scale = robust_scale(&residual)
+        .filter(|s| *s > 0.0)
+        .unwrap_or_else(|| fallback_scale(values));
+    Decomposition {
+        seasonality,
+        trend,
+        seasonal,
+        residual,
+        scale,
+    }
+}
+
+/// Scale for a series whose residuals are all zero (perfectly regular): a small fraction of
+/// its level, so that any real departure still stands out without dividing by zero.
+fn fallback_scale(values: &[f64]) -> f64 {
+    let level = values.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    (level * 1e-3).max(1e-9)
+}
+
+/// Piecewise-linear interpolation through the medians of consecutive blocks, anchored at
+/// block centres and held flat before the first and after the last centre.
+pub fn block_median_trend(values: &[f64], block: usize) -> Vec<f64> {
+    let n = values.len();
+    let block = block.clamp(1, n.max(1));
+    let anchors: Vec<(f64, f64)> = values
+        .chunks(block)
+        .enumerate()
+        .filter_map(|(b, chunk)| {
+            let mut copy = chunk.to_vec();
+            let center = (b * block) as f64 + (chunk.len() as f64 - 1.0) / 2.0;
+            median_in_place(&mut copy).map(|m| (center, m))
+        })
+        .collect();
+    let mut trend = Vec::with_capacity(n);
+    let mut segment = 0;
+    for i in 0..n {
+        let x = i as f64;
+        while segment + 1 < anchors.len() && anchors[segment + 1].0 < x {
+            segment += 1;
+        }
+        let (x0, y0) = anchors[segment];
+        let value = match anchors.get(segment + 1) {
+            Some(&(x1, y1)) if x >= x0 => y0 + (y1 - y0) * (x - x0) / (x1 - x0),
+            _ => y0,
+        };
+        trend.push(value);
+    }
+    trend
+}
+
+/// Median of the detrended values at each phase of the cycle (phase from the timestamp, so
+/// gaps do not shift it).
+fn seasonal_profile(
+    timestamps: &[i64],
+    values: &[f64],
+    trend: &[f64],
+    period_ms: i64,
+    interval_ms: i64,
+) -> Vec<f64> {
+    let start = timestamps[0];
+    let bins = (period_ms / interval_ms.max(1)).max(1) as usize;
+    let phase = |t: i64| (((t - start) % period_ms) / interval_ms.max(1)) as usize % bins;
+    let mut by_phase: Vec<Vec<f64>> = vec![Vec::new(); bins];
+    for (i, t) in timestamps.iter().enumerate() {
+        by_phase[phase(*t)].push(values[i] - trend[i]);
+    }
+    let profile: Vec<f64> = by_phase
+        .iter_mut()
+        .map(|bin| median_in_place(bin).unwrap_or(0.0))
+        .collect();
+    timestamps.iter().map(|t| profile[phase(*t)]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn daily_series(days: i64, step_ms: i64) -> (Vec<i64>, Vec<f64>) {
+        let timestamps: Vec<i64> = (0..days * DAY_MS / step_ms).map(|i| i * step_ms).collect();
+        let values = timestamps
+            .iter()
+            .map(|t| 100.0 + 20.0 * ((*t as f64 / DAY_MS as f64) * std::f64::consts::TAU).sin())
+            .collect();
+        (timestamps, values)
+    }
+
+    #[test]
+    fn autocorrelation_of_alternating_sequence() {
+        let y = [1.0, -1.0, 1.0, -1.0, 1.0, -1.0];
+        assert!((autocorrelation(&y, 1) + 5.0 / 6.0).abs() < 1e-12);
+        assert!((autocorrelation(&y, 2) - 4.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn detects_a_daily_cycle() {
+        let (t, v) = daily_series(5, 15 * MINUTE_MS);
+        let season = detect_period(&t, &v, 15 * MINUTE_MS).unwrap();
+        assert_eq!(season.period_ms, DAY_MS);
+        assert!(season.strength > 0.5);
+    }
+
+    #[test]
+    fn no_period_in_a_straight_line() {
+        let t: Vec<i64> = (0..500).map(|i| i * MINUTE_MS).collect();
+        let v: Vec<f64> = (0..500).map(|i| i as f64).collect();
+        assert!(detect_period(&t, &v, MINUTE_MS).is_none());
+    }
+
+    #[test]
+    fn decomposition_explains_a_clean_cycle() {
+        let (t, v) = daily_series(4, HOUR_MS);
+        let season = detect_period(&t, &v, HOUR_MS);
+        let d = decompose(&t, &v, HOUR_MS, season);
+        let worst = d.residual.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+        assert!(worst < 1.0, "largest residual {worst}");
+    }
+
+    #[test]
+    fn block_median_trend_interpolates_between_centres() {
+        let values = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
+        let trend = block_median_trend(&values, 3);
+        let expected = [1.0, 1.0, 5.0 / 3.0, 7.0 / 3.0, 3.0, 3.0];
+        assert!(
+            trend
+                .iter()
+                .zip(expected)
+                .all(|(a, b)| (a - b).abs() < 1e-12),
+            "{trend:?}"
+        );
+    }
+}
