@@ -1,5 +1,13 @@
 //! Anomaly Hunter: a statistical investigation engine for time series, with three agents
 //! (Pattern Analyst, Change Detective, Root Cause Agent) and a synthesizer.
+//!
+//! Data flows one way: `series` (sources) → `investigation` (agents over `stats`) →
+//! `render` (sinks: text, JSON, chart).
 
+pub mod agents;
+pub mod bench;
+pub mod investigation;
+pub mod render;
+pub mod series;
 pub mod stats;
 pub mod synthetic;

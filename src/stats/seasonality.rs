@@ -6,13 +6,14 @@
 
 use super::robust::{median_in_place, robust_scale};
 
+
 pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 pub const WEEK_MS: i64 = 7 * DAY_MS;
 
 /// Cycles a series must span before a seasonal profile is trusted.
-pub const MIN_CYCLES: i64 = 3;
+pub const MIN_CYCLES: i64 = 2;
 
 /// Most buckets used for autocorrelation; keeps period detection O(1) in the series length.
 const ACF_BUCKETS: usize = 2048;
@@ -35,7 +36,8 @@ impl Seasonality {
     }
 }
 
-/// Sample autocorrelation of `y` at `lag` (biased estimator, as in most textbooks).
+/// Sample autocorrelation of `y` at `lag`, with the covariance averaged over the `n − lag`
+/// pairs it has (so long lags are not shrunk towards zero, which would hide weekly cycles).
 pub fn autocorrelation(y: &[f64], lag: usize) -> f64 {
     let n = y.len();
     if lag >= n || n < 3 {
@@ -49,19 +51,20 @@ pub fn autocorrelation(y: &[f64], lag: usize) -> f64 {
     let covariance: f64 = (0..n - lag)
         .map(|i| (y[i] - mean) * (y[i + lag] - mean))
         .sum();
-    covariance / variance
+    (covariance / (n - lag) as f64) / (variance / n as f64)
 }
 
 /// Detects a daily or weekly cycle, or else the dominant autocorrelation period.
 /// Requires at least [`MIN_CYCLES`] cycles of data.
 pub fn detect_period(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Option<Seasonality> {
     let span = timestamps.last()? - timestamps.first()?;
-    let bucket_ms = interval_ms.max(span / ACF_BUCKETS as i64).max(1);
+    let interval_ms = interval_ms.max(1);
+    let bucket_ms = interval_ms * (span / (ACF_BUCKETS as i64 * interval_ms) + 1);
     let grid = regular_grid(timestamps, values, bucket_ms)?;
     let detrended = remove_linear_trend(&grid);
     let acf_at = |period_ms: i64| -> Option<f64> {
-        let lag = (period_ms / bucket_ms) as usize;
-        (span >= MIN_CYCLES * period_ms && lag >= 4 && period_ms % bucket_ms == 0)
+        let lag = (period_ms as f64 / bucket_ms as f64).round() as usize;
+        (span + bucket_ms >= MIN_CYCLES * period_ms && lag >= 4)
             .then(|| autocorrelation(&detrended, lag))
             .filter(|_| is_peak(&detrended, lag))
     };
@@ -81,13 +84,13 @@ pub fn detect_period(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Op
             strength: d,
         });
     }
-    dominant_period(&detrended, bucket_ms, span)
+    dominant_period(&detrended, bucket_ms, span + bucket_ms)
 }
 
 /// The lag with the highest autocorrelation after the first zero crossing, if it is a clear
-/// peak (≥ 0.5 and well above the correlation at half the lag).
+/// peak (≥ 0.5 and well above the correlation at half the lag) seen at least three times.
 fn dominant_period(detrended: &[f64], bucket_ms: i64, span: i64) -> Option<Seasonality> {
-    let max_lag = detrended.len() / MIN_CYCLES as usize;
+    let max_lag = detrended.len() / 3;
     let acf: Vec<f64> = (0..=max_lag)
         .map(|lag| autocorrelation(detrended, lag))
         .collect();
@@ -246,8 +249,10 @@ pub fn block_median_trend(values: &[f64], block: usize) -> Vec<f64> {
     trend
 }
 
-/// Median of the detrended values at each phase of the cycle (phase from the timestamp, so
-/// gaps do not shift it).
+/// For each point, the median of the detrended values at the same phase in the *other*
+/// cycles (phase from the timestamp, so gaps do not shift it). Leaving the point's own cycle
+/// out keeps an anomaly from pulling its own baseline towards itself, and keeps the residual
+/// scale honest when there are only a few cycles.
 fn seasonal_profile(
     timestamps: &[i64],
     values: &[f64],
@@ -258,15 +263,34 @@ fn seasonal_profile(
     let start = timestamps[0];
     let bins = (period_ms / interval_ms.max(1)).max(1) as usize;
     let phase = |t: i64| (((t - start) % period_ms) / interval_ms.max(1)) as usize % bins;
-    let mut by_phase: Vec<Vec<f64>> = vec![Vec::new(); bins];
+    let mut by_phase: Vec<Vec<(f64, usize)>> = vec![Vec::new(); bins];
     for (i, t) in timestamps.iter().enumerate() {
-        by_phase[phase(*t)].push(values[i] - trend[i]);
+        by_phase[phase(*t)].push((values[i] - trend[i], i));
     }
-    let profile: Vec<f64> = by_phase
-        .iter_mut()
-        .map(|bin| median_in_place(bin).unwrap_or(0.0))
-        .collect();
-    timestamps.iter().map(|t| profile[phase(*t)]).collect()
+    let mut seasonal = vec![0.0; values.len()];
+    for bin in &mut by_phase {
+        bin.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let sorted: Vec<f64> = bin.iter().map(|(v, _)| *v).collect();
+        for (rank, (_, index)) in bin.iter().enumerate() {
+            seasonal[*index] = median_excluding(&sorted, rank);
+        }
+    }
+    seasonal
+}
+
+/// Median of a sorted slice without the element at `skip` (the element itself when alone).
+fn median_excluding(sorted: &[f64], skip: usize) -> f64 {
+    let len = sorted.len();
+    if len <= 1 {
+        return sorted.first().copied().unwrap_or(0.0);
+    }
+    let at = |i: usize| if i < skip { sorted[i] } else { sorted[i + 1] };
+    let remaining = len - 1;
+    if remaining % 2 == 1 {
+        at(remaining / 2)
+    } else {
+        (at(remaining / 2 - 1) + at(remaining / 2)) / 2.0
+    }
 }
 
 #[cfg(test)]
@@ -285,8 +309,8 @@ mod tests {
     #[test]
     fn autocorrelation_of_alternating_sequence() {
         let y = [1.0, -1.0, 1.0, -1.0, 1.0, -1.0];
-        assert!((autocorrelation(&y, 1) + 5.0 / 6.0).abs() < 1e-12);
-        assert!((autocorrelation(&y, 2) - 4.0 / 6.0).abs() < 1e-12);
+        assert!((autocorrelation(&y, 1) + 1.0).abs() < 1e-12);
+        assert!((autocorrelation(&y, 2) - 1.0).abs() < 1e-12);
     }
 
     #[test]
@@ -311,6 +335,14 @@ mod tests {
         let d = decompose(&t, &v, HOUR_MS, season);
         let worst = d.residual.iter().fold(0.0f64, |m, r| m.max(r.abs()));
         assert!(worst < 1.0, "largest residual {worst}");
+    }
+
+    #[test]
+    fn median_excluding_skips_one_rank() {
+        let sorted = [1.0, 2.0, 3.0, 10.0];
+        assert_eq!(median_excluding(&sorted, 3), 2.0);
+        assert_eq!(median_excluding(&sorted, 0), 3.0);
+        assert_eq!(median_excluding(&[1.0, 5.0], 0), 5.0);
     }
 
     #[test]

@@ -2,3 +2,4 @@
 //! datasets. Shared by `anomaly-hunter demo`, `anomaly-hunter bench` and the tests.
 
 pub mod rng;
+pub mod scenarios;

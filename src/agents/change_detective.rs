@@ -1,0 +1,280 @@
+//! Change Detective: what changed and when. Level and variance change points, gradual drift
+//! (a bend away from the old trend), periodic bursts, seasonal-pattern breaks, and the
+//! recorded events (deploys, config changes) closest to each change.
+
+use super::{strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window, WindowKind};
+use crate::series::events::Event;
+use crate::stats::anomalies::{point_threshold, runs};
+use crate::stats::bursts::burst_periodicity;
+use crate::stats::changepoint::{level_changes, variance_changes, SegmentationSettings};
+use crate::stats::robust::median_in_place;
+use crate::stats::seasonality::{autocorrelation, DAY_MS, WEEK_MS};
+use crate::stats::trend::{slope_change, theil_sen};
+
+/// The deseasonalised series is summarised into at most this many bucket medians.
+const MAX_BUCKETS: usize = 240;
+/// A level shift smaller than this share of the level is not worth a page.
+const MIN_RELATIVE_SHIFT: f64 = 0.02;
+/// Drift must move the level by at least this share before it is reported.
+const MIN_RELATIVE_DRIFT: f64 = 0.03;
+/// z above which a point belongs to a burst.
+const BURST_Z: f64 = 4.0;
+
+/// A change with the evidence that explains it.
+struct Change {
+    window: Window,
+    description: String,
+    evidence: Evidence,
+}
+
+pub fn investigate(context: &Context) -> AgentReport {
+    let buckets = Buckets::of(context);
+    let mut changes = Vec::new();
+    changes.extend(level_shifts(context, &buckets));
+    changes.extend(drift(context, &buckets));
+    changes.extend(variance_shifts(context));
+    changes.extend(periodic_bursts(context));
+    changes.extend(seasonal_breaks(context));
+    resolve_drift_versus_shift(&mut changes);
+    changes.sort_by_key(|c| c.window.start);
+
+    let mut evidence: Vec<Evidence> = changes.iter().map(|c| c.evidence.clone()).collect();
+    let mut linked = Vec::new();
+    for change in &mut changes {
+        if let Some(event) = nearest_event(context, change.window.start) {
+            let minutes = (context.series.timestamps[change.window.start] - event.timestamp) as f64 / 60_000.0;
+            evidence.push(Evidence::new(
+                "event_correlation",
+                minutes,
+                format!("{} `{}` {:.0} min before the {}", event.kind, event.description, minutes, change.window.kind.label()),
+            ));
+            change.window.score = 1.0 - (1.0 - change.window.score) * 0.5;
+            linked.push((change.window.kind, event.clone()));
+        }
+    }
+    let anomaly_probability = changes.iter().map(|c| c.window.score).fold(0.02, f64::max);
+    let finding = finding(context, &changes, &linked);
+    AgentReport {
+        agent: AgentName::ChangeDetective,
+        confidence: if changes.is_empty() { 1.0 - anomaly_probability } else { anomaly_probability },
+        finding,
+        evidence,
+        anomaly_probability,
+        windows: changes.into_iter().map(|c| c.window).collect(),
+    }
+}
+
+/// Medians of consecutive blocks of the deseasonalised series: robust to spikes and small
+/// enough for the O(m²) trend estimators.
+struct Buckets {
+    size: usize,
+    values: Vec<f64>,
+}
+
+impl Buckets {
+    fn of(context: &Context) -> Self {
+        let d = context.decomposition;
+        let values = &context.series.values;
+        let n = values.len();
+        let size = n.div_ceil(MAX_BUCKETS).max(1);
+        let deseasonalised: Vec<f64> = (0..n).map(|i| values[i] - d.seasonal[i]).collect();
+        let values = deseasonalised
+            .chunks(size)
+            .map(|chunk| median_in_place(&mut chunk.to_vec()).unwrap_or(0.0))
+            .collect();
+        Self { size, values }
+    }
+
+    fn point(&self, bucket: usize, n: usize) -> usize {
+        (bucket * self.size).min(n - 1)
+    }
+}
+
+fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
+    let m = buckets.values.len();
+    let Some(line) = theil_sen(&buckets.values) else { return Vec::new() };
+    let detrended: Vec<f64> = buckets.values.iter().enumerate().map(|(i, v)| v - line.at(i as f64)).collect();
+    let settings = SegmentationSettings { min_segment: (m / 50).max(3), min_t: 8.0, min_effect: 3.0 };
+    let level = context.level();
+    let n = context.series.len();
+    let changes = level_changes(&detrended, settings);
+    let mut found = Vec::new();
+    for (k, change) in changes.iter().enumerate() {
+        let shift = change.after - change.before;
+        let relative = shift / level;
+        if relative.abs() < MIN_RELATIVE_SHIFT {
+            continue;
+        }
+        let start = buckets.point(change.index, n);
+        let end = changes.get(k + 1).map_or(n - 1, |next| buckets.point(next.index, n).saturating_sub(1));
+        let strength = (change.t_stat / 8.0).min(change.effect.abs() / 3.0).min(relative.abs() / MIN_RELATIVE_SHIFT);
+        found.push(Change {
+            window: Window { start, end, kind: WindowKind::LevelShift, score: strength_to_probability(strength), magnitude: relative },
+            description: format!("level shift of {:+.0}% at {}", relative * 100.0, context.time_of(start)),
+            evidence: Evidence::new("level_shift_pct", relative * 100.0, format!("at {}, t = {:.1}, {:.1}σ", context.time_of(start), change.t_stat, change.effect)),
+        });
+    }
+    found
+}
+
+fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
+    let m = buckets.values.len();
+    let bend = slope_change(&buckets.values, (m / 8).max(4))?;
+    let level = context.level();
+    let relative = bend.excess / level;
+    let significant = bend.departure_trend.p_value < 1e-4 && bend.departure_trend.tau.abs() > 0.5;
+    let large = bend.excess.abs() >= 6.0 * bend.residual_scale && relative.abs() >= MIN_RELATIVE_DRIFT;
+    if !(significant && large) {
+        return None;
+    }
+    let n = context.series.len();
+    let start = buckets.point(bend.onset, n);
+    let strength = (bend.excess.abs() / (6.0 * bend.residual_scale)).min(relative.abs() / MIN_RELATIVE_DRIFT);
+    let step_sse = best_step_sse(&buckets.values);
+    let kind = if bend.sse < 0.7 * step_sse { WindowKind::Drift } else { WindowKind::LevelShift };
+    Some(Change {
+        window: Window { start, end: n - 1, kind, score: strength_to_probability(strength), magnitude: relative },
+        description: format!("gradual drift of {:+.1}% since {}", relative * 100.0, context.time_of(start)),
+        evidence: Evidence::new("drift_pct", relative * 100.0, format!("bend at {}, Mann–Kendall τ = {:.2}, p = {:.1e}", context.time_of(start), bend.departure_trend.tau, bend.departure_trend.p_value)),
+    })
+}
+
+/// Smallest squared error of a single-step (two means) fit, to tell a ramp from a step.
+fn best_step_sse(y: &[f64]) -> f64 {
+    let n = y.len();
+    let total: f64 = y.iter().sum();
+    let total_sq: f64 = y.iter().map(|v| v * v).sum();
+    let mut left = 0.0;
+    let mut best = f64::INFINITY;
+    for k in 1..n {
+        left += y[k - 1];
+        let right = total - left;
+        let sse = total_sq - left * left / k as f64 - right * right / (n - k) as f64;
+        best = best.min(sse);
+    }
+    best
+}
+
+/// When a drift and a level shift describe the same movement, keep the better-fitting one.
+fn resolve_drift_versus_shift(changes: &mut Vec<Change>) {
+    let drift = changes.iter().position(|c| c.window.kind == WindowKind::Drift);
+    if let Some(d) = drift {
+        let onset = changes[d].window.start;
+        changes.retain(|c| c.window.kind != WindowKind::LevelShift || c.window.start < onset);
+    }
+}
+
+fn variance_shifts(context: &Context) -> Vec<Change> {
+    let d = context.decomposition;
+    let n = d.residual.len();
+    let block = (n / 100).max(10);
+    if n < 8 * block {
+        return Vec::new();
+    }
+    let settings = SegmentationSettings { min_segment: 3, min_t: 6.0, min_effect: 2.0 };
+    variance_changes(&d.residual, block, settings)
+        .into_iter()
+        .filter(|c| (c.after - c.before).abs() >= std::f64::consts::LN_2)
+        .map(|c| {
+            let ratio = (c.after - c.before).exp();
+            let start = c.index.min(n - 1);
+            Change {
+                window: Window {
+                    start,
+                    end: n - 1,
+                    kind: WindowKind::VarianceChange,
+                    score: strength_to_probability((c.t_stat / 6.0).min((ratio.ln().abs()) / std::f64::consts::LN_2)),
+                    magnitude: window_magnitude(context, start, n - 1),
+                },
+                description: format!("volatility ×{ratio:.1} from {}", context.time_of(start)),
+                evidence: Evidence::new("variance_ratio", ratio, format!("spread changed ×{ratio:.2} at {}", context.time_of(start))),
+            }
+        })
+        .collect()
+}
+
+/// Upward bursts that recur at a regular spacing (cron jobs, retry storms, GC cycles).
+fn periodic_bursts(context: &Context) -> Option<Change> {
+    let d = context.decomposition;
+    let n = d.residual.len();
+    let mask: Vec<bool> = (0..n).map(|i| d.z(i) >= BURST_Z).collect();
+    let bursts = runs(&mask, 1);
+    if bursts.len() < 4 {
+        return None;
+    }
+    let starts: Vec<i64> = bursts.iter().map(|r| context.series.timestamps[r.start]).collect();
+    let periodicity = burst_periodicity(&starts).filter(|p| p.is_periodic())?;
+    let start = bursts[0].start;
+    let end = bursts[bursts.len() - 1].end;
+    let minutes = periodicity.period_ms as f64 / 60_000.0;
+    let strength = (bursts.len() as f64 / 4.0).min(0.2 / periodicity.irregularity.max(0.01)).min(3.0);
+    Some(Change {
+        window: Window { start, end, kind: WindowKind::Burst, score: strength_to_probability(strength), magnitude: window_magnitude(context, start, end) },
+        description: format!("{} bursts every {minutes:.0} min since {}", bursts.len(), context.time_of(start)),
+        evidence: Evidence::new("burst_period_minutes", minutes, format!("{} bursts, spacing irregularity {:.2}", bursts.len(), periodicity.irregularity)),
+    })
+}
+
+/// Stretches of a seasonal series (a day of a weekly cycle, a sixth of a daily one) whose
+/// residuals all lean one way: the usual shape did not happen (a holiday, a failed batch).
+/// The mean residual is tested with an effective sample size that allows for the noise's
+/// own memory (lag-1 autocorrelation), and a Bonferroni bound over all stretches.
+fn seasonal_breaks(context: &Context) -> Vec<Change> {
+    let d = context.decomposition;
+    let Some(season) = d.seasonality else { return Vec::new() };
+    let interval = context.series.interval_ms.max(1);
+    let segment_ms = if season.period_ms >= WEEK_MS { DAY_MS } else { season.period_ms / 6 };
+    let length = ((segment_ms / interval) as usize).max(6);
+    let n = d.residual.len();
+    let memory = autocorrelation(&d.residual, 1).clamp(0.0, 0.9);
+    let shrink = ((1.0 - memory) / (1.0 + memory)).sqrt();
+    let threshold = point_threshold(n / length);
+    let mut found = Vec::new();
+    for start in (0..n).step_by(length) {
+        let end = (start + length).min(n) - 1;
+        let z: Vec<f64> = (start..=end).map(|i| d.z(i).clamp(-6.0, 6.0)).collect();
+        if z.len() < length / 2 {
+            continue;
+        }
+        let mean = z.iter().sum::<f64>() / z.len() as f64;
+        let t = mean.abs() * (z.len() as f64).sqrt() * shrink;
+        let agreement = z.iter().filter(|v| v.signum() == mean.signum() && v.abs() > 1.0).count() as f64 / z.len() as f64;
+        let strength = (t / threshold).min(agreement / 0.5);
+        if strength >= 1.0 {
+            found.push(Change {
+                window: Window { start, end, kind: WindowKind::SeasonalityBreak, score: strength_to_probability(strength), magnitude: window_magnitude(context, start, end) },
+                description: format!("the usual {} pattern broke on {}", season.label(), &context.time_of(start)[..10]),
+                evidence: Evidence::new("seasonal_break_mean_z", mean, format!("{} to {}: {:.0}% of points on one side of the seasonal baseline", context.time_of(start), context.time_of(end), agreement * 100.0)),
+            });
+        }
+    }
+    found
+}
+
+/// The latest event at most a few intervals after, or an hour before, the change.
+pub(crate) fn nearest_event<'a>(context: &'a Context, index: usize) -> Option<&'a Event> {
+    let at = context.series.timestamps[index];
+    let before = (60 * 60_000i64).max(10 * context.series.interval_ms);
+    let after = 3 * context.series.interval_ms;
+    context
+        .events
+        .iter()
+        .filter(|e| e.timestamp >= at - before && e.timestamp <= at + after)
+        .min_by_key(|e| (at - e.timestamp).abs())
+}
+
+fn finding(context: &Context, changes: &[Change], linked: &[(WindowKind, Event)]) -> String {
+    let metric = &context.series.metric;
+    let Some(main) = changes.iter().max_by(|a, b| a.window.score.total_cmp(&b.window.score)) else {
+        return format!("No level, variance, trend or rhythm change in {metric}.");
+    };
+    let mut text = super::pattern_analyst::capitalize(&main.description);
+    if changes.len() > 1 {
+        text.push_str(&format!(" ({} changes in all)", changes.len()));
+    }
+    if let Some((_, event)) = linked.iter().find(|(kind, _)| *kind == main.window.kind).or(linked.first()) {
+        text.push_str(&format!(", right after {} `{}`", event.kind, event.description));
+    }
+    text.push('.');
+    text
+}

@@ -1,0 +1,157 @@
+//! The three investigating agents and the synthesizer that combines them.
+//!
+//! Every agent reads the same [`Context`] (the series, its shared decomposition and any
+//! recorded events) and returns an [`AgentReport`]. Agents run concurrently and never see
+//! each other's reports; only the synthesizer does.
+
+pub mod catalogue;
+pub mod change_detective;
+pub mod pattern_analyst;
+pub mod root_cause;
+pub mod synthesizer;
+
+use serde::Serialize;
+
+pub use root_cause::{Hypothesis, Shape};
+
+use crate::series::events::Event;
+use crate::series::Series;
+use crate::stats::seasonality::Decomposition;
+
+/// What every agent reads.
+pub struct Context<'a> {
+    pub series: &'a Series,
+    pub decomposition: &'a Decomposition,
+    pub events: &'a [Event],
+}
+
+impl Context<'_> {
+    /// Typical magnitude of the metric, for turning deviations into percentages.
+    pub fn level(&self) -> f64 {
+        let level = crate::stats::median(&self.series.values).unwrap_or(0.0).abs();
+        if level > 0.0 {
+            level
+        } else {
+            self.decomposition.scale
+        }
+    }
+
+    /// Human time of point `i`.
+    pub fn time_of(&self, i: usize) -> String {
+        crate::series::timestamp::to_rfc3339(self.series.timestamps[i])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentName {
+    PatternAnalyst,
+    ChangeDetective,
+    RootCause,
+}
+
+impl AgentName {
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::PatternAnalyst => "Pattern Analyst",
+            Self::ChangeDetective => "Change Detective",
+            Self::RootCause => "Root Cause Agent",
+        }
+    }
+}
+
+/// One measured fact behind a finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub name: String,
+    pub value: f64,
+    pub detail: String,
+}
+
+impl Evidence {
+    pub fn new(name: &str, value: f64, detail: impl Into<String>) -> Self {
+        Self { name: name.to_string(), value: round4(value), detail: detail.into() }
+    }
+}
+
+fn round4(value: f64) -> f64 {
+    if value.is_finite() {
+        (value * 1e4).round() / 1e4
+    } else {
+        0.0
+    }
+}
+
+/// The kind of an anomalous stretch of the series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowKind {
+    Outage,
+    LevelShift,
+    Drift,
+    SeasonalityBreak,
+    Burst,
+    VarianceChange,
+    Spike,
+    Dip,
+}
+
+impl WindowKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Outage => "outage",
+            Self::LevelShift => "level shift",
+            Self::Drift => "drift",
+            Self::SeasonalityBreak => "seasonality break",
+            Self::Burst => "periodic bursts",
+            Self::VarianceChange => "variance change",
+            Self::Spike => "spike",
+            Self::Dip => "dip",
+        }
+    }
+}
+
+/// An anomalous stretch found by an agent, by point index (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub start: usize,
+    pub end: usize,
+    pub kind: WindowKind,
+    /// Probability (0..1) that this window is a real anomaly.
+    pub score: f64,
+    /// Largest deviation from the baseline inside the window, relative to the metric's level
+    /// (+0.35 = 35% above normal).
+    pub magnitude: f64,
+}
+
+/// An agent's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentReport {
+    pub agent: AgentName,
+    /// Confidence (0..1) in this agent's own finding.
+    pub confidence: f64,
+    /// One sentence.
+    pub finding: String,
+    pub evidence: Vec<Evidence>,
+    /// Probability (0..1) this agent gives to "the series is anomalous".
+    #[serde(skip)]
+    pub anomaly_probability: f64,
+    #[serde(skip)]
+    pub windows: Vec<Window>,
+}
+
+/// Turns a detection strength (statistic ÷ its threshold; 1 = just detected) into a
+/// probability: 0.5 at the threshold, ~0.95 at 1.5×, ~0.05 at 0.5×.
+pub fn strength_to_probability(strength: f64) -> f64 {
+    1.0 / (1.0 + (-6.0 * (strength - 1.0)).exp())
+}
+
+/// Peak relative deviation from the baseline over `start..=end`, signed.
+pub fn window_magnitude(context: &Context, start: usize, end: usize) -> f64 {
+    let level = context.level();
+    let d = context.decomposition;
+    (start..=end)
+        .map(|i| d.residual[i])
+        .max_by(|a, b| a.abs().total_cmp(&b.abs()))
+        .map_or(0.0, |r| r / level)
+}

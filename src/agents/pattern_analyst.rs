@@ -1,0 +1,216 @@
+//! Pattern Analyst: point and collective outliers against the robust, seasonality-aware
+//! baseline; flat-lines, zero runs and missing data (outages).
+
+use super::{strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window, WindowKind};
+use crate::series::GAP_FACTOR;
+use crate::stats::anomalies::{constant_runs, cusum_regions, point_threshold, runs, Run};
+use crate::stats::{iqr_fences, percentile};
+
+/// CUSUM allowance: shifts under ~2σ are not collective anomalies.
+const CUSUM_ALLOWANCE: f64 = 1.0;
+/// CUSUM decision interval, in σ·points.
+const CUSUM_THRESHOLD: f64 = 25.0;
+/// z-scores are clipped here before the CUSUM so one spike cannot pass for a collective shift.
+const CUSUM_CLIP: f64 = 4.0;
+/// A deviation smaller than this share of the metric's level is not material.
+const MATERIALITY: f64 = 0.005;
+/// Fewest consecutive identical or zero readings that count as a flat-line or outage.
+const MIN_FLAT_RUN: usize = 5;
+
+pub fn investigate(context: &Context) -> AgentReport {
+    let d = context.decomposition;
+    let n = context.series.len();
+    let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
+    let threshold = point_threshold(n);
+    let level = context.level();
+
+    let mut windows = Vec::new();
+    windows.extend(point_outliers(context, &z, threshold, level));
+    windows.extend(collective_outliers(context, &z, level));
+    let outages = outages(context);
+    windows.extend(outages.iter().copied());
+    windows.sort_by_key(|w| w.start);
+
+    let max_z = z.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let anomaly_probability = windows
+        .iter()
+        .map(|w| w.score)
+        .fold(strength_to_probability(max_z / threshold * 0.8), f64::max);
+    let evidence = evidence(context, &z, threshold, max_z, &windows);
+    let finding = finding(context, &windows, max_z);
+    AgentReport {
+        agent: AgentName::PatternAnalyst,
+        confidence: if windows.is_empty() { 1.0 - anomaly_probability } else { anomaly_probability },
+        finding,
+        evidence,
+        anomaly_probability,
+        windows,
+    }
+}
+
+/// Points whose |z| passes the length-aware threshold and whose deviation is material.
+fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> Vec<Window> {
+    let d = context.decomposition;
+    let mask: Vec<bool> = z
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.abs() >= threshold && d.residual[i].abs() >= MATERIALITY * level)
+        .collect();
+    runs(&mask, 1)
+        .into_iter()
+        .map(|run| {
+            let peak = (run.start..=run.end).map(|i| z[i].abs()).fold(0.0, f64::max);
+            let magnitude = window_magnitude(context, run.start, run.end);
+            Window {
+                start: run.start,
+                end: run.end,
+                kind: if magnitude >= 0.0 { WindowKind::Spike } else { WindowKind::Dip },
+                score: strength_to_probability(peak / threshold),
+                magnitude,
+            }
+        })
+        .collect()
+}
+
+/// Sustained departures found by CUSUM over clipped z-scores.
+fn collective_outliers(context: &Context, z: &[f64], level: f64) -> Vec<Window> {
+    let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-CUSUM_CLIP, CUSUM_CLIP)).collect();
+    let seasonal = context.decomposition.seasonality.is_some();
+    cusum_regions(&clipped, CUSUM_ALLOWANCE, CUSUM_THRESHOLD)
+        .into_iter()
+        .filter(|region| region.run.len() >= 3)
+        .filter_map(|region| {
+            let magnitude = window_magnitude(context, region.run.start, region.run.end);
+            (magnitude.abs() >= 2.0 * MATERIALITY || context.decomposition.scale > MATERIALITY * level).then(|| {
+                let kind = match (seasonal, region.direction) {
+                    (true, _) => WindowKind::SeasonalityBreak,
+                    (false, 1) => WindowKind::LevelShift,
+                    (false, _) => WindowKind::Dip,
+                };
+                Window {
+                    start: region.run.start,
+                    end: region.run.end,
+                    kind,
+                    score: strength_to_probability(region.peak / CUSUM_THRESHOLD),
+                    magnitude,
+                }
+            })
+        })
+        .collect()
+}
+
+/// Zero runs where the metric is normally non-zero, flat-lines where it normally moves,
+/// silent gaps and runs of blank cells.
+pub(crate) fn outages(context: &Context) -> Vec<Window> {
+    let series = context.series;
+    let values = &series.values;
+    let n = values.len();
+    let mut found = Vec::new();
+    let zero_share = values.iter().filter(|v| **v == 0.0).count() as f64 / n as f64;
+    let repeat_share = values.windows(2).filter(|w| w[0] == w[1]).count() as f64 / n as f64;
+    let min_run = MIN_FLAT_RUN.max(n / 200);
+    for run in constant_runs(values, min_run) {
+        let is_zero = values[run.start] == 0.0 && zero_share < 0.2;
+        let is_stuck = repeat_share < 0.2 && run.len() >= 2 * min_run;
+        if is_zero || is_stuck {
+            found.push(outage_window(context, run, 1.5 + run.len() as f64 / (4.0 * min_run as f64)));
+        }
+    }
+    let min_gap_ms = (GAP_FACTOR + 2) * series.interval_ms;
+    for gap in series.gaps.iter().filter(|g| g.before - g.after >= min_gap_ms) {
+        let run = Run { start: series.index_at(gap.after), end: series.index_at(gap.before) };
+        let missing_intervals = (gap.before - gap.after) / series.interval_ms.max(1);
+        found.push(outage_window(context, run, 1.0 + missing_intervals as f64 / 10.0));
+    }
+    let blank_runs = blank_runs(series);
+    for run in blank_runs {
+        found.push(outage_window(context, run, 1.5));
+    }
+    found
+}
+
+fn outage_window(context: &Context, run: Run, strength: f64) -> Window {
+    Window {
+        start: run.start,
+        end: run.end,
+        kind: WindowKind::Outage,
+        score: strength_to_probability(strength),
+        magnitude: window_magnitude(context, run.start, run.end).min(-1.0),
+    }
+}
+
+/// Runs of at least three consecutive blank value cells, placed between their neighbours.
+fn blank_runs(series: &crate::series::Series) -> Vec<Run> {
+    let mut found = Vec::new();
+    let blanks = &series.blank_at;
+    let mut start = 0;
+    for i in 1..=blanks.len() {
+        let contiguous = i < blanks.len() && blanks[i] - blanks[i - 1] <= series.interval_ms * 2;
+        if !contiguous {
+            if i - start >= 3 {
+                let first = series.index_at(blanks[start]).saturating_sub(1);
+                found.push(Run { start: first, end: series.index_at(blanks[i - 1]) });
+            }
+            start = i;
+        }
+    }
+    found
+}
+
+fn evidence(context: &Context, z: &[f64], threshold: f64, max_z: f64, windows: &[Window]) -> Vec<Evidence> {
+    let values = &context.series.values;
+    let d = context.decomposition;
+    let mut evidence = vec![Evidence::new("max_robust_z", max_z, format!("largest |z| against the baseline; outlier threshold {threshold:.2}"))];
+    let outliers = z.iter().filter(|v| v.abs() >= threshold).count();
+    evidence.push(Evidence::new("outlier_points", outliers as f64, "points beyond the threshold"));
+    if let Some((low, high)) = iqr_fences(values, 3.0) {
+        let outside = values.iter().filter(|v| **v < low || **v > high).count();
+        evidence.push(Evidence::new("beyond_iqr_fences", outside as f64, format!("points outside the far-out IQR fences [{low:.4}, {high:.4}]")));
+    }
+    for p in [50.0, 95.0, 99.0] {
+        if let Some(value) = percentile(values, p) {
+            evidence.push(Evidence::new(&format!("p{p:.0}"), value, "percentile of the values"));
+        }
+    }
+    evidence.push(Evidence::new("noise_scale", d.scale, "robust standard deviation of the residuals"));
+    if let Some(season) = d.seasonality {
+        evidence.push(Evidence::new("seasonal_period_hours", season.period_ms as f64 / 3.6e6, format!("{} seasonal baseline, autocorrelation {:.2}", season.label(), season.strength)));
+    }
+    let density = spike_density_ratio(z);
+    evidence.push(Evidence::new("spike_density_ratio", density, "share of |z| > 3 points in the last third ÷ the first two thirds"));
+    let missing = context.series.blank_at.len() + context.series.gaps.len();
+    if missing > 0 {
+        evidence.push(Evidence::new("missing_data", missing as f64, "blank cells plus silent gaps"));
+    }
+    for w in windows.iter().take(5) {
+        evidence.push(Evidence::new(w.kind.label(), w.magnitude * 100.0, format!("{} to {}, {:+.0}% vs baseline", context.time_of(w.start), context.time_of(w.end), w.magnitude * 100.0)));
+    }
+    evidence
+}
+
+/// How much denser spikes are at the end than before (1 = unchanged).
+fn spike_density_ratio(z: &[f64]) -> f64 {
+    let split = z.len() * 2 / 3;
+    let rate = |part: &[f64]| (part.iter().filter(|v| v.abs() > 3.0).count() as f64 + 0.5) / part.len().max(1) as f64;
+    rate(&z[split..]) / rate(&z[..split])
+}
+
+fn finding(context: &Context, windows: &[Window], max_z: f64) -> String {
+    let metric = &context.series.metric;
+    let Some(worst) = windows.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else {
+        return format!("{metric} stays within its expected band (largest deviation {max_z:.1}σ).");
+    };
+    let others = windows.len() - 1;
+    let extra = if others > 0 { format!(" and {others} more anomalous window(s)") } else { String::new() };
+    format!(
+        "{} in {metric} at {} ({:+.0}% vs baseline){extra}.",
+        capitalize(worst.kind.label()),
+        context.time_of(worst.start),
+        worst.magnitude * 100.0
+    )
+}
+
+pub(crate) fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}

@@ -1,0 +1,343 @@
+//! Root Cause Agent: why. Measures the shape of the main departure (step or ramp, ceiling,
+//! decay, periodicity, variance), ranks the other columns by how early and how strongly
+//! they deviated, looks for a deploy at the onset, and matches all that against the
+//! catalogue of known failure patterns.
+
+use serde::Serialize;
+
+use super::catalogue::{FailurePattern, CATALOGUE};
+use super::{strength_to_probability, AgentName, AgentReport, Context, Evidence, WindowKind};
+use crate::series::events::Event;
+use crate::stats::anomalies::{cusum_regions, point_threshold, runs, Run};
+use crate::stats::bursts::burst_periodicity;
+use crate::stats::robust::{median, robust_scale};
+use crate::stats::trend::mann_kendall;
+
+/// The measured shape of a series' main departure, as the catalogue reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    /// +1 above normal, −1 below.
+    pub direction: f64,
+    /// Still away from the old level at the end of the series.
+    pub sustained: bool,
+    /// Reached its new level over a ramp rather than a step.
+    pub gradual: bool,
+    /// Kendall's τ of the deseasonalised values after the onset.
+    pub trend_tau: f64,
+    /// Sharp drops after climbs (restarts, GC): the teeth of a saw.
+    pub sawtooth: usize,
+    /// Share of post-onset points pinned at the series maximum.
+    pub ceiling_share: f64,
+    /// A related column that deviated is pinned at its own maximum.
+    pub related_ceiling: bool,
+    /// Residual spread after the onset ÷ before.
+    pub variance_ratio: f64,
+    /// Number of upward bursts.
+    pub spikes: usize,
+    pub bursts_periodic: bool,
+    /// The largest surge decays gradually instead of vanishing at once.
+    pub spike_then_decay: bool,
+    /// Share of values at (or within 1% of the peak of) zero.
+    pub zero_floor: f64,
+    pub outage: bool,
+    pub seasonality_break: bool,
+    /// A deploy or config change right before the onset.
+    pub deploy: Option<Event>,
+    /// Lower-case metric name plus the names of columns that deviated.
+    pub names: String,
+}
+
+/// Another column of the same input, ranked as a candidate cause.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateCause {
+    pub column: String,
+    /// Minutes it deviated before the investigated metric (negative = after).
+    pub lead_minutes: f64,
+    /// Median |robust z| after the onset, against its own earlier baseline.
+    pub strength: f64,
+}
+
+/// The agent's best explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hypothesis {
+    pub pattern: &'static str,
+    pub name: &'static str,
+    pub confidence: f64,
+    pub text: String,
+    pub candidates: Vec<CandidateCause>,
+}
+
+/// The main departure from baseline.
+struct Departure {
+    run: Run,
+    direction: f64,
+    strength: f64,
+}
+
+pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
+    let Some(departure) = main_departure(context) else {
+        let report = AgentReport {
+            agent: AgentName::RootCause,
+            confidence: 0.9,
+            finding: format!("Nothing to explain: {} has no departure from its baseline.", context.series.metric),
+            evidence: Vec::new(),
+            anomaly_probability: 0.05,
+            windows: Vec::new(),
+        };
+        return (report, None);
+    };
+    let candidates = rank_related(context, departure.run.start);
+    let shape = measure_shape(context, &departure, &candidates);
+    let mut ranked: Vec<(&FailurePattern, f64)> = CATALOGUE.iter().map(|p| (p, p.score(&shape))).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (best, best_score) = ranked[0];
+    let runner_up = ranked.get(1).map_or(0.0, |r| r.1);
+    let confidence = if best_score > 0.0 { best_score * (0.7 + 0.3 * (best_score - runner_up) / best_score) } else { 0.1 };
+    let text = hypothesis_text(context, best, &departure, &shape, &candidates);
+    let mut evidence: Vec<Evidence> = ranked
+        .iter()
+        .take(3)
+        .filter(|(_, score)| *score > 0.0)
+        .map(|(p, score)| Evidence::new("pattern_score", *score, p.name))
+        .collect();
+    evidence.extend(candidates.iter().take(5).map(|c| {
+        Evidence::new("candidate_cause", c.lead_minutes, format!("`{}` deviated {} (strength {:.1}σ)", c.column, lead_words(c.lead_minutes), c.strength))
+    }));
+    evidence.push(Evidence::new("variance_ratio", shape.variance_ratio, "residual spread after the onset ÷ before"));
+    evidence.push(Evidence::new("trend_tau", shape.trend_tau, "Kendall τ after the onset"));
+    let hypothesis = (best_score > 0.0).then(|| Hypothesis {
+        pattern: best.id,
+        name: best.name,
+        confidence,
+        text: text.clone(),
+        candidates: candidates.clone(),
+    });
+    let report = AgentReport {
+        agent: AgentName::RootCause,
+        confidence,
+        finding: if best_score > 0.0 { text } else { "The departure matches no known failure pattern.".to_string() },
+        evidence,
+        anomaly_probability: strength_to_probability(departure.strength),
+        windows: Vec::new(),
+    };
+    (report, hypothesis)
+}
+
+/// The strongest sustained departure (CUSUM) or, failing that, the largest single outlier.
+fn main_departure(context: &Context) -> Option<Departure> {
+    let d = context.decomposition;
+    let n = d.residual.len();
+    let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
+    let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-4.0, 4.0)).collect();
+    let threshold = point_threshold(n);
+    let region = cusum_regions(&clipped, 1.0, 8.0).into_iter().max_by(|a, b| a.peak.total_cmp(&b.peak));
+    let (peak_index, peak_z) = z.iter().enumerate().map(|(i, v)| (i, *v)).max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
+    let from_region = region.map(|r| Departure { run: r.run, direction: f64::from(r.direction), strength: r.peak / 25.0 });
+    let from_point = (peak_z.abs() >= 3.0).then(|| Departure {
+        run: Run { start: peak_index, end: peak_index },
+        direction: peak_z.signum(),
+        strength: peak_z.abs() / threshold,
+    });
+    let trend = trend_departure(context);
+    [from_region, from_point, trend].into_iter().flatten().max_by(|a, b| a.strength.total_cmp(&b.strength))
+}
+
+/// A slow climb that the local baseline absorbs: the deseasonalised values trend strongly.
+fn trend_departure(context: &Context) -> Option<Departure> {
+    let buckets = deseasonalised_buckets(context, 0);
+    let test = mann_kendall(&buckets)?;
+    let first = median(&buckets[..buckets.len() / 10 + 1])?;
+    let last = median(&buckets[buckets.len() - buckets.len() / 10 - 1..])?;
+    let relative = (last - first) / context.level();
+    (test.tau.abs() > 0.6 && relative.abs() > 0.05).then(|| Departure {
+        run: Run { start: 0, end: context.series.len() - 1 },
+        direction: relative.signum(),
+        strength: test.tau.abs() / 0.6,
+    })
+}
+
+/// Bucket medians (≤ 200) of the deseasonalised values from point `from` on.
+fn deseasonalised_buckets(context: &Context, from: usize) -> Vec<f64> {
+    let values = &context.series.values;
+    let seasonal = &context.decomposition.seasonal;
+    let n = values.len();
+    let size = (n - from).div_ceil(200).max(1);
+    (from..n)
+        .step_by(size)
+        .filter_map(|start| {
+            let end = (start + size).min(n);
+            median(&(start..end).map(|i| values[i] - seasonal[i]).collect::<Vec<_>>())
+        })
+        .collect()
+}
+
+fn measure_shape(context: &Context, departure: &Departure, candidates: &[CandidateCause]) -> Shape {
+    let series = context.series;
+    let d = context.decomposition;
+    let n = series.len();
+    let onset = departure.run.start;
+    let level = context.level();
+    let before: Vec<f64> = (0..onset.max(n / 10)).map(|i| series.values[i] - d.seasonal[i]).collect();
+    let baseline = median(&before).unwrap_or(level);
+    let tail_start = n - (n / 10).max(3);
+    let tail = median(&(tail_start..n).map(|i| series.values[i] - d.seasonal[i]).collect::<Vec<_>>()).unwrap_or(baseline);
+    let shift = tail - baseline;
+    let sustained = shift.signum() == departure.direction && shift.abs() >= (0.05 * level).max(3.0 * d.scale) && departure.run.end + n / 20 >= n - 1
+        || (departure.run.start == 0 && departure.run.end == n - 1);
+    let post = deseasonalised_buckets(context, onset);
+    let gradual = is_gradual(&post, baseline);
+    let spikes = runs(&(0..n).map(|i| d.z(i) >= 4.0).collect::<Vec<_>>(), 1);
+    let spike_starts: Vec<i64> = spikes.iter().map(|r| series.timestamps[r.start]).collect();
+    let names = std::iter::once(series.metric.to_lowercase())
+        .chain(candidates.iter().filter(|c| c.strength >= 3.0).map(|c| c.column.to_lowercase()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Shape {
+        direction: departure.direction,
+        sustained,
+        gradual,
+        trend_tau: mann_kendall(&post).map_or(0.0, |t| t.tau * departure.direction),
+        sawtooth: sawtooth_teeth(&series.values, level),
+        ceiling_share: ceiling_share(&series.values, onset),
+        related_ceiling: related_ceiling(context, onset, candidates),
+        variance_ratio: variance_ratio(&d.residual, onset, departure.run.end),
+        spikes: spikes.len(),
+        bursts_periodic: burst_periodicity(&spike_starts).is_some_and(|p| p.is_periodic()),
+        spike_then_decay: spike_then_decay(context),
+        zero_floor: zero_floor(&series.values),
+        outage: super::pattern_analyst::outages(context).iter().any(|w| w.kind == WindowKind::Outage),
+        seasonality_break: d.seasonality.is_some() && !sustained && departure.run.len() >= 4 && departure.direction < 0.0,
+        deploy: super::change_detective::nearest_event(context, onset).filter(|e| is_change_event(e)).cloned(),
+        names,
+    }
+}
+
+fn is_change_event(event: &Event) -> bool {
+    ["deploy", "release", "rollout", "config", "migration"].iter().any(|k| event.kind.contains(k))
+}
+
+/// A ramp: after the onset it takes a fifth of the remaining time (≥ 4 buckets) to cover
+/// 80% of the final shift.
+fn is_gradual(post: &[f64], baseline: f64) -> bool {
+    if post.len() < 5 {
+        return false;
+    }
+    let tail = median(&post[post.len() - (post.len() / 10).max(1)..]).unwrap_or(baseline);
+    let shift = tail - baseline;
+    if shift == 0.0 {
+        return false;
+    }
+    let reached = post.iter().position(|v| (v - baseline) / shift >= 0.8).unwrap_or(post.len());
+    reached >= 4.max(post.len() / 5)
+}
+
+fn sawtooth_teeth(values: &[f64], level: f64) -> usize {
+    let differences: Vec<f64> = values.windows(2).map(|w| w[1] - w[0]).collect();
+    let scale = robust_scale(&differences).unwrap_or(0.0);
+    differences.iter().filter(|d| **d < -(0.1 * level).max(8.0 * scale)).count()
+}
+
+fn ceiling_share(values: &[f64], onset: usize) -> f64 {
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let tolerance = (max - min) * 0.002;
+    let post = &values[onset..];
+    if max <= min || post.is_empty() {
+        return 0.0;
+    }
+    post.iter().filter(|v| **v >= max - tolerance).count() as f64 / post.len() as f64
+}
+
+fn related_ceiling(context: &Context, onset: usize, candidates: &[CandidateCause]) -> bool {
+    context
+        .series
+        .related
+        .iter()
+        .filter(|c| candidates.iter().any(|k| k.column == c.name && k.strength >= 3.0))
+        .any(|c| {
+            let finite: Vec<f64> = c.values.iter().map(|v| if v.is_finite() { *v } else { f64::NEG_INFINITY }).collect();
+            ceiling_share(&finite, onset) > 0.2
+        })
+}
+
+fn variance_ratio(residual: &[f64], onset: usize, end: usize) -> f64 {
+    let before = &residual[..onset];
+    let after = &residual[onset..=end.max(onset)];
+    match (robust_scale(before), robust_scale(after)) {
+        (Some(b), Some(a)) if before.len() >= 10 && after.len() >= 10 && b > 0.0 => a / b,
+        _ => 1.0,
+    }
+}
+
+/// The largest surge rises within two points and then stays above 3σ for at least three
+/// points while falling: a cache refilling, a queue draining.
+fn spike_then_decay(context: &Context) -> bool {
+    let d = context.decomposition;
+    let n = d.residual.len();
+    let Some(peak) = (0..n).max_by(|a, b| d.z(*a).total_cmp(&d.z(*b))) else { return false };
+    let peak_z = d.z(peak);
+    if peak_z < 6.0 || peak < 2 {
+        return false;
+    }
+    let sharp_rise = d.z(peak - 2) < 0.5 * peak_z;
+    let decay = (peak + 1..n).take_while(|i| d.z(*i) >= 3.0 && d.z(*i) <= peak_z).count();
+    sharp_rise && decay >= 3
+}
+
+fn zero_floor(values: &[f64]) -> f64 {
+    let peak = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if peak == 0.0 {
+        return 1.0;
+    }
+    values.iter().filter(|v| v.abs() <= 0.01 * peak).count() as f64 / values.len() as f64
+}
+
+/// Ranks the other columns by how early (then how strongly) they left their own baseline.
+pub fn rank_related(context: &Context, onset: usize) -> Vec<CandidateCause> {
+    let series = context.series;
+    let n = series.len();
+    let baseline_end = onset.saturating_sub(n / 50).max(n / 10).min(n);
+    let mut ranked: Vec<CandidateCause> = series
+        .related
+        .iter()
+        .filter_map(|column| {
+            let before: Vec<f64> = column.values[..baseline_end].iter().copied().filter(|v| v.is_finite()).collect();
+            let center = median(&before)?;
+            let scale = robust_scale(&before).filter(|s| *s > 0.0).unwrap_or_else(|| center.abs().max(1.0) * 0.01);
+            let z: Vec<f64> = column.values.iter().map(|v| if v.is_finite() { (v - center) / scale } else { 0.0 }).collect();
+            let after: Vec<f64> = z[onset..].iter().map(|v| v.abs()).collect();
+            let strength = median(&after)?;
+            let search_from = onset.saturating_sub(n / 4).max(baseline_end.min(onset));
+            let deviated_at = (search_from..n.saturating_sub(2)).find(|&i| (i..i + 3).all(|j| z[j].abs() >= 4.0)).unwrap_or(onset);
+            let lead_minutes = (series.timestamps[onset] - series.timestamps[deviated_at]) as f64 / 60_000.0;
+            Some(CandidateCause { column: column.name.clone(), lead_minutes, strength })
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        let deviated = |c: &CandidateCause| c.strength >= 3.0;
+        deviated(b).cmp(&deviated(a)).then(b.lead_minutes.total_cmp(&a.lead_minutes)).then(b.strength.total_cmp(&a.strength))
+    });
+    ranked
+}
+
+fn lead_words(minutes: f64) -> String {
+    if minutes.abs() < 0.5 {
+        "at the same time".to_string()
+    } else if minutes > 0.0 {
+        format!("{minutes:.0} min earlier")
+    } else {
+        format!("{:.0} min later", -minutes)
+    }
+}
+
+fn hypothesis_text(context: &Context, pattern: &FailurePattern, departure: &Departure, shape: &Shape, candidates: &[CandidateCause]) -> String {
+    let mut text = format!("{} suspected: {}. Onset {}", pattern.name, pattern.explanation, context.time_of(departure.run.start));
+    if let Some(lead) = candidates.iter().find(|c| c.strength >= 3.0) {
+        text.push_str(&format!("; `{}` deviated {}", lead.column, lead_words(lead.lead_minutes)));
+    }
+    if let Some(event) = &shape.deploy {
+        text.push_str(&format!("; {} `{}` at {}", event.kind, event.description, crate::series::timestamp::to_rfc3339(event.timestamp)));
+    }
+    text.push('.');
+    text
+}

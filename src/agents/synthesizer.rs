@@ -1,0 +1,153 @@
+//! Synthesizer: combines the three reports into one verdict.
+//!
+//! Severity rules (0–3 info, 4–6 warning, 7–8 error, 9–10 critical):
+//! - not anomalous: `round(3 · P(anomalous))`, so 0–1 for a clean bill of health and at most 3;
+//! - anomalous, base by the worst window: an outage is 8; any other kind starts at 4 and gains
+//!   one point each at a deviation of 20%, 50% and 100% of the metric's level (so at most 7);
+//! - +1 when the anomaly is ongoing (its last window reaches the final 5% of the points);
+//! - +1 when the case is certain: confidence ≥ 0.95 and all three agents agree;
+//! - clamped to 4–10.
+
+use super::{AgentName, AgentReport, Context, Hypothesis, Window, WindowKind};
+
+/// What learning tunes: how much each agent's vote counts and how much evidence this metric
+/// needs before it is called anomalous.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weights {
+    pub pattern_analyst: f64,
+    pub change_detective: f64,
+    /// Added to the combined log-odds: positive makes alerts harder for this metric.
+    pub threshold_offset: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self { pattern_analyst: 1.0, change_detective: 1.0, threshold_offset: 0.0 }
+    }
+}
+
+/// The synthesizer's conclusion (the verdict without the per-agent reports).
+#[derive(Debug, Clone)]
+pub struct Conclusion {
+    pub anomalous: bool,
+    pub severity: u8,
+    pub confidence: f64,
+    pub consensus: u8,
+    pub verdict: String,
+    pub hypothesis: String,
+    pub windows: Vec<Window>,
+}
+
+pub fn synthesize(context: &Context, reports: &[AgentReport], hypothesis: Option<&Hypothesis>, weights: Weights) -> Conclusion {
+    let probability_of = |agent: AgentName| reports.iter().find(|r| r.agent == agent).map_or(0.0, |r| r.anomaly_probability);
+    let pattern = weights.pattern_analyst * logit(probability_of(AgentName::PatternAnalyst));
+    let change = weights.change_detective * logit(probability_of(AgentName::ChangeDetective));
+    let agreement_bonus = if pattern > 0.0 && change > 0.0 { 0.5 * pattern.min(change) } else { 0.0 };
+    let probability = sigmoid(pattern.max(change) + agreement_bonus - weights.threshold_offset);
+    let windows = merge_windows(reports.iter().flat_map(|r| r.windows.iter().copied()).filter(|w| w.score >= 0.5).collect());
+    let anomalous = probability >= 0.5 && !windows.is_empty();
+    let consensus = reports
+        .iter()
+        .filter(|r| match r.agent {
+            AgentName::RootCause => hypothesis.is_some() == anomalous,
+            _ => (r.anomaly_probability >= 0.5) == anomalous,
+        })
+        .count() as u8;
+    let confidence = if anomalous { probability } else { 1.0 - probability };
+    let severity = severity(context, anomalous, probability, confidence, consensus, &windows);
+    Conclusion {
+        anomalous,
+        severity,
+        confidence,
+        consensus,
+        verdict: verdict_sentence(context, anomalous, severity, consensus, &windows),
+        hypothesis: hypothesis_sentence(anomalous, hypothesis),
+        windows: if anomalous { windows } else { Vec::new() },
+    }
+}
+
+fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-4, 1.0 - 1e-4);
+    (p / (1.0 - p)).ln()
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Unions overlapping or touching windows; the merged window takes the most serious kind.
+fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
+    windows.sort_by_key(|w| w.start);
+    let mut merged: Vec<Window> = Vec::new();
+    for w in windows {
+        match merged.last_mut() {
+            Some(last) if w.start <= last.end + 2 => {
+                last.end = last.end.max(w.end);
+                last.kind = last.kind.min(w.kind);
+                last.score = last.score.max(w.score);
+                if w.magnitude.abs() > last.magnitude.abs() {
+                    last.magnitude = w.magnitude;
+                }
+            }
+            _ => merged.push(w),
+        }
+    }
+    merged
+}
+
+fn severity(context: &Context, anomalous: bool, probability: f64, confidence: f64, consensus: u8, windows: &[Window]) -> u8 {
+    if !anomalous {
+        return (3.0 * probability).round() as u8;
+    }
+    let base = windows
+        .iter()
+        .map(|w| match w.kind {
+            WindowKind::Outage => 8,
+            _ => 4 + [0.2, 0.5, 1.0].iter().filter(|step| w.magnitude.abs() >= **step).count() as u8,
+        })
+        .max()
+        .unwrap_or(4);
+    let n = context.series.len();
+    let ongoing = windows.last().is_some_and(|w| w.end + n / 20 >= n - 1);
+    let certain = confidence >= 0.95 && consensus == 3;
+    (base + u8::from(ongoing) + u8::from(certain)).clamp(4, 10)
+}
+
+pub fn severity_label(severity: u8) -> &'static str {
+    match severity {
+        0..=3 => "info",
+        4..=6 => "warning",
+        7..=8 => "error",
+        _ => "critical",
+    }
+}
+
+fn verdict_sentence(context: &Context, anomalous: bool, severity: u8, consensus: u8, windows: &[Window]) -> String {
+    let metric = &context.series.metric;
+    let Some(main) = windows.iter().max_by(|a, b| a.score.total_cmp(&b.score).then(b.kind.cmp(&a.kind))).filter(|_| anomalous) else {
+        return format!("{metric} looks normal: nothing departs from its baseline ({consensus} of 3 agents agree).");
+    };
+    let n = context.series.len();
+    let ongoing = if main.end + n / 20 >= n - 1 { ", ongoing" } else { "" };
+    let others = match windows.len() - 1 {
+        0 => String::new(),
+        1 => " and 1 other window".to_string(),
+        k => format!(" and {k} other windows"),
+    };
+    format!(
+        "{} anomaly in {metric}: {} from {} to {} ({:+.0}% vs baseline{ongoing}){others}; {consensus} of 3 agents agree.",
+        super::pattern_analyst::capitalize(severity_label(severity)),
+        main.kind.label(),
+        context.time_of(main.start),
+        context.time_of(main.end),
+        main.magnitude * 100.0,
+    )
+}
+
+fn hypothesis_sentence(anomalous: bool, hypothesis: Option<&Hypothesis>) -> String {
+    match (anomalous, hypothesis) {
+        (true, Some(h)) => h.text.clone(),
+        (true, None) => "No known failure pattern fits; compare with recent changes and neighbouring metrics.".to_string(),
+        (false, _) => "No action needed.".to_string(),
+    }
+}

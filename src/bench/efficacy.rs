@@ -1,0 +1,126 @@
+//! Efficacy: recall per tier, false-positive rate on normal series, mean confidence and the
+//! Brier score of the confidence, over the seeded scenarios of `synthetic::scenarios`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::agents::synthesizer::Weights;
+use crate::investigation::{investigate, Verdict};
+use crate::synthetic::scenarios::{efficacy_cases, Case, Tier};
+
+/// One case's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub scenario: &'static str,
+    pub tier: &'static str,
+    pub seed: u64,
+    pub expected_anomalous: bool,
+    pub anomalous: bool,
+    /// A reported window overlaps the injected anomaly.
+    pub located: bool,
+    pub confidence: f64,
+    pub severity: u8,
+    pub kinds: Vec<String>,
+}
+
+impl Outcome {
+    pub fn correct(&self) -> bool {
+        if self.expected_anomalous {
+            self.anomalous && self.located
+        } else {
+            !self.anomalous
+        }
+    }
+
+    /// The probability the verdict gives to "anomalous".
+    fn probability_anomalous(&self) -> f64 {
+        if self.anomalous {
+            self.confidence
+        } else {
+            1.0 - self.confidence
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EfficacyReport {
+    pub cases: usize,
+    /// Share of anomalous cases detected and located, per tier.
+    pub recall: BTreeMap<&'static str, f64>,
+    pub false_positive_rate: f64,
+    pub mean_confidence: f64,
+    pub brier_score: f64,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Runs every case with `seeds` seeds per scenario.
+pub fn run(seeds: u64) -> EfficacyReport {
+    let outcomes: Vec<Outcome> = efficacy_cases(seeds).iter().map(evaluate).collect();
+    summarise(outcomes)
+}
+
+fn evaluate(case: &Case) -> Outcome {
+    let verdict = investigate(&case.series, &[], Weights::default());
+    Outcome {
+        scenario: case.scenario,
+        tier: case.tier.label(),
+        seed: case.seed,
+        expected_anomalous: case.truth.is_some(),
+        anomalous: verdict.anomalous,
+        located: case.truth.is_some_and(|truth| overlaps(&verdict, case, truth)),
+        confidence: verdict.confidence,
+        severity: verdict.severity,
+        kinds: verdict.anomalies.iter().map(|a| format!("{:?}", a.kind)).collect(),
+    }
+}
+
+/// A reported window touches the truth, allowing the width of one hour of slack.
+fn overlaps(verdict: &Verdict, case: &Case, (start, end): (i64, i64)) -> bool {
+    let slack = 3_600_000;
+    verdict.anomalies.iter().any(|a| {
+        let a_start = case.series.timestamps[a.start_index];
+        let a_end = case.series.timestamps[a.end_index];
+        a_start <= end + slack && a_end >= start - slack
+    })
+}
+
+fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
+    let mut recall = BTreeMap::new();
+    for tier in [Tier::Easy, Tier::Medium, Tier::Hard] {
+        let of_tier: Vec<&Outcome> = outcomes.iter().filter(|o| o.tier == tier.label()).collect();
+        let hits = of_tier.iter().filter(|o| o.correct()).count();
+        recall.insert(tier.label(), hits as f64 / of_tier.len().max(1) as f64);
+    }
+    let normals: Vec<&Outcome> = outcomes.iter().filter(|o| !o.expected_anomalous).collect();
+    let false_positive_rate = normals.iter().filter(|o| o.anomalous).count() as f64 / normals.len().max(1) as f64;
+    let count = outcomes.len().max(1) as f64;
+    let mean_confidence = outcomes.iter().map(|o| o.confidence).sum::<f64>() / count;
+    let brier_score = outcomes
+        .iter()
+        .map(|o| (o.probability_anomalous() - f64::from(u8::from(o.expected_anomalous))).powi(2))
+        .sum::<f64>()
+        / count;
+    EfficacyReport { cases: outcomes.len(), recall, false_positive_rate, mean_confidence, brier_score, outcomes }
+}
+
+impl fmt::Display for EfficacyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Efficacy over {} cases", self.cases)?;
+        for (tier, recall) in &self.recall {
+            writeln!(f, "  recall {tier:<7} {:>6.1}%", recall * 100.0)?;
+        }
+        writeln!(f, "  false positives {:>5.1}%", self.false_positive_rate * 100.0)?;
+        writeln!(f, "  mean confidence {:>5.1}%", self.mean_confidence * 100.0)?;
+        writeln!(f, "  Brier score     {:>6.3}", self.brier_score)?;
+        let misses: Vec<&Outcome> = self.outcomes.iter().filter(|o| !o.correct()).collect();
+        if !misses.is_empty() {
+            writeln!(f, "  wrong verdicts:")?;
+            for o in misses {
+                writeln!(f, "    {} {} seed {}: anomalous={} located={} confidence={:.2} kinds={:?}", o.tier, o.scenario, o.seed, o.anomalous, o.located, o.confidence, o.kinds)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! CSV ingest through polars: `timestamp,value` or `timestamp` plus several numeric columns.
+//!
+//! Polars splits the file (fast, multi-threaded) into text columns; we then parse every cell
+//! ourselves so that an error can name the exact line and column, as a person needs to fix it.
+//! Size limits are enforced before any parsing.
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use polars::prelude::{CsvReadOptions, DataFrame, SerReader, StringChunked};
+use thiserror::Error;
+
+use super::timestamp::TimestampFormat;
+use super::{RawRow, Series, SeriesError};
+
+/// Size limits checked before memory is spent on a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_bytes: u64,
+    pub max_rows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_bytes: 100 * 1024 * 1024, max_rows: 10_000_000 }
+    }
+}
+
+/// What to read from a file.
+#[derive(Debug, Clone, Default)]
+pub struct CsvOptions {
+    /// Metric name; defaults to the investigated column's header.
+    pub metric: Option<String>,
+    /// Column to investigate; defaults to the first column after the timestamp.
+    pub column: Option<String>,
+    pub limits: Limits,
+}
+
+/// A CSV that cannot be investigated, with the file it came from.
+#[derive(Debug, Error)]
+#[error("{source_name}: {problem}")]
+pub struct IngestError {
+    pub source_name: String,
+    pub problem: Problem,
+}
+
+#[derive(Debug, Error)]
+pub enum Problem {
+    #[error("cannot read the file: {0}")]
+    Unreadable(#[from] std::io::Error),
+    #[error("the file is {bytes} bytes, over the limit of {limit} bytes (raise --max-bytes)")]
+    TooLarge { bytes: u64, limit: u64 },
+    #[error("the file has more than {limit} rows (raise --max-rows)")]
+    TooManyRows { limit: usize },
+    #[error("the file is empty; expected a header like `timestamp,value` and data rows")]
+    Empty,
+    #[error("the file has a header but no data rows")]
+    HeaderOnly,
+    #[error("only one column (`{0}`); expected a timestamp column and at least one numeric column")]
+    SingleColumn(String),
+    #[error("no numeric column: column `{column}` holds text such as `{sample}`")]
+    NoNumericColumn { column: String, sample: String },
+    #[error("no column named `{wanted}`; the columns are {available}")]
+    UnknownColumn { wanted: String, available: String },
+    #[error("line {line}, column `{column}`: `{cell}` is not a timestamp (use RFC 3339, `YYYY-MM-DD HH:MM:SS`, or Unix seconds/milliseconds)")]
+    BadTimestamp { line: usize, column: String, cell: String },
+    #[error("line {line}, column `{column}`: `{cell}` is not a number")]
+    BadNumber { line: usize, column: String, cell: String },
+    #[error("line {line}, column `{column}`: the timestamp is blank")]
+    BlankTimestamp { line: usize, column: String },
+    #[error("{0}")]
+    Series(#[from] SeriesError),
+    #[error("malformed CSV: {0}")]
+    Malformed(String),
+}
+
+/// Reads and validates a CSV file.
+pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Series, IngestError> {
+    let source_name = path.display().to_string();
+    let fail = |problem: Problem| IngestError { source_name: source_name.clone(), problem };
+    let bytes_on_disk = std::fs::metadata(path).map_err(|e| fail(e.into()))?.len();
+    if bytes_on_disk > options.limits.max_bytes {
+        return Err(fail(Problem::TooLarge { bytes: bytes_on_disk, limit: options.limits.max_bytes }));
+    }
+    let mut bytes = Vec::with_capacity(bytes_on_disk as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(options.limits.max_bytes + 1).read_to_end(&mut bytes))
+        .map_err(|e| fail(e.into()))?;
+    let default_metric = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    parse_csv(bytes, &source_name, options, default_metric)
+}
+
+/// Parses CSV bytes already in memory (a chat upload, a request body).
+pub fn parse_csv(
+    bytes: Vec<u8>,
+    source_name: &str,
+    options: &CsvOptions,
+    default_metric: Option<String>,
+) -> Result<Series, IngestError> {
+    let fail = |problem: Problem| IngestError { source_name: source_name.to_string(), problem };
+    check_size(&bytes, options.limits).map_err(fail)?;
+    let lines = DataLines::index(&bytes);
+    let frame = split_columns(bytes).map_err(fail)?;
+    let rows = read_rows(&frame, options, &lines).map_err(fail)?;
+    let metric = options
+        .metric
+        .clone()
+        .or(default_metric)
+        .unwrap_or_else(|| rows.value_column.clone());
+    Series::from_rows(metric, rows.related_names, rows.rows).map_err(|e| fail(e.into()))
+}
+
+pub(super) fn check_size(bytes: &[u8], limits: Limits) -> Result<(), Problem> {
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(Problem::TooLarge { bytes: bytes.len() as u64, limit: limits.max_bytes });
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Problem::Empty);
+    }
+    let newlines = bytes.iter().filter(|b| **b == b'\n').count();
+    if newlines > limits.max_rows + 1 {
+        return Err(Problem::TooManyRows { limit: limits.max_rows });
+    }
+    Ok(())
+}
+
+/// Splits the file into text columns with polars (no type inference: we parse cells ourselves).
+pub(super) fn split_columns(bytes: Vec<u8>) -> Result<DataFrame, Problem> {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| Problem::Malformed(e.to_string()))
+}
+
+struct Rows {
+    value_column: String,
+    related_names: Vec<String>,
+    rows: Vec<RawRow>,
+}
+
+fn read_rows(frame: &DataFrame, options: &CsvOptions, lines: &DataLines) -> Result<Rows, Problem> {
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    if frame.height() == 0 {
+        return Err(Problem::HeaderOnly);
+    }
+    if names.len() < 2 {
+        return Err(Problem::SingleColumn(names.first().cloned().unwrap_or_default()));
+    }
+    let time_index = timestamp_column(&names);
+    let text = |i: usize| -> Result<&StringChunked, Problem> {
+        frame.get_columns()[i].str().map_err(|e| Problem::Malformed(e.to_string()))
+    };
+    let value_index = match &options.column {
+        Some(wanted) => names.iter().position(|n| n == wanted).ok_or_else(|| Problem::UnknownColumn {
+            wanted: wanted.clone(),
+            available: names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        })?,
+        None => (0..names.len()).find(|i| *i != time_index).unwrap_or(1),
+    };
+    let timestamps = parse_timestamps(text(time_index)?, &names[time_index], lines)?;
+    let values = parse_numbers(text(value_index)?, &names[value_index], lines)?;
+    let mut related_names = Vec::new();
+    let mut related_values = Vec::new();
+    for i in (0..names.len()).filter(|i| *i != time_index && *i != value_index) {
+        if let Ok(column) = parse_numbers(text(i)?, &names[i], lines) {
+            related_names.push(names[i].clone());
+            related_values.push(column);
+        } else {
+            tracing::debug!(column = %names[i], "ignoring a column that is not numeric");
+        }
+    }
+    let rows = timestamps
+        .into_iter()
+        .enumerate()
+        .map(|(row, timestamp)| RawRow {
+            timestamp,
+            value: values[row],
+            related: related_values.iter().map(|c| c[row].unwrap_or(f64::NAN)).collect(),
+        })
+        .collect();
+    Ok(Rows { value_column: names[value_index].clone(), related_names, rows })
+}
+
+/// The column named like a timestamp, else the first column.
+fn timestamp_column(names: &[String]) -> usize {
+    const NAMES: [&str; 6] = ["timestamp", "time", "ts", "datetime", "date", "_time"];
+    names
+        .iter()
+        .position(|n| NAMES.contains(&n.trim().to_ascii_lowercase().as_str()))
+        .unwrap_or(0)
+}
+
+pub(super) fn parse_timestamps(column: &StringChunked, name: &str, lines: &DataLines) -> Result<Vec<i64>, Problem> {
+    let first = column.iter().flatten().map(str::trim).find(|c| !c.is_empty()).unwrap_or("");
+    let bad = |row: usize, cell: &str| Problem::BadTimestamp {
+        line: lines.line_of(row),
+        column: name.to_string(),
+        cell: cell.to_string(),
+    };
+    let format = TimestampFormat::detect(first).ok_or_else(|| {
+        let row = column.iter().position(|c| c.is_some_and(|c| c.trim() == first)).unwrap_or(0);
+        bad(row, first)
+    })?;
+    column
+        .iter()
+        .enumerate()
+        .map(|(row, cell)| match cell.map(str::trim) {
+            None | Some("") => Err(Problem::BlankTimestamp { line: lines.line_of(row), column: name.to_string() }),
+            Some(text) => format.parse(text).ok_or_else(|| bad(row, text)),
+        })
+        .collect()
+}
+
+/// Parses a numeric column: blank cells are missing values; text is an error unless the
+/// column has no number at all (then it is not a numeric column).
+fn parse_numbers(column: &StringChunked, name: &str, lines: &DataLines) -> Result<Vec<Option<f64>>, Problem> {
+    let mut parsed = Vec::with_capacity(column.len());
+    let mut first_bad: Option<(usize, String)> = None;
+    let mut any_number = false;
+    for (row, cell) in column.iter().enumerate() {
+        let text = cell.map(str::trim).unwrap_or("");
+        if is_blank(text) {
+            parsed.push(None);
+            continue;
+        }
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => {
+                any_number = true;
+                parsed.push(Some(v));
+            }
+            _ => {
+                first_bad.get_or_insert((row, text.to_string()));
+                parsed.push(None);
+            }
+        }
+    }
+    match first_bad {
+        Some((_, sample)) if !any_number => Err(Problem::NoNumericColumn { column: name.to_string(), sample }),
+        Some((row, cell)) => Err(Problem::BadNumber { line: lines.line_of(row), column: name.to_string(), cell }),
+        None if !any_number => Err(Problem::NoNumericColumn { column: name.to_string(), sample: String::new() }),
+        None => Ok(parsed),
+    }
+}
+
+/// Cells that mean "no value" in exported metrics.
+fn is_blank(text: &str) -> bool {
+    matches!(text, "" | "NA" | "N/A" | "null" | "NULL" | "None" | "NaN" | "nan" | "-")
+}
+
+/// Maps a data row number (as polars counts them) to its 1-based line in the file.
+pub(super) struct DataLines(Vec<usize>);
+
+impl DataLines {
+    /// Records the line number of every non-blank line after the header. Polars skips blank
+    /// lines, so row `r` is the `r`-th entry.
+    pub(super) fn index(bytes: &[u8]) -> Self {
+        let mut lines = Vec::new();
+        let mut seen_header = false;
+        for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            if seen_header {
+                lines.push(number + 1);
+            }
+            seen_header = true;
+        }
+        Self(lines)
+    }
+
+    fn line_of(&self, row: usize) -> usize {
+        self.0.get(row).copied().unwrap_or(row + 2)
+    }
+}

@@ -1,0 +1,203 @@
+//! The `Series` type and its sources: CSV files (through polars) and, later, the store.
+//!
+//! A `Series` is already clean: timestamps sorted and unique, values finite. Gaps and blank
+//! cells are recorded next to the data rather than invented.
+
+pub mod csv;
+pub mod events;
+pub mod timestamp;
+
+use thiserror::Error;
+
+/// The fewest points an investigation accepts: below this no baseline means anything.
+pub const MIN_POINTS: usize = 20;
+
+/// A metric's observations in time order, plus any related columns of the same rows.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub metric: String,
+    /// UTC milliseconds, strictly increasing.
+    pub timestamps: Vec<i64>,
+    /// Observed values, finite, one per timestamp.
+    pub values: Vec<f64>,
+    /// Other numeric columns of a multi-column file, aligned with `timestamps` (NaN = blank).
+    pub related: Vec<RelatedColumn>,
+    /// Typical spacing between observations (median difference).
+    pub interval_ms: i64,
+    /// Stretches with no rows at all, longer than [`GAP_FACTOR`] intervals.
+    pub gaps: Vec<Gap>,
+    /// Timestamps whose row was present but whose value cell was blank.
+    pub blank_at: Vec<i64>,
+    /// Rows folded into another row with the same timestamp.
+    pub merged_duplicates: usize,
+}
+
+/// A silence in the data: no rows between `after` and `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// Last timestamp before the silence.
+    pub after: i64,
+    /// First timestamp after it.
+    pub before: i64,
+}
+
+/// A spacing this many times the usual interval is a gap.
+pub const GAP_FACTOR: i64 = 3;
+
+#[derive(Debug, Clone)]
+pub struct RelatedColumn {
+    pub name: String,
+    pub values: Vec<f64>,
+}
+
+/// One raw row before cleaning: a timestamp, the investigated value (None = blank) and the
+/// related columns' values.
+#[derive(Debug, Clone)]
+pub struct RawRow {
+    pub timestamp: i64,
+    pub value: Option<f64>,
+    pub related: Vec<f64>,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum SeriesError {
+    #[error("only {points} usable points; an investigation needs at least {MIN_POINTS}")]
+    TooFewPoints { points: usize },
+}
+
+impl Series {
+    /// Builds a clean series from raw rows in any order: sorts them, merges rows with the
+    /// same timestamp (mean of their values), records blank cells and gaps.
+    pub fn from_rows(
+        metric: impl Into<String>,
+        related_names: Vec<String>,
+        mut rows: Vec<RawRow>,
+    ) -> Result<Self, SeriesError> {
+        rows.sort_by_key(|r| r.timestamp);
+        let merged_before = rows.len();
+        let rows = merge_duplicates(rows);
+        let merged_duplicates = merged_before - rows.len();
+        let mut series = Series {
+            metric: metric.into(),
+            related: related_names
+                .into_iter()
+                .map(|name| RelatedColumn { name, values: Vec::new() })
+                .collect(),
+            merged_duplicates,
+            ..Series::default()
+        };
+        for row in rows {
+            match row.value {
+                Some(value) => {
+                    series.timestamps.push(row.timestamp);
+                    series.values.push(value);
+                    for (column, v) in series.related.iter_mut().zip(&row.related) {
+                        column.values.push(*v);
+                    }
+                }
+                None => series.blank_at.push(row.timestamp),
+            }
+        }
+        if series.values.len() < MIN_POINTS {
+            return Err(SeriesError::TooFewPoints { points: series.values.len() });
+        }
+        series.interval_ms = median_interval(&series.timestamps);
+        series.gaps = find_gaps(&series.timestamps, series.interval_ms);
+        Ok(series)
+    }
+
+    /// A single-column series from sorted, unique timestamps (used by generators and tests).
+    pub fn from_points(metric: impl Into<String>, timestamps: Vec<i64>, values: Vec<f64>) -> Result<Self, SeriesError> {
+        let rows = timestamps
+            .into_iter()
+            .zip(values)
+            .map(|(timestamp, v)| RawRow { timestamp, value: v.is_finite().then_some(v), related: Vec::new() })
+            .collect();
+        Self::from_rows(metric, Vec::new(), rows)
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Index of the first observation at or after `timestamp` (clamped to the last index).
+    pub fn index_at(&self, timestamp: i64) -> usize {
+        self.timestamps
+            .partition_point(|t| *t < timestamp)
+            .min(self.len().saturating_sub(1))
+    }
+}
+
+fn merge_duplicates(rows: Vec<RawRow>) -> Vec<RawRow> {
+    let mut merged: Vec<(RawRow, usize)> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match merged.last_mut() {
+            Some((last, count)) if last.timestamp == row.timestamp => {
+                if let Some(v) = row.value {
+                    last.value = Some(last.value.map_or(v, |old| (old * *count as f64 + v) / (*count as f64 + 1.0)));
+                    *count += 1;
+                }
+            }
+            _ => {
+                let count = usize::from(row.value.is_some());
+                merged.push((row, count));
+            }
+        }
+    }
+    merged.into_iter().map(|(row, _)| row).collect()
+}
+
+fn median_interval(timestamps: &[i64]) -> i64 {
+    let mut spacing: Vec<i64> = timestamps.windows(2).map(|w| w[1] - w[0]).collect();
+    if spacing.is_empty() {
+        return 1;
+    }
+    let mid = spacing.len() / 2;
+    *spacing.select_nth_unstable(mid).1.max(&mut 1)
+}
+
+fn find_gaps(timestamps: &[i64], interval_ms: i64) -> Vec<Gap> {
+    timestamps
+        .windows(2)
+        .filter(|w| w[1] - w[0] > GAP_FACTOR * interval_ms)
+        .map(|w| Gap { after: w[0], before: w[1] })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(timestamp: i64, value: Option<f64>) -> RawRow {
+        RawRow { timestamp, value, related: Vec::new() }
+    }
+
+    #[test]
+    fn sorts_merges_and_records_gaps_and_blanks() {
+        let mut rows: Vec<RawRow> = (0..30).rev().map(|i| row(i * 60_000, Some(i as f64))).collect();
+        rows.push(row(5 * 60_000, Some(7.0))); // duplicate of 5.0 → mean 6.0
+        rows.push(row(40 * 60_000, Some(1.0))); // gap after 29 minutes
+        rows.push(row(41 * 60_000, None)); // blank cell
+        let s = Series::from_rows("m", Vec::new(), rows).unwrap();
+        assert_eq!(s.len(), 31);
+        assert!(s.timestamps.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(s.values[5], 6.0);
+        assert_eq!(s.merged_duplicates, 1);
+        assert_eq!(s.interval_ms, 60_000);
+        assert_eq!(s.gaps, vec![Gap { after: 29 * 60_000, before: 40 * 60_000 }]);
+        assert_eq!(s.blank_at, vec![41 * 60_000]);
+    }
+
+    #[test]
+    fn refuses_fewer_than_twenty_points() {
+        let rows = (0..19).map(|i| row(i, Some(1.0))).collect();
+        assert_eq!(
+            Series::from_rows("m", Vec::new(), rows).unwrap_err(),
+            SeriesError::TooFewPoints { points: 19 }
+        );
+    }
+}
