@@ -11,12 +11,16 @@ use crate::stats::robust::median_in_place;
 use crate::stats::seasonality::{autocorrelation, DAY_MS, WEEK_MS};
 use crate::stats::trend::{slope_change, theil_sen};
 
-/// The deseasonalised series is summarised into at most this many bucket medians.
+/// The deseasonalised series is summarised into at most this many bucket medians to find
+/// level shifts, and into coarser, quieter buckets to find slow drift.
 const MAX_BUCKETS: usize = 240;
+const MAX_DRIFT_BUCKETS: usize = 64;
 /// A level shift smaller than this share of the level is not worth a page.
 const MIN_RELATIVE_SHIFT: f64 = 0.02;
 /// Drift must move the level by at least this share before it is reported.
 const MIN_RELATIVE_DRIFT: f64 = 0.03;
+/// Fewest bursts that make a rhythm.
+const MIN_BURSTS: usize = 6;
 /// z above which a point belongs to a burst.
 const BURST_Z: f64 = 4.0;
 
@@ -28,10 +32,10 @@ struct Change {
 }
 
 pub fn investigate(context: &Context) -> AgentReport {
-    let buckets = Buckets::of(context);
+    let buckets = Buckets::of(context, MAX_BUCKETS);
     let mut changes = Vec::new();
     changes.extend(level_shifts(context, &buckets));
-    changes.extend(drift(context, &buckets));
+    changes.extend(drift(context, &Buckets::of(context, MAX_DRIFT_BUCKETS)));
     changes.extend(variance_shifts(context));
     changes.extend(periodic_bursts(context));
     changes.extend(seasonal_breaks(context));
@@ -72,11 +76,11 @@ struct Buckets {
 }
 
 impl Buckets {
-    fn of(context: &Context) -> Self {
+    fn of(context: &Context, max_buckets: usize) -> Self {
         let d = context.decomposition;
         let values = &context.series.values;
         let n = values.len();
-        let size = n.div_ceil(MAX_BUCKETS).max(1);
+        let size = n.div_ceil(max_buckets).max(1);
         let deseasonalised: Vec<f64> = (0..n).map(|i| values[i] - d.seasonal[i]).collect();
         let values = deseasonalised
             .chunks(size)
@@ -117,26 +121,45 @@ fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
     found
 }
 
+/// F statistic a bend must reach over a straight line; high because the bend's position is
+/// chosen as the best of many.
+const MIN_BEND_F: f64 = 25.0;
+
 fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
     let m = buckets.values.len();
     let bend = slope_change(&buckets.values, (m / 8).max(4))?;
     let level = context.level();
     let relative = bend.excess / level;
-    let significant = bend.departure_trend.p_value < 1e-4 && bend.departure_trend.tau.abs() > 0.5;
-    let large = bend.excess.abs() >= 6.0 * bend.residual_scale && relative.abs() >= MIN_RELATIVE_DRIFT;
-    if !(significant && large) {
+    let f = (line_sse(&buckets.values) - bend.sse) / (bend.sse / (m as f64 - 3.0)).max(f64::MIN_POSITIVE);
+    let consistent = bend.departure_trend.tau * bend.excess.signum() > 0.5;
+    let strength = (f / MIN_BEND_F)
+        .min(bend.excess.abs() / (4.0 * bend.residual_scale))
+        .min(relative.abs() / MIN_RELATIVE_DRIFT);
+    tracing::debug!(f, excess = bend.excess, residual_scale = bend.residual_scale, relative, "drift candidate");
+    if !consistent || strength < 1.0 {
         return None;
     }
     let n = context.series.len();
     let start = buckets.point(bend.onset, n);
-    let strength = (bend.excess.abs() / (6.0 * bend.residual_scale)).min(relative.abs() / MIN_RELATIVE_DRIFT);
-    let step_sse = best_step_sse(&buckets.values);
-    let kind = if bend.sse < 0.7 * step_sse { WindowKind::Drift } else { WindowKind::LevelShift };
+    let kind = if bend.sse < 0.7 * best_step_sse(&buckets.values) { WindowKind::Drift } else { WindowKind::LevelShift };
     Some(Change {
         window: Window { start, end: n - 1, kind, score: strength_to_probability(strength), magnitude: relative },
         description: format!("gradual drift of {:+.1}% since {}", relative * 100.0, context.time_of(start)),
-        evidence: Evidence::new("drift_pct", relative * 100.0, format!("bend at {}, Mann–Kendall τ = {:.2}, p = {:.1e}", context.time_of(start), bend.departure_trend.tau, bend.departure_trend.p_value)),
+        evidence: Evidence::new("drift_pct", relative * 100.0, format!("bend at {}, F = {f:.0} over a straight line, Kendall τ of the departures {:.2}", context.time_of(start), bend.departure_trend.tau)),
     })
+}
+
+/// Squared error of the least-squares straight line through `(i, y[i])`.
+fn line_sse(y: &[f64]) -> f64 {
+    let n = y.len() as f64;
+    let mean_x = (n - 1.0) / 2.0;
+    let mean_y = y.iter().sum::<f64>() / n;
+    let (sxy, sxx) = y.iter().enumerate().fold((0.0, 0.0), |(sxy, sxx), (i, v)| {
+        let dx = i as f64 - mean_x;
+        (sxy + dx * (v - mean_y), sxx + dx * dx)
+    });
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    y.iter().enumerate().map(|(i, v)| (v - mean_y - slope * (i as f64 - mean_x)).powi(2)).sum()
 }
 
 /// Smallest squared error of a single-step (two means) fit, to tell a ramp from a step.
@@ -199,11 +222,12 @@ fn periodic_bursts(context: &Context) -> Option<Change> {
     let n = d.residual.len();
     let mask: Vec<bool> = (0..n).map(|i| d.z(i) >= BURST_Z).collect();
     let bursts = runs(&mask, 1);
-    if bursts.len() < 4 {
+    if bursts.len() < MIN_BURSTS {
         return None;
     }
     let starts: Vec<i64> = bursts.iter().map(|r| context.series.timestamps[r.start]).collect();
-    let periodicity = burst_periodicity(&starts).filter(|p| p.is_periodic())?;
+    let season_ms = context.decomposition.seasonality.map_or(i64::MAX, |s| s.period_ms);
+    let periodicity = burst_periodicity(&starts).filter(|p| p.is_periodic() && p.bursts >= MIN_BURSTS && p.period_ms < season_ms / 2)?;
     let start = bursts[0].start;
     let end = bursts[bursts.len() - 1].end;
     let minutes = periodicity.period_ms as f64 / 60_000.0;

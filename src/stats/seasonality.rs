@@ -64,9 +64,11 @@ pub fn detect_period(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Op
     let detrended = remove_linear_trend(&grid);
     let acf_at = |period_ms: i64| -> Option<f64> {
         let lag = (period_ms as f64 / bucket_ms as f64).round() as usize;
-        (span + bucket_ms >= MIN_CYCLES * period_ms && lag >= 4)
-            .then(|| autocorrelation(&detrended, lag))
-            .filter(|_| is_peak(&detrended, lag))
+        if span + bucket_ms < MIN_CYCLES * period_ms || lag < 4 {
+            return None;
+        }
+        let cycles_only = remove_moving_average(&grid, lag);
+        Some(autocorrelation(&cycles_only, lag)).filter(|_| is_peak(&cycles_only, lag))
     };
     let daily = acf_at(DAY_MS);
     let weekly = acf_at(WEEK_MS);
@@ -138,6 +140,26 @@ pub fn regular_grid(timestamps: &[i64], values: &[f64], bucket_ms: i64) -> Optio
         grid.push(last);
     }
     Some(grid)
+}
+
+/// Subtracts a centred moving average one cycle wide: it removes level shifts and trends but
+/// leaves a cycle of exactly that width untouched, so a step cannot pose as seasonality.
+fn remove_moving_average(y: &[f64], width: usize) -> Vec<f64> {
+    let n = y.len();
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(0.0);
+    for v in y {
+        prefix.push(prefix.last().copied().unwrap_or(0.0) + v);
+    }
+    let half = width / 2;
+    (0..n)
+        .map(|i| {
+            let start = i.saturating_sub(half);
+            let end = (start + width).min(n);
+            let start = end.saturating_sub(width);
+            y[i] - (prefix[end] - prefix[start]) / (end - start) as f64
+        })
+        .collect()
 }
 
 fn remove_linear_trend(y: &[f64]) -> Vec<f64> {
