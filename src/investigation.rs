@@ -6,7 +6,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::agents::synthesizer::{self, Weights};
-use crate::agents::{change_detective, pattern_analyst, root_cause, AgentReport, Context, WindowKind};
+use crate::agents::{
+    change_detective, pattern_analyst, root_cause, AgentReport, Context, WindowKind,
+};
 use crate::series::events::Event;
 use crate::series::timestamp::to_rfc3339;
 use crate::series::Series;
@@ -52,7 +54,11 @@ pub struct Verdict {
 pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdict {
     let started = Instant::now();
     let decomposition = decomposition_of(series);
-    let context = Context { series, decomposition: &decomposition, events };
+    let context = Context {
+        series,
+        decomposition: &decomposition,
+        events,
+    };
     let (pattern, change, (root, hypothesis)) = std::thread::scope(|scope| {
         let pattern = scope.spawn(|| pattern_analyst::investigate(&context));
         let change = scope.spawn(|| change_detective::investigate(&context));
@@ -82,9 +88,17 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
         confidence: round3(conclusion.confidence),
         verdict: conclusion.verdict,
         hypothesis: conclusion.hypothesis,
-        pattern: hypothesis.filter(|_| conclusion.anomalous).map(|h| h.pattern),
+        pattern: hypothesis
+            .filter(|_| conclusion.anomalous)
+            .map(|h| h.pattern),
         consensus: conclusion.consensus,
-        agents: reports.into_iter().map(|r| AgentReport { confidence: round3(r.confidence), ..r }).collect(),
+        agents: reports
+            .into_iter()
+            .map(|r| AgentReport {
+                confidence: round3(r.confidence),
+                ..r
+            })
+            .collect(),
         anomalies,
         points: series.len(),
         seasonality: decomposition.seasonality.map(|s| s.label()),
@@ -95,12 +109,19 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
 /// The shared baseline every agent reads (also drawn on charts).
 pub fn decomposition_of(series: &Series) -> Decomposition {
     let seasonality = detect_period(&series.timestamps, &series.values, series.interval_ms);
-    decompose(&series.timestamps, &series.values, series.interval_ms, seasonality)
+    decompose(
+        &series.timestamps,
+        &series.values,
+        series.interval_ms,
+        seasonality,
+    )
 }
 
 /// Agents are pure computations; a panic inside one is a bug worth surfacing as-is.
 fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 fn round3(value: f64) -> f64 {

@@ -23,7 +23,13 @@ impl FailurePattern {
     pub fn score(&self, shape: &Shape) -> f64 {
         let shape_score = (self.score)(shape).clamp(0.0, 1.0);
         let named = self.keywords.iter().any(|k| shape.names.contains(k));
-        (shape_score + if named && shape_score > 0.0 { KEYWORD_BONUS } else { 0.0 }).min(1.0)
+        (shape_score
+            + if named && shape_score > 0.0 {
+                KEYWORD_BONUS
+            } else {
+                0.0
+            })
+        .min(1.0)
     }
 }
 
@@ -34,7 +40,7 @@ pub const CATALOGUE: &[FailurePattern] = &[
         name: "Memory leak",
         explanation: "usage climbs steadily and never returns to its old level, the signature of memory that is allocated and never freed",
         keywords: &["mem", "heap", "rss", "oom", "gc"],
-        score: |s| if s.direction > 0.0 && s.gradual && s.trend_tau > 0.5 { 0.55 + 0.3 * s.trend_tau + if s.sawtooth >= 1 { 0.1 } else { 0.0 } } else { 0.0 },
+        score: |s| if s.direction > 0.0 && s.gradual && s.still_rising && s.trend_tau > 0.5 { 0.55 + 0.3 * s.trend_tau + if s.sawtooth >= 1 { 0.1 } else { 0.0 } } else { 0.0 },
     },
     FailurePattern {
         id: "connection_pool_exhaustion",
@@ -141,8 +147,19 @@ mod tests {
 
     #[test]
     fn a_steady_climb_reads_as_a_memory_leak() {
-        let shape = Shape { direction: 1.0, gradual: true, trend_tau: 0.9, sustained: true, names: "heap_used_bytes".into(), ..Shape::default() };
-        let best = CATALOGUE.iter().max_by(|a, b| a.score(&shape).total_cmp(&b.score(&shape))).unwrap();
+        let shape = Shape {
+            direction: 1.0,
+            gradual: true,
+            still_rising: true,
+            trend_tau: 0.9,
+            sustained: true,
+            names: "heap_used_bytes".into(),
+            ..Shape::default()
+        };
+        let best = CATALOGUE
+            .iter()
+            .max_by(|a, b| a.score(&shape).total_cmp(&b.score(&shape)))
+            .unwrap();
         assert_eq!(best.id, "memory_leak");
     }
 }

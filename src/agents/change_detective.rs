@@ -2,14 +2,17 @@
 //! (a bend away from the old trend), periodic bursts, seasonal-pattern breaks, and the
 //! recorded events (deploys, config changes) closest to each change.
 
-use super::{strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window, WindowKind};
+use super::{
+    strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window,
+    WindowKind,
+};
 use crate::series::events::Event;
 use crate::stats::anomalies::{point_threshold, runs};
 use crate::stats::bursts::burst_periodicity;
 use crate::stats::changepoint::{level_changes, variance_changes, SegmentationSettings};
 use crate::stats::robust::median_in_place;
 use crate::stats::seasonality::{autocorrelation, DAY_MS, WEEK_MS};
-use crate::stats::trend::{slope_change, theil_sen};
+use crate::stats::trend::slope_change;
 
 /// The deseasonalised series is summarised into at most this many bucket medians to find
 /// level shifts, and into coarser, quieter buckets to find slow drift.
@@ -46,11 +49,18 @@ pub fn investigate(context: &Context) -> AgentReport {
     let mut linked = Vec::new();
     for change in &mut changes {
         if let Some(event) = nearest_event(context, change.window.start) {
-            let minutes = (context.series.timestamps[change.window.start] - event.timestamp) as f64 / 60_000.0;
+            let minutes = (context.series.timestamps[change.window.start] - event.timestamp) as f64
+                / 60_000.0;
             evidence.push(Evidence::new(
                 "event_correlation",
                 minutes,
-                format!("{} `{}` {:.0} min before the {}", event.kind, event.description, minutes, change.window.kind.label()),
+                format!(
+                    "{} `{}` {:.0} min before the {}",
+                    event.kind,
+                    event.description,
+                    minutes,
+                    change.window.kind.label()
+                ),
             ));
             change.window.score = 1.0 - (1.0 - change.window.score) * 0.5;
             linked.push((change.window.kind, event.clone()));
@@ -60,7 +70,11 @@ pub fn investigate(context: &Context) -> AgentReport {
     let finding = finding(context, &changes, &linked);
     AgentReport {
         agent: AgentName::ChangeDetective,
-        confidence: if changes.is_empty() { 1.0 - anomaly_probability } else { anomaly_probability },
+        confidence: if changes.is_empty() {
+            1.0 - anomaly_probability
+        } else {
+            anomaly_probability
+        },
         finding,
         evidence,
         anomaly_probability,
@@ -96,12 +110,14 @@ impl Buckets {
 
 fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
     let m = buckets.values.len();
-    let Some(line) = theil_sen(&buckets.values) else { return Vec::new() };
-    let detrended: Vec<f64> = buckets.values.iter().enumerate().map(|(i, v)| v - line.at(i as f64)).collect();
-    let settings = SegmentationSettings { min_segment: (m / 50).max(3), min_t: 8.0, min_effect: 3.0 };
+    let settings = SegmentationSettings {
+        min_segment: (m / 50).max(3),
+        min_t: 8.0,
+        min_effect: 3.0,
+    };
     let level = context.level();
     let n = context.series.len();
-    let changes = level_changes(&detrended, settings);
+    let changes = level_changes(&buckets.values, settings);
     let mut found = Vec::new();
     for (k, change) in changes.iter().enumerate() {
         let shift = change.after - change.before;
@@ -110,12 +126,35 @@ fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
             continue;
         }
         let start = buckets.point(change.index, n);
-        let end = changes.get(k + 1).map_or(n - 1, |next| buckets.point(next.index, n).saturating_sub(1));
-        let strength = (change.t_stat / 8.0).min(change.effect.abs() / 3.0).min(relative.abs() / MIN_RELATIVE_SHIFT);
+        let end = changes
+            .get(k + 1)
+            .map_or(n - 1, |next| buckets.point(next.index, n).saturating_sub(1));
+        let strength = (change.t_stat / 8.0)
+            .min(change.effect.abs() / 3.0)
+            .min(relative.abs() / MIN_RELATIVE_SHIFT);
         found.push(Change {
-            window: Window { start, end, kind: WindowKind::LevelShift, score: strength_to_probability(strength), magnitude: relative },
-            description: format!("level shift of {:+.0}% at {}", relative * 100.0, context.time_of(start)),
-            evidence: Evidence::new("level_shift_pct", relative * 100.0, format!("at {}, t = {:.1}, {:.1}σ", context.time_of(start), change.t_stat, change.effect)),
+            window: Window {
+                start,
+                end,
+                kind: WindowKind::LevelShift,
+                score: strength_to_probability(strength),
+                magnitude: relative,
+            },
+            description: format!(
+                "level shift of {:+.0}% at {}",
+                relative * 100.0,
+                context.time_of(start)
+            ),
+            evidence: Evidence::new(
+                "level_shift_pct",
+                relative * 100.0,
+                format!(
+                    "at {}, t = {:.1}, {:.1}σ",
+                    context.time_of(start),
+                    change.t_stat,
+                    change.effect
+                ),
+            ),
         });
     }
     found
@@ -130,22 +169,49 @@ fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
     let bend = slope_change(&buckets.values, (m / 8).max(4))?;
     let level = context.level();
     let relative = bend.excess / level;
-    let f = (line_sse(&buckets.values) - bend.sse) / (bend.sse / (m as f64 - 3.0)).max(f64::MIN_POSITIVE);
+    let f = (line_sse(&buckets.values) - bend.sse)
+        / (bend.sse / (m as f64 - 3.0)).max(f64::MIN_POSITIVE);
     let consistent = bend.departure_trend.tau * bend.excess.signum() > 0.5;
     let strength = (f / MIN_BEND_F)
         .min(bend.excess.abs() / (4.0 * bend.residual_scale))
         .min(relative.abs() / MIN_RELATIVE_DRIFT);
-    tracing::debug!(f, excess = bend.excess, residual_scale = bend.residual_scale, relative, "drift candidate");
+    tracing::debug!(
+        f,
+        excess = bend.excess,
+        residual_scale = bend.residual_scale,
+        relative,
+        "drift candidate"
+    );
     if !consistent || strength < 1.0 {
         return None;
     }
     let n = context.series.len();
     let start = buckets.point(bend.onset, n);
-    let kind = if bend.sse < 0.7 * best_step_sse(&buckets.values) { WindowKind::Drift } else { WindowKind::LevelShift };
+    if bend.sse >= best_step_sse(&buckets.values) {
+        return None; // a step fits as well: the level-shift search reports it
+    }
     Some(Change {
-        window: Window { start, end: n - 1, kind, score: strength_to_probability(strength), magnitude: relative },
-        description: format!("gradual drift of {:+.1}% since {}", relative * 100.0, context.time_of(start)),
-        evidence: Evidence::new("drift_pct", relative * 100.0, format!("bend at {}, F = {f:.0} over a straight line, Kendall τ of the departures {:.2}", context.time_of(start), bend.departure_trend.tau)),
+        window: Window {
+            start,
+            end: n - 1,
+            kind: WindowKind::Drift,
+            score: strength_to_probability(strength),
+            magnitude: relative,
+        },
+        description: format!(
+            "gradual drift of {:+.1}% since {}",
+            relative * 100.0,
+            context.time_of(start)
+        ),
+        evidence: Evidence::new(
+            "drift_pct",
+            relative * 100.0,
+            format!(
+                "bend at {}, F = {f:.0} over a straight line, Kendall τ of the departures {:.2}",
+                context.time_of(start),
+                bend.departure_trend.tau
+            ),
+        ),
     })
 }
 
@@ -159,7 +225,10 @@ fn line_sse(y: &[f64]) -> f64 {
         (sxy + dx * (v - mean_y), sxx + dx * dx)
     });
     let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    y.iter().enumerate().map(|(i, v)| (v - mean_y - slope * (i as f64 - mean_x)).powi(2)).sum()
+    y.iter()
+        .enumerate()
+        .map(|(i, v)| (v - mean_y - slope * (i as f64 - mean_x)).powi(2))
+        .sum()
 }
 
 /// Smallest squared error of a single-step (two means) fit, to tell a ramp from a step.
@@ -180,7 +249,9 @@ fn best_step_sse(y: &[f64]) -> f64 {
 
 /// When a drift and a level shift describe the same movement, keep the better-fitting one.
 fn resolve_drift_versus_shift(changes: &mut Vec<Change>) {
-    let drift = changes.iter().position(|c| c.window.kind == WindowKind::Drift);
+    let drift = changes
+        .iter()
+        .position(|c| c.window.kind == WindowKind::Drift);
     if let Some(d) = drift {
         let onset = changes[d].window.start;
         changes.retain(|c| c.window.kind != WindowKind::LevelShift || c.window.start < onset);
@@ -194,7 +265,11 @@ fn variance_shifts(context: &Context) -> Vec<Change> {
     if n < 8 * block {
         return Vec::new();
     }
-    let settings = SegmentationSettings { min_segment: 3, min_t: 6.0, min_effect: 2.0 };
+    let settings = SegmentationSettings {
+        min_segment: 3,
+        min_t: 6.0,
+        min_effect: 2.0,
+    };
     variance_changes(&d.residual, block, settings)
         .into_iter()
         .filter(|c| (c.after - c.before).abs() >= std::f64::consts::LN_2)
@@ -206,11 +281,17 @@ fn variance_shifts(context: &Context) -> Vec<Change> {
                     start,
                     end: n - 1,
                     kind: WindowKind::VarianceChange,
-                    score: strength_to_probability((c.t_stat / 6.0).min((ratio.ln().abs()) / std::f64::consts::LN_2)),
+                    score: strength_to_probability(
+                        (c.t_stat / 6.0).min((ratio.ln().abs()) / std::f64::consts::LN_2),
+                    ),
                     magnitude: window_magnitude(context, start, n - 1),
                 },
                 description: format!("volatility ×{ratio:.1} from {}", context.time_of(start)),
-                evidence: Evidence::new("variance_ratio", ratio, format!("spread changed ×{ratio:.2} at {}", context.time_of(start))),
+                evidence: Evidence::new(
+                    "variance_ratio",
+                    ratio,
+                    format!("spread changed ×{ratio:.2} at {}", context.time_of(start)),
+                ),
             }
         })
         .collect()
@@ -225,17 +306,44 @@ fn periodic_bursts(context: &Context) -> Option<Change> {
     if bursts.len() < MIN_BURSTS {
         return None;
     }
-    let starts: Vec<i64> = bursts.iter().map(|r| context.series.timestamps[r.start]).collect();
-    let season_ms = context.decomposition.seasonality.map_or(i64::MAX, |s| s.period_ms);
-    let periodicity = burst_periodicity(&starts).filter(|p| p.is_periodic() && p.bursts >= MIN_BURSTS && p.period_ms < season_ms / 2)?;
+    let starts: Vec<i64> = bursts
+        .iter()
+        .map(|r| context.series.timestamps[r.start])
+        .collect();
+    let season_ms = context
+        .decomposition
+        .seasonality
+        .map_or(i64::MAX, |s| s.period_ms);
+    let periodicity = burst_periodicity(&starts)
+        .filter(|p| p.is_periodic() && p.bursts >= MIN_BURSTS && p.period_ms < season_ms / 2)?;
     let start = bursts[0].start;
     let end = bursts[bursts.len() - 1].end;
     let minutes = periodicity.period_ms as f64 / 60_000.0;
-    let strength = (bursts.len() as f64 / 4.0).min(0.2 / periodicity.irregularity.max(0.01)).min(3.0);
+    let strength = (bursts.len() as f64 / 4.0)
+        .min(0.2 / periodicity.irregularity.max(0.01))
+        .min(3.0);
     Some(Change {
-        window: Window { start, end, kind: WindowKind::Burst, score: strength_to_probability(strength), magnitude: window_magnitude(context, start, end) },
-        description: format!("{} bursts every {minutes:.0} min since {}", bursts.len(), context.time_of(start)),
-        evidence: Evidence::new("burst_period_minutes", minutes, format!("{} bursts, spacing irregularity {:.2}", bursts.len(), periodicity.irregularity)),
+        window: Window {
+            start,
+            end,
+            kind: WindowKind::Burst,
+            score: strength_to_probability(strength),
+            magnitude: window_magnitude(context, start, end),
+        },
+        description: format!(
+            "{} bursts every {minutes:.0} min since {}",
+            bursts.len(),
+            context.time_of(start)
+        ),
+        evidence: Evidence::new(
+            "burst_period_minutes",
+            minutes,
+            format!(
+                "{} bursts, spacing irregularity {:.2}",
+                bursts.len(),
+                periodicity.irregularity
+            ),
+        ),
     })
 }
 
@@ -245,9 +353,15 @@ fn periodic_bursts(context: &Context) -> Option<Change> {
 /// own memory (lag-1 autocorrelation), and a Bonferroni bound over all stretches.
 fn seasonal_breaks(context: &Context) -> Vec<Change> {
     let d = context.decomposition;
-    let Some(season) = d.seasonality else { return Vec::new() };
+    let Some(season) = d.seasonality else {
+        return Vec::new();
+    };
     let interval = context.series.interval_ms.max(1);
-    let segment_ms = if season.period_ms >= WEEK_MS { DAY_MS } else { season.period_ms / 6 };
+    let segment_ms = if season.period_ms >= WEEK_MS {
+        DAY_MS
+    } else {
+        season.period_ms / 6
+    };
     let length = ((segment_ms / interval) as usize).max(6);
     let n = d.residual.len();
     let memory = autocorrelation(&d.residual, 1).clamp(0.0, 0.9);
@@ -262,13 +376,36 @@ fn seasonal_breaks(context: &Context) -> Vec<Change> {
         }
         let mean = z.iter().sum::<f64>() / z.len() as f64;
         let t = mean.abs() * (z.len() as f64).sqrt() * shrink;
-        let agreement = z.iter().filter(|v| v.signum() == mean.signum() && v.abs() > 1.0).count() as f64 / z.len() as f64;
+        let agreement = z
+            .iter()
+            .filter(|v| v.signum() == mean.signum() && v.abs() > 1.0)
+            .count() as f64
+            / z.len() as f64;
         let strength = (t / threshold).min(agreement / 0.5);
         if strength >= 1.0 {
             found.push(Change {
-                window: Window { start, end, kind: WindowKind::SeasonalityBreak, score: strength_to_probability(strength), magnitude: window_magnitude(context, start, end) },
-                description: format!("the usual {} pattern broke on {}", season.label(), &context.time_of(start)[..10]),
-                evidence: Evidence::new("seasonal_break_mean_z", mean, format!("{} to {}: {:.0}% of points on one side of the seasonal baseline", context.time_of(start), context.time_of(end), agreement * 100.0)),
+                window: Window {
+                    start,
+                    end,
+                    kind: WindowKind::SeasonalityBreak,
+                    score: strength_to_probability(strength),
+                    magnitude: window_magnitude(context, start, end),
+                },
+                description: format!(
+                    "the usual {} pattern broke on {}",
+                    season.label(),
+                    &context.time_of(start)[..10]
+                ),
+                evidence: Evidence::new(
+                    "seasonal_break_mean_z",
+                    mean,
+                    format!(
+                        "{} to {}: {:.0}% of points on one side of the seasonal baseline",
+                        context.time_of(start),
+                        context.time_of(end),
+                        agreement * 100.0
+                    ),
+                ),
             });
         }
     }
@@ -289,15 +426,25 @@ pub(crate) fn nearest_event<'a>(context: &'a Context, index: usize) -> Option<&'
 
 fn finding(context: &Context, changes: &[Change], linked: &[(WindowKind, Event)]) -> String {
     let metric = &context.series.metric;
-    let Some(main) = changes.iter().max_by(|a, b| a.window.score.total_cmp(&b.window.score)) else {
+    let Some(main) = changes
+        .iter()
+        .max_by(|a, b| a.window.score.total_cmp(&b.window.score))
+    else {
         return format!("No level, variance, trend or rhythm change in {metric}.");
     };
     let mut text = super::pattern_analyst::capitalize(&main.description);
     if changes.len() > 1 {
         text.push_str(&format!(" ({} changes in all)", changes.len()));
     }
-    if let Some((_, event)) = linked.iter().find(|(kind, _)| *kind == main.window.kind).or(linked.first()) {
-        text.push_str(&format!(", right after {} `{}`", event.kind, event.description));
+    if let Some((_, event)) = linked
+        .iter()
+        .find(|(kind, _)| *kind == main.window.kind)
+        .or(linked.first())
+    {
+        text.push_str(&format!(
+            ", right after {} `{}`",
+            event.kind, event.description
+        ));
     }
     text.push('.');
     text

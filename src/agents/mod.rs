@@ -28,7 +28,9 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// Typical magnitude of the metric, for turning deviations into percentages.
     pub fn level(&self) -> f64 {
-        let level = crate::stats::median(&self.series.values).unwrap_or(0.0).abs();
+        let level = crate::stats::median(&self.series.values)
+            .unwrap_or(0.0)
+            .abs();
         if level > 0.0 {
             level
         } else {
@@ -70,7 +72,11 @@ pub struct Evidence {
 
 impl Evidence {
     pub fn new(name: &str, value: f64, detail: impl Into<String>) -> Self {
-        Self { name: name.to_string(), value: round4(value), detail: detail.into() }
+        Self {
+            name: name.to_string(),
+            value: round4(value),
+            detail: detail.into(),
+        }
     }
 }
 

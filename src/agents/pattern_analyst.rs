@@ -1,7 +1,10 @@
 //! Pattern Analyst: point and collective outliers against the robust, seasonality-aware
 //! baseline; flat-lines, zero runs and missing data (outages).
 
-use super::{strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window, WindowKind};
+use super::{
+    strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window,
+    WindowKind,
+};
 use crate::series::GAP_FACTOR;
 use crate::stats::anomalies::{constant_runs, cusum_regions, point_threshold, runs, Run};
 use crate::stats::{iqr_fences, percentile};
@@ -40,7 +43,11 @@ pub fn investigate(context: &Context) -> AgentReport {
     let finding = finding(context, &windows, max_z);
     AgentReport {
         agent: AgentName::PatternAnalyst,
-        confidence: if windows.is_empty() { 1.0 - anomaly_probability } else { anomaly_probability },
+        confidence: if windows.is_empty() {
+            1.0 - anomaly_probability
+        } else {
+            anomaly_probability
+        },
         finding,
         evidence,
         anomaly_probability,
@@ -59,12 +66,18 @@ fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> V
     runs(&mask, 1)
         .into_iter()
         .map(|run| {
-            let peak = (run.start..=run.end).map(|i| z[i].abs()).fold(0.0, f64::max);
+            let peak = (run.start..=run.end)
+                .map(|i| z[i].abs())
+                .fold(0.0, f64::max);
             let magnitude = window_magnitude(context, run.start, run.end);
             Window {
                 start: run.start,
                 end: run.end,
-                kind: if magnitude >= 0.0 { WindowKind::Spike } else { WindowKind::Dip },
+                kind: if magnitude >= 0.0 {
+                    WindowKind::Spike
+                } else {
+                    WindowKind::Dip
+                },
                 score: strength_to_probability(peak / threshold),
                 magnitude,
             }
@@ -81,20 +94,22 @@ fn collective_outliers(context: &Context, z: &[f64], level: f64) -> Vec<Window> 
         .filter(|region| region.run.len() >= 3)
         .filter_map(|region| {
             let magnitude = window_magnitude(context, region.run.start, region.run.end);
-            (magnitude.abs() >= 2.0 * MATERIALITY || context.decomposition.scale > MATERIALITY * level).then(|| {
-                let kind = match (seasonal, region.direction) {
-                    (true, _) => WindowKind::SeasonalityBreak,
-                    (false, 1) => WindowKind::LevelShift,
-                    (false, _) => WindowKind::Dip,
-                };
-                Window {
-                    start: region.run.start,
-                    end: region.run.end,
-                    kind,
-                    score: strength_to_probability(region.peak / CUSUM_THRESHOLD),
-                    magnitude,
-                }
-            })
+            (magnitude.abs() >= 2.0 * MATERIALITY
+                || context.decomposition.scale > MATERIALITY * level)
+                .then(|| {
+                    let kind = match (seasonal, region.direction) {
+                        (true, _) => WindowKind::SeasonalityBreak,
+                        (false, 1) => WindowKind::LevelShift,
+                        (false, _) => WindowKind::Dip,
+                    };
+                    Window {
+                        start: region.run.start,
+                        end: region.run.end,
+                        kind,
+                        score: strength_to_probability(region.peak / CUSUM_THRESHOLD),
+                        magnitude,
+                    }
+                })
         })
         .collect()
 }
@@ -109,18 +124,36 @@ pub(crate) fn outages(context: &Context) -> Vec<Window> {
     let zero_share = values.iter().filter(|v| **v == 0.0).count() as f64 / n as f64;
     let repeat_share = values.windows(2).filter(|w| w[0] == w[1]).count() as f64 / n as f64;
     let min_run = MIN_FLAT_RUN.max(n / 200);
+    let ceiling = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     for run in constant_runs(values, min_run) {
         let is_zero = values[run.start] == 0.0 && zero_share < 0.2;
-        let is_stuck = repeat_share < 0.2 && run.len() >= 2 * min_run;
+        // Pinned at the series maximum is saturation (a quota, a pool size), not silence.
+        let is_stuck =
+            repeat_share < 0.2 && run.len() >= 2 * min_run && values[run.start] < ceiling;
         if is_zero || is_stuck {
-            found.push(outage_window(context, run, 1.5 + run.len() as f64 / (4.0 * min_run as f64)));
+            found.push(outage_window(
+                context,
+                run,
+                1.5 + run.len() as f64 / (4.0 * min_run as f64),
+            ));
         }
     }
     let min_gap_ms = (GAP_FACTOR + 2) * series.interval_ms;
-    for gap in series.gaps.iter().filter(|g| g.before - g.after >= min_gap_ms) {
-        let run = Run { start: series.index_at(gap.after), end: series.index_at(gap.before) };
+    for gap in series
+        .gaps
+        .iter()
+        .filter(|g| g.before - g.after >= min_gap_ms)
+    {
+        let run = Run {
+            start: series.index_at(gap.after),
+            end: series.index_at(gap.before),
+        };
         let missing_intervals = (gap.before - gap.after) / series.interval_ms.max(1);
-        found.push(outage_window(context, run, 1.0 + missing_intervals as f64 / 10.0));
+        found.push(outage_window(
+            context,
+            run,
+            1.0 + missing_intervals as f64 / 10.0,
+        ));
     }
     let blank_runs = blank_runs(series);
     for run in blank_runs {
@@ -149,7 +182,10 @@ fn blank_runs(series: &crate::series::Series) -> Vec<Run> {
         if !contiguous {
             if i - start >= 3 {
                 let first = series.index_at(blanks[start]).saturating_sub(1);
-                found.push(Run { start: first, end: series.index_at(blanks[i - 1]) });
+                found.push(Run {
+                    start: first,
+                    end: series.index_at(blanks[i - 1]),
+                });
             }
             start = i;
         }
@@ -157,33 +193,84 @@ fn blank_runs(series: &crate::series::Series) -> Vec<Run> {
     found
 }
 
-fn evidence(context: &Context, z: &[f64], threshold: f64, max_z: f64, windows: &[Window]) -> Vec<Evidence> {
+fn evidence(
+    context: &Context,
+    z: &[f64],
+    threshold: f64,
+    max_z: f64,
+    windows: &[Window],
+) -> Vec<Evidence> {
     let values = &context.series.values;
     let d = context.decomposition;
-    let mut evidence = vec![Evidence::new("max_robust_z", max_z, format!("largest |z| against the baseline; outlier threshold {threshold:.2}"))];
+    let mut evidence = vec![Evidence::new(
+        "max_robust_z",
+        max_z,
+        format!("largest |z| against the baseline; outlier threshold {threshold:.2}"),
+    )];
     let outliers = z.iter().filter(|v| v.abs() >= threshold).count();
-    evidence.push(Evidence::new("outlier_points", outliers as f64, "points beyond the threshold"));
+    evidence.push(Evidence::new(
+        "outlier_points",
+        outliers as f64,
+        "points beyond the threshold",
+    ));
     if let Some((low, high)) = iqr_fences(values, 3.0) {
         let outside = values.iter().filter(|v| **v < low || **v > high).count();
-        evidence.push(Evidence::new("beyond_iqr_fences", outside as f64, format!("points outside the far-out IQR fences [{low:.4}, {high:.4}]")));
+        evidence.push(Evidence::new(
+            "beyond_iqr_fences",
+            outside as f64,
+            format!("points outside the far-out IQR fences [{low:.4}, {high:.4}]"),
+        ));
     }
     for p in [50.0, 95.0, 99.0] {
         if let Some(value) = percentile(values, p) {
-            evidence.push(Evidence::new(&format!("p{p:.0}"), value, "percentile of the values"));
+            evidence.push(Evidence::new(
+                &format!("p{p:.0}"),
+                value,
+                "percentile of the values",
+            ));
         }
     }
-    evidence.push(Evidence::new("noise_scale", d.scale, "robust standard deviation of the residuals"));
+    evidence.push(Evidence::new(
+        "noise_scale",
+        d.scale,
+        "robust standard deviation of the residuals",
+    ));
     if let Some(season) = d.seasonality {
-        evidence.push(Evidence::new("seasonal_period_hours", season.period_ms as f64 / 3.6e6, format!("{} seasonal baseline, autocorrelation {:.2}", season.label(), season.strength)));
+        evidence.push(Evidence::new(
+            "seasonal_period_hours",
+            season.period_ms as f64 / 3.6e6,
+            format!(
+                "{} seasonal baseline, autocorrelation {:.2}",
+                season.label(),
+                season.strength
+            ),
+        ));
     }
     let density = spike_density_ratio(z);
-    evidence.push(Evidence::new("spike_density_ratio", density, "share of |z| > 3 points in the last third ÷ the first two thirds"));
+    evidence.push(Evidence::new(
+        "spike_density_ratio",
+        density,
+        "share of |z| > 3 points in the last third ÷ the first two thirds",
+    ));
     let missing = context.series.blank_at.len() + context.series.gaps.len();
     if missing > 0 {
-        evidence.push(Evidence::new("missing_data", missing as f64, "blank cells plus silent gaps"));
+        evidence.push(Evidence::new(
+            "missing_data",
+            missing as f64,
+            "blank cells plus silent gaps",
+        ));
     }
     for w in windows.iter().take(5) {
-        evidence.push(Evidence::new(w.kind.label(), w.magnitude * 100.0, format!("{} to {}, {:+.0}% vs baseline", context.time_of(w.start), context.time_of(w.end), w.magnitude * 100.0)));
+        evidence.push(Evidence::new(
+            w.kind.label(),
+            w.magnitude * 100.0,
+            format!(
+                "{} to {}, {:+.0}% vs baseline",
+                context.time_of(w.start),
+                context.time_of(w.end),
+                w.magnitude * 100.0
+            ),
+        ));
     }
     evidence
 }
@@ -191,7 +278,9 @@ fn evidence(context: &Context, z: &[f64], threshold: f64, max_z: f64, windows: &
 /// How much denser spikes are at the end than before (1 = unchanged).
 fn spike_density_ratio(z: &[f64]) -> f64 {
     let split = z.len() * 2 / 3;
-    let rate = |part: &[f64]| (part.iter().filter(|v| v.abs() > 3.0).count() as f64 + 0.5) / part.len().max(1) as f64;
+    let rate = |part: &[f64]| {
+        (part.iter().filter(|v| v.abs() > 3.0).count() as f64 + 0.5) / part.len().max(1) as f64
+    };
     rate(&z[split..]) / rate(&z[..split])
 }
 
@@ -201,7 +290,11 @@ fn finding(context: &Context, windows: &[Window], max_z: f64) -> String {
         return format!("{metric} stays within its expected band (largest deviation {max_z:.1}σ).");
     };
     let others = windows.len() - 1;
-    let extra = if others > 0 { format!(" and {others} more anomalous window(s)") } else { String::new() };
+    let extra = if others > 0 {
+        format!(" and {others} more anomalous window(s)")
+    } else {
+        String::new()
+    };
     format!(
         "{} in {metric} at {} ({:+.0}% vs baseline){extra}.",
         capitalize(worst.kind.label()),
@@ -212,5 +305,8 @@ fn finding(context: &Context, windows: &[Window], max_z: f64) -> String {
 
 pub(crate) fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -24,6 +24,8 @@ pub struct Shape {
     pub gradual: bool,
     /// Kendall's τ of the deseasonalised values after the onset.
     pub trend_tau: f64,
+    /// The second half of the post-onset stretch still trends the same way (no plateau).
+    pub still_rising: bool,
     /// Sharp drops after climbs (restarts, GC): the teeth of a saw.
     pub sawtooth: usize,
     /// Share of post-onset points pinned at the series maximum.
@@ -79,7 +81,10 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
         let report = AgentReport {
             agent: AgentName::RootCause,
             confidence: 0.9,
-            finding: format!("Nothing to explain: {} has no departure from its baseline.", context.series.metric),
+            finding: format!(
+                "Nothing to explain: {} has no departure from its baseline.",
+                context.series.metric
+            ),
             evidence: Vec::new(),
             anomaly_probability: 0.05,
             windows: Vec::new(),
@@ -88,11 +93,17 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
     };
     let candidates = rank_related(context, departure.run.start);
     let shape = measure_shape(context, &departure, &candidates);
-    let mut ranked: Vec<(&FailurePattern, f64)> = CATALOGUE.iter().map(|p| (p, p.score(&shape))).collect();
+    tracing::debug!(?shape, onset = departure.run.start, "root cause shape");
+    let mut ranked: Vec<(&FailurePattern, f64)> =
+        CATALOGUE.iter().map(|p| (p, p.score(&shape))).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     let (best, best_score) = ranked[0];
     let runner_up = ranked.get(1).map_or(0.0, |r| r.1);
-    let confidence = if best_score > 0.0 { best_score * (0.7 + 0.3 * (best_score - runner_up) / best_score) } else { 0.1 };
+    let confidence = if best_score > 0.0 {
+        best_score * (0.7 + 0.3 * (best_score - runner_up) / best_score)
+    } else {
+        0.1
+    };
     let text = hypothesis_text(context, best, &departure, &shape, &candidates);
     let mut evidence: Vec<Evidence> = ranked
         .iter()
@@ -101,10 +112,27 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
         .map(|(p, score)| Evidence::new("pattern_score", *score, p.name))
         .collect();
     evidence.extend(candidates.iter().take(5).map(|c| {
-        Evidence::new("candidate_cause", c.lead_minutes, format!("`{}` deviated {} (strength {:.1}σ)", c.column, lead_words(c.lead_minutes), c.strength))
+        Evidence::new(
+            "candidate_cause",
+            c.lead_minutes,
+            format!(
+                "`{}` deviated {} (strength {:.1}σ)",
+                c.column,
+                lead_words(c.lead_minutes),
+                c.strength
+            ),
+        )
     }));
-    evidence.push(Evidence::new("variance_ratio", shape.variance_ratio, "residual spread after the onset ÷ before"));
-    evidence.push(Evidence::new("trend_tau", shape.trend_tau, "Kendall τ after the onset"));
+    evidence.push(Evidence::new(
+        "variance_ratio",
+        shape.variance_ratio,
+        "residual spread after the onset ÷ before",
+    ));
+    evidence.push(Evidence::new(
+        "trend_tau",
+        shape.trend_tau,
+        "Kendall τ after the onset",
+    ));
     let hypothesis = (best_score > 0.0).then(|| Hypothesis {
         pattern: best.id,
         name: best.name,
@@ -115,7 +143,11 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
     let report = AgentReport {
         agent: AgentName::RootCause,
         confidence,
-        finding: if best_score > 0.0 { text } else { "The departure matches no known failure pattern.".to_string() },
+        finding: if best_score > 0.0 {
+            text
+        } else {
+            "The departure matches no known failure pattern.".to_string()
+        },
         evidence,
         anomaly_probability: strength_to_probability(departure.strength),
         windows: Vec::new(),
@@ -130,16 +162,32 @@ fn main_departure(context: &Context) -> Option<Departure> {
     let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
     let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-4.0, 4.0)).collect();
     let threshold = point_threshold(n);
-    let region = cusum_regions(&clipped, 1.0, 8.0).into_iter().max_by(|a, b| a.peak.total_cmp(&b.peak));
-    let (peak_index, peak_z) = z.iter().enumerate().map(|(i, v)| (i, *v)).max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
-    let from_region = region.map(|r| Departure { run: r.run, direction: f64::from(r.direction), strength: r.peak / 25.0 });
+    let region = cusum_regions(&clipped, 1.0, 8.0)
+        .into_iter()
+        .max_by(|a, b| a.peak.total_cmp(&b.peak));
+    let (peak_index, peak_z) = z
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i, *v))
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
+    let from_region = region.map(|r| Departure {
+        run: r.run,
+        direction: f64::from(r.direction),
+        strength: r.peak / 25.0,
+    });
     let from_point = (peak_z.abs() >= 3.0).then(|| Departure {
-        run: Run { start: peak_index, end: peak_index },
+        run: Run {
+            start: peak_index,
+            end: peak_index,
+        },
         direction: peak_z.signum(),
         strength: peak_z.abs() / threshold,
     });
     let trend = trend_departure(context);
-    [from_region, from_point, trend].into_iter().flatten().max_by(|a, b| a.strength.total_cmp(&b.strength))
+    [from_region, from_point, trend]
+        .into_iter()
+        .flatten()
+        .max_by(|a, b| a.strength.total_cmp(&b.strength))
 }
 
 /// A slow climb that the local baseline absorbs: the deseasonalised values trend strongly.
@@ -150,7 +198,10 @@ fn trend_departure(context: &Context) -> Option<Departure> {
     let last = median(&buckets[buckets.len() - buckets.len() / 10 - 1..])?;
     let relative = (last - first) / context.level();
     (test.tau.abs() > 0.6 && relative.abs() > 0.05).then(|| Departure {
-        run: Run { start: 0, end: context.series.len() - 1 },
+        run: Run {
+            start: 0,
+            end: context.series.len() - 1,
+        },
         direction: relative.signum(),
         strength: test.tau.abs() / 0.6,
     })
@@ -166,7 +217,11 @@ fn deseasonalised_buckets(context: &Context, from: usize) -> Vec<f64> {
         .step_by(size)
         .filter_map(|start| {
             let end = (start + size).min(n);
-            median(&(start..end).map(|i| values[i] - seasonal[i]).collect::<Vec<_>>())
+            median(
+                &(start..end)
+                    .map(|i| values[i] - seasonal[i])
+                    .collect::<Vec<_>>(),
+            )
         })
         .collect()
 }
@@ -177,43 +232,71 @@ fn measure_shape(context: &Context, departure: &Departure, candidates: &[Candida
     let n = series.len();
     let onset = departure.run.start;
     let level = context.level();
-    let before: Vec<f64> = (0..onset.max(n / 10)).map(|i| series.values[i] - d.seasonal[i]).collect();
+    let before: Vec<f64> = (0..onset.max(n / 10))
+        .map(|i| series.values[i] - d.seasonal[i])
+        .collect();
     let baseline = median(&before).unwrap_or(level);
     let tail_start = n - (n / 10).max(3);
-    let tail = median(&(tail_start..n).map(|i| series.values[i] - d.seasonal[i]).collect::<Vec<_>>()).unwrap_or(baseline);
+    let tail = median(
+        &(tail_start..n)
+            .map(|i| series.values[i] - d.seasonal[i])
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or(baseline);
     let shift = tail - baseline;
-    let sustained = shift.signum() == departure.direction && shift.abs() >= (0.05 * level).max(3.0 * d.scale) && departure.run.end + n / 20 >= n - 1
-        || (departure.run.start == 0 && departure.run.end == n - 1);
+    // A lasting shift defines the direction; the local departure only when nothing lasted.
+    let sustained = shift.abs() >= (0.05 * level).max(3.0 * d.scale);
+    let direction = if sustained {
+        shift.signum()
+    } else {
+        departure.direction
+    };
     let post = deseasonalised_buckets(context, onset);
     let gradual = is_gradual(&post, baseline);
     let spikes = runs(&(0..n).map(|i| d.z(i) >= 4.0).collect::<Vec<_>>(), 1);
     let spike_starts: Vec<i64> = spikes.iter().map(|r| series.timestamps[r.start]).collect();
     let names = std::iter::once(series.metric.to_lowercase())
-        .chain(candidates.iter().filter(|c| c.strength >= 3.0).map(|c| c.column.to_lowercase()))
+        .chain(
+            candidates
+                .iter()
+                .filter(|c| c.strength >= 3.0)
+                .map(|c| c.column.to_lowercase()),
+        )
         .collect::<Vec<_>>()
         .join(" ");
     Shape {
-        direction: departure.direction,
+        direction,
         sustained,
         gradual,
-        trend_tau: mann_kendall(&post).map_or(0.0, |t| t.tau * departure.direction),
+        trend_tau: mann_kendall(&post).map_or(0.0, |t| t.tau * direction),
+        still_rising: mann_kendall(&post[post.len() / 2..])
+            .is_some_and(|t| t.tau * direction > 0.4),
         sawtooth: sawtooth_teeth(&series.values, level),
         ceiling_share: ceiling_share(&series.values, onset),
         related_ceiling: related_ceiling(context, onset, candidates),
-        variance_ratio: variance_ratio(&d.residual, onset, departure.run.end),
+        variance_ratio: variance_ratio(&d.residual, onset),
         spikes: spikes.len(),
         bursts_periodic: burst_periodicity(&spike_starts).is_some_and(|p| p.is_periodic()),
         spike_then_decay: spike_then_decay(context),
         zero_floor: zero_floor(&series.values),
-        outage: super::pattern_analyst::outages(context).iter().any(|w| w.kind == WindowKind::Outage),
-        seasonality_break: d.seasonality.is_some() && !sustained && departure.run.len() >= 4 && departure.direction < 0.0,
-        deploy: super::change_detective::nearest_event(context, onset).filter(|e| is_change_event(e)).cloned(),
+        outage: super::pattern_analyst::outages(context)
+            .iter()
+            .any(|w| w.kind == WindowKind::Outage),
+        seasonality_break: d.seasonality.is_some()
+            && !sustained
+            && departure.run.len() >= 4
+            && direction < 0.0,
+        deploy: super::change_detective::nearest_event(context, onset)
+            .filter(|e| is_change_event(e))
+            .cloned(),
         names,
     }
 }
 
 fn is_change_event(event: &Event) -> bool {
-    ["deploy", "release", "rollout", "config", "migration"].iter().any(|k| event.kind.contains(k))
+    ["deploy", "release", "rollout", "config", "migration"]
+        .iter()
+        .any(|k| event.kind.contains(k))
 }
 
 /// A ramp: after the onset it takes a fifth of the remaining time (≥ 4 buckets) to cover
@@ -227,14 +310,20 @@ fn is_gradual(post: &[f64], baseline: f64) -> bool {
     if shift == 0.0 {
         return false;
     }
-    let reached = post.iter().position(|v| (v - baseline) / shift >= 0.8).unwrap_or(post.len());
+    let reached = post
+        .iter()
+        .position(|v| (v - baseline) / shift >= 0.8)
+        .unwrap_or(post.len());
     reached >= 4.max(post.len() / 5)
 }
 
 fn sawtooth_teeth(values: &[f64], level: f64) -> usize {
     let differences: Vec<f64> = values.windows(2).map(|w| w[1] - w[0]).collect();
     let scale = robust_scale(&differences).unwrap_or(0.0);
-    differences.iter().filter(|d| **d < -(0.1 * level).max(8.0 * scale)).count()
+    differences
+        .iter()
+        .filter(|d| **d < -(0.1 * level).max(8.0 * scale))
+        .count()
 }
 
 fn ceiling_share(values: &[f64], onset: usize) -> f64 {
@@ -253,35 +342,47 @@ fn related_ceiling(context: &Context, onset: usize, candidates: &[CandidateCause
         .series
         .related
         .iter()
-        .filter(|c| candidates.iter().any(|k| k.column == c.name && k.strength >= 3.0))
+        .filter(|c| {
+            candidates
+                .iter()
+                .any(|k| k.column == c.name && k.strength >= 3.0)
+        })
         .any(|c| {
-            let finite: Vec<f64> = c.values.iter().map(|v| if v.is_finite() { *v } else { f64::NEG_INFINITY }).collect();
+            let finite: Vec<f64> = c
+                .values
+                .iter()
+                .map(|v| if v.is_finite() { *v } else { f64::NEG_INFINITY })
+                .collect();
             ceiling_share(&finite, onset) > 0.2
         })
 }
 
-fn variance_ratio(residual: &[f64], onset: usize, end: usize) -> f64 {
-    let before = &residual[..onset];
-    let after = &residual[onset..=end.max(onset)];
+fn variance_ratio(residual: &[f64], onset: usize) -> f64 {
+    let (before, after) = residual.split_at(onset);
     match (robust_scale(before), robust_scale(after)) {
         (Some(b), Some(a)) if before.len() >= 10 && after.len() >= 10 && b > 0.0 => a / b,
         _ => 1.0,
     }
 }
 
-/// The largest surge rises within two points and then stays above 3σ for at least three
-/// points while falling: a cache refilling, a queue draining.
+/// The largest surge rises within two points, stays above 3σ for at least three points and
+/// then recovers: a cache refilling, a queue draining (a lasting step does not qualify).
 fn spike_then_decay(context: &Context) -> bool {
     let d = context.decomposition;
     let n = d.residual.len();
-    let Some(peak) = (0..n).max_by(|a, b| d.z(*a).total_cmp(&d.z(*b))) else { return false };
+    let Some(peak) = (0..n).max_by(|a, b| d.z(*a).total_cmp(&d.z(*b))) else {
+        return false;
+    };
     let peak_z = d.z(peak);
     if peak_z < 6.0 || peak < 2 {
         return false;
     }
     let sharp_rise = d.z(peak - 2) < 0.5 * peak_z;
-    let decay = (peak + 1..n).take_while(|i| d.z(*i) >= 3.0 && d.z(*i) <= peak_z).count();
-    sharp_rise && decay >= 3
+    let decay = (peak + 1..n)
+        .take_while(|i| d.z(*i) >= 3.0 && d.z(*i) <= peak_z)
+        .count();
+    let recovered = peak + decay + 1 < n && decay < n / 8;
+    sharp_rise && decay >= 3 && recovered
 }
 
 fn zero_floor(values: &[f64]) -> f64 {
@@ -301,21 +402,47 @@ pub fn rank_related(context: &Context, onset: usize) -> Vec<CandidateCause> {
         .related
         .iter()
         .filter_map(|column| {
-            let before: Vec<f64> = column.values[..baseline_end].iter().copied().filter(|v| v.is_finite()).collect();
+            let before: Vec<f64> = column.values[..baseline_end]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
             let center = median(&before)?;
-            let scale = robust_scale(&before).filter(|s| *s > 0.0).unwrap_or_else(|| center.abs().max(1.0) * 0.01);
-            let z: Vec<f64> = column.values.iter().map(|v| if v.is_finite() { (v - center) / scale } else { 0.0 }).collect();
+            let scale = robust_scale(&before)
+                .filter(|s| *s > 0.0)
+                .unwrap_or_else(|| center.abs().max(1.0) * 0.01);
+            let z: Vec<f64> = column
+                .values
+                .iter()
+                .map(|v| {
+                    if v.is_finite() {
+                        (v - center) / scale
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             let after: Vec<f64> = z[onset..].iter().map(|v| v.abs()).collect();
             let strength = median(&after)?;
             let search_from = onset.saturating_sub(n / 4).max(baseline_end.min(onset));
-            let deviated_at = (search_from..n.saturating_sub(2)).find(|&i| (i..i + 3).all(|j| z[j].abs() >= 4.0)).unwrap_or(onset);
-            let lead_minutes = (series.timestamps[onset] - series.timestamps[deviated_at]) as f64 / 60_000.0;
-            Some(CandidateCause { column: column.name.clone(), lead_minutes, strength })
+            let deviated_at = (search_from..n.saturating_sub(2))
+                .find(|&i| (i..i + 3).all(|j| z[j].abs() >= 4.0))
+                .unwrap_or(onset);
+            let lead_minutes =
+                (series.timestamps[onset] - series.timestamps[deviated_at]) as f64 / 60_000.0;
+            Some(CandidateCause {
+                column: column.name.clone(),
+                lead_minutes,
+                strength,
+            })
         })
         .collect();
     ranked.sort_by(|a, b| {
         let deviated = |c: &CandidateCause| c.strength >= 3.0;
-        deviated(b).cmp(&deviated(a)).then(b.lead_minutes.total_cmp(&a.lead_minutes)).then(b.strength.total_cmp(&a.strength))
+        deviated(b)
+            .cmp(&deviated(a))
+            .then(b.lead_minutes.total_cmp(&a.lead_minutes))
+            .then(b.strength.total_cmp(&a.strength))
     });
     ranked
 }
@@ -330,13 +457,33 @@ fn lead_words(minutes: f64) -> String {
     }
 }
 
-fn hypothesis_text(context: &Context, pattern: &FailurePattern, departure: &Departure, shape: &Shape, candidates: &[CandidateCause]) -> String {
-    let mut text = format!("{} suspected: {}. Onset {}", pattern.name, pattern.explanation, context.time_of(departure.run.start));
+fn hypothesis_text(
+    context: &Context,
+    pattern: &FailurePattern,
+    departure: &Departure,
+    shape: &Shape,
+    candidates: &[CandidateCause],
+) -> String {
+    let mut text = format!(
+        "{} suspected: {}. Onset {}",
+        pattern.name,
+        pattern.explanation,
+        context.time_of(departure.run.start)
+    );
     if let Some(lead) = candidates.iter().find(|c| c.strength >= 3.0) {
-        text.push_str(&format!("; `{}` deviated {}", lead.column, lead_words(lead.lead_minutes)));
+        text.push_str(&format!(
+            "; `{}` deviated {}",
+            lead.column,
+            lead_words(lead.lead_minutes)
+        ));
     }
     if let Some(event) = &shape.deploy {
-        text.push_str(&format!("; {} `{}` at {}", event.kind, event.description, crate::series::timestamp::to_rfc3339(event.timestamp)));
+        text.push_str(&format!(
+            "; {} `{}` at {}",
+            event.kind,
+            event.description,
+            crate::series::timestamp::to_rfc3339(event.timestamp)
+        ));
     }
     text.push('.');
     text

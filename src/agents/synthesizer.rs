@@ -22,7 +22,11 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        Self { pattern_analyst: 1.0, change_detective: 1.0, threshold_offset: 0.0 }
+        Self {
+            pattern_analyst: 1.0,
+            change_detective: 1.0,
+            threshold_offset: 0.0,
+        }
     }
 }
 
@@ -38,13 +42,33 @@ pub struct Conclusion {
     pub windows: Vec<Window>,
 }
 
-pub fn synthesize(context: &Context, reports: &[AgentReport], hypothesis: Option<&Hypothesis>, weights: Weights) -> Conclusion {
-    let probability_of = |agent: AgentName| reports.iter().find(|r| r.agent == agent).map_or(0.0, |r| r.anomaly_probability);
+pub fn synthesize(
+    context: &Context,
+    reports: &[AgentReport],
+    hypothesis: Option<&Hypothesis>,
+    weights: Weights,
+) -> Conclusion {
+    let probability_of = |agent: AgentName| {
+        reports
+            .iter()
+            .find(|r| r.agent == agent)
+            .map_or(0.0, |r| r.anomaly_probability)
+    };
     let pattern = weights.pattern_analyst * logit(probability_of(AgentName::PatternAnalyst));
     let change = weights.change_detective * logit(probability_of(AgentName::ChangeDetective));
-    let agreement_bonus = if pattern > 0.0 && change > 0.0 { 0.5 * pattern.min(change) } else { 0.0 };
+    let agreement_bonus = if pattern > 0.0 && change > 0.0 {
+        0.5 * pattern.min(change)
+    } else {
+        0.0
+    };
     let probability = sigmoid(pattern.max(change) + agreement_bonus - weights.threshold_offset);
-    let windows = merge_windows(reports.iter().flat_map(|r| r.windows.iter().copied()).filter(|w| w.score >= 0.5).collect());
+    let windows = merge_windows(
+        reports
+            .iter()
+            .flat_map(|r| r.windows.iter().copied())
+            .filter(|w| w.score >= 0.5)
+            .collect(),
+    );
     let anomalous = probability >= 0.5 && !windows.is_empty();
     let consensus = reports
         .iter()
@@ -53,8 +77,19 @@ pub fn synthesize(context: &Context, reports: &[AgentReport], hypothesis: Option
             _ => (r.anomaly_probability >= 0.5) == anomalous,
         })
         .count() as u8;
-    let confidence = if anomalous { probability } else { 1.0 - probability };
-    let severity = severity(context, anomalous, probability, confidence, consensus, &windows);
+    let confidence = if anomalous {
+        probability
+    } else {
+        1.0 - probability
+    };
+    let severity = severity(
+        context,
+        anomalous,
+        probability,
+        confidence,
+        consensus,
+        &windows,
+    );
     Conclusion {
         anomalous,
         severity,
@@ -95,7 +130,14 @@ fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
     merged
 }
 
-fn severity(context: &Context, anomalous: bool, probability: f64, confidence: f64, consensus: u8, windows: &[Window]) -> u8 {
+fn severity(
+    context: &Context,
+    anomalous: bool,
+    probability: f64,
+    confidence: f64,
+    consensus: u8,
+    windows: &[Window],
+) -> u8 {
     if !anomalous {
         return (3.0 * probability).round() as u8;
     }
@@ -103,7 +145,12 @@ fn severity(context: &Context, anomalous: bool, probability: f64, confidence: f6
         .iter()
         .map(|w| match w.kind {
             WindowKind::Outage => 8,
-            _ => 4 + [0.2, 0.5, 1.0].iter().filter(|step| w.magnitude.abs() >= **step).count() as u8,
+            _ => {
+                4 + [0.2, 0.5, 1.0]
+                    .iter()
+                    .filter(|step| w.magnitude.abs() >= **step)
+                    .count() as u8
+            }
         })
         .max()
         .unwrap_or(4);
@@ -122,13 +169,27 @@ pub fn severity_label(severity: u8) -> &'static str {
     }
 }
 
-fn verdict_sentence(context: &Context, anomalous: bool, severity: u8, consensus: u8, windows: &[Window]) -> String {
+fn verdict_sentence(
+    context: &Context,
+    anomalous: bool,
+    severity: u8,
+    consensus: u8,
+    windows: &[Window],
+) -> String {
     let metric = &context.series.metric;
-    let Some(main) = windows.iter().max_by(|a, b| a.score.total_cmp(&b.score).then(b.kind.cmp(&a.kind))).filter(|_| anomalous) else {
+    let Some(main) = windows
+        .iter()
+        .max_by(|a, b| a.score.total_cmp(&b.score).then(b.kind.cmp(&a.kind)))
+        .filter(|_| anomalous)
+    else {
         return format!("{metric} looks normal: nothing departs from its baseline ({consensus} of 3 agents agree).");
     };
     let n = context.series.len();
-    let ongoing = if main.end + n / 20 >= n - 1 { ", ongoing" } else { "" };
+    let ongoing = if main.end + n / 20 >= n - 1 {
+        ", ongoing"
+    } else {
+        ""
+    };
     let others = match windows.len() - 1 {
         0 => String::new(),
         1 => " and 1 other window".to_string(),
@@ -147,7 +208,10 @@ fn verdict_sentence(context: &Context, anomalous: bool, severity: u8, consensus:
 fn hypothesis_sentence(anomalous: bool, hypothesis: Option<&Hypothesis>) -> String {
     match (anomalous, hypothesis) {
         (true, Some(h)) => h.text.clone(),
-        (true, None) => "No known failure pattern fits; compare with recent changes and neighbouring metrics.".to_string(),
+        (true, None) => {
+            "No known failure pattern fits; compare with recent changes and neighbouring metrics."
+                .to_string()
+        }
         (false, _) => "No action needed.".to_string(),
     }
 }

@@ -69,10 +69,16 @@ fn evaluate(case: &Case) -> Outcome {
         seed: case.seed,
         expected_anomalous: case.truth.is_some(),
         anomalous: verdict.anomalous,
-        located: case.truth.is_some_and(|truth| overlaps(&verdict, case, truth)),
+        located: case
+            .truth
+            .is_some_and(|truth| overlaps(&verdict, case, truth)),
         confidence: verdict.confidence,
         severity: verdict.severity,
-        kinds: verdict.anomalies.iter().map(|a| format!("{:?}", a.kind)).collect(),
+        kinds: verdict
+            .anomalies
+            .iter()
+            .map(|a| format!("{:?}", a.kind))
+            .collect(),
     }
 }
 
@@ -94,7 +100,8 @@ fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
         recall.insert(tier.label(), hits as f64 / of_tier.len().max(1) as f64);
     }
     let normals: Vec<&Outcome> = outcomes.iter().filter(|o| !o.expected_anomalous).collect();
-    let false_positive_rate = normals.iter().filter(|o| o.anomalous).count() as f64 / normals.len().max(1) as f64;
+    let false_positive_rate =
+        normals.iter().filter(|o| o.anomalous).count() as f64 / normals.len().max(1) as f64;
     let count = outcomes.len().max(1) as f64;
     let mean_confidence = outcomes.iter().map(|o| o.confidence).sum::<f64>() / count;
     let brier_score = outcomes
@@ -102,7 +109,14 @@ fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
         .map(|o| (o.probability_anomalous() - f64::from(u8::from(o.expected_anomalous))).powi(2))
         .sum::<f64>()
         / count;
-    EfficacyReport { cases: outcomes.len(), recall, false_positive_rate, mean_confidence, brier_score, outcomes }
+    EfficacyReport {
+        cases: outcomes.len(),
+        recall,
+        false_positive_rate,
+        mean_confidence,
+        brier_score,
+        outcomes,
+    }
 }
 
 impl fmt::Display for EfficacyReport {
@@ -111,14 +125,26 @@ impl fmt::Display for EfficacyReport {
         for (tier, recall) in &self.recall {
             writeln!(f, "  recall {tier:<7} {:>6.1}%", recall * 100.0)?;
         }
-        writeln!(f, "  false positives {:>5.1}%", self.false_positive_rate * 100.0)?;
-        writeln!(f, "  mean confidence {:>5.1}%", self.mean_confidence * 100.0)?;
+        writeln!(
+            f,
+            "  false positives {:>5.1}%",
+            self.false_positive_rate * 100.0
+        )?;
+        writeln!(
+            f,
+            "  mean confidence {:>5.1}%",
+            self.mean_confidence * 100.0
+        )?;
         writeln!(f, "  Brier score     {:>6.3}", self.brier_score)?;
         let misses: Vec<&Outcome> = self.outcomes.iter().filter(|o| !o.correct()).collect();
         if !misses.is_empty() {
             writeln!(f, "  wrong verdicts:")?;
             for o in misses {
-                writeln!(f, "    {} {} seed {}: anomalous={} located={} confidence={:.2} kinds={:?}", o.tier, o.scenario, o.seed, o.anomalous, o.located, o.confidence, o.kinds)?;
+                writeln!(
+                    f,
+                    "    {} {} seed {}: anomalous={} located={} confidence={:.2} kinds={:?}",
+                    o.tier, o.scenario, o.seed, o.anomalous, o.located, o.confidence, o.kinds
+                )?;
             }
         }
         Ok(())

@@ -22,7 +22,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_bytes: 100 * 1024 * 1024, max_rows: 10_000_000 }
+        Self {
+            max_bytes: 100 * 1024 * 1024,
+            max_rows: 10_000_000,
+        }
     }
 }
 
@@ -56,16 +59,26 @@ pub enum Problem {
     Empty,
     #[error("the file has a header but no data rows")]
     HeaderOnly,
-    #[error("only one column (`{0}`); expected a timestamp column and at least one numeric column")]
+    #[error(
+        "only one column (`{0}`); expected a timestamp column and at least one numeric column"
+    )]
     SingleColumn(String),
     #[error("no numeric column: column `{column}` holds text such as `{sample}`")]
     NoNumericColumn { column: String, sample: String },
     #[error("no column named `{wanted}`; the columns are {available}")]
     UnknownColumn { wanted: String, available: String },
     #[error("line {line}, column `{column}`: `{cell}` is not a timestamp (use RFC 3339, `YYYY-MM-DD HH:MM:SS`, or Unix seconds/milliseconds)")]
-    BadTimestamp { line: usize, column: String, cell: String },
+    BadTimestamp {
+        line: usize,
+        column: String,
+        cell: String,
+    },
     #[error("line {line}, column `{column}`: `{cell}` is not a number")]
-    BadNumber { line: usize, column: String, cell: String },
+    BadNumber {
+        line: usize,
+        column: String,
+        cell: String,
+    },
     #[error("line {line}, column `{column}`: the timestamp is blank")]
     BlankTimestamp { line: usize, column: String },
     #[error("{0}")]
@@ -77,10 +90,16 @@ pub enum Problem {
 /// Reads and validates a CSV file.
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Series, IngestError> {
     let source_name = path.display().to_string();
-    let fail = |problem: Problem| IngestError { source_name: source_name.clone(), problem };
+    let fail = |problem: Problem| IngestError {
+        source_name: source_name.clone(),
+        problem,
+    };
     let bytes_on_disk = std::fs::metadata(path).map_err(|e| fail(e.into()))?.len();
     if bytes_on_disk > options.limits.max_bytes {
-        return Err(fail(Problem::TooLarge { bytes: bytes_on_disk, limit: options.limits.max_bytes }));
+        return Err(fail(Problem::TooLarge {
+            bytes: bytes_on_disk,
+            limit: options.limits.max_bytes,
+        }));
     }
     let mut bytes = Vec::with_capacity(bytes_on_disk as usize);
     std::fs::File::open(path)
@@ -97,7 +116,10 @@ pub fn parse_csv(
     options: &CsvOptions,
     default_metric: Option<String>,
 ) -> Result<Series, IngestError> {
-    let fail = |problem: Problem| IngestError { source_name: source_name.to_string(), problem };
+    let fail = |problem: Problem| IngestError {
+        source_name: source_name.to_string(),
+        problem,
+    };
     check_size(&bytes, options.limits).map_err(fail)?;
     let lines = DataLines::index(&bytes);
     let frame = split_columns(bytes).map_err(fail)?;
@@ -112,14 +134,19 @@ pub fn parse_csv(
 
 pub(super) fn check_size(bytes: &[u8], limits: Limits) -> Result<(), Problem> {
     if bytes.len() as u64 > limits.max_bytes {
-        return Err(Problem::TooLarge { bytes: bytes.len() as u64, limit: limits.max_bytes });
+        return Err(Problem::TooLarge {
+            bytes: bytes.len() as u64,
+            limit: limits.max_bytes,
+        });
     }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Problem::Empty);
     }
     let newlines = bytes.iter().filter(|b| **b == b'\n').count();
     if newlines > limits.max_rows + 1 {
-        return Err(Problem::TooManyRows { limit: limits.max_rows });
+        return Err(Problem::TooManyRows {
+            limit: limits.max_rows,
+        });
     }
     Ok(())
 }
@@ -141,22 +168,39 @@ struct Rows {
 }
 
 fn read_rows(frame: &DataFrame, options: &CsvOptions, lines: &DataLines) -> Result<Rows, Problem> {
-    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     if frame.height() == 0 {
         return Err(Problem::HeaderOnly);
     }
     if names.len() < 2 {
-        return Err(Problem::SingleColumn(names.first().cloned().unwrap_or_default()));
+        return Err(Problem::SingleColumn(
+            names.first().cloned().unwrap_or_default(),
+        ));
     }
     let time_index = timestamp_column(&names);
     let text = |i: usize| -> Result<&StringChunked, Problem> {
-        frame.get_columns()[i].str().map_err(|e| Problem::Malformed(e.to_string()))
+        frame.get_columns()[i]
+            .str()
+            .map_err(|e| Problem::Malformed(e.to_string()))
     };
     let value_index = match &options.column {
-        Some(wanted) => names.iter().position(|n| n == wanted).ok_or_else(|| Problem::UnknownColumn {
-            wanted: wanted.clone(),
-            available: names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-        })?,
+        Some(wanted) => {
+            names
+                .iter()
+                .position(|n| n == wanted)
+                .ok_or_else(|| Problem::UnknownColumn {
+                    wanted: wanted.clone(),
+                    available: names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?
+        }
         None => (0..names.len()).find(|i| *i != time_index).unwrap_or(1),
     };
     let timestamps = parse_timestamps(text(time_index)?, &names[time_index], lines)?;
@@ -177,10 +221,17 @@ fn read_rows(frame: &DataFrame, options: &CsvOptions, lines: &DataLines) -> Resu
         .map(|(row, timestamp)| RawRow {
             timestamp,
             value: values[row],
-            related: related_values.iter().map(|c| c[row].unwrap_or(f64::NAN)).collect(),
+            related: related_values
+                .iter()
+                .map(|c| c[row].unwrap_or(f64::NAN))
+                .collect(),
         })
         .collect();
-    Ok(Rows { value_column: names[value_index].clone(), related_names, rows })
+    Ok(Rows {
+        value_column: names[value_index].clone(),
+        related_names,
+        rows,
+    })
 }
 
 /// The column named like a timestamp, else the first column.
@@ -192,22 +243,37 @@ fn timestamp_column(names: &[String]) -> usize {
         .unwrap_or(0)
 }
 
-pub(super) fn parse_timestamps(column: &StringChunked, name: &str, lines: &DataLines) -> Result<Vec<i64>, Problem> {
-    let first = column.iter().flatten().map(str::trim).find(|c| !c.is_empty()).unwrap_or("");
+pub(super) fn parse_timestamps(
+    column: &StringChunked,
+    name: &str,
+    lines: &DataLines,
+) -> Result<Vec<i64>, Problem> {
+    let first = column
+        .iter()
+        .flatten()
+        .map(str::trim)
+        .find(|c| !c.is_empty())
+        .unwrap_or("");
     let bad = |row: usize, cell: &str| Problem::BadTimestamp {
         line: lines.line_of(row),
         column: name.to_string(),
         cell: cell.to_string(),
     };
     let format = TimestampFormat::detect(first).ok_or_else(|| {
-        let row = column.iter().position(|c| c.is_some_and(|c| c.trim() == first)).unwrap_or(0);
+        let row = column
+            .iter()
+            .position(|c| c.is_some_and(|c| c.trim() == first))
+            .unwrap_or(0);
         bad(row, first)
     })?;
     column
         .iter()
         .enumerate()
         .map(|(row, cell)| match cell.map(str::trim) {
-            None | Some("") => Err(Problem::BlankTimestamp { line: lines.line_of(row), column: name.to_string() }),
+            None | Some("") => Err(Problem::BlankTimestamp {
+                line: lines.line_of(row),
+                column: name.to_string(),
+            }),
             Some(text) => format.parse(text).ok_or_else(|| bad(row, text)),
         })
         .collect()
@@ -215,7 +281,11 @@ pub(super) fn parse_timestamps(column: &StringChunked, name: &str, lines: &DataL
 
 /// Parses a numeric column: blank cells are missing values; text is an error unless the
 /// column has no number at all (then it is not a numeric column).
-fn parse_numbers(column: &StringChunked, name: &str, lines: &DataLines) -> Result<Vec<Option<f64>>, Problem> {
+fn parse_numbers(
+    column: &StringChunked,
+    name: &str,
+    lines: &DataLines,
+) -> Result<Vec<Option<f64>>, Problem> {
     let mut parsed = Vec::with_capacity(column.len());
     let mut first_bad: Option<(usize, String)> = None;
     let mut any_number = false;
@@ -237,16 +307,29 @@ fn parse_numbers(column: &StringChunked, name: &str, lines: &DataLines) -> Resul
         }
     }
     match first_bad {
-        Some((_, sample)) if !any_number => Err(Problem::NoNumericColumn { column: name.to_string(), sample }),
-        Some((row, cell)) => Err(Problem::BadNumber { line: lines.line_of(row), column: name.to_string(), cell }),
-        None if !any_number => Err(Problem::NoNumericColumn { column: name.to_string(), sample: String::new() }),
+        Some((_, sample)) if !any_number => Err(Problem::NoNumericColumn {
+            column: name.to_string(),
+            sample,
+        }),
+        Some((row, cell)) => Err(Problem::BadNumber {
+            line: lines.line_of(row),
+            column: name.to_string(),
+            cell,
+        }),
+        None if !any_number => Err(Problem::NoNumericColumn {
+            column: name.to_string(),
+            sample: String::new(),
+        }),
         None => Ok(parsed),
     }
 }
 
 /// Cells that mean "no value" in exported metrics.
 fn is_blank(text: &str) -> bool {
-    matches!(text, "" | "NA" | "N/A" | "null" | "NULL" | "None" | "NaN" | "nan" | "-")
+    matches!(
+        text,
+        "" | "NA" | "N/A" | "null" | "NULL" | "None" | "NaN" | "nan" | "-"
+    )
 }
 
 /// Maps a data row number (as polars counts them) to its 1-based line in the file.

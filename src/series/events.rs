@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::csv::{check_size, parse_timestamps, split_columns, DataLines, IngestError, Limits, Problem};
+use super::csv::{
+    check_size, parse_timestamps, split_columns, DataLines, IngestError, Limits, Problem,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
@@ -19,14 +21,19 @@ pub struct Event {
 /// Reads an events file, sorted by time.
 pub fn read_events(path: &Path) -> Result<Vec<Event>, IngestError> {
     let source_name = path.display().to_string();
-    let fail = |problem: Problem| IngestError { source_name: source_name.clone(), problem };
+    let fail = |problem: Problem| IngestError {
+        source_name: source_name.clone(),
+        problem,
+    };
     let bytes = std::fs::read(path).map_err(|e| fail(e.into()))?;
     check_size(&bytes, Limits::default()).map_err(fail)?;
     let lines = DataLines::index(&bytes);
     let frame = split_columns(bytes).map_err(fail)?;
     let text = |name: &str| frame.column(name).ok().and_then(|c| c.str().ok().cloned());
     let (Some(times), Some(kinds)) = (text("timestamp"), text("kind")) else {
-        return Err(fail(Problem::Malformed("an events file needs the columns `timestamp,kind,description`".into())));
+        return Err(fail(Problem::Malformed(
+            "an events file needs the columns `timestamp,kind,description`".into(),
+        )));
     };
     let descriptions = text("description");
     let timestamps = parse_timestamps(&times, "timestamp", &lines).map_err(fail)?;
@@ -35,8 +42,17 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, IngestError> {
         .enumerate()
         .map(|(row, timestamp)| Event {
             timestamp,
-            kind: kinds.get(row).unwrap_or("event").trim().to_ascii_lowercase(),
-            description: descriptions.as_ref().and_then(|d| d.get(row)).unwrap_or("").trim().to_string(),
+            kind: kinds
+                .get(row)
+                .unwrap_or("event")
+                .trim()
+                .to_ascii_lowercase(),
+            description: descriptions
+                .as_ref()
+                .and_then(|d| d.get(row))
+                .unwrap_or("")
+                .trim()
+                .to_string(),
         })
         .collect();
     events.sort_by_key(|e| e.timestamp);

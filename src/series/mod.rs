@@ -81,7 +81,10 @@ impl Series {
             metric: metric.into(),
             related: related_names
                 .into_iter()
-                .map(|name| RelatedColumn { name, values: Vec::new() })
+                .map(|name| RelatedColumn {
+                    name,
+                    values: Vec::new(),
+                })
                 .collect(),
             merged_duplicates,
             ..Series::default()
@@ -99,7 +102,9 @@ impl Series {
             }
         }
         if series.values.len() < MIN_POINTS {
-            return Err(SeriesError::TooFewPoints { points: series.values.len() });
+            return Err(SeriesError::TooFewPoints {
+                points: series.values.len(),
+            });
         }
         series.interval_ms = median_interval(&series.timestamps);
         series.gaps = find_gaps(&series.timestamps, series.interval_ms);
@@ -107,11 +112,19 @@ impl Series {
     }
 
     /// A single-column series from sorted, unique timestamps (used by generators and tests).
-    pub fn from_points(metric: impl Into<String>, timestamps: Vec<i64>, values: Vec<f64>) -> Result<Self, SeriesError> {
+    pub fn from_points(
+        metric: impl Into<String>,
+        timestamps: Vec<i64>,
+        values: Vec<f64>,
+    ) -> Result<Self, SeriesError> {
         let rows = timestamps
             .into_iter()
             .zip(values)
-            .map(|(timestamp, v)| RawRow { timestamp, value: v.is_finite().then_some(v), related: Vec::new() })
+            .map(|(timestamp, v)| RawRow {
+                timestamp,
+                value: v.is_finite().then_some(v),
+                related: Vec::new(),
+            })
             .collect();
         Self::from_rows(metric, Vec::new(), rows)
     }
@@ -138,7 +151,10 @@ fn merge_duplicates(rows: Vec<RawRow>) -> Vec<RawRow> {
         match merged.last_mut() {
             Some((last, count)) if last.timestamp == row.timestamp => {
                 if let Some(v) = row.value {
-                    last.value = Some(last.value.map_or(v, |old| (old * *count as f64 + v) / (*count as f64 + 1.0)));
+                    last.value = Some(
+                        last.value
+                            .map_or(v, |old| (old * *count as f64 + v) / (*count as f64 + 1.0)),
+                    );
                     *count += 1;
                 }
             }
@@ -164,7 +180,10 @@ fn find_gaps(timestamps: &[i64], interval_ms: i64) -> Vec<Gap> {
     timestamps
         .windows(2)
         .filter(|w| w[1] - w[0] > GAP_FACTOR * interval_ms)
-        .map(|w| Gap { after: w[0], before: w[1] })
+        .map(|w| Gap {
+            after: w[0],
+            before: w[1],
+        })
         .collect()
 }
 
@@ -173,12 +192,19 @@ mod tests {
     use super::*;
 
     fn row(timestamp: i64, value: Option<f64>) -> RawRow {
-        RawRow { timestamp, value, related: Vec::new() }
+        RawRow {
+            timestamp,
+            value,
+            related: Vec::new(),
+        }
     }
 
     #[test]
     fn sorts_merges_and_records_gaps_and_blanks() {
-        let mut rows: Vec<RawRow> = (0..30).rev().map(|i| row(i * 60_000, Some(i as f64))).collect();
+        let mut rows: Vec<RawRow> = (0..30)
+            .rev()
+            .map(|i| row(i * 60_000, Some(i as f64)))
+            .collect();
         rows.push(row(5 * 60_000, Some(7.0))); // duplicate of 5.0 → mean 6.0
         rows.push(row(40 * 60_000, Some(1.0))); // gap after 29 minutes
         rows.push(row(41 * 60_000, None)); // blank cell
@@ -188,7 +214,13 @@ mod tests {
         assert_eq!(s.values[5], 6.0);
         assert_eq!(s.merged_duplicates, 1);
         assert_eq!(s.interval_ms, 60_000);
-        assert_eq!(s.gaps, vec![Gap { after: 29 * 60_000, before: 40 * 60_000 }]);
+        assert_eq!(
+            s.gaps,
+            vec![Gap {
+                after: 29 * 60_000,
+                before: 40 * 60_000
+            }]
+        );
         assert_eq!(s.blank_at, vec![41 * 60_000]);
     }
 

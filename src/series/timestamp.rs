@@ -79,7 +79,10 @@ fn parse_calendar(text: &str) -> Option<i64> {
             if count == 0 {
                 return None;
             }
-            let padded: String = rest[1..1 + count.min(3)].iter().map(|c| *c as char).collect();
+            let padded: String = rest[1..1 + count.min(3)]
+                .iter()
+                .map(|c| *c as char)
+                .collect();
             fraction_ms = format!("{padded:0<3}").parse::<i64>().ok()?;
             rest = &rest[1 + count..];
         }
@@ -171,14 +174,24 @@ mod tests {
     #[test]
     fn fractions_and_dates() {
         let f = TimestampFormat::Calendar;
-        assert_eq!(f.parse("2024-03-01T12:00:00.25Z"), Some(NOON_2024_03_01 + 250));
+        assert_eq!(
+            f.parse("2024-03-01T12:00:00.25Z"),
+            Some(NOON_2024_03_01 + 250)
+        );
         assert_eq!(f.parse("1970-01-02"), Some(86_400_000));
         assert_eq!(f.parse("2024-02-29 00:00:00"), Some(1_709_164_800_000));
     }
 
     #[test]
     fn rejects_nonsense() {
-        for text in ["abc", "2024-13-01", "2023-02-29", "2024-03-01X12", "2024-03-01T25:00:00", ""] {
+        for text in [
+            "abc",
+            "2024-13-01",
+            "2023-02-29",
+            "2024-03-01X12",
+            "2024-03-01T25:00:00",
+            "",
+        ] {
             assert_eq!(TimestampFormat::Calendar.parse(text), None, "{text}");
         }
         assert_eq!(TimestampFormat::detect("hello"), None);

@@ -17,6 +17,9 @@ pub struct ChangePoint {
     pub effect: f64,
     /// Two-sample t statistic of the split.
     pub t_stat: f64,
+    /// Difference of the means of the points right after and right before (a tenth of the
+    /// segment, at least `min_segment`, on each side).
+    pub local_shift: f64,
 }
 
 /// Settings for [`level_changes`].
@@ -54,7 +57,9 @@ pub fn difference_noise_scale(y: &[f64]) -> Option<f64> {
     }
 }
 
-/// Level change points of `y` (finite values), sorted by index.
+/// Level change points of `y` (finite values), sorted by index. A split must also be abrupt:
+/// the jump across it locally must be at least half the difference of the segment means, so
+/// a steady trend or a slow wave is not cut into fake steps.
 pub fn level_changes(y: &[f64], settings: SegmentationSettings) -> Vec<ChangePoint> {
     let Some(noise) = difference_noise_scale(y) else {
         return Vec::new();
@@ -114,16 +119,26 @@ fn best_split(
         let after = prefix.mean(index, end);
         let t_stat = (after - before).abs() / (noise * (1.0 / left + 1.0 / right).sqrt());
         if best.as_ref().is_none_or(|b| t_stat > b.t_stat) {
+            let w = settings
+                .min_segment
+                .max(length / 10)
+                .min(index - start)
+                .min(end - index);
             best = Some(ChangePoint {
                 index,
                 before,
                 after,
                 effect: (after - before) / noise,
                 t_stat,
+                local_shift: prefix.mean(index, index + w) - prefix.mean(index - w, index),
             });
         }
     }
-    best.filter(|b| b.t_stat >= settings.min_t && b.effect.abs() >= settings.min_effect)
+    best.filter(|b| {
+        b.t_stat >= settings.min_t
+            && b.effect.abs() >= settings.min_effect
+            && b.local_shift.abs() >= 0.5 * (b.after - b.before).abs()
+    })
 }
 
 struct PrefixSums(Vec<f64>);
@@ -179,6 +194,8 @@ mod tests {
         assert_eq!(indices, vec![40, 80]);
         let flat: Vec<f64> = (0..120).map(wiggle).collect();
         assert!(level_changes(&flat, SegmentationSettings::default()).is_empty());
+        let ramp: Vec<f64> = (0..120).map(|i| wiggle(i) + 0.2 * i as f64).collect();
+        assert!(level_changes(&ramp, SegmentationSettings::default()).is_empty());
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use super::robust::{median_in_place, robust_scale};
 
-
 pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 pub const DAY_MS: i64 = 24 * HOUR_MS;

@@ -1,5 +1,6 @@
 //! Seeded synthetic data: the efficacy tiers (scenarios with known answers) and the demo
 //! datasets. Shared by `anomaly-hunter demo`, `anomaly-hunter bench` and the tests.
 
+pub mod demo;
 pub mod rng;
 pub mod scenarios;

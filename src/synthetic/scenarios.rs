@@ -85,11 +85,51 @@ fn background(scenario: &str, rng: &mut Rng) -> Background {
     let trend_per_day = rng.range(-0.004, 0.004);
     let noise = rng.range(0.02, 0.05);
     match scenario {
-        "spike" | "outage" => Background { step_ms: MINUTE_MS, span_ms: 2 * DAY_MS, base: rng.range(50.0, 500.0), noise, daily: rng.range(0.1, 0.4), weekly: false, trend_per_day },
-        "degradation" => Background { step_ms: 5 * MINUTE_MS, span_ms: 4 * DAY_MS, base: rng.range(80.0, 300.0), noise, daily: rng.range(0.1, 0.3), weekly: false, trend_per_day },
-        "error_bursts" => Background { step_ms: MINUTE_MS, span_ms: DAY_MS, base: rng.range(5.0, 40.0), noise: rng.range(0.05, 0.1), daily: 0.0, weekly: false, trend_per_day },
-        "daily_drift" => Background { step_ms: HOUR_MS, span_ms: 21 * DAY_MS, base: rng.range(200.0, 800.0), noise: rng.range(0.01, 0.02), daily: rng.range(0.2, 0.4), weekly: false, trend_per_day: trend_per_day / 4.0 },
-        _ => Background { step_ms: HOUR_MS, span_ms: 5 * WEEK_MS, base: rng.range(100.0, 1000.0), noise, daily: 0.0, weekly: true, trend_per_day: trend_per_day / 4.0 },
+        "spike" | "outage" => Background {
+            step_ms: MINUTE_MS,
+            span_ms: 2 * DAY_MS,
+            base: rng.range(50.0, 500.0),
+            noise,
+            daily: rng.range(0.1, 0.4),
+            weekly: false,
+            trend_per_day,
+        },
+        "degradation" => Background {
+            step_ms: 5 * MINUTE_MS,
+            span_ms: 4 * DAY_MS,
+            base: rng.range(80.0, 300.0),
+            noise,
+            daily: rng.range(0.1, 0.3),
+            weekly: false,
+            trend_per_day,
+        },
+        "error_bursts" => Background {
+            step_ms: MINUTE_MS,
+            span_ms: DAY_MS,
+            base: rng.range(5.0, 40.0),
+            noise: rng.range(0.05, 0.1),
+            daily: 0.0,
+            weekly: false,
+            trend_per_day,
+        },
+        "daily_drift" => Background {
+            step_ms: HOUR_MS,
+            span_ms: 21 * DAY_MS,
+            base: rng.range(200.0, 800.0),
+            noise: rng.range(0.01, 0.02),
+            daily: rng.range(0.2, 0.4),
+            weekly: false,
+            trend_per_day: trend_per_day / 4.0,
+        },
+        _ => Background {
+            step_ms: HOUR_MS,
+            span_ms: 5 * WEEK_MS,
+            base: rng.range(100.0, 1000.0),
+            noise,
+            daily: 0.0,
+            weekly: true,
+            trend_per_day: trend_per_day / 4.0,
+        },
     }
 }
 
@@ -98,12 +138,25 @@ pub fn generate(scenario: &'static str, tier: Tier, seed: u64, inject: bool) -> 
     let mut rng = Rng::new(seed.wrapping_mul(1000) + scenario.len() as u64 * 7 + u64::from(inject));
     let bg = background(scenario, &mut rng);
     let points = (bg.span_ms / bg.step_ms) as usize;
-    let timestamps: Vec<i64> = (0..points).map(|i| EPOCH_MONDAY + i as i64 * bg.step_ms).collect();
+    let timestamps: Vec<i64> = (0..points)
+        .map(|i| EPOCH_MONDAY + i as i64 * bg.step_ms)
+        .collect();
     let mut values = clean_background(&bg, &timestamps, &mut rng);
     let truth = inject.then(|| inject_anomaly(scenario, &bg, &timestamps, &mut values, &mut rng));
-    let name = if inject { scenario.to_string() } else { format!("normal_{scenario}") };
-    let series = Series::from_points(name, timestamps, values).expect("generated series have enough points");
-    Case { scenario, tier, seed, series, truth }
+    let name = if inject {
+        scenario.to_string()
+    } else {
+        format!("normal_{scenario}")
+    };
+    let series =
+        Series::from_points(name, timestamps, values).expect("generated series have enough points");
+    Case {
+        scenario,
+        tier,
+        seed,
+        series,
+        truth,
+    }
 }
 
 fn clean_background(bg: &Background, timestamps: &[i64], rng: &mut Rng) -> Vec<f64> {
@@ -113,7 +166,10 @@ fn clean_background(bg: &Background, timestamps: &[i64], rng: &mut Rng) -> Vec<f
         .map(|t| {
             let elapsed_days = (t - EPOCH_MONDAY) as f64 / DAY_MS as f64;
             noise = 0.5 * noise + (1.0f64 - 0.25).sqrt() * rng.normal();
-            bg.base * (1.0 + bg.trend_per_day * elapsed_days) * (1.0 + seasonal_shape(bg, *t, false)) * (1.0 + bg.noise * noise)
+            bg.base
+                * (1.0 + bg.trend_per_day * elapsed_days)
+                * (1.0 + seasonal_shape(bg, *t, false))
+                * (1.0 + bg.noise * noise)
         })
         .collect()
 }
@@ -130,7 +186,13 @@ fn seasonal_shape(bg: &Background, t: i64, holiday: bool) -> f64 {
     0.1 * (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin() + if business { 0.8 } else { 0.0 }
 }
 
-fn inject_anomaly(scenario: &str, bg: &Background, timestamps: &[i64], values: &mut [f64], rng: &mut Rng) -> (i64, i64) {
+fn inject_anomaly(
+    scenario: &str,
+    bg: &Background,
+    timestamps: &[i64],
+    values: &mut [f64],
+    rng: &mut Rng,
+) -> (i64, i64) {
     let n = values.len();
     let at = |i: usize| timestamps[i.min(n - 1)];
     match scenario {
@@ -187,7 +249,8 @@ fn inject_anomaly(scenario: &str, bg: &Background, timestamps: &[i64], values: &
             let day_start = EPOCH_MONDAY + week * WEEK_MS + weekday * DAY_MS;
             for (t, v) in timestamps.iter().zip(values.iter_mut()) {
                 if (day_start..day_start + DAY_MS).contains(t) {
-                    *v *= (1.0 + seasonal_shape(bg, *t, true)) / (1.0 + seasonal_shape(bg, *t, false));
+                    *v *= (1.0 + seasonal_shape(bg, *t, true))
+                        / (1.0 + seasonal_shape(bg, *t, false));
                 }
             }
             (day_start + 8 * HOUR_MS, day_start + 19 * HOUR_MS)

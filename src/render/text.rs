@@ -1,0 +1,93 @@
+//! The readable report `anomaly-hunter detect` prints: a verdict box, one block per agent,
+//! the anomalous windows.
+
+use std::fmt::Write as _;
+
+use crate::agents::synthesizer::severity_label;
+use crate::investigation::Verdict;
+
+pub fn report(verdict: &Verdict) -> String {
+    let mut out = String::new();
+    let status = if verdict.anomalous {
+        "ANOMALOUS"
+    } else {
+        "NORMAL"
+    };
+    let headline = format!(
+        "{status} · {} · severity {}/10 ({}) · confidence {:.0}% · {} of 3 agents agree",
+        verdict.metric,
+        verdict.severity,
+        severity_label(verdict.severity),
+        verdict.confidence * 100.0,
+        verdict.consensus
+    );
+    let width = headline.chars().count().max(60) + 2;
+    let _ = writeln!(out, "┌{}┐", "─".repeat(width));
+    for line in [headline.as_str()]
+        .into_iter()
+        .chain(wrap(&verdict.verdict, width - 2).iter().map(String::as_str))
+    {
+        let _ = writeln!(out, "│ {line:<w$} │", w = width - 2);
+    }
+    let _ = writeln!(out, "└{}┘", "─".repeat(width));
+    let _ = writeln!(out, "Hypothesis: {}", verdict.hypothesis);
+    for agent in &verdict.agents {
+        let _ = writeln!(
+            out,
+            "\n▸ {} — confidence {:.0}%",
+            agent.agent.title(),
+            agent.confidence * 100.0
+        );
+        let _ = writeln!(out, "  {}", agent.finding);
+        for evidence in agent.evidence.iter().take(6) {
+            let _ = writeln!(
+                out,
+                "    · {} = {} — {}",
+                evidence.name, evidence.value, evidence.detail
+            );
+        }
+    }
+    if !verdict.anomalies.is_empty() {
+        let _ = writeln!(out, "\nAnomalous windows:");
+        for a in &verdict.anomalies {
+            let _ = writeln!(
+                out,
+                "  {:<18} {} → {}  score {:.2}  {:+.0}%",
+                format!("{:?}", a.kind),
+                a.start,
+                a.end,
+                a.score,
+                a.magnitude * 100.0
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} points{} · {:.2} ms · id {}",
+        verdict.points,
+        verdict
+            .seasonality
+            .as_ref()
+            .map(|s| format!(" · {s} seasonality"))
+            .unwrap_or_default(),
+        verdict.elapsed_ms,
+        verdict.id
+    );
+    out
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let current = lines.last_mut().expect("lines is never empty");
+        if !current.is_empty() && current.chars().count() + word.chars().count() + 1 > width {
+            lines.push(word.to_string());
+        } else {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+    }
+    lines
+}
