@@ -145,6 +145,31 @@ mod tests {
         }
     }
 
+    fn best(shape: &Shape) -> &'static str {
+        CATALOGUE
+            .iter()
+            .max_by(|a, b| a.score(shape).total_cmp(&b.score(shape)))
+            .unwrap()
+            .id
+    }
+
+    #[test]
+    fn a_lasting_step_at_a_deploy_reads_as_a_deploy_regression() {
+        let deploy = crate::series::events::Event {
+            timestamp: 0,
+            kind: "deploy".into(),
+            description: "v2".into(),
+        };
+        let shape = Shape {
+            direction: 1.0,
+            sustained: true,
+            deploy: Some(deploy),
+            names: "error_rate".into(),
+            ..Shape::default()
+        };
+        assert_eq!(best(&shape), "deploy_regression");
+    }
+
     #[test]
     fn a_steady_climb_reads_as_a_memory_leak() {
         let shape = Shape {

@@ -203,7 +203,8 @@ fn read_rows(frame: &DataFrame, options: &CsvOptions, lines: &DataLines) -> Resu
         }
         None => (0..names.len()).find(|i| *i != time_index).unwrap_or(1),
     };
-    let timestamps = parse_timestamps(text(time_index)?, &names[time_index], lines)?;
+    let blank_lines = blank_lines(frame);
+    let timestamps = parse_timestamps(text(time_index)?, &names[time_index], lines, &blank_lines)?;
     let values = parse_numbers(text(value_index)?, &names[value_index], lines)?;
     let mut related_names = Vec::new();
     let mut related_values = Vec::new();
@@ -218,6 +219,7 @@ fn read_rows(frame: &DataFrame, options: &CsvOptions, lines: &DataLines) -> Resu
     let rows = timestamps
         .into_iter()
         .enumerate()
+        .filter_map(|(row, timestamp)| Some((row, timestamp?)))
         .map(|(row, timestamp)| RawRow {
             timestamp,
             value: values[row],
@@ -243,11 +245,26 @@ fn timestamp_column(names: &[String]) -> usize {
         .unwrap_or(0)
 }
 
+/// Rows that are entirely blank: polars keeps blank lines as rows of nulls.
+pub(super) fn blank_lines(frame: &DataFrame) -> Vec<bool> {
+    let mut blank = vec![true; frame.height()];
+    for column in frame.get_columns() {
+        if let Ok(text) = column.str() {
+            for (row, cell) in text.iter().enumerate() {
+                blank[row] &= cell.is_none_or(|c| c.trim().is_empty());
+            }
+        }
+    }
+    blank
+}
+
+/// Parses the timestamp column; `None` marks a blank line, which is skipped.
 pub(super) fn parse_timestamps(
     column: &StringChunked,
     name: &str,
     lines: &DataLines,
-) -> Result<Vec<i64>, Problem> {
+    blank_lines: &[bool],
+) -> Result<Vec<Option<i64>>, Problem> {
     let first = column
         .iter()
         .flatten()
@@ -270,11 +287,12 @@ pub(super) fn parse_timestamps(
         .iter()
         .enumerate()
         .map(|(row, cell)| match cell.map(str::trim) {
+            _ if blank_lines[row] => Ok(None),
             None | Some("") => Err(Problem::BlankTimestamp {
                 line: lines.line_of(row),
                 column: name.to_string(),
             }),
-            Some(text) => format.parse(text).ok_or_else(|| bad(row, text)),
+            Some(text) => format.parse(text).map(Some).ok_or_else(|| bad(row, text)),
         })
         .collect()
 }
@@ -336,19 +354,18 @@ fn is_blank(text: &str) -> bool {
 pub(super) struct DataLines(Vec<usize>);
 
 impl DataLines {
-    /// Records the line number of every non-blank line after the header. Polars skips blank
-    /// lines, so row `r` is the `r`-th entry.
+    /// Records the line number of every line after the header (blank lines before the
+    /// header are skipped, as polars does); polars keeps later blank lines as null rows, so
+    /// row `r` is the `r`-th entry.
     pub(super) fn index(bytes: &[u8]) -> Self {
         let mut lines = Vec::new();
         let mut seen_header = false;
         for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
-            if line.iter().all(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
             if seen_header {
                 lines.push(number + 1);
+            } else if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                seen_header = true;
             }
-            seen_header = true;
         }
         Self(lines)
     }

@@ -6,7 +6,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::csv::{
-    check_size, parse_timestamps, split_columns, DataLines, IngestError, Limits, Problem,
+    blank_lines, check_size, parse_timestamps, split_columns, DataLines, IngestError, Limits,
+    Problem,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,10 +37,12 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, IngestError> {
         )));
     };
     let descriptions = text("description");
-    let timestamps = parse_timestamps(&times, "timestamp", &lines).map_err(fail)?;
+    let timestamps =
+        parse_timestamps(&times, "timestamp", &lines, &blank_lines(&frame)).map_err(fail)?;
     let mut events: Vec<Event> = timestamps
         .into_iter()
         .enumerate()
+        .filter_map(|(row, timestamp)| Some((row, timestamp?)))
         .map(|(row, timestamp)| Event {
             timestamp,
             kind: kinds
