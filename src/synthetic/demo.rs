@@ -61,7 +61,7 @@ fn daily_wave(i: usize, amplitude: f64) -> f64 {
 
 fn packet_loss() -> DemoFile {
     let csv = minutely("packet_loss_pct,retransmits_per_s", 1440, 11, |i, rng| {
-        let burst = i >= 900 && i < 1100 && rng.uniform() < 0.18;
+        let burst = (900..1100).contains(&i) && rng.uniform() < 0.18;
         let loss = if burst { rng.range(2.0, 12.0) } else { 0.0 };
         vec![loss, 40.0 + rng.normal() * 3.0 + loss * 25.0]
     });
