@@ -54,11 +54,7 @@ pub struct Verdict {
 pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdict {
     let started = Instant::now();
     let decomposition = decomposition_of(series);
-    let context = Context {
-        series,
-        decomposition: &decomposition,
-        events,
-    };
+    let context = Context::new(series, &decomposition, events);
     let (pattern, change, (root, hypothesis)) = std::thread::scope(|scope| {
         let pattern = scope.spawn(|| pattern_analyst::investigate(&context));
         let change = scope.spawn(|| change_detective::investigate(&context));

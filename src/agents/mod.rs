@@ -23,19 +23,29 @@ pub struct Context<'a> {
     pub series: &'a Series,
     pub decomposition: &'a Decomposition,
     pub events: &'a [Event],
+    level: f64,
 }
 
-impl Context<'_> {
-    /// Typical magnitude of the metric, for turning deviations into percentages.
-    pub fn level(&self) -> f64 {
-        let level = crate::stats::median(&self.series.values)
-            .unwrap_or(0.0)
-            .abs();
-        if level > 0.0 {
-            level
+impl<'a> Context<'a> {
+    pub fn new(series: &'a Series, decomposition: &'a Decomposition, events: &'a [Event]) -> Self {
+        let median = crate::stats::median(&series.values).unwrap_or(0.0).abs();
+        let level = if median > 0.0 {
+            median
         } else {
-            self.decomposition.scale
+            decomposition.scale
+        };
+        Self {
+            series,
+            decomposition,
+            events,
+            level,
         }
+    }
+
+    /// Typical magnitude of the metric (|median|, or the noise scale for a metric that is
+    /// mostly zero), for turning deviations into percentages.
+    pub fn level(&self) -> f64 {
+        self.level
     }
 
     /// Human time of point `i`.

@@ -12,7 +12,7 @@ use crate::stats::{iqr_fences, percentile};
 /// CUSUM allowance: shifts under ~2σ are not collective anomalies.
 const CUSUM_ALLOWANCE: f64 = 1.0;
 /// CUSUM decision interval, in σ·points.
-const CUSUM_THRESHOLD: f64 = 25.0;
+pub(crate) const CUSUM_THRESHOLD: f64 = 25.0;
 /// z-scores are clipped here before the CUSUM so one spike cannot pass for a collective shift.
 const CUSUM_CLIP: f64 = 4.0;
 /// A deviation smaller than this share of the metric's level is not material.
@@ -29,7 +29,7 @@ pub fn investigate(context: &Context) -> AgentReport {
 
     let mut windows = Vec::new();
     windows.extend(point_outliers(context, &z, threshold, level));
-    windows.extend(collective_outliers(context, &z, level));
+    windows.extend(collective_outliers(context, &z));
     let outages = outages(context);
     windows.extend(outages.iter().copied());
     windows.sort_by_key(|w| w.start);
@@ -85,32 +85,26 @@ fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> V
         .collect()
 }
 
-/// Sustained departures found by CUSUM over clipped z-scores.
-fn collective_outliers(context: &Context, z: &[f64], level: f64) -> Vec<Window> {
+/// Sustained departures found by CUSUM over clipped z-scores: a seasonal series that left its
+/// usual shape, or a non-seasonal one that left its level for a while.
+fn collective_outliers(context: &Context, z: &[f64]) -> Vec<Window> {
     let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-CUSUM_CLIP, CUSUM_CLIP)).collect();
-    let seasonal = context.decomposition.seasonality.is_some();
+    let kind = if context.decomposition.seasonality.is_some() {
+        WindowKind::SeasonalityBreak
+    } else {
+        WindowKind::LevelShift
+    };
     cusum_regions(&clipped, CUSUM_ALLOWANCE, CUSUM_THRESHOLD)
         .into_iter()
-        .filter(|region| region.run.len() >= 3)
-        .filter_map(|region| {
-            let magnitude = window_magnitude(context, region.run.start, region.run.end);
-            (magnitude.abs() >= 2.0 * MATERIALITY
-                || context.decomposition.scale > MATERIALITY * level)
-                .then(|| {
-                    let kind = match (seasonal, region.direction) {
-                        (true, _) => WindowKind::SeasonalityBreak,
-                        (false, 1) => WindowKind::LevelShift,
-                        (false, _) => WindowKind::Dip,
-                    };
-                    Window {
-                        start: region.run.start,
-                        end: region.run.end,
-                        kind,
-                        score: strength_to_probability(region.peak / CUSUM_THRESHOLD),
-                        magnitude,
-                    }
-                })
+        .filter(|region| region.run.points() >= 3)
+        .map(|region| Window {
+            start: region.run.start,
+            end: region.run.end,
+            kind,
+            score: strength_to_probability(region.peak / CUSUM_THRESHOLD),
+            magnitude: window_magnitude(context, region.run.start, region.run.end),
         })
+        .filter(|window| window.magnitude.abs() >= MATERIALITY)
         .collect()
 }
 
@@ -129,12 +123,12 @@ pub(crate) fn outages(context: &Context) -> Vec<Window> {
         let is_zero = values[run.start] == 0.0 && zero_share < 0.2;
         // Pinned at the series maximum is saturation (a quota, a pool size), not silence.
         let is_stuck =
-            repeat_share < 0.2 && run.len() >= 2 * min_run && values[run.start] < ceiling;
+            repeat_share < 0.2 && run.points() >= 2 * min_run && values[run.start] < ceiling;
         if is_zero || is_stuck {
             found.push(outage_window(
                 context,
                 run,
-                1.5 + run.len() as f64 / (4.0 * min_run as f64),
+                1.5 + run.points() as f64 / (4.0 * min_run as f64),
             ));
         }
     }

@@ -173,7 +173,7 @@ fn main_departure(context: &Context) -> Option<Departure> {
     let from_region = region.map(|r| Departure {
         run: r.run,
         direction: f64::from(r.direction),
-        strength: r.peak / 25.0,
+        strength: r.peak / super::pattern_analyst::CUSUM_THRESHOLD,
     });
     let from_point = (peak_z.abs() >= 3.0).then(|| Departure {
         run: Run {
@@ -284,7 +284,7 @@ fn measure_shape(context: &Context, departure: &Departure, candidates: &[Candida
             .any(|w| w.kind == WindowKind::Outage),
         seasonality_break: d.seasonality.is_some()
             && !sustained
-            && departure.run.len() >= 4
+            && departure.run.points() >= 4
             && direction < 0.0,
         deploy: super::change_detective::nearest_event(context, onset)
             .filter(|e| is_change_event(e))

@@ -11,12 +11,9 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn len(&self) -> usize {
+    /// Number of points covered (a run is never empty).
+    pub fn points(&self) -> usize {
         self.end - self.start + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -81,7 +78,7 @@ pub fn cusum_regions(z: &[f64], k: f64, h: f64) -> Vec<CusumRegion> {
             let ended = statistic == 0.0 || i + 1 == z.len();
             if ended && peak.0 >= h {
                 let run = Run { start, end: peak.1 };
-                let mean_z = z[run.start..=run.end].iter().sum::<f64>() / run.len() as f64;
+                let mean_z = z[run.start..=run.end].iter().sum::<f64>() / run.points() as f64;
                 regions.push(CusumRegion {
                     run,
                     direction,

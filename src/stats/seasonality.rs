@@ -187,6 +187,10 @@ pub struct Decomposition {
     pub residual: Vec<f64>,
     /// Robust standard deviation of the residuals (never zero).
     pub scale: f64,
+    /// Noise scale by baseline level: `(upper edge of the baseline, scale)` for each quartile
+    /// of the baseline. Noise usually grows with the level (busy hours are noisier than
+    /// quiet ones), so one global scale would call every busy-hour wiggle an outlier.
+    pub scale_by_level: Vec<(f64, f64)>,
 }
 
 impl Decomposition {
@@ -195,10 +199,53 @@ impl Decomposition {
         self.trend[i] + self.seasonal[i]
     }
 
-    /// Residual of point `i` in units of the noise scale.
+    /// Residual of point `i` in units of the noise scale at its baseline level.
     pub fn z(&self, i: usize) -> f64 {
-        self.residual[i] / self.scale
+        self.residual[i] / self.scale_at(self.baseline(i))
     }
+
+    /// Noise scale for a point whose baseline is `level`.
+    pub fn scale_at(&self, level: f64) -> f64 {
+        self.scale_by_level
+            .iter()
+            .find(|(upper, _)| level <= *upper)
+            .or(self.scale_by_level.last())
+            .map_or(self.scale, |(_, scale)| *scale)
+    }
+}
+
+/// Quartile bands of the baseline and the robust residual scale inside each. A band's scale is
+/// kept within [½, 4] × the global scale so a quiet or tiny band cannot explode the z-scores.
+fn scale_by_level(baseline: &[f64], residual: &[f64], global: f64) -> Vec<(f64, f64)> {
+    const BANDS: usize = 4;
+    let n = baseline.len();
+    if n < BANDS * 20 {
+        return vec![(f64::INFINITY, global)];
+    }
+    let mut sorted = baseline.to_vec();
+    let edges: Vec<f64> = (1..BANDS)
+        .map(|k| {
+            *sorted
+                .select_nth_unstable_by(k * n / BANDS, f64::total_cmp)
+                .1
+        })
+        .chain(std::iter::once(f64::INFINITY))
+        .collect();
+    let mut members: Vec<Vec<f64>> = vec![Vec::with_capacity(n / BANDS + 1); BANDS];
+    for (b, r) in baseline.iter().zip(residual) {
+        let band = edges.iter().position(|edge| b <= edge).unwrap_or(BANDS - 1);
+        members[band].push(*r);
+    }
+    edges
+        .into_iter()
+        .zip(members)
+        .map(|(edge, band)| {
+            let scale = robust_scale(&band)
+                .filter(|_| band.len() >= 20)
+                .unwrap_or(global);
+            (edge, scale.clamp(0.5 * global, 4.0 * global))
+        })
+        .collect()
 }
 
 /// Decomposes the series. Without seasonality the trend blocks are short (≈5% of the series,
@@ -223,12 +270,15 @@ pub fn decompose(
     let scale = robust_scale(&residual)
         .filter(|s| *s > 0.0)
         .unwrap_or_else(|| fallback_scale(values));
+    let baseline: Vec<f64> = (0..n).map(|i| trend[i] + seasonal[i]).collect();
+    let scale_by_level = scale_by_level(&baseline, &residual, scale);
     Decomposition {
         seasonality,
         trend,
         seasonal,
         residual,
         scale,
+        scale_by_level,
     }
 }
 
@@ -356,6 +406,25 @@ mod tests {
         let d = decompose(&t, &v, HOUR_MS, season);
         let worst = d.residual.iter().fold(0.0f64, |m, r| m.max(r.abs()));
         assert!(worst < 1.0, "largest residual {worst}");
+    }
+
+    #[test]
+    fn noise_scale_follows_the_level() {
+        // Quiet nights at 100 with noise ±1, busy days at 1000 with noise ±10.
+        let baseline: Vec<f64> = (0..400)
+            .map(|i| if i % 2 == 0 { 100.0 } else { 1000.0 })
+            .collect();
+        let residual: Vec<f64> = (0..400)
+            .map(|i| if i % 2 == 0 { 1.0 } else { 10.0 } * if i % 4 < 2 { 1.0 } else { -1.0 })
+            .collect();
+        let bands = scale_by_level(&baseline, &residual, 1.4826);
+        let busy = bands.iter().find(|(edge, _)| 1000.0 <= *edge).unwrap().1;
+        let quiet = bands.iter().find(|(edge, _)| 100.0 <= *edge).unwrap().1;
+        assert!((quiet - 1.4826).abs() < 1e-9, "{quiet}");
+        assert!(
+            (busy - 4.0 * 1.4826).abs() < 1e-9,
+            "clamped at 4× the global scale: {busy}"
+        );
     }
 
     #[test]
