@@ -231,7 +231,9 @@ fn scale_by_level(baseline: &[f64], residual: &[f64], global: f64) -> Vec<(f64, 
         })
         .chain(std::iter::once(f64::INFINITY))
         .collect();
-    let mut members: Vec<Vec<f64>> = vec![Vec::with_capacity(n / BANDS + 1); BANDS];
+    let mut members: Vec<Vec<f64>> = (0..BANDS)
+        .map(|_| Vec::with_capacity(n / BANDS + 1))
+        .collect();
     for (b, r) in baseline.iter().zip(residual) {
         let band = edges.iter().position(|edge| b <= edge).unwrap_or(BANDS - 1);
         members[band].push(*r);
