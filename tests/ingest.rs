@@ -206,3 +206,16 @@ fn multi_column_files_keep_the_other_columns_as_candidates() {
     assert_eq!(s.values[0], 50.0);
     assert_eq!(s.related[0].name, "latency_ms");
 }
+
+#[test]
+fn events_file_needs_its_columns_and_skips_blank_lines() {
+    use anomaly_hunter::series::events::read_events;
+    let good = write("events.csv", "timestamp,kind,description\n2024-01-01T08:15:00Z,Deploy,api v2\n\n2024-01-01T07:00:00Z,config,pool size 50\n");
+    let events = read_events(&good).unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].kind, "config", "sorted by time");
+    assert_eq!(events[1].kind, "deploy", "kinds are lower-cased");
+    let bad = write("events_bad.csv", "when,what\n2024-01-01T08:15:00Z,deploy\n");
+    let message = read_events(&bad).unwrap_err().to_string();
+    assert!(message.contains("timestamp,kind,description"), "{message}");
+}

@@ -13,6 +13,10 @@ use crate::stats::bursts::burst_periodicity;
 use crate::stats::robust::{median, robust_scale};
 use crate::stats::trend::mann_kendall;
 
+/// A pattern must score at least this to be named as the hypothesis; below it the agent says
+/// which pattern came closest instead of asserting it.
+const MIN_PATTERN_SCORE: f64 = 0.5;
+
 /// The measured shape of a series' main departure, as the catalogue reads it.
 #[derive(Debug, Clone, Default)]
 pub struct Shape {
@@ -133,7 +137,8 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
         shape.trend_tau,
         "Kendall τ after the onset",
     ));
-    let hypothesis = (best_score > 0.0).then(|| Hypothesis {
+    let matched = best_score >= MIN_PATTERN_SCORE;
+    let hypothesis = matched.then(|| Hypothesis {
         pattern: best.id,
         name: best.name,
         confidence,
@@ -143,8 +148,13 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
     let report = AgentReport {
         agent: AgentName::RootCause,
         confidence,
-        finding: if best_score > 0.0 {
+        finding: if matched {
             text
+        } else if best_score > 0.0 {
+            format!(
+                "No known failure pattern fits well; the closest is {} (score {best_score:.2}).",
+                best.name.to_lowercase()
+            )
         } else {
             "The departure matches no known failure pattern.".to_string()
         },

@@ -52,7 +52,42 @@ pub struct EfficacyReport {
     pub false_positive_rate: f64,
     pub mean_confidence: f64,
     pub brier_score: f64,
+    /// Reliability table: for verdicts whose confidence falls in each band, how often they
+    /// were right. Calibrated confidence means the two columns agree.
+    pub calibration: Vec<CalibrationBand>,
     pub outcomes: Vec<Outcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CalibrationBand {
+    pub from: f64,
+    pub to: f64,
+    pub verdicts: usize,
+    pub mean_confidence: f64,
+    pub accuracy: f64,
+}
+
+/// Confidence bands of the reliability table.
+const BANDS: [(f64, f64); 5] = [(0.0, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)];
+
+fn calibration(outcomes: &[Outcome]) -> Vec<CalibrationBand> {
+    BANDS
+        .iter()
+        .map(|&(from, to)| {
+            let band: Vec<&Outcome> = outcomes
+                .iter()
+                .filter(|o| o.confidence >= from && o.confidence < to)
+                .collect();
+            let count = band.len().max(1) as f64;
+            CalibrationBand {
+                from,
+                to: to.min(1.0),
+                verdicts: band.len(),
+                mean_confidence: band.iter().map(|o| o.confidence).sum::<f64>() / count,
+                accuracy: band.iter().filter(|o| o.correct()).count() as f64 / count,
+            }
+        })
+        .collect()
 }
 
 /// Runs every case with `seeds` seeds per scenario.
@@ -115,6 +150,7 @@ fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
         false_positive_rate,
         mean_confidence,
         brier_score,
+        calibration: calibration(&outcomes),
         outcomes,
     }
 }
@@ -136,6 +172,21 @@ impl fmt::Display for EfficacyReport {
             self.mean_confidence * 100.0
         )?;
         writeln!(f, "  Brier score     {:>6.3}", self.brier_score)?;
+        writeln!(
+            f,
+            "  calibration (confidence band: verdicts, mean confidence → share right)"
+        )?;
+        for band in self.calibration.iter().filter(|b| b.verdicts > 0) {
+            writeln!(
+                f,
+                "    {:.1}–{:.1}: {:>4}, {:>5.1}% → {:>5.1}%",
+                band.from,
+                band.to,
+                band.verdicts,
+                band.mean_confidence * 100.0,
+                band.accuracy * 100.0
+            )?;
+        }
         let misses: Vec<&Outcome> = self.outcomes.iter().filter(|o| !o.correct()).collect();
         if !misses.is_empty() {
             writeln!(f, "  wrong verdicts:")?;

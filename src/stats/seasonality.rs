@@ -89,7 +89,9 @@ pub fn detect_period(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Op
 }
 
 /// The lag with the highest autocorrelation after the first zero crossing, if it is a clear
-/// peak (≥ 0.5 and well above the correlation at half the lag) seen at least three times.
+/// peak (≥ 0.5 and well above the correlation at half the lag) seen at least three times and
+/// present in both halves of the series: a rhythm that only starts midway is an anomaly (a
+/// new cron job, throttling), not seasonality.
 fn dominant_period(detrended: &[f64], bucket_ms: i64, span: i64) -> Option<Seasonality> {
     let max_lag = detrended.len() / 3;
     let acf: Vec<f64> = (0..=max_lag)
@@ -102,10 +104,15 @@ fn dominant_period(detrended: &[f64], bucket_ms: i64, span: i64) -> Option<Seaso
         .skip(first_negative)
         .max_by(|a, b| a.1.total_cmp(b.1))?;
     let period_ms = lag as i64 * bucket_ms;
+    let (first_half, second_half) = detrended.split_at(detrended.len() / 2);
+    let holds_throughout = [first_half, second_half]
+        .iter()
+        .all(|half| autocorrelation(half, lag) >= 0.3);
     (*strength >= 0.5
         && lag >= 4
         && acf[lag / 2] < strength - 0.4
-        && span >= MIN_CYCLES * period_ms)
+        && span >= 3 * period_ms
+        && holds_throughout)
         .then_some(Seasonality {
             period_ms,
             strength: *strength,
