@@ -219,3 +219,23 @@ fn events_file_needs_its_columns_and_skips_blank_lines() {
     let message = read_events(&bad).unwrap_err().to_string();
     assert!(message.contains("timestamp,kind,description"), "{message}");
 }
+
+#[test]
+fn ragged_and_binary_files_get_plain_words() {
+    let mut ragged = rows(30, |i| format!("{}", 1_700_000_000 + i * 60));
+    ragged.push_str("1700009999,1,2,3\n");
+    let (p, message) = problem("ragged.csv", &ragged, &CsvOptions::default());
+    assert!(matches!(p, Problem::Malformed(_)), "{p:?}");
+    assert!(message.contains("more fields than the header"), "{message}");
+    assert!(
+        !message.contains("truncate_ragged_lines"),
+        "no polars option names: {message}"
+    );
+
+    let path = write("binary.csv", "");
+    std::fs::write(&path, (0..=255u8).cycle().take(4096).collect::<Vec<u8>>()).unwrap();
+    let message = read_csv(&path, &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("not UTF-8"), "{message}");
+}

@@ -163,10 +163,16 @@ fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
 /// F statistic a bend must reach over a straight line; high because the bend's position is
 /// chosen as the best of many.
 const MIN_BEND_F: f64 = 25.0;
+/// Fewest buckets on each side of a bend (and a quarter of the fewest buckets in all): a
+/// handful of points cannot show a trend change.
+const MIN_DRIFT_SEGMENT: usize = 8;
 
 fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
     let m = buckets.values.len();
-    let bend = slope_change(&buckets.values, (m / 8).max(4))?;
+    if m < 4 * MIN_DRIFT_SEGMENT {
+        return None;
+    }
+    let bend = slope_change(&buckets.values, (m / 8).max(MIN_DRIFT_SEGMENT))?;
     let level = context.level();
     let relative = bend.excess / level;
     let f = (line_sse(&buckets.values) - bend.sse)

@@ -60,7 +60,7 @@ pub enum Problem {
     #[error("the file has a header but no data rows")]
     HeaderOnly,
     #[error(
-        "only one column (`{0}`); expected a timestamp column and at least one numeric column"
+        "only one column (`{0}`); expected a timestamp column and at least one numeric column, separated by commas"
     )]
     SingleColumn(String),
     #[error("no numeric column: column `{column}` holds text such as `{sample}`")]
@@ -158,7 +158,19 @@ pub(super) fn split_columns(bytes: Vec<u8>) -> Result<DataFrame, Problem> {
         .with_infer_schema_length(Some(0))
         .into_reader_with_file_handle(Cursor::new(bytes))
         .finish()
-        .map_err(|e| Problem::Malformed(e.to_string()))
+        .map_err(|e| Problem::Malformed(explain_polars_error(&e.to_string())))
+}
+
+/// Polars' messages speak of its own options; say what the person should check instead.
+fn explain_polars_error(message: &str) -> String {
+    if message.contains("more fields than defined") {
+        "a row has more fields than the header has columns (check the separator and quoting)"
+            .to_string()
+    } else if message.contains("utf-8") {
+        "the file is not UTF-8 text; is it really a CSV?".to_string()
+    } else {
+        message.lines().next().unwrap_or(message).to_string()
+    }
 }
 
 struct Rows {

@@ -176,7 +176,18 @@ fn median_interval(timestamps: &[i64]) -> i64 {
     *spacing.select_nth_unstable(mid).1.max(&mut 1)
 }
 
+/// Silences longer than [`GAP_FACTOR`] usual intervals. Only a regularly sampled series has
+/// gaps: when fewer than 80% of the intervals are within ±50% of the median, the spacing
+/// itself is irregular and a long interval is no sign of an outage.
 fn find_gaps(timestamps: &[i64], interval_ms: i64) -> Vec<Gap> {
+    let intervals = timestamps.len().saturating_sub(1).max(1);
+    let regular = timestamps
+        .windows(2)
+        .filter(|w| (w[1] - w[0]) * 2 >= interval_ms && (w[1] - w[0]) * 2 <= 3 * interval_ms)
+        .count();
+    if regular * 5 < intervals * 4 {
+        return Vec::new();
+    }
     timestamps
         .windows(2)
         .filter(|w| w[1] - w[0] > GAP_FACTOR * interval_ms)

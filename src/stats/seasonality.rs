@@ -299,7 +299,8 @@ fn fallback_scale(values: &[f64]) -> f64 {
 }
 
 /// Piecewise-linear interpolation through the medians of consecutive blocks, anchored at
-/// block centres and held flat before the first and after the last centre.
+/// block centres and extended along the first and last segments to the ends (so a series
+/// that climbs does not look like a dip at its first point and a spike at its last).
 pub fn block_median_trend(values: &[f64], block: usize) -> Vec<f64> {
     let n = values.len();
     let block = block.clamp(1, n.max(1));
@@ -312,19 +313,18 @@ pub fn block_median_trend(values: &[f64], block: usize) -> Vec<f64> {
             median_in_place(&mut copy).map(|m| (center, m))
         })
         .collect();
+    if anchors.len() == 1 {
+        return vec![anchors[0].1; n];
+    }
     let mut trend = Vec::with_capacity(n);
     let mut segment = 0;
     for i in 0..n {
         let x = i as f64;
-        while segment + 1 < anchors.len() && anchors[segment + 1].0 < x {
+        while segment + 2 < anchors.len() && anchors[segment + 1].0 < x {
             segment += 1;
         }
-        let (x0, y0) = anchors[segment];
-        let value = match anchors.get(segment + 1) {
-            Some(&(x1, y1)) if x >= x0 => y0 + (y1 - y0) * (x - x0) / (x1 - x0),
-            _ => y0,
-        };
-        trend.push(value);
+        let ((x0, y0), (x1, y1)) = (anchors[segment], anchors[segment + 1]);
+        trend.push(y0 + (y1 - y0) * (x - x0) / (x1 - x0));
     }
     trend
 }
@@ -448,7 +448,17 @@ mod tests {
     fn block_median_trend_interpolates_between_centres() {
         let values = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
         let trend = block_median_trend(&values, 3);
-        let expected = [1.0, 1.0, 5.0 / 3.0, 7.0 / 3.0, 3.0, 3.0];
+        let expected = [1.0 / 3.0, 1.0, 5.0 / 3.0, 7.0 / 3.0, 3.0, 11.0 / 3.0];
+        assert!(
+            trend
+                .iter()
+                .zip(expected)
+                .all(|(a, b)| (a - b).abs() < 1e-12),
+            "{trend:?}"
+        );
+        let ramp: Vec<f64> = (0..10).map(f64::from).collect();
+        let trend = block_median_trend(&ramp, 3);
+        let expected = ramp.clone();
         assert!(
             trend
                 .iter()
