@@ -39,17 +39,32 @@ pub fn mad(values: &[f64]) -> Option<f64> {
     median_in_place(&mut deviations)
 }
 
-/// A robust estimate of the standard deviation: `1.4826 · MAD`, falling back to the mean
-/// absolute deviation when more than half the values are identical (MAD = 0), so that a
-/// mostly-flat series with rare movement still gets a usable, non-zero scale.
+/// A robust estimate of the standard deviation: `1.4826 · MAD`.
+///
+/// MAD only sees the central half of the data, which misleads on quantized metrics (CPU
+/// reported in 0.002 steps, small counts): when more than a fifth of the values tie with the
+/// median, the scale is instead the interdecile range ÷ 2.563 (the same σ for normal data),
+/// and when even that is zero, the mean absolute deviation. A mostly-flat series with rare
+/// movement thus still gets a usable, non-zero scale, and a bimodal one is not called a storm
+/// of outliers.
 pub fn robust_scale(values: &[f64]) -> Option<f64> {
     let center = median(values)?;
-    let mad_sigma = MAD_TO_SIGMA * mad(values)?;
-    if mad_sigma > 0.0 {
+    let mut deviations: Vec<f64> = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| (v - center).abs())
+        .collect();
+    let tolerance = 1e-12 * center.abs().max(1.0);
+    let tied = deviations.iter().filter(|d| **d <= tolerance).count();
+    let mad_sigma = MAD_TO_SIGMA * median_in_place(&mut deviations)?;
+    if tied * 5 <= deviations.len() && mad_sigma > 0.0 {
         return Some(mad_sigma);
     }
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let mean_abs = finite.iter().map(|v| (v - center).abs()).sum::<f64>() / finite.len() as f64;
+    let interdecile = percentile(values, 90.0)? - percentile(values, 10.0)?;
+    if interdecile > 0.0 {
+        return Some((interdecile / 2.563).max(mad_sigma));
+    }
+    let mean_abs = deviations.iter().sum::<f64>() / deviations.len() as f64;
     Some(1.2533 * mean_abs)
 }
 
@@ -132,11 +147,20 @@ mod tests {
     }
 
     #[test]
-    fn robust_scale_falls_back_when_mostly_flat() {
+    fn robust_scale_copes_with_ties() {
+        // 75% tied: interdecile range P90 − P10 = 2.6 − 0, ÷ 2.563
         let values = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 4.0];
-        let scale = robust_scale(&values).unwrap();
-        // mean |dev| from median 0 = 6/8 = 0.75
-        assert!((scale - 1.2533 * 0.75).abs() < 1e-9);
+        assert!((robust_scale(&values).unwrap() - 2.6 / 2.563).abs() < 1e-9);
+        // 95% tied: the interdecile range is zero, so 1.2533 · mean |dev| = 1.2533 · 4/20
+        let mut flat = vec![0.0; 19];
+        flat.push(4.0);
+        assert!((robust_scale(&flat).unwrap() - 1.2533 * 0.2).abs() < 1e-9);
+        // a quantized metric: half at 0.134, a fifth at 0.066 → the low mode is not an outlier
+        let mut quantized = vec![0.134; 50];
+        quantized.extend(vec![0.066; 20]);
+        quantized.extend(vec![0.132; 30]);
+        let scale = robust_scale(&quantized).unwrap();
+        assert!((0.134 - 0.066) / scale < 3.0, "{scale}");
     }
 
     #[test]
