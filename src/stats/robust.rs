@@ -11,6 +11,11 @@ pub fn median(values: &[f64]) -> Option<f64> {
 
 /// Median that reorders `values` (all must be finite); avoids a copy on hot paths.
 pub fn median_in_place(values: &mut [f64]) -> Option<f64> {
+    middle_pair(values).map(|(lower, upper)| (lower + upper) / 2.0)
+}
+
+/// The two middle order statistics (equal for an odd count), found by selection in O(n).
+fn middle_pair(values: &mut [f64]) -> Option<(f64, f64)> {
     let n = values.len();
     if n == 0 {
         return None;
@@ -19,13 +24,13 @@ pub fn median_in_place(values: &mut [f64]) -> Option<f64> {
     let (_, upper_mid, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
     let upper_mid = *upper_mid;
     if n % 2 == 1 {
-        return Some(upper_mid);
+        return Some((upper_mid, upper_mid));
     }
     let lower_mid = values[..mid]
         .iter()
         .copied()
         .fold(f64::NEG_INFINITY, f64::max);
-    Some((lower_mid + upper_mid) / 2.0)
+    Some((lower_mid, upper_mid))
 }
 
 /// Median absolute deviation from the median (unscaled).
@@ -42,20 +47,18 @@ pub fn mad(values: &[f64]) -> Option<f64> {
 /// A robust estimate of the standard deviation: `1.4826 · MAD`.
 ///
 /// MAD only sees the central half of the data, which misleads on quantized metrics (CPU
-/// reported in 0.002 steps, small counts): when more than a fifth of the values tie with the
-/// median, the scale is instead the interdecile range ÷ 2.563 (the same σ for normal data),
+/// reported in 0.002 steps, small counts): when more than a fifth of the values tie with one
+/// of the two middle values, the scale is instead the interdecile range ÷ 2.563 (the same σ for normal data),
 /// and when even that is zero, the mean absolute deviation. A mostly-flat series with rare
 /// movement thus still gets a usable, non-zero scale, and a bimodal one is not called a storm
 /// of outliers.
 pub fn robust_scale(values: &[f64]) -> Option<f64> {
-    let center = median(values)?;
-    let mut deviations: Vec<f64> = values
-        .iter()
-        .filter(|v| v.is_finite())
-        .map(|v| (v - center).abs())
-        .collect();
-    let tolerance = 1e-12 * center.abs().max(1.0);
-    let tied = deviations.iter().filter(|d| **d <= tolerance).count();
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (lower_mid, upper_mid) = middle_pair(&mut finite)?;
+    let center = (lower_mid + upper_mid) / 2.0;
+    let tied_with = |middle: f64| finite.iter().filter(|v| **v == middle).count();
+    let tied = tied_with(lower_mid).max(tied_with(upper_mid));
+    let mut deviations: Vec<f64> = finite.iter().map(|v| (v - center).abs()).collect();
     let mad_sigma = MAD_TO_SIGMA * median_in_place(&mut deviations)?;
     if tied * 5 <= deviations.len() && mad_sigma > 0.0 {
         return Some(mad_sigma);
