@@ -6,6 +6,9 @@ use std::fmt::Write as _;
 use crate::agents::synthesizer::severity_label;
 use crate::investigation::Verdict;
 
+/// Windows listed in the text report; JSON has all of them.
+const MAX_LISTED_WINDOWS: usize = 15;
+
 pub fn report(verdict: &Verdict) -> String {
     let mut out = String::new();
     let status = if verdict.anomalous {
@@ -49,16 +52,24 @@ pub fn report(verdict: &Verdict) -> String {
     }
     if !verdict.anomalies.is_empty() {
         let _ = writeln!(out, "\nAnomalous windows:");
-        for a in &verdict.anomalies {
+        for a in verdict.anomalies.iter().take(MAX_LISTED_WINDOWS) {
             let _ = writeln!(
                 out,
                 "  {:<18} {} → {}  score {:.2}  {:+.0}%",
-                format!("{:?}", a.kind),
+                a.kind.label(),
                 a.start,
                 a.end,
                 a.score,
                 a.magnitude * 100.0
             );
+        }
+        if let Some(more) = verdict
+            .anomalies
+            .len()
+            .checked_sub(MAX_LISTED_WINDOWS)
+            .filter(|m| *m > 0)
+        {
+            let _ = writeln!(out, "  … and {more} more (all of them in --format json)");
         }
     }
     let _ = writeln!(
