@@ -6,14 +6,21 @@ fn anomaly_hunter() -> Command {
     Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
 }
 
-fn example(name: &str) -> String {
-    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+/// Writes `content` to a fresh file in this test run's scratch folder.
+fn scratch_file(name: &str, content: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("anomaly-hunter-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
 }
 
-#[test]
-fn detect_prints_json_with_every_documented_field() {
+/// Runs `detect … --format json`, expects exit 0 and returns the parsed verdict.
+fn detect_json(args: &[&str]) -> serde_json::Value {
     let output = anomaly_hunter()
-        .args(["detect", &example("memory_leak.csv"), "--format", "json"])
+        .arg("detect")
+        .args(args)
+        .args(["--format", "json"])
         .output()
         .unwrap();
     assert_eq!(
@@ -22,7 +29,16 @@ fn detect_prints_json_with_every_documented_field() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let verdict: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn example(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn detect_prints_json_with_every_documented_field() {
+    let verdict = detect_json(&[&example("memory_leak.csv")]);
     for field in [
         "id",
         "metric",
@@ -69,14 +85,10 @@ fn detect_on_a_normal_series_exits_zero_and_says_normal() {
 
 #[test]
 fn bad_input_exits_two_with_the_reason_on_stderr() {
-    let dir = std::env::temp_dir().join(format!("anomaly-hunter-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("bad.csv");
-    std::fs::write(
-        &bad,
+    let bad = scratch_file(
+        "bad.csv",
         "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,x\n",
-    )
-    .unwrap();
+    );
     let output = anomaly_hunter()
         .args(["detect", bad.to_str().unwrap()])
         .output()
@@ -99,32 +111,15 @@ fn bad_input_exits_two_with_the_reason_on_stderr() {
 
 #[test]
 fn events_tie_a_change_to_a_deploy() {
-    let dir = std::env::temp_dir().join(format!("anomaly-hunter-events-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let events = dir.join("events.csv");
-    std::fs::write(
-        &events,
+    let events = scratch_file(
+        "events.csv",
         "timestamp,kind,description\n2024-01-01T08:15:00Z,deploy,orders-api v2.3.1\n",
-    )
-    .unwrap();
-    let output = anomaly_hunter()
-        .args([
-            "detect",
-            &example("db_query_latency.csv"),
-            "--events",
-            events.to_str().unwrap(),
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
     );
-    let verdict: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let verdict = detect_json(&[
+        &example("db_query_latency.csv"),
+        "--events",
+        events.to_str().unwrap(),
+    ]);
     let detective = &verdict["agents"][1];
     assert!(
         detective["finding"]
@@ -147,21 +142,11 @@ fn events_tie_a_change_to_a_deploy() {
 fn chart_is_a_png() {
     let path =
         std::env::temp_dir().join(format!("anomaly-hunter-chart-{}.png", std::process::id()));
-    let output = anomaly_hunter()
-        .args([
-            "detect",
-            &example("disk_io_spike.csv"),
-            "--chart",
-            path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    detect_json(&[
+        &example("disk_io_spike.csv"),
+        "--chart",
+        path.to_str().unwrap(),
+    ]);
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     assert!(bytes.len() > 10_000, "a real chart, not an empty image");

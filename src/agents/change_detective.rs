@@ -68,18 +68,13 @@ pub fn investigate(context: &Context) -> AgentReport {
     }
     let anomaly_probability = changes.iter().map(|c| c.window.score).fold(0.02, f64::max);
     let finding = finding(context, &changes, &linked);
-    AgentReport {
-        agent: AgentName::ChangeDetective,
-        confidence: if changes.is_empty() {
-            1.0 - anomaly_probability
-        } else {
-            anomaly_probability
-        },
+    AgentReport::detection(
+        AgentName::ChangeDetective,
         finding,
         evidence,
         anomaly_probability,
-        windows: changes.into_iter().map(|c| c.window).collect(),
-    }
+        changes.into_iter().map(|c| c.window).collect(),
+    )
 }
 
 /// Medians of consecutive blocks of the deseasonalised series: robust to spikes and small

@@ -156,6 +156,32 @@ pub struct AgentReport {
     pub windows: Vec<Window>,
 }
 
+impl AgentReport {
+    /// A detecting agent's report: its confidence is the probability of its anomaly finding
+    /// when it found something, and of "nothing wrong" when it did not.
+    pub fn detection(
+        agent: AgentName,
+        finding: String,
+        evidence: Vec<Evidence>,
+        anomaly_probability: f64,
+        windows: Vec<Window>,
+    ) -> Self {
+        let confidence = if windows.is_empty() {
+            1.0 - anomaly_probability
+        } else {
+            anomaly_probability
+        };
+        Self {
+            agent,
+            confidence,
+            finding,
+            evidence,
+            anomaly_probability,
+            windows,
+        }
+    }
+}
+
 /// Turns a detection strength (statistic ÷ its threshold; 1 = just detected) into a
 /// probability: 0.5 at the threshold, ~0.95 at 1.5×, ~0.05 at 0.5×.
 pub fn strength_to_probability(strength: f64) -> f64 {

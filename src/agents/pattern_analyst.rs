@@ -41,18 +41,13 @@ pub fn investigate(context: &Context) -> AgentReport {
         .fold(strength_to_probability(max_z / threshold * 0.8), f64::max);
     let evidence = evidence(context, &z, threshold, max_z, &windows);
     let finding = finding(context, &windows, max_z);
-    AgentReport {
-        agent: AgentName::PatternAnalyst,
-        confidence: if windows.is_empty() {
-            1.0 - anomaly_probability
-        } else {
-            anomaly_probability
-        },
+    AgentReport::detection(
+        AgentName::PatternAnalyst,
         finding,
         evidence,
         anomaly_probability,
         windows,
-    }
+    )
 }
 
 /// Points whose |z| passes the length-aware threshold and whose deviation is material.

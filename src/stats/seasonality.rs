@@ -444,27 +444,23 @@ mod tests {
         assert_eq!(median_excluding(&[1.0, 5.0], 0), 5.0);
     }
 
+    fn assert_close(actual: &[f64], expected: &[f64]) {
+        let close = actual
+            .iter()
+            .zip(expected)
+            .all(|(a, b)| (a - b).abs() < 1e-12);
+        assert!(
+            close && actual.len() == expected.len(),
+            "{actual:?} ≠ {expected:?}"
+        );
+    }
+
     #[test]
     fn block_median_trend_interpolates_between_centres() {
-        let values = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
-        let trend = block_median_trend(&values, 3);
+        let steps = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0];
         let expected = [1.0 / 3.0, 1.0, 5.0 / 3.0, 7.0 / 3.0, 3.0, 11.0 / 3.0];
-        assert!(
-            trend
-                .iter()
-                .zip(expected)
-                .all(|(a, b)| (a - b).abs() < 1e-12),
-            "{trend:?}"
-        );
+        assert_close(&block_median_trend(&steps, 3), &expected);
         let ramp: Vec<f64> = (0..10).map(f64::from).collect();
-        let trend = block_median_trend(&ramp, 3);
-        let expected = ramp.clone();
-        assert!(
-            trend
-                .iter()
-                .zip(expected)
-                .all(|(a, b)| (a - b).abs() < 1e-12),
-            "{trend:?}"
-        );
+        assert_close(&block_median_trend(&ramp, 3), &ramp);
     }
 }
