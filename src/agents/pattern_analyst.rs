@@ -10,11 +10,11 @@ use crate::stats::anomalies::{constant_runs, cusum_regions, point_threshold, run
 use crate::stats::{iqr_fences, percentile};
 
 /// CUSUM allowance: shifts under ~2σ are not collective anomalies.
-const CUSUM_ALLOWANCE: f64 = 1.0;
+pub(crate) const CUSUM_ALLOWANCE: f64 = 1.0;
 /// CUSUM decision interval, in σ·points.
 pub(crate) const CUSUM_THRESHOLD: f64 = 25.0;
 /// z-scores are clipped here before the CUSUM so one spike cannot pass for a collective shift.
-const CUSUM_CLIP: f64 = 4.0;
+pub(crate) const CUSUM_CLIP: f64 = 4.0;
 /// A deviation smaller than this share of the metric's level is not material.
 const MATERIALITY: f64 = 0.005;
 /// Fewest consecutive identical or zero readings that count as a flat-line or outage.

@@ -6,12 +6,17 @@
 use serde::Serialize;
 
 use super::catalogue::{FailurePattern, CATALOGUE};
+use super::pattern_analyst::{CUSUM_ALLOWANCE, CUSUM_CLIP, CUSUM_THRESHOLD};
 use super::{strength_to_probability, AgentName, AgentReport, Context, Evidence, WindowKind};
 use crate::series::events::Event;
 use crate::stats::anomalies::{cusum_regions, point_threshold, runs, Run};
 use crate::stats::bursts::burst_periodicity;
 use crate::stats::robust::{median, robust_scale};
 use crate::stats::trend::mann_kendall;
+
+/// CUSUM decision interval for *locating* the main departure: lower than the Pattern
+/// Analyst's, because here the question is where things moved most, not whether they did.
+const LOCATING_THRESHOLD: f64 = 8.0;
 
 /// A pattern must score at least this to be named as the hypothesis; below it the agent says
 /// which pattern came closest instead of asserting it.
@@ -170,9 +175,9 @@ fn main_departure(context: &Context) -> Option<Departure> {
     let d = context.decomposition;
     let n = d.residual.len();
     let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
-    let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-4.0, 4.0)).collect();
+    let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-CUSUM_CLIP, CUSUM_CLIP)).collect();
     let threshold = point_threshold(n);
-    let region = cusum_regions(&clipped, 1.0, 8.0)
+    let region = cusum_regions(&clipped, CUSUM_ALLOWANCE, LOCATING_THRESHOLD)
         .into_iter()
         .max_by(|a, b| a.peak.total_cmp(&b.peak));
     let (peak_index, peak_z) = z
@@ -183,7 +188,7 @@ fn main_departure(context: &Context) -> Option<Departure> {
     let from_region = region.map(|r| Departure {
         run: r.run,
         direction: f64::from(r.direction),
-        strength: r.peak / super::pattern_analyst::CUSUM_THRESHOLD,
+        strength: r.peak / CUSUM_THRESHOLD,
     });
     let from_point = (peak_z.abs() >= 3.0).then(|| Departure {
         run: Run {
