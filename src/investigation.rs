@@ -7,12 +7,15 @@ use serde::Serialize;
 
 use crate::agents::synthesizer::{self, Weights};
 use crate::agents::{
-    change_detective, pattern_analyst, root_cause, AgentReport, Context, WindowKind,
+    change_detective, pattern_analyst, root_cause, AgentName, AgentReport, Context, WindowKind,
 };
+use crate::learning::fingerprint::Fingerprint;
+use crate::learning::SimilarIncident;
 use crate::series::events::Event;
 use crate::series::timestamp::to_rfc3339;
 use crate::series::Series;
 use crate::stats::seasonality::{decompose, detect_period, Decomposition};
+use crate::store::{Store, StoreError};
 
 /// An anomalous window as reported to people and machines.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +30,11 @@ pub struct Anomaly {
     pub start_index: usize,
     #[serde(skip)]
     pub end_index: usize,
+    /// UTC milliseconds of `start` and `end`.
+    #[serde(skip)]
+    pub start_ms: i64,
+    #[serde(skip)]
+    pub end_ms: i64,
 }
 
 /// The result of one investigation.
@@ -44,10 +52,39 @@ pub struct Verdict {
     pub consensus: u8,
     pub agents: Vec<AgentReport>,
     pub anomalies: Vec<Anomaly>,
+    /// Past incidents of a similar shape, with what people said about them.
+    pub similar_incidents: Vec<SimilarIncident>,
     pub points: usize,
     /// Detected seasonal period, e.g. `daily`.
     pub seasonality: Option<String>,
     pub elapsed_ms: f64,
+    /// Combined evidence (log-odds) before the learned threshold; what learning compares.
+    #[serde(skip)]
+    pub evidence_log_odds: f64,
+}
+
+impl Verdict {
+    /// Adds what similar past incidents say to the Root Cause Agent's report and the
+    /// hypothesis.
+    pub fn recall(&mut self, similar: Vec<SimilarIncident>) {
+        let root = self
+            .agents
+            .iter_mut()
+            .find(|r| r.agent == AgentName::RootCause);
+        if let Some(sentence) = root.and_then(|report| root_cause::recall(report, &similar)) {
+            if self.anomalous {
+                self.hypothesis = format!("{} {sentence}", self.hypothesis);
+            }
+        }
+        self.similar_incidents = similar;
+    }
+
+    /// The window that drives the verdict: the highest-scoring one (ties: the more serious kind).
+    pub fn main_window(&self) -> Option<&Anomaly> {
+        self.anomalies
+            .iter()
+            .max_by(|a, b| a.score.total_cmp(&b.score).then(b.kind.cmp(&a.kind)))
+    }
 }
 
 /// Runs the full investigation of `series`.
@@ -74,6 +111,8 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
             magnitude: round3(w.magnitude),
             start_index: w.start,
             end_index: w.end,
+            start_ms: series.timestamps[w.start],
+            end_ms: series.timestamps[w.end],
         })
         .collect();
     Verdict {
@@ -96,9 +135,60 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
             })
             .collect(),
         anomalies,
+        similar_incidents: Vec::new(),
         points: series.len(),
         seasonality: decomposition.seasonality.map(|s| s.label()),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        evidence_log_odds: conclusion.evidence_log_odds,
+    }
+}
+
+/// Past incidents cited per investigation.
+pub const SIMILAR_LIMIT: usize = 5;
+
+/// What every entry point runs: investigate with the weights learned for this metric, recall
+/// similar past incidents, and store the result.
+pub async fn investigate_and_record(
+    store: &Store,
+    series: &Series,
+    events: &[Event],
+    source: &str,
+) -> Result<Verdict, StoreError> {
+    let weights = store.learned_weights(&series.metric).await?;
+    let (mut verdict, fingerprint) = compute(|| {
+        let verdict = investigate(series, events, weights);
+        let fingerprint = verdict.main_window().map(|w| {
+            Fingerprint::of_window(&series.values, w.start_index, w.end_index, w.magnitude)
+        });
+        (verdict, fingerprint)
+    });
+    if let (Some(fingerprint), Some(kind)) = (
+        &fingerprint,
+        verdict.main_window().map(|w| format!("{:?}", w.kind)),
+    ) {
+        let similar = store
+            .similar_incidents(
+                fingerprint,
+                &kind,
+                &verdict.metric,
+                &verdict.id,
+                SIMILAR_LIMIT,
+            )
+            .await?;
+        verdict.recall(similar);
+    }
+    store
+        .save_investigation(&verdict, source, fingerprint.as_ref())
+        .await?;
+    Ok(verdict)
+}
+
+/// Runs CPU-bound work without starving the async runtime: `block_in_place` on a
+/// multi-threaded runtime, inline on a single-threaded one (where it is not allowed).
+fn compute<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

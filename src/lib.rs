@@ -6,8 +6,11 @@
 
 pub mod agents;
 pub mod bench;
+pub mod cli;
 pub mod investigation;
+pub mod learning;
 pub mod render;
 pub mod series;
 pub mod stats;
+pub mod store;
 pub mod synthetic;

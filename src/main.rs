@@ -1,4 +1,4 @@
-//! Command line: parses arguments and dispatches; the work lives in the library.
+//! Command line: parses arguments and dispatches to `anomaly_hunter::cli`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,11 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use anomaly_hunter::agents::synthesizer::Weights;
-use anomaly_hunter::investigation::{decomposition_of, investigate};
-use anomaly_hunter::series::csv::{read_csv, CsvOptions, Limits};
-use anomaly_hunter::series::events::read_events;
-use anomaly_hunter::{bench, render, synthetic};
+use anomaly_hunter::cli::{self, DetectRequest, Failure, Source};
+use anomaly_hunter::series::csv::{CsvOptions, Limits};
+use anomaly_hunter::{bench, synthetic};
 
 #[derive(Parser)]
 #[command(
@@ -23,18 +21,47 @@ struct Cli {
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct CsvArgs {
+    /// Metric name (default: the file name).
+    #[arg(long)]
+    metric: Option<String>,
+    /// Column to investigate (default: the first column after the timestamp).
+    #[arg(long)]
+    column: Option<String>,
+    /// Largest accepted file, in bytes.
+    #[arg(long, env = "ANOMALY_HUNTER_MAX_BYTES", default_value_t = Limits::default().max_bytes)]
+    max_bytes: u64,
+    /// Most accepted rows.
+    #[arg(long, env = "ANOMALY_HUNTER_MAX_ROWS", default_value_t = Limits::default().max_rows)]
+    max_rows: usize,
+}
+
+impl CsvArgs {
+    fn options(&self) -> CsvOptions {
+        CsvOptions {
+            metric: self.metric.clone(),
+            column: self.column.clone(),
+            limits: Limits {
+                max_bytes: self.max_bytes,
+                max_rows: self.max_rows,
+            },
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Investigate a CSV file (`timestamp,value` or `timestamp` plus several numeric columns).
+    /// Investigate a CSV file, or a stored metric with `--metric NAME` and no file.
+    /// Every investigation is stored; its id is printed.
     Detect {
-        file: PathBuf,
-        /// Metric name for the report (default: the file name).
-        #[arg(long)]
-        metric: Option<String>,
-        /// Column to investigate (default: the first column after the timestamp).
-        #[arg(long)]
-        column: Option<String>,
-        /// Deploys and config changes, a `timestamp,kind,description` CSV.
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        csv: CsvArgs,
+        /// With a stored metric: only its last stretch (`30m`, `6h`, `7d`).
+        #[arg(long, value_parser = cli::parse_duration)]
+        since: Option<i64>,
+        /// Deploys and config changes, a `timestamp,kind,description` CSV (also stored).
         #[arg(long)]
         events: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -42,25 +69,55 @@ enum Command {
         /// Also draw a PNG chart here.
         #[arg(long)]
         chart: Option<PathBuf>,
-        /// Largest accepted file, in bytes.
-        #[arg(long, env = "ANOMALY_HUNTER_MAX_BYTES", default_value_t = Limits::default().max_bytes)]
-        max_bytes: u64,
-        /// Most accepted rows.
-        #[arg(long, env = "ANOMALY_HUNTER_MAX_ROWS", default_value_t = Limits::default().max_rows)]
-        max_rows: usize,
+    },
+    /// Store a CSV's points under a metric name (a point at a stored timestamp is replaced).
+    Ingest {
+        file: PathBuf,
+        #[command(flatten)]
+        csv: CsvArgs,
+    },
+    /// Tell the bot whether a verdict was right; it learns from it.
+    Feedback {
+        /// Investigation id (printed by `detect`, listed by `history`).
+        id: String,
+        /// `confirm` or `false-positive`.
+        #[arg(value_parser = ["confirm", "confirmed", "false-positive", "false_positive", "fp"])]
+        verdict: String,
+        /// What actually caused it; cited when a similar incident comes back.
+        #[arg(long)]
+        root_cause: Option<String>,
+        #[arg(long, env = "USER")]
+        author: Option<String>,
+    },
+    /// Past investigations, newest first.
+    History {
+        #[arg(long)]
+        metric: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Precision, agent agreement, patterns, calibration and learned thresholds from feedback.
+    Stats {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Write the demo datasets (seven incidents and normal series) as CSV files.
     Demo {
         #[arg(long, default_value = "examples")]
         out: PathBuf,
     },
-    /// Measure efficacy or speed.
+    /// Measure efficacy, speed, or similar-incident retrieval.
     Bench {
         #[arg(value_enum)]
         what: BenchKind,
         /// Seeds per scenario (efficacy).
         #[arg(long, default_value_t = 10)]
         seeds: u64,
+        /// Stored incidents to search (similar).
+        #[arg(long, default_value_t = 100_000)]
+        incidents: usize,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -72,23 +129,34 @@ enum Format {
     Json,
 }
 
+impl From<Format> for cli::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => Self::Text,
+            Format::Json => Self::Json,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum BenchKind {
     Efficacy,
     Speed,
+    Similar,
 }
 
 /// Exit code for input the user must fix.
 const BAD_INPUT: u8 = 2;
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env(
             "ANOMALY_HUNTER_LOG",
         ))
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(e)) => {
             eprintln!("error: {e:#}");
@@ -101,57 +169,67 @@ fn main() -> ExitCode {
     }
 }
 
-enum Failure {
-    /// The user's input is wrong (exit 2).
-    BadInput(anyhow::Error),
-    /// Something else failed (exit 1).
-    Internal(anyhow::Error),
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Self::Internal(e)
-    }
-}
-
-fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
+async fn run(command_line: Cli) -> Result<(), Failure> {
+    match command_line.command {
         Command::Detect {
             file,
-            metric,
-            column,
+            csv,
+            since,
             events,
             format,
             chart,
-            max_bytes,
-            max_rows,
         } => {
-            let options = CsvOptions {
-                metric,
-                column,
-                limits: Limits {
-                    max_bytes,
-                    max_rows,
+            let source = match (file, &csv.metric) {
+                (Some(path), _) => Source::File {
+                    path,
+                    options: csv.options(),
                 },
+                (None, Some(metric)) => Source::Stored {
+                    metric: metric.clone(),
+                    since_ms: since,
+                },
+                (None, None) => {
+                    return Err(Failure::BadInput(anyhow::anyhow!(
+                        "give a CSV file, or --metric NAME to investigate a stored metric"
+                    )))
+                }
             };
-            let series = read_csv(&file, &options).map_err(|e| Failure::BadInput(e.into()))?;
-            let events = match events {
-                Some(path) => read_events(&path).map_err(|e| Failure::BadInput(e.into()))?,
-                None => Vec::new(),
-            };
-            let verdict = investigate(&series, &events, Weights::default());
-            match format {
-                Format::Text => print!("{}", render::text::report(&verdict)),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&verdict).context("serialising the verdict")?
-                ),
-            }
-            if let Some(path) = chart {
-                render::chart::draw(&path, &series, &decomposition_of(&series), &verdict)
-                    .map_err(anyhow::Error::from)?;
-                eprintln!("chart written to {}", path.display());
-            }
+            let store = cli::open_store().await?;
+            cli::detect(
+                &store,
+                DetectRequest {
+                    source,
+                    events,
+                    format: format.into(),
+                    chart,
+                },
+            )
+            .await
+        }
+        Command::Ingest { file, csv } => {
+            let store = cli::open_store().await?;
+            cli::ingest(&store, &file, &csv.options()).await
+        }
+        Command::Feedback {
+            id,
+            verdict,
+            root_cause,
+            author,
+        } => {
+            let store = cli::open_store().await?;
+            cli::feedback(&store, &id, &verdict, root_cause, author).await
+        }
+        Command::History {
+            metric,
+            limit,
+            format,
+        } => {
+            let store = cli::open_store().await?;
+            cli::history(&store, metric.as_deref(), limit, format.into()).await
+        }
+        Command::Stats { format } => {
+            let store = cli::open_store().await?;
+            cli::stats(&store, format.into()).await
         }
         Command::Demo { out } => {
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -161,38 +239,48 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("{}  ({})", path.display(), file.pattern.unwrap_or("normal"));
             }
+            Ok(())
         }
         Command::Bench {
-            what: BenchKind::Efficacy,
+            what,
             seeds,
+            incidents,
             format,
         } => {
-            let report = bench::efficacy::run(seeds);
-            match format {
-                Format::Text => print!("{report}"),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).context("serialising the report")?
-                ),
+            let json = matches!(format, Format::Json);
+            let output = match what {
+                BenchKind::Efficacy => {
+                    let report = bench::efficacy::run(seeds);
+                    if json {
+                        serde_json::to_string_pretty(&report).context("serialising")?
+                    } else {
+                        report.to_string()
+                    }
+                }
+                BenchKind::Speed => {
+                    eprintln!("timing 500-point and 1,000,000-point investigations (release build recommended)…");
+                    let timings = bench::speed::run(&std::env::temp_dir())?;
+                    if json {
+                        serde_json::to_string_pretty(&timings).context("serialising")?
+                    } else {
+                        timings.iter().map(|t| format!("{t}\n")).collect()
+                    }
+                }
+                BenchKind::Similar => {
+                    eprintln!("storing {incidents} incidents in a scratch SQLite store, then timing retrieval…");
+                    let timing = bench::similar::run(&std::env::temp_dir(), incidents).await?;
+                    if json {
+                        serde_json::to_string_pretty(&timing).context("serialising")?
+                    } else {
+                        format!("{timing}\n")
+                    }
+                }
+            };
+            print!("{output}");
+            if json {
+                println!();
             }
-        }
-        Command::Bench {
-            what: BenchKind::Speed,
-            format,
-            ..
-        } => {
-            eprintln!(
-                "timing 500-point and 1,000,000-point investigations (release build recommended)…"
-            );
-            let timings = bench::speed::run(&std::env::temp_dir())?;
-            match format {
-                Format::Text => timings.iter().for_each(|t| println!("{t}")),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&timings).context("serialising the timings")?
-                ),
-            }
+            Ok(())
         }
     }
-    Ok(())
 }

@@ -2,8 +2,12 @@
 
 use std::process::Command;
 
+/// The binary, with its store in this test run's scratch folder.
 fn anomaly_hunter() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
+    let data_dir = std::env::temp_dir().join(format!("anomaly-hunter-cli-data-{}", std::process::id()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
+    command.env("ANOMALY_HUNTER_DATA_DIR", data_dir).env_remove("DATABASE_URL");
+    command
 }
 
 /// Writes `content` to a fresh file in this test run's scratch folder.

@@ -63,6 +63,15 @@ pub enum AgentName {
 }
 
 impl AgentName {
+    /// Stable identifier, as in JSON and in the store.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::PatternAnalyst => "pattern_analyst",
+            Self::ChangeDetective => "change_detective",
+            Self::RootCause => "root_cause",
+        }
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Self::PatternAnalyst => "Pattern Analyst",

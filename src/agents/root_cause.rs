@@ -503,3 +503,85 @@ fn hypothesis_text(
     text.push('.');
     text
 }
+
+/// Most a history of similar incidents can move the agent's confidence, either way.
+const MAX_HISTORY_SHIFT: f64 = 0.2;
+
+/// What similar past incidents add to the Root Cause Agent's report: a citation ("3 similar
+/// incidents; 2 confirmed as `pool exhausted`"), evidence lines, and a confidence shift:
+/// +0.1 per confirmed match, −0.1 per match judged a false positive (±0.2 at most).
+/// Returns the sentence to append to the hypothesis, if any.
+pub fn recall(
+    report: &mut AgentReport,
+    similar: &[crate::learning::SimilarIncident],
+) -> Option<String> {
+    use crate::learning::FeedbackVerdict;
+    if similar.is_empty() {
+        return None;
+    }
+    let confirmed: Vec<_> = similar
+        .iter()
+        .filter(|s| s.feedback == Some(FeedbackVerdict::Confirmed))
+        .collect();
+    let false_alarms = similar
+        .iter()
+        .filter(|s| s.feedback == Some(FeedbackVerdict::FalsePositive))
+        .count();
+    let mut sentence = format!(
+        "Seen before: {} similar incident{}",
+        similar.len(),
+        if similar.len() == 1 { "" } else { "s" }
+    );
+    if !confirmed.is_empty() {
+        sentence.push_str(&format!("; {} confirmed", confirmed.len()));
+        if let Some(cause) = most_common(confirmed.iter().filter_map(|s| s.root_cause.as_deref())) {
+            sentence.push_str(&format!(" as “{cause}”"));
+        }
+    }
+    if false_alarms > 0 {
+        sentence.push_str(&format!(
+            "; {false_alarms} judged false positive{}",
+            if false_alarms == 1 { "" } else { "s" }
+        ));
+    }
+    sentence.push('.');
+    let shift = (0.1 * confirmed.len() as f64).min(MAX_HISTORY_SHIFT)
+        - (0.1 * false_alarms as f64).min(MAX_HISTORY_SHIFT);
+    report.confidence = (report.confidence + shift).clamp(0.05, 0.99);
+    report.finding = format!("{} {sentence}", report.finding);
+    report.evidence.extend(similar.iter().map(|s| {
+        let judged = match (&s.feedback, &s.root_cause) {
+            (Some(verdict), Some(cause)) => format!("{}: {cause}", verdict.as_str()),
+            (Some(verdict), None) => verdict.as_str().to_string(),
+            (None, _) => "not judged".to_string(),
+        };
+        Evidence::new(
+            "similar_incident",
+            s.distance,
+            format!(
+                "{} at {} ({judged}), id {}",
+                s.metric,
+                crate::series::timestamp::to_rfc3339(s.created_at),
+                s.id
+            ),
+        )
+    }));
+    Some(sentence)
+}
+
+fn most_common<'a>(items: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for item in items {
+        match counts
+            .iter_mut()
+            .find(|(seen, _)| seen.eq_ignore_ascii_case(item))
+        {
+            Some((_, n)) => *n += 1,
+            None => counts.push((item, 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(item, _)| item)
+}

@@ -33,6 +33,8 @@ impl Default for Weights {
 /// The synthesizer's conclusion (the verdict without the per-agent reports).
 #[derive(Debug, Clone)]
 pub struct Conclusion {
+    /// Combined log-odds of "anomalous" before the metric's learned threshold offset.
+    pub evidence_log_odds: f64,
     pub anomalous: bool,
     pub severity: u8,
     pub confidence: f64,
@@ -61,7 +63,8 @@ pub fn synthesize(
     } else {
         0.0
     };
-    let probability = sigmoid(pattern.max(change) + agreement_bonus - weights.threshold_offset);
+    let evidence_log_odds = pattern.max(change) + agreement_bonus;
+    let probability = sigmoid(evidence_log_odds - weights.threshold_offset);
     let windows = merge_windows(
         reports
             .iter()
@@ -91,6 +94,7 @@ pub fn synthesize(
         &windows,
     );
     Conclusion {
+        evidence_log_odds,
         anomalous,
         severity,
         confidence,
@@ -101,8 +105,11 @@ pub fn synthesize(
     }
 }
 
+/// Log-odds of `p`, bounded at ±34.5 (p within 1e-15 of 0 or 1). The bound is wide on
+/// purpose: learned thresholds compare evidence on this scale, so a 3× stronger anomaly must
+/// still read as stronger instead of saturating.
 fn logit(p: f64) -> f64 {
-    let p = p.clamp(1e-4, 1.0 - 1e-4);
+    let p = p.clamp(1e-15, 1.0 - 1e-15);
     (p / (1.0 - p)).ln()
 }
 

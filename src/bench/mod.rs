@@ -2,4 +2,5 @@
 //! tiers, and investigation speed.
 
 pub mod efficacy;
+pub mod similar;
 pub mod speed;

@@ -1,0 +1,265 @@
+//! What each command line command does; `main.rs` only parses arguments and calls these.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::investigation::investigate_and_record;
+use crate::learning::FeedbackVerdict;
+use crate::render;
+use crate::series::csv::{read_csv, CsvOptions};
+use crate::series::events::{read_events, Event};
+use crate::series::Series;
+use crate::store::{Location, NewFeedback, Store, StoreError};
+
+/// How a command failed: input the user must fix (exit 2) or anything else (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    BadInput(anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownInvestigation(_)
+            | StoreError::UnknownMetric(_)
+            | StoreError::Unusable { .. } => Self::BadInput(e.into()),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+fn bad_input(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::BadInput(e.into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Opens the store named by the environment (`DATABASE_URL`, `ANOMALY_HUNTER_DATA_DIR`).
+pub async fn open_store() -> Result<Store, Failure> {
+    let location = Location::from_env().map_err(bad_input)?;
+    Ok(Store::open(location).await?)
+}
+
+/// Where `detect` reads its series from.
+pub enum Source {
+    File {
+        path: PathBuf,
+        options: CsvOptions,
+    },
+    Stored {
+        metric: String,
+        since_ms: Option<i64>,
+    },
+}
+
+pub struct DetectRequest {
+    pub source: Source,
+    pub events: Option<PathBuf>,
+    pub format: Format,
+    pub chart: Option<PathBuf>,
+}
+
+pub async fn detect(store: &Store, request: DetectRequest) -> Result<(), Failure> {
+    let series = match &request.source {
+        Source::File { path, options } => read_csv(path, options).map_err(bad_input)?,
+        Source::Stored { metric, since_ms } => load_stored(store, metric, *since_ms).await?,
+    };
+    let mut events = match &request.events {
+        Some(path) => read_events(path).map_err(bad_input)?,
+        None => Vec::new(),
+    };
+    if !events.is_empty() {
+        store.save_events(&events).await?;
+    }
+    if let (Some(first), Some(last)) = (series.timestamps.first(), series.timestamps.last()) {
+        let known = store.events_between(*first - 3_600_000, *last).await?;
+        events = merge_events(events, known);
+    }
+    let verdict = investigate_and_record(store, &series, &events, "cli").await?;
+    match request.format {
+        Format::Text => print!("{}", render::text::report(&verdict)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&verdict).context("serialising the verdict")?
+        ),
+    }
+    if let Some(path) = &request.chart {
+        let decomposition = crate::investigation::decomposition_of(&series);
+        render::chart::draw(path, &series, &decomposition, &verdict)
+            .map_err(anyhow::Error::from)?;
+        eprintln!("chart written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// A stored series, from `since_ms` before its latest point when given.
+async fn load_stored(
+    store: &Store,
+    metric: &str,
+    since_ms: Option<i64>,
+) -> Result<Series, Failure> {
+    let from = match since_ms {
+        Some(window) => store
+            .latest_point(metric)
+            .await?
+            .map(|latest| latest - window),
+        None => None,
+    };
+    Ok(store.load_series(metric, from).await?)
+}
+
+fn merge_events(mut events: Vec<Event>, known: Vec<Event>) -> Vec<Event> {
+    for event in known {
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    events.sort_by_key(|e| e.timestamp);
+    events
+}
+
+pub async fn ingest(store: &Store, path: &Path, options: &CsvOptions) -> Result<(), Failure> {
+    let series = read_csv(path, options).map_err(bad_input)?;
+    let written = store
+        .ingest_points(&series.metric, &series.timestamps, &series.values)
+        .await?;
+    println!(
+        "stored {written} points of `{}` ({} → {}); investigate with: anomaly-hunter detect --metric {}",
+        series.metric,
+        crate::series::timestamp::to_rfc3339(series.timestamps[0]),
+        crate::series::timestamp::to_rfc3339(*series.timestamps.last().unwrap_or(&series.timestamps[0])),
+        series.metric
+    );
+    Ok(())
+}
+
+pub async fn feedback(
+    store: &Store,
+    id: &str,
+    verdict: &str,
+    root_cause: Option<String>,
+    author: Option<String>,
+) -> Result<(), Failure> {
+    let verdict = FeedbackVerdict::parse(verdict).ok_or_else(|| {
+        bad_input(anyhow::anyhow!(
+            "feedback must be `confirm` or `false-positive`, not `{verdict}`"
+        ))
+    })?;
+    let outcome = store
+        .add_feedback(NewFeedback {
+            investigation_id: id.to_string(),
+            verdict,
+            root_cause,
+            author,
+            platform: Some("cli".into()),
+        })
+        .await?;
+    println!(
+        "recorded {} for investigation {id}",
+        verdict.as_str().replace('_', " ")
+    );
+    if outcome.threshold_after != outcome.threshold_before {
+        println!(
+            "`{}` now needs {:+.2} log-odds more evidence to alert (was {:+.2})",
+            outcome.metric, outcome.threshold_after, outcome.threshold_before
+        );
+    }
+    let weights: Vec<String> = outcome
+        .weights
+        .iter()
+        .map(|(agent, w)| format!("{agent} {w:.2}"))
+        .collect();
+    println!("agent weights: {}", weights.join(", "));
+    Ok(())
+}
+
+pub async fn history(
+    store: &Store,
+    metric: Option<&str>,
+    limit: i64,
+    format: Format,
+) -> Result<(), Failure> {
+    let entries = store.history(metric, limit).await?;
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).context("serialising the history")?
+        ),
+        Format::Text if entries.is_empty() => println!("no investigations yet"),
+        Format::Text => {
+            for e in entries {
+                println!(
+                    "{}  {}  {:<28} {:<9} sev {:>2}  conf {:>3.0}%  {:<26} {}",
+                    e.id,
+                    e.created_at,
+                    e.metric,
+                    if e.anomalous { "ANOMALOUS" } else { "normal" },
+                    e.severity,
+                    e.confidence * 100.0,
+                    e.pattern.as_deref().unwrap_or("-"),
+                    e.feedback.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn stats(store: &Store, format: Format) -> Result<(), Failure> {
+    let report = store.stats().await?;
+    match format {
+        Format::Text => print!("{report}"),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("serialising the stats")?
+        ),
+    }
+    Ok(())
+}
+
+/// Parses a look-back such as `90s`, `30m`, `6h`, `7d` or `2w` into milliseconds.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30m, 6h or 7d"))?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 604_800_000,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h, d or w")),
+    };
+    Ok(number * unit_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("6h"), Ok(21_600_000));
+        assert_eq!(parse_duration("30m"), Ok(1_800_000));
+        assert_eq!(parse_duration("7d"), Ok(604_800_000));
+        assert!(parse_duration("6 hours").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! Saving investigations (verdict, windows, agent findings, fingerprint) and reading them back.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+use crate::investigation::Verdict;
+use crate::learning::fingerprint::Fingerprint;
+use crate::series::timestamp::to_rfc3339;
+
+/// An investigation as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredInvestigation {
+    pub id: String,
+    pub metric: String,
+    pub source: String,
+    pub created_at: i64,
+    pub anomalous: bool,
+    pub evidence_log_odds: f64,
+    /// The full verdict as it was reported.
+    pub verdict: serde_json::Value,
+}
+
+/// One line of `anomaly-hunter history`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub id: String,
+    pub metric: String,
+    pub created_at: String,
+    pub anomalous: bool,
+    pub severity: i64,
+    pub confidence: f64,
+    pub pattern: Option<String>,
+    /// Latest feedback: `confirmed` or `false_positive`.
+    pub feedback: Option<String>,
+    pub verdict: String,
+}
+
+impl Store {
+    /// Stores a verdict with its windows and agent findings in one transaction.
+    pub async fn save_investigation(
+        &self,
+        verdict: &Verdict,
+        source: &str,
+        fingerprint: Option<&Fingerprint>,
+    ) -> Result<(), StoreError> {
+        let created_at = now_ms();
+        let verdict_json =
+            serde_json::to_string(verdict).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let main_kind = verdict.main_window().map(|w| format!("{:?}", w.kind));
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO investigations (id, metric, source, anomalous, severity, confidence, evidence_log_odds, pattern, window_kind, fingerprint, created_at, verdict_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&verdict.id)
+        .bind(&verdict.metric)
+        .bind(source)
+        .bind(i64::from(verdict.anomalous))
+        .bind(i64::from(verdict.severity))
+        .bind(verdict.confidence)
+        .bind(verdict.evidence_log_odds)
+        .bind(verdict.pattern.map(str::to_string))
+        .bind(main_kind.clone())
+        .bind(fingerprint.map(Fingerprint::to_bytes))
+        .bind(created_at)
+        .bind(verdict_json)
+        .execute(&mut *tx)
+        .await?;
+        for (position, window) in verdict.anomalies.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO anomaly_windows (investigation_id, position, kind, start_at, end_at, score, magnitude)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&verdict.id)
+            .bind(position as i64)
+            .bind(format!("{:?}", window.kind))
+            .bind(window.start_ms)
+            .bind(window.end_ms)
+            .bind(window.score)
+            .bind(window.magnitude)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for report in &verdict.agents {
+            let evidence = serde_json::to_string(&report.evidence)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            sqlx::query(
+                "INSERT INTO agent_findings (investigation_id, agent, confidence, anomaly_probability, finding, evidence_json)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&verdict.id)
+            .bind(report.agent.id())
+            .bind(report.confidence)
+            .bind(report.anomaly_probability)
+            .bind(&report.finding)
+            .bind(evidence)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if let (Some(fingerprint), Some(kind)) = (fingerprint, main_kind) {
+            self.remember_fingerprint(
+                &verdict.id,
+                &verdict.metric,
+                &kind,
+                fingerprint,
+                created_at,
+                verdict.pattern,
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// One stored investigation.
+    pub async fn investigation(&self, id: &str) -> Result<StoredInvestigation, StoreError> {
+        let row = sqlx::query("SELECT id, metric, source, created_at, anomalous, evidence_log_odds, verdict_json FROM investigations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::UnknownInvestigation(id.to_string()))?;
+        let json: String = row.try_get("verdict_json")?;
+        Ok(StoredInvestigation {
+            id: row.try_get("id")?,
+            metric: row.try_get("metric")?,
+            source: row.try_get("source")?,
+            created_at: row.try_get("created_at")?,
+            anomalous: row.try_get::<i64, _>("anomalous")? != 0,
+            evidence_log_odds: row.try_get("evidence_log_odds")?,
+            verdict: serde_json::from_str(&json).unwrap_or(serde_json::Value::Null),
+        })
+    }
+
+    /// The latest investigations, newest first, optionally of one metric.
+    pub async fn history(
+        &self,
+        metric: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let sql = format!(
+            "SELECT i.id, i.metric, i.created_at, i.anomalous, i.severity, i.confidence, i.pattern, i.verdict_json,
+                    (SELECT f.verdict FROM feedback f WHERE f.investigation_id = i.id ORDER BY f.created_at DESC, f.id DESC LIMIT 1) AS feedback
+             FROM investigations i {} ORDER BY i.created_at DESC, i.id DESC LIMIT $1",
+            if metric.is_some() { "WHERE i.metric = $2" } else { "" }
+        );
+        let mut query = sqlx::query(&sql).bind(limit.max(1));
+        if let Some(metric) = metric {
+            query = query.bind(metric);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                let json: String = row.try_get("verdict_json")?;
+                let sentence = serde_json::from_str::<serde_json::Value>(&json)
+                    .ok()
+                    .and_then(|v| v["verdict"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                Ok(HistoryEntry {
+                    id: row.try_get("id")?,
+                    metric: row.try_get("metric")?,
+                    created_at: to_rfc3339(row.try_get("created_at")?),
+                    anomalous: row.try_get::<i64, _>("anomalous")? != 0,
+                    severity: row.try_get("severity")?,
+                    confidence: row.try_get("confidence")?,
+                    pattern: row.try_get("pattern")?,
+                    feedback: row.try_get("feedback")?,
+                    verdict: sentence,
+                })
+            })
+            .collect()
+    }
+}

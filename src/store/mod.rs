@@ -1,0 +1,214 @@
+//! The store: investigations, feedback, learned state, metric series, events and chat
+//! threads, through sqlx's `Any` driver so one set of queries serves both backends:
+//! a SQLite file by default (`anomaly-hunter.db` in the working directory or in
+//! `ANOMALY_HUNTER_DATA_DIR`, WAL mode) or PostgreSQL when `DATABASE_URL=postgres://…`.
+//!
+//! Queries are portable SQL with `$n` placeholders; times are UTC milliseconds, booleans 0/1.
+
+mod feedback;
+mod investigations;
+mod series;
+mod similar;
+mod stats;
+
+use std::path::{Path, PathBuf};
+
+use sqlx::any::{install_default_drivers, AnyPoolOptions};
+use sqlx::AnyPool;
+use thiserror::Error;
+use tokio::sync::RwLock;
+
+pub use feedback::{FeedbackOutcome, NewFeedback};
+pub use investigations::{HistoryEntry, StoredInvestigation};
+pub use similar::ImportedIncident;
+pub use stats::{AgentStats, CalibrationPeriod, PatternStats, StatsReport, ThresholdStats};
+
+use similar::FingerprintIndex;
+
+/// File name of the embedded default store.
+pub const DEFAULT_FILE: &str = "anomaly-hunter.db";
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A `postgres://` URL (never logged: it may hold a password).
+    Postgres(String),
+}
+
+impl Location {
+    /// `DATABASE_URL` when set (postgres:// or sqlite://), else `anomaly-hunter.db` in
+    /// `ANOMALY_HUNTER_DATA_DIR` or the working directory.
+    pub fn from_env() -> Result<Self, StoreError> {
+        match std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            Some(url) => Self::from_url(&url),
+            None => {
+                let dir = std::env::var_os("ANOMALY_HUNTER_DATA_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                Ok(Self::Sqlite(dir.join(DEFAULT_FILE)))
+            }
+        }
+    }
+
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_string()))
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Ok(Self::Sqlite(PathBuf::from(
+                path.split('?').next().unwrap_or(path),
+            )))
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    /// A description safe to print: the file path, or the PostgreSQL host without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Postgres(url) => {
+                let without_scheme = url.split("://").nth(1).unwrap_or("");
+                let host = without_scheme.rsplit('@').next().unwrap_or(without_scheme);
+                format!("postgres://{}", host.split('?').next().unwrap_or(host))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("DATABASE_URL must start with postgres:// or sqlite://")]
+    UnsupportedUrl,
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not an Anomaly Hunter database (SQLite says: {detail}); it was left untouched — move it aside or set ANOMALY_HUNTER_DATA_DIR")]
+    Corrupt { path: String, detail: String },
+    #[error("cannot open the store at {location}: {source}")]
+    Open {
+        location: String,
+        source: sqlx::Error,
+    },
+    #[error("cannot bring the store's schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("no investigation with id `{0}` (see `anomaly-hunter history`)")]
+    UnknownInvestigation(String),
+    #[error("no stored points for metric `{0}`; load some with `anomaly-hunter ingest FILE.csv --metric {0}`")]
+    UnknownMetric(String),
+    #[error("stored data for `{metric}` cannot be investigated: {detail}")]
+    Unusable { metric: String, detail: String },
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// The store handle; cheap to share behind an `Arc`.
+pub struct Store {
+    pool: AnyPool,
+    location: Location,
+    /// In-memory copy of every fingerprint, loaded on first use and kept in step with inserts.
+    index: RwLock<Option<FingerprintIndex>>,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store and brings its schema up to date.
+    pub async fn open(location: Location) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let (url, connections) = match &location {
+            Location::Sqlite(path) => {
+                ensure_parent_dir(path)?;
+                (format!("sqlite://{}?mode=rwc", path.display()), 8)
+            }
+            Location::Postgres(url) => (url.clone(), 16),
+        };
+        let described = location.describe();
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections)
+            .connect(&url)
+            .await
+            .map_err(|source| classify_open_error(&location, source))?;
+        if let Location::Sqlite(_) = location {
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await
+                .map_err(|source| classify_open_error(&location, source))?;
+        }
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        tracing::debug!(store = %described, "store open");
+        Ok(Self {
+            pool,
+            location,
+            index: RwLock::new(None),
+        })
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+fn ensure_parent_dir(path: &Path) -> Result<(), StoreError> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// SQLite reports a damaged or foreign file only when it is first read.
+fn classify_open_error(location: &Location, source: sqlx::Error) -> StoreError {
+    let detail = source.to_string();
+    match location {
+        Location::Sqlite(path)
+            if detail.contains("not a database") || detail.contains("malformed") =>
+        {
+            StoreError::Corrupt {
+                path: path.display().to_string(),
+                detail,
+            }
+        }
+        _ => StoreError::Open {
+            location: location.describe(),
+            source,
+        },
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend_and_descriptions_hide_credentials() {
+        let pg = Location::from_url("postgres://user:secret@db.internal:5432/ah?sslmode=require")
+            .unwrap();
+        assert_eq!(pg.describe(), "postgres://db.internal:5432/ah");
+        assert_eq!(
+            Location::from_url("sqlite:///var/lib/ah.db").unwrap(),
+            Location::Sqlite("/var/lib/ah.db".into())
+        );
+        assert!(matches!(
+            Location::from_url("mysql://x"),
+            Err(StoreError::UnsupportedUrl)
+        ));
+    }
+}

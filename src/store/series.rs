@@ -1,0 +1,116 @@
+//! Metric points (for `detect --metric`) and recorded events.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::series::events::Event;
+use crate::series::Series;
+
+/// Rows per multi-row INSERT: well inside both backends' parameter limits.
+const BATCH: usize = 300;
+
+impl Store {
+    /// Stores points of `metric`; a point at an already stored timestamp replaces it, so
+    /// loading the same file twice changes nothing. Returns the number of points written.
+    pub async fn ingest_points(
+        &self,
+        metric: &str,
+        timestamps: &[i64],
+        values: &[f64],
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let rows: Vec<(i64, f64)> = timestamps
+            .iter()
+            .copied()
+            .zip(values.iter().copied())
+            .collect();
+        for chunk in rows.chunks(BATCH) {
+            let placeholders: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO metric_points (metric, ts, value) VALUES {} ON CONFLICT (metric, ts) DO UPDATE SET value = excluded.value",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (ts, value) in chunk {
+                query = query.bind(metric).bind(*ts).bind(*value);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    /// The stored series of `metric`, from `since` (UTC ms) on.
+    pub async fn load_series(
+        &self,
+        metric: &str,
+        since: Option<i64>,
+    ) -> Result<Series, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ts, value FROM metric_points WHERE metric = $1 AND ts >= $2 ORDER BY ts",
+        )
+        .bind(metric)
+        .bind(since.unwrap_or(i64::MIN))
+        .fetch_all(self.pool())
+        .await?;
+        if rows.is_empty() {
+            return Err(StoreError::UnknownMetric(metric.to_string()));
+        }
+        let mut timestamps = Vec::with_capacity(rows.len());
+        let mut values = Vec::with_capacity(rows.len());
+        for row in rows {
+            timestamps.push(row.try_get::<i64, _>("ts")?);
+            values.push(row.try_get::<f64, _>("value")?);
+        }
+        Series::from_points(metric, timestamps, values).map_err(|e| StoreError::Unusable {
+            metric: metric.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// The most recent stored timestamp of `metric`, to anchor `--since`.
+    pub async fn latest_point(&self, metric: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MAX(ts) AS latest FROM metric_points WHERE metric = $1")
+            .bind(metric)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>("latest")?)
+    }
+
+    /// Records events; an identical event (time, kind, description) is stored once.
+    pub async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for event in events {
+            sqlx::query("INSERT INTO events (ts, kind, description) VALUES ($1, $2, $3) ON CONFLICT (ts, kind, description) DO NOTHING")
+                .bind(event.timestamp)
+                .bind(&event.kind)
+                .bind(&event.description)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Events between `from` and `to` (UTC ms, inclusive), in time order.
+    pub async fn events_between(&self, from: i64, to: i64) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ts, kind, description FROM events WHERE ts >= $1 AND ts <= $2 ORDER BY ts",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Event {
+                    timestamp: row.try_get("ts")?,
+                    kind: row.try_get("kind")?,
+                    description: row.try_get("description")?,
+                })
+            })
+            .collect()
+    }
+}

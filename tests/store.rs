@@ -1,0 +1,269 @@
+//! The store, on SQLite and on PostgreSQL (when `ANOMALY_HUNTER_TEST_POSTGRES_URL` is set):
+//! migrations, round trips, idempotent ingest, feedback and stats, concurrent writers, and a
+//! damaged SQLite file that must be refused and left untouched.
+
+mod support;
+
+use std::sync::Arc;
+
+use anomaly_hunter::investigation::investigate_and_record;
+use anomaly_hunter::learning::FeedbackVerdict;
+use anomaly_hunter::series::csv::{read_csv, CsvOptions};
+use anomaly_hunter::series::Series;
+use anomaly_hunter::store::{Location, NewFeedback, Store, StoreError};
+
+fn example(name: &str) -> Series {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
+    read_csv(&path, &CsvOptions::default()).unwrap()
+}
+
+fn feedback(id: &str, verdict: FeedbackVerdict, root_cause: Option<&str>) -> NewFeedback {
+    NewFeedback {
+        investigation_id: id.to_string(),
+        verdict,
+        root_cause: root_cause.map(str::to_string),
+        author: Some("tester".into()),
+        platform: Some("test".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn investigations_round_trip() {
+    for (backend, store) in support::stores("round_trip").await {
+        let series = example("db_query_latency.csv");
+        let verdict = investigate_and_record(&store, &series, &[], "cli")
+            .await
+            .unwrap();
+        let stored = store.investigation(&verdict.id).await.unwrap();
+        assert_eq!(stored.metric, "db_query_latency", "{backend}");
+        assert!(stored.anomalous, "{backend}");
+        assert_eq!(
+            stored.verdict["pattern"], "connection_pool_exhaustion",
+            "{backend}"
+        );
+        assert_eq!(
+            stored.verdict["agents"].as_array().unwrap().len(),
+            3,
+            "{backend}"
+        );
+        let history = store.history(Some("db_query_latency"), 10).await.unwrap();
+        assert_eq!(history.len(), 1, "{backend}");
+        assert_eq!(history[0].id, verdict.id, "{backend}");
+        assert!(
+            store.history(Some("other"), 10).await.unwrap().is_empty(),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                store.investigation("nope").await,
+                Err(StoreError::UnknownInvestigation(_))
+            ),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ingest_is_idempotent_and_feeds_metric_checks() {
+    for (backend, store) in support::stores("ingest").await {
+        let series = example("memory_leak.csv");
+        for _ in 0..2 {
+            store
+                .ingest_points("heap", &series.timestamps, &series.values)
+                .await
+                .unwrap();
+        }
+        let loaded = store.load_series("heap", None).await.unwrap();
+        assert_eq!(
+            loaded.timestamps, series.timestamps,
+            "{backend}: stored once, in order"
+        );
+        assert_eq!(loaded.values, series.values, "{backend}");
+        let latest = store.latest_point("heap").await.unwrap().unwrap();
+        let recent = store
+            .load_series("heap", Some(latest - 6 * 3_600_000))
+            .await
+            .unwrap();
+        assert_eq!(recent.len(), 6 * 60 + 1, "{backend}: --since 6h");
+        let verdict = investigate_and_record(&store, &loaded, &[], "cli")
+            .await
+            .unwrap();
+        assert_eq!(verdict.pattern, Some("memory_leak"), "{backend}");
+        assert!(
+            matches!(
+                store.load_series("unknown", None).await,
+                Err(StoreError::UnknownMetric(_))
+            ),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scripted_session_shows_in_stats() {
+    for (backend, store) in support::stores("stats").await {
+        let leak = investigate_and_record(&store, &example("memory_leak.csv"), &[], "cli")
+            .await
+            .unwrap();
+        let disk = investigate_and_record(&store, &example("disk_io_spike.csv"), &[], "cli")
+            .await
+            .unwrap();
+        investigate_and_record(&store, &example("normal_cpu.csv"), &[], "cli")
+            .await
+            .unwrap();
+        store
+            .add_feedback(feedback(
+                &leak.id,
+                FeedbackVerdict::Confirmed,
+                Some("cache never evicted"),
+            ))
+            .await
+            .unwrap();
+        let outcome = store
+            .add_feedback(feedback(&disk.id, FeedbackVerdict::FalsePositive, None))
+            .await
+            .unwrap();
+        assert!(
+            outcome.threshold_after > outcome.threshold_before,
+            "{backend}: a false positive raises the bar"
+        );
+        let stats = store.stats().await.unwrap();
+        assert_eq!(stats.investigations, 3, "{backend}");
+        assert_eq!(stats.anomalous, 2, "{backend}");
+        assert_eq!(
+            (stats.confirmed, stats.false_positives),
+            (1, 1),
+            "{backend}"
+        );
+        assert_eq!(stats.precision, Some(0.5), "{backend}");
+        let pattern_agent = stats
+            .agents
+            .iter()
+            .find(|a| a.agent == "pattern_analyst")
+            .unwrap();
+        assert_eq!(pattern_agent.judged, 2, "{backend}");
+        assert!(
+            pattern_agent.agreement.is_some() && pattern_agent.weight < 1.0,
+            "{backend}: one wrong vote lowers the weight"
+        );
+        assert!(
+            stats
+                .patterns
+                .iter()
+                .any(|p| p.pattern == "memory_leak" && p.confirmed == 1),
+            "{backend}"
+        );
+        assert!(
+            stats
+                .patterns
+                .iter()
+                .any(|p| p.pattern == "disk_io_saturation" && p.false_positives == 1),
+            "{backend}"
+        );
+        assert_eq!(stats.calibration.len(), 1, "{backend}");
+        assert_eq!(stats.calibration[0].judged, 2, "{backend}");
+        assert!(
+            (stats.calibration[0].accuracy - 0.5).abs() < 1e-9,
+            "{backend}"
+        );
+        assert!(
+            stats
+                .thresholds
+                .iter()
+                .any(|t| t.metric == "disk_io_spike" && t.false_positives == 1),
+            "{backend}"
+        );
+        let text = stats.to_string();
+        for needle in [
+            "Precision from feedback: 50%",
+            "Calibration over time",
+            "Learned thresholds",
+            "memory_leak",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{backend}: {needle} missing from\n{text}"
+            );
+        }
+        assert!(matches!(
+            store
+                .add_feedback(feedback("missing", FeedbackVerdict::Confirmed, None))
+                .await,
+            Err(StoreError::UnknownInvestigation(_))
+        ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_writers_lose_nothing() {
+    for (backend, store) in support::stores("concurrent").await {
+        let store = Arc::new(store);
+        let series = Arc::new(example("cache_invalidation_storm.csv"));
+        let tasks: Vec<_> = (0..24)
+            .map(|_| {
+                let (store, series) = (store.clone(), series.clone());
+                tokio::spawn(async move {
+                    investigate_and_record(&store, &series, &[], "test")
+                        .await
+                        .unwrap()
+                        .id
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(task.await.unwrap());
+        }
+        assert_eq!(
+            store.history(None, 1000).await.unwrap().len(),
+            24,
+            "{backend}: every investigation stored"
+        );
+        let feedback_tasks: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (store, id) = (store.clone(), id.clone());
+                tokio::spawn(async move {
+                    store
+                        .add_feedback(feedback(&id, FeedbackVerdict::FalsePositive, None))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for task in feedback_tasks {
+            task.await.unwrap();
+        }
+        let stats = store.stats().await.unwrap();
+        assert_eq!(stats.false_positives, 24, "{backend}");
+        let threshold = stats
+            .thresholds
+            .iter()
+            .find(|t| t.metric == "cache_invalidation_storm")
+            .unwrap();
+        assert_eq!(
+            threshold.false_positives, 24,
+            "{backend}: no lost threshold update"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_sqlite_file_is_refused_and_left_alone() {
+    let path = support::scratch_path("damaged", "anomaly-hunter.db");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&path, &garbage).unwrap();
+    let error = Store::open(Location::Sqlite(path.clone()))
+        .await
+        .err()
+        .expect("must refuse");
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    assert!(error.to_string().contains("left untouched"), "{error}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        garbage,
+        "the file is not overwritten"
+    );
+}
