@@ -71,14 +71,25 @@ pub struct DetectRequest {
     pub chart: Option<PathBuf>,
 }
 
-pub async fn detect(store: &Store, request: DetectRequest) -> Result<(), Failure> {
-    let series = match &request.source {
-        Source::File { path, options } => read_csv(path, options).map_err(bad_input)?,
-        Source::Stored { metric, since_ms } => load_stored(store, metric, *since_ms).await?,
+/// Investigates and stores. Files are read and checked before the store is opened, so bad
+/// input never touches it.
+pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
+    let from_file = match &request.source {
+        Source::File { path, options } => Some(read_csv(path, options).map_err(bad_input)?),
+        Source::Stored { .. } => None,
     };
     let mut events = match &request.events {
         Some(path) => read_events(path).map_err(bad_input)?,
         None => Vec::new(),
+    };
+    let store = open_store().await?;
+    let store = &store;
+    let series = match (from_file, &request.source) {
+        (Some(series), _) => series,
+        (None, Source::Stored { metric, since_ms }) => {
+            load_stored(store, metric, *since_ms).await?
+        }
+        (None, Source::File { .. }) => unreachable!("a file source was read above"),
     };
     if !events.is_empty() {
         store.save_events(&events).await?;
@@ -130,8 +141,9 @@ fn merge_events(mut events: Vec<Event>, known: Vec<Event>) -> Vec<Event> {
     events
 }
 
-pub async fn ingest(store: &Store, path: &Path, options: &CsvOptions) -> Result<(), Failure> {
+pub async fn ingest(path: &Path, options: &CsvOptions) -> Result<(), Failure> {
     let series = read_csv(path, options).map_err(bad_input)?;
+    let store = open_store().await?;
     let written = store
         .ingest_points(&series.metric, &series.timestamps, &series.values)
         .await?;

@@ -61,6 +61,9 @@ pub struct Verdict {
     /// Combined evidence (log-odds) before the learned threshold; what learning compares.
     #[serde(skip)]
     pub evidence_log_odds: f64,
+    /// Shape of the main anomalous window, for recognising it next time.
+    #[serde(skip)]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl Verdict {
@@ -140,7 +143,39 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
         seasonality: decomposition.seasonality.map(|s| s.label()),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         evidence_log_odds: conclusion.evidence_log_odds,
+        fingerprint: main_window_fingerprint(&context, &conclusion.windows),
     }
+}
+
+/// Fingerprint of the highest-scoring window, cut to its core: the points that deviate
+/// clearly (|z| ≥ 3 and ≥ 30% of the window's peak |z|), so two incidents of the same shape match whatever margins the agents
+/// drew around them.
+fn main_window_fingerprint(
+    context: &Context,
+    windows: &[crate::agents::Window],
+) -> Option<Fingerprint> {
+    let main = windows
+        .iter()
+        .max_by(|a, b| a.score.total_cmp(&b.score).then(b.kind.cmp(&a.kind)))?;
+    let d = context.decomposition;
+    let peak = (main.start..=main.end)
+        .map(|i| d.z(i).abs())
+        .fold(0.0, f64::max);
+    let core = (0.3 * peak).max(3.0);
+    let deviating = |i: &usize| d.z(*i).abs() >= core;
+    let start = (main.start..=main.end)
+        .find(deviating)
+        .unwrap_or(main.start);
+    let end = (main.start..=main.end)
+        .rev()
+        .find(deviating)
+        .unwrap_or(main.end);
+    Some(Fingerprint::of_window(
+        &context.series.values,
+        start,
+        end,
+        main.magnitude,
+    ))
 }
 
 /// Past incidents cited per investigation.
@@ -155,20 +190,14 @@ pub async fn investigate_and_record(
     source: &str,
 ) -> Result<Verdict, StoreError> {
     let weights = store.learned_weights(&series.metric).await?;
-    let (mut verdict, fingerprint) = compute(|| {
-        let verdict = investigate(series, events, weights);
-        let fingerprint = verdict.main_window().map(|w| {
-            Fingerprint::of_window(&series.values, w.start_index, w.end_index, w.magnitude)
-        });
-        (verdict, fingerprint)
-    });
+    let mut verdict = compute(|| investigate(series, events, weights));
     if let (Some(fingerprint), Some(kind)) = (
-        &fingerprint,
+        verdict.fingerprint.clone(),
         verdict.main_window().map(|w| format!("{:?}", w.kind)),
     ) {
         let similar = store
             .similar_incidents(
-                fingerprint,
+                &fingerprint,
                 &kind,
                 &verdict.metric,
                 &verdict.id,
@@ -177,9 +206,7 @@ pub async fn investigate_and_record(
             .await?;
         verdict.recall(similar);
     }
-    store
-        .save_investigation(&verdict, source, fingerprint.as_ref())
-        .await?;
+    store.save_investigation(&verdict, source).await?;
     Ok(verdict)
 }
 

@@ -194,22 +194,15 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                     )))
                 }
             };
-            let store = cli::open_store().await?;
-            cli::detect(
-                &store,
-                DetectRequest {
-                    source,
-                    events,
-                    format: format.into(),
-                    chart,
-                },
-            )
+            cli::detect(DetectRequest {
+                source,
+                events,
+                format: format.into(),
+                chart,
+            })
             .await
         }
-        Command::Ingest { file, csv } => {
-            let store = cli::open_store().await?;
-            cli::ingest(&store, &file, &csv.options()).await
-        }
+        Command::Ingest { file, csv } => cli::ingest(&file, &csv.options()).await,
         Command::Feedback {
             id,
             verdict,

@@ -2,11 +2,18 @@
 
 use std::process::Command;
 
-/// The binary, with its store in this test run's scratch folder.
+/// The binary, with a store of its own in a scratch folder (tests run side by side).
 fn anomaly_hunter() -> Command {
-    let data_dir = std::env::temp_dir().join(format!("anomaly-hunter-cli-data-{}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data_dir = std::env::temp_dir().join(format!(
+        "anomaly-hunter-cli-data-{}-{call}",
+        std::process::id()
+    ));
     let mut command = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
-    command.env("ANOMALY_HUNTER_DATA_DIR", data_dir).env_remove("DATABASE_URL");
+    command
+        .env("ANOMALY_HUNTER_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL");
     command
 }
 

@@ -9,7 +9,9 @@ use super::{
 use crate::series::events::Event;
 use crate::stats::anomalies::{point_threshold, runs};
 use crate::stats::bursts::burst_periodicity;
-use crate::stats::changepoint::{level_changes, variance_changes, SegmentationSettings};
+use crate::stats::changepoint::{
+    difference_noise_scale, level_changes, variance_changes, SegmentationSettings,
+};
 use crate::stats::robust::median_in_place;
 use crate::stats::seasonality::{autocorrelation, DAY_MS, WEEK_MS};
 use crate::stats::trend::slope_change;
@@ -103,6 +105,9 @@ impl Buckets {
     }
 }
 
+/// Stretches whose level differs from the usual one. Change points cut the bucket series into
+/// segments; the longest segment is the usual level, and every other segment that sits
+/// materially away from it is a window (so a dip and its recovery give one window, not two).
 fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
     let m = buckets.values.len();
     let settings = SegmentationSettings {
@@ -110,23 +115,48 @@ fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
         min_t: 8.0,
         min_effect: 3.0,
     };
+    let changes = level_changes(&buckets.values, settings);
+    let (Some(first_change), Some(noise)) =
+        (changes.first(), difference_noise_scale(&buckets.values))
+    else {
+        return Vec::new();
+    };
+    let bounds: Vec<usize> = std::iter::once(0)
+        .chain(changes.iter().map(|c| c.index))
+        .chain(std::iter::once(m))
+        .collect();
+    let segments: Vec<(usize, usize, f64)> = bounds
+        .windows(2)
+        .map(|w| {
+            (
+                w[0],
+                w[1],
+                buckets.values[w[0]..w[1]].iter().sum::<f64>() / (w[1] - w[0]) as f64,
+            )
+        })
+        .collect();
+    let Some(&(_, _, usual)) = segments.iter().max_by_key(|(from, to, _)| to - from) else {
+        return Vec::new();
+    };
     let level = context.level();
     let n = context.series.len();
-    let changes = level_changes(&buckets.values, settings);
     let mut found = Vec::new();
-    for (k, change) in changes.iter().enumerate() {
-        let shift = change.after - change.before;
+    for (k, &(from, to, mean)) in segments.iter().enumerate() {
+        let shift = mean - usual;
         let relative = shift / level;
-        if relative.abs() < MIN_RELATIVE_SHIFT {
+        if relative.abs() < MIN_RELATIVE_SHIFT || shift.abs() < settings.min_effect * noise {
             continue;
         }
-        let start = buckets.point(change.index, n);
-        let end = changes
-            .get(k + 1)
-            .map_or(n - 1, |next| buckets.point(next.index, n).saturating_sub(1));
-        let strength = (change.t_stat / 8.0)
-            .min(change.effect.abs() / 3.0)
+        let opening = if k > 0 { &changes[k - 1] } else { first_change };
+        let strength = (opening.t_stat / settings.min_t)
+            .min(shift.abs() / (settings.min_effect * noise))
             .min(relative.abs() / MIN_RELATIVE_SHIFT);
+        let start = buckets.point(from, n);
+        let end = if to == m {
+            n - 1
+        } else {
+            buckets.point(to, n).saturating_sub(1)
+        };
         found.push(Change {
             window: Window {
                 start,
@@ -144,10 +174,10 @@ fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
                 "level_shift_pct",
                 relative * 100.0,
                 format!(
-                    "at {}, t = {:.1}, {:.1}σ",
+                    "{} to {} vs the usual level, t = {:.1}",
                     context.time_of(start),
-                    change.t_stat,
-                    change.effect
+                    context.time_of(end),
+                    opening.t_stat
                 ),
             ),
         });

@@ -11,6 +11,7 @@ use super::{strength_to_probability, AgentName, AgentReport, Context, Evidence, 
 use crate::series::events::Event;
 use crate::stats::anomalies::{cusum_regions, point_threshold, runs, Run};
 use crate::stats::bursts::burst_periodicity;
+use crate::stats::changepoint::difference_noise_scale;
 use crate::stats::robust::{median, robust_scale};
 use crate::stats::trend::mann_kendall;
 
@@ -170,7 +171,8 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
     (report, hypothesis)
 }
 
-/// The strongest sustained departure (CUSUM) or, failing that, the largest single outlier.
+/// The main departure: a lasting shift when there is one, else the strongest collective
+/// excursion (CUSUM) or the largest single outlier, whichever is stronger.
 fn main_departure(context: &Context) -> Option<Departure> {
     let d = context.decomposition;
     let n = d.residual.len();
@@ -198,36 +200,57 @@ fn main_departure(context: &Context) -> Option<Departure> {
         direction: peak_z.signum(),
         strength: peak_z.abs() / threshold,
     });
-    let trend = trend_departure(context);
-    [from_region, from_point, trend]
-        .into_iter()
-        .flatten()
-        .max_by(|a, b| a.strength.total_cmp(&b.strength))
-}
-
-/// A slow climb that the local baseline absorbs: the deseasonalised values trend strongly.
-fn trend_departure(context: &Context) -> Option<Departure> {
-    let buckets = deseasonalised_buckets(context, 0);
-    let test = mann_kendall(&buckets)?;
-    let first = median(&buckets[..buckets.len() / 10 + 1])?;
-    let last = median(&buckets[buckets.len() - buckets.len() / 10 - 1..])?;
-    let relative = (last - first) / context.level();
-    (test.tau.abs() > 0.6 && relative.abs() > 0.05).then(|| Departure {
-        run: Run {
-            start: 0,
-            end: context.series.len() - 1,
-        },
-        direction: relative.signum(),
-        strength: test.tau.abs() / 0.6,
+    // What lasted matters most to an SRE; passing excursions explain only when nothing lasted.
+    lasting_departure(context).or_else(|| {
+        [from_region, from_point]
+            .into_iter()
+            .flatten()
+            .max_by(|a, b| a.strength.total_cmp(&b.strength))
     })
 }
+
+/// A lasting departure: the end of the series sits away from its beginning (by 5% of the
+/// level and 4 noise scales at least). Its onset is the last moment the series was still
+/// within 3 noise scales of where it began: right before a step, at the foot of a ramp.
+fn lasting_departure(context: &Context) -> Option<Departure> {
+    let buckets = deseasonalised_buckets(context, 0);
+    let m = buckets.len();
+    if m < 8 {
+        return None;
+    }
+    let noise = difference_noise_scale(&buckets)?;
+    let baseline = median(&buckets[..m / 4])?;
+    let tail = median(&buckets[m - (m / 10).max(2)..])?;
+    let shift = tail - baseline;
+    if shift.abs() < (0.05 * context.level()).max(4.0 * noise) {
+        return None;
+    }
+    let direction = shift.signum();
+    let onset_bucket = buckets
+        .iter()
+        .rposition(|v| (v - baseline) * direction < 3.0 * noise)
+        .map_or(0, |i| i + 1);
+    let n = context.series.len();
+    let bucket_size = n.div_ceil(DESCRIPTION_BUCKETS).max(1);
+    Some(Departure {
+        run: Run {
+            start: (onset_bucket * bucket_size).min(n - 1),
+            end: n - 1,
+        },
+        direction,
+        strength: shift.abs() / (4.0 * noise),
+    })
+}
+
+/// Buckets the shape is described on.
+const DESCRIPTION_BUCKETS: usize = 200;
 
 /// Bucket medians (≤ 200) of the deseasonalised values from point `from` on.
 fn deseasonalised_buckets(context: &Context, from: usize) -> Vec<f64> {
     let values = &context.series.values;
     let seasonal = &context.decomposition.seasonal;
     let n = values.len();
-    let size = (n - from).div_ceil(200).max(1);
+    let size = (n - from).div_ceil(DESCRIPTION_BUCKETS).max(1);
     (from..n)
         .step_by(size)
         .filter_map(|start| {
@@ -314,7 +337,7 @@ fn is_change_event(event: &Event) -> bool {
         .any(|k| event.kind.contains(k))
 }
 
-/// A ramp: after the onset it takes a fifth of the remaining time (≥ 4 buckets) to cover
+/// A ramp: after the onset it takes a tenth of the remaining time (≥ 4 buckets) to cover
 /// 80% of the final shift.
 fn is_gradual(post: &[f64], baseline: f64) -> bool {
     if post.len() < 5 {
@@ -329,7 +352,7 @@ fn is_gradual(post: &[f64], baseline: f64) -> bool {
         .iter()
         .position(|v| (v - baseline) / shift >= 0.8)
         .unwrap_or(post.len());
-    reached >= 4.max(post.len() / 5)
+    reached >= 4.max(post.len() / 10)
 }
 
 fn sawtooth_teeth(values: &[f64], level: f64) -> usize {

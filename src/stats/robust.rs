@@ -44,31 +44,54 @@ pub fn mad(values: &[f64]) -> Option<f64> {
     median_in_place(&mut deviations)
 }
 
-/// A robust estimate of the standard deviation: `1.4826 · MAD`.
+/// A robust estimate of the standard deviation: `1.4826 · MAD`, with two guards.
 ///
-/// MAD only sees the central half of the data, which misleads on quantized metrics (CPU
-/// reported in 0.002 steps, small counts): when more than a fifth of the values tie with one
-/// of the two middle values, the scale is instead the interdecile range ÷ 2.563 (the same σ for normal data),
-/// and when even that is zero, the mean absolute deviation. A mostly-flat series with rare
-/// movement thus still gets a usable, non-zero scale, and a bimodal one is not called a storm
-/// of outliers.
+/// MAD only sees the central half of the data. On a metric that flips between a few levels
+/// (CPU reported in 0.002 steps, small counts) that half can be nearly constant, and every
+/// visit to the other level would read as a wild outlier. So:
+/// - with 30 values or more, the scale is never below half the interdecile spread
+///   (`(P90 − P10) / 2.563` is σ for normal data, so the guard is idle there, and a
+///   contamination under 10% cannot move it);
+/// - when more than a fifth of the values tie with a middle value, the full interdecile
+///   spread is used, and when even that is zero, the mean absolute deviation.
 pub fn robust_scale(values: &[f64]) -> Option<f64> {
     let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let (lower_mid, upper_mid) = middle_pair(&mut finite)?;
     let center = (lower_mid + upper_mid) / 2.0;
     let tied_with = |middle: f64| finite.iter().filter(|v| **v == middle).count();
     let tied = tied_with(lower_mid).max(tied_with(upper_mid));
+    let interdecile_sigma = interdecile_range(&mut finite) / 2.563;
     let mut deviations: Vec<f64> = finite.iter().map(|v| (v - center).abs()).collect();
     let mad_sigma = MAD_TO_SIGMA * median_in_place(&mut deviations)?;
     if tied * 5 <= deviations.len() && mad_sigma > 0.0 {
-        return Some(mad_sigma);
+        let guard = if deviations.len() >= MIN_FOR_SPREAD_GUARD {
+            0.5 * interdecile_sigma
+        } else {
+            0.0
+        };
+        return Some(mad_sigma.max(guard));
     }
-    let interdecile = percentile(values, 90.0)? - percentile(values, 10.0)?;
-    if interdecile > 0.0 {
-        return Some((interdecile / 2.563).max(mad_sigma));
+    if interdecile_sigma > 0.0 {
+        return Some(interdecile_sigma.max(mad_sigma));
     }
     let mean_abs = deviations.iter().sum::<f64>() / deviations.len() as f64;
     Some(1.2533 * mean_abs)
+}
+
+/// Below this many values the 10th and 90th percentiles are the extremes themselves, too
+/// fragile to guard anything.
+const MIN_FOR_SPREAD_GUARD: usize = 30;
+
+/// P90 − P10 by selection (nearest rank), O(n); reorders `values`.
+fn interdecile_range(values: &mut [f64]) -> f64 {
+    let n = values.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let rank = |p: f64| ((n - 1) as f64 * p).round() as usize;
+    let high = *values.select_nth_unstable_by(rank(0.9), f64::total_cmp).1;
+    let low = *values.select_nth_unstable_by(rank(0.1), f64::total_cmp).1;
+    high - low
 }
 
 /// Percentile `p` in [0, 100] with linear interpolation between order statistics
@@ -151,9 +174,9 @@ mod tests {
 
     #[test]
     fn robust_scale_copes_with_ties() {
-        // 75% tied: interdecile range P90 − P10 = 2.6 − 0, ÷ 2.563
+        // 75% tied: interdecile range P90 − P10 = 2 − 0 (nearest rank), ÷ 2.563
         let values = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 4.0];
-        assert!((robust_scale(&values).unwrap() - 2.6 / 2.563).abs() < 1e-9);
+        assert!((robust_scale(&values).unwrap() - 2.0 / 2.563).abs() < 1e-9);
         // 95% tied: the interdecile range is zero, so 1.2533 · mean |dev| = 1.2533 · 4/20
         let mut flat = vec![0.0; 19];
         flat.push(4.0);
@@ -164,6 +187,18 @@ mod tests {
         quantized.extend(vec![0.132; 30]);
         let scale = robust_scale(&quantized).unwrap();
         assert!((0.134 - 0.066) / scale < 3.0, "{scale}");
+        // a second level visited 20% of the time, with no exact ties: still no outliers
+        let two_level: Vec<f64> = (0..100)
+            .map(|i| {
+                if i % 5 == 0 {
+                    0.068
+                } else {
+                    0.1 + (i % 7) as f64 * 1e-4
+                }
+            })
+            .collect();
+        let scale = robust_scale(&two_level).unwrap();
+        assert!((0.1 - 0.068) / scale < 6.0, "{scale}");
     }
 
     #[test]

@@ -301,10 +301,15 @@ fn fallback_scale(values: &[f64]) -> f64 {
 /// Piecewise-linear interpolation through the medians of consecutive blocks, anchored at
 /// block centres and extended along the first and last segments to the ends (so a series
 /// that climbs does not look like a dip at its first point and a spike at its last).
+///
+/// A block whose median stands alone (an outage filling most of one block) would drag the
+/// baseline into the anomaly and hide it, so block medians pass a Hampel filter first: one
+/// far from the median of its four neighbours is replaced by that median. A real level shift
+/// spans several blocks and survives.
 pub fn block_median_trend(values: &[f64], block: usize) -> Vec<f64> {
     let n = values.len();
     let block = block.clamp(1, n.max(1));
-    let anchors: Vec<(f64, f64)> = values
+    let mut anchors: Vec<(f64, f64)> = values
         .chunks(block)
         .enumerate()
         .filter_map(|(b, chunk)| {
@@ -313,6 +318,7 @@ pub fn block_median_trend(values: &[f64], block: usize) -> Vec<f64> {
             median_in_place(&mut copy).map(|m| (center, m))
         })
         .collect();
+    hampel_filter(&mut anchors);
     if anchors.len() == 1 {
         return vec![anchors[0].1; n];
     }
@@ -327,6 +333,33 @@ pub fn block_median_trend(values: &[f64], block: usize) -> Vec<f64> {
         trend.push(y0 + (y1 - y0) * (x - x0) / (x1 - x0));
     }
     trend
+}
+
+/// Replaces isolated outlying anchor values by the median of their neighbourhood (two on each
+/// side); "outlying" means more than four robust scales of all such deviations away.
+fn hampel_filter(anchors: &mut [(f64, f64)]) {
+    const REACH: usize = 2;
+    if anchors.len() < 2 * REACH + 1 {
+        return;
+    }
+    let local: Vec<f64> = (0..anchors.len())
+        .map(|i| {
+            let from = i.saturating_sub(REACH);
+            let to = (i + REACH + 1).min(anchors.len());
+            let mut window: Vec<f64> = anchors[from..to].iter().map(|a| a.1).collect();
+            median_in_place(&mut window).unwrap_or(anchors[i].1)
+        })
+        .collect();
+    let deviations: Vec<f64> = anchors.iter().zip(&local).map(|(a, m)| a.1 - m).collect();
+    let Some(scale) = robust_scale(&deviations) else {
+        return;
+    };
+    let floor = 1e-9 * local.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for ((anchor, median), deviation) in anchors.iter_mut().zip(local).zip(deviations) {
+        if deviation.abs() > (4.0 * scale).max(floor) {
+            anchor.1 = median;
+        }
+    }
 }
 
 /// For each point, the median of the detrended values at the same phase in the *other*
@@ -434,6 +467,24 @@ mod tests {
             (busy - 4.0 * 1.4826).abs() < 1e-9,
             "clamped at 4× the global scale: {busy}"
         );
+    }
+
+    #[test]
+    fn an_outage_filling_a_block_does_not_drag_the_baseline() {
+        let mut values = vec![200.0; 720];
+        values[360..400].iter_mut().for_each(|v| *v = 0.0);
+        let trend = block_median_trend(&values, 72);
+        assert!(
+            trend.iter().all(|t| (t - 200.0).abs() < 1e-9),
+            "{:?}",
+            &trend[350..410]
+        );
+        let step: Vec<f64> = (0..720)
+            .map(|i| if i < 400 { 100.0 } else { 300.0 })
+            .collect();
+        let trend = block_median_trend(&step, 72);
+        assert_eq!(trend[0], 100.0);
+        assert_eq!(trend[719], 300.0, "a lasting shift survives the filter");
     }
 
     #[test]

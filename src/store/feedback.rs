@@ -93,18 +93,26 @@ impl Store {
 
         let before = read_threshold(&mut tx, &stored.metric).await?;
         let after = before.after_feedback(stored.evidence_log_odds, confirmed);
-        sqlx::query(
-            "UPDATE metric_thresholds SET threshold_offset = $1, false_positives = $2, confirmed = $3, weakest_confirmed = $4, updated_at = $5
-             WHERE metric = $6",
-        )
-        .bind(after.offset)
-        .bind(i64::from(after.false_positives))
-        .bind(i64::from(after.confirmed))
-        .bind(after.weakest_confirmed)
-        .bind(now)
-        .bind(&stored.metric)
-        .execute(&mut *tx)
-        .await?;
+        // A NULL double cannot be bound through sqlx 0.8's Any driver on PostgreSQL (it goes
+        // out typed as float4), so "no confirmation yet" is written as a literal NULL.
+        let weakest = match after.weakest_confirmed {
+            Some(_) => "$6",
+            None => "NULL",
+        };
+        let sql = format!(
+            "UPDATE metric_thresholds SET threshold_offset = $1, false_positives = $2, confirmed = $3, updated_at = $4, weakest_confirmed = {weakest}
+             WHERE metric = $5"
+        );
+        let mut update = sqlx::query(&sql)
+            .bind(after.offset)
+            .bind(i64::from(after.false_positives))
+            .bind(i64::from(after.confirmed))
+            .bind(now)
+            .bind(&stored.metric);
+        if let Some(weakest) = after.weakest_confirmed {
+            update = update.bind(weakest);
+        }
+        update.execute(&mut *tx).await?;
         tx.commit().await?;
 
         let weights = self.learned_weights(&stored.metric).await?;

@@ -42,8 +42,8 @@ impl Store {
         &self,
         verdict: &Verdict,
         source: &str,
-        fingerprint: Option<&Fingerprint>,
     ) -> Result<(), StoreError> {
+        let fingerprint = verdict.fingerprint.as_ref();
         let created_at = now_ms();
         let verdict_json =
             serde_json::to_string(verdict).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
