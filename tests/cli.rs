@@ -6,10 +6,14 @@ use std::process::Command;
 fn anomaly_hunter() -> Command {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let data_dir = std::env::temp_dir().join(format!(
+    anomaly_hunter_in(&std::env::temp_dir().join(format!(
         "anomaly-hunter-cli-data-{}-{call}",
         std::process::id()
-    ));
+    )))
+}
+
+/// The binary with its store in `data_dir`.
+fn anomaly_hunter_in(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
     command
         .env("ANOMALY_HUNTER_DATA_DIR", data_dir)
@@ -161,4 +165,140 @@ fn chart_is_a_png() {
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     assert!(bytes.len() > 10_000, "a real chart, not an empty image");
+}
+
+/// Runs a command in `data_dir`, expects exit 0 and returns its standard output.
+fn run_in(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let output = anomaly_hunter_in(data_dir).args(args).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn a_scripted_session_of_detect_feedback_history_and_stats() {
+    let data_dir =
+        std::env::temp_dir().join(format!("anomaly-hunter-cli-session-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let id_of = |file: &str| -> String {
+        let json: serde_json::Value = serde_json::from_str(&run_in(
+            &data_dir,
+            &["detect", &example(file), "--format", "json"],
+        ))
+        .unwrap();
+        json["id"].as_str().unwrap().to_string()
+    };
+    let leak = id_of("memory_leak.csv");
+    let disk = id_of("disk_io_spike.csv");
+    id_of("normal_cpu.csv");
+    assert!(
+        data_dir.join("anomaly-hunter.db").exists(),
+        "the embedded store lives in ANOMALY_HUNTER_DATA_DIR"
+    );
+
+    let said = run_in(
+        &data_dir,
+        &[
+            "feedback",
+            &leak,
+            "confirm",
+            "--root-cause",
+            "cache never evicted",
+            "--author",
+            "ana",
+        ],
+    );
+    assert!(said.contains("recorded confirmed"), "{said}");
+    let said = run_in(&data_dir, &["feedback", &disk, "false-positive"]);
+    assert!(said.contains("more evidence to alert"), "{said}");
+
+    let history = run_in(&data_dir, &["history", "--format", "json"]);
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 3);
+    assert!(history
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["id"] == leak.as_str() && h["feedback"] == "confirmed"));
+
+    let stats: serde_json::Value =
+        serde_json::from_str(&run_in(&data_dir, &["stats", "--format", "json"])).unwrap();
+    assert_eq!(stats["investigations"], 3);
+    assert_eq!(stats["confirmed"], 1);
+    assert_eq!(stats["false_positives"], 1);
+    assert_eq!(stats["precision"], 0.5);
+    assert_eq!(stats["agents"].as_array().unwrap().len(), 3);
+    assert!(!stats["calibration"].as_array().unwrap().is_empty());
+    let text = run_in(&data_dir, &["stats"]);
+    for needle in [
+        "Investigations: 3",
+        "Precision from feedback: 50%",
+        "Agents:",
+        "Patterns:",
+        "Calibration over time",
+        "disk_io_spike",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+
+    let unknown = anomaly_hunter_in(&data_dir)
+        .args(["feedback", "no-such-id", "confirm"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no investigation with id `no-such-id`")
+    );
+}
+
+#[test]
+fn ingest_then_detect_a_stored_metric() {
+    let data_dir =
+        std::env::temp_dir().join(format!("anomaly-hunter-cli-ingest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let said = run_in(
+        &data_dir,
+        &[
+            "ingest",
+            &example("db_query_latency.csv"),
+            "--metric",
+            "orders_db_latency",
+        ],
+    );
+    assert!(
+        said.contains("stored 720 points of `orders_db_latency`"),
+        "{said}"
+    );
+    let verdict: serde_json::Value = serde_json::from_str(&run_in(
+        &data_dir,
+        &[
+            "detect",
+            "--metric",
+            "orders_db_latency",
+            "--since",
+            "6h",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(verdict["metric"], "orders_db_latency");
+    assert_eq!(verdict["points"], 361);
+    assert_eq!(verdict["anomalous"], true);
+    let missing = anomaly_hunter_in(&data_dir)
+        .args(["detect", "--metric", "nothing_here"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("no stored points for metric `nothing_here`"));
+    let neither = anomaly_hunter_in(&data_dir)
+        .args(["detect"])
+        .output()
+        .unwrap();
+    assert_eq!(neither.status.code(), Some(2));
 }
