@@ -29,6 +29,7 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::UnknownInvestigation(_)
+            | StoreError::NotAnAlert(_)
             | StoreError::UnknownMetric(_)
             | StoreError::Unusable { .. } => Self::BadInput(e.into()),
             other => Self::Internal(other.into()),

@@ -110,9 +110,27 @@ async fn a_scripted_session_shows_in_stats() {
         let disk = investigate_and_record(&store, &example("disk_io_spike.csv"), &[], "cli")
             .await
             .unwrap();
-        investigate_and_record(&store, &example("normal_cpu.csv"), &[], "cli")
+        let quiet = investigate_and_record(&store, &example("normal_cpu.csv"), &[], "cli")
             .await
             .unwrap();
+        assert!(!quiet.anomalous);
+        assert!(
+            matches!(
+                store
+                    .add_feedback(feedback(&quiet.id, FeedbackVerdict::FalsePositive, None))
+                    .await,
+                Err(StoreError::NotAnAlert(_))
+            ),
+            "{backend}: a quiet verdict cannot be a false positive"
+        );
+        let untouched = store
+            .add_feedback(feedback(&quiet.id, FeedbackVerdict::Confirmed, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            untouched.threshold_after, 0.0,
+            "{backend}: confirming a quiet verdict moves no threshold"
+        );
         store
             .add_feedback(feedback(
                 &leak.id,
@@ -134,8 +152,8 @@ async fn a_scripted_session_shows_in_stats() {
         assert_eq!(stats.anomalous, 2, "{backend}");
         assert_eq!(
             (stats.confirmed, stats.false_positives),
-            (1, 1),
-            "{backend}"
+            (2, 1),
+            "{backend}: the quiet verdict was confirmed too"
         );
         assert_eq!(stats.precision, Some(0.5), "{backend}");
         let pattern_agent = stats
@@ -143,7 +161,7 @@ async fn a_scripted_session_shows_in_stats() {
             .iter()
             .find(|a| a.agent == "pattern_analyst")
             .unwrap();
-        assert_eq!(pattern_agent.judged, 2, "{backend}");
+        assert_eq!(pattern_agent.judged, 3, "{backend}");
         assert!(
             pattern_agent.agreement.is_some() && pattern_agent.weight < 1.0,
             "{backend}: one wrong vote lowers the weight"
@@ -163,9 +181,9 @@ async fn a_scripted_session_shows_in_stats() {
             "{backend}"
         );
         assert_eq!(stats.calibration.len(), 1, "{backend}");
-        assert_eq!(stats.calibration[0].judged, 2, "{backend}");
+        assert_eq!(stats.calibration[0].judged, 3, "{backend}");
         assert!(
-            (stats.calibration[0].accuracy - 0.5).abs() < 1e-9,
+            (stats.calibration[0].accuracy - 2.0 / 3.0).abs() < 1e-9,
             "{backend}"
         );
         assert!(

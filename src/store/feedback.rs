@@ -40,6 +40,9 @@ impl Store {
     /// write lock on SQLite), so no update is lost.
     pub async fn add_feedback(&self, feedback: NewFeedback) -> Result<FeedbackOutcome, StoreError> {
         let stored = self.investigation(&feedback.investigation_id).await?;
+        if !stored.anomalous && feedback.verdict == FeedbackVerdict::FalsePositive {
+            return Err(StoreError::NotAnAlert(stored.id));
+        }
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -66,6 +69,9 @@ impl Store {
         .await?;
 
         let confirmed = feedback.verdict == FeedbackVerdict::Confirmed;
+        // What really happened: an alert people confirmed. A confirmed quiet verdict means
+        // there was nothing, and agents that voted "anomalous" on it were wrong.
+        let truly_anomalous = stored.anomalous && confirmed;
         let votes = sqlx::query(
             "SELECT agent, anomaly_probability FROM agent_findings WHERE investigation_id = $1",
         )
@@ -77,7 +83,7 @@ impl Store {
             if !VOTING_AGENTS.iter().any(|a| a.id() == agent) {
                 continue;
             }
-            let agreed = reliability::agreed(row.try_get("anomaly_probability")?, confirmed);
+            let agreed = reliability::agreed(row.try_get("anomaly_probability")?, truly_anomalous);
             sqlx::query(
                 "INSERT INTO agent_reliability (agent, agreed, disagreed) VALUES ($1, $2, $3)
                  ON CONFLICT (agent) DO UPDATE SET agreed = agent_reliability.agreed + $4, disagreed = agent_reliability.disagreed + $5",
@@ -92,7 +98,13 @@ impl Store {
         }
 
         let before = read_threshold(&mut tx, &stored.metric).await?;
-        let after = before.after_feedback(stored.evidence_log_odds, confirmed);
+        // Thresholds learn from alerts only: a quiet verdict says nothing about where the bar
+        // for alerting should be.
+        let after = if stored.anomalous {
+            before.after_feedback(stored.evidence_log_odds, confirmed)
+        } else {
+            before
+        };
         // A NULL double cannot be bound through sqlx 0.8's Any driver on PostgreSQL (it goes
         // out typed as float4), so "no confirmation yet" is written as a literal NULL.
         let weakest = match after.weakest_confirmed {

@@ -102,6 +102,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("no investigation with id `{0}` (see `anomaly-hunter history`)")]
     UnknownInvestigation(String),
+    #[error("investigation `{0}` did not alert, so it cannot be a false positive")]
+    NotAnAlert(String),
     #[error("no stored points for metric `{0}`; load some with `anomaly-hunter ingest FILE.csv --metric {0}`")]
     UnknownMetric(String),
     #[error("stored data for `{metric}` cannot be investigated: {detail}")]

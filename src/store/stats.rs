@@ -74,10 +74,9 @@ struct Judged {
 }
 
 impl Judged {
-    /// People agreed with the verdict: an alert they confirmed, or a quiet verdict they did
-    /// not call a miss (a "false positive" on a quiet verdict means the verdict was right).
+    /// People agreed with the verdict ("false positive" is only accepted on alerts).
     fn right(&self) -> bool {
-        self.anomalous == self.confirmed
+        self.confirmed
     }
 }
 
@@ -156,7 +155,10 @@ impl Store {
                     .fetch_one(self.pool())
                     .await?;
             let votes = sqlx::query(
-                "SELECT a.anomaly_probability, f.verdict FROM agent_findings a JOIN feedback f ON f.investigation_id = a.investigation_id WHERE a.agent = $1",
+                "SELECT a.anomaly_probability, f.verdict, i.anomalous FROM agent_findings a
+                 JOIN feedback f ON f.investigation_id = a.investigation_id
+                 JOIN investigations i ON i.id = a.investigation_id
+                 WHERE a.agent = $1",
             )
             .bind(agent.id())
             .fetch_all(self.pool())
@@ -166,7 +168,8 @@ impl Store {
                 .filter(|row| {
                     let probability: f64 = row.try_get("anomaly_probability").unwrap_or(0.0);
                     let verdict: String = row.try_get("verdict").unwrap_or_default();
-                    reliability::agreed(probability, verdict == "confirmed")
+                    let anomalous = row.try_get::<i64, _>("anomalous").unwrap_or(0) != 0;
+                    reliability::agreed(probability, anomalous && verdict == "confirmed")
                 })
                 .count();
             stats.push(AgentStats {
