@@ -285,3 +285,47 @@ async fn a_damaged_sqlite_file_is_refused_and_left_alone() {
         "the file is not overwritten"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_threads_find_their_investigation() {
+    use anomaly_hunter::store::ThreadRef;
+    for (backend, store) in support::stores("threads").await {
+        let first = investigate_and_record(&store, &example("disk_io_spike.csv"), &[], "slack")
+            .await
+            .unwrap();
+        let rerun = investigate_and_record(&store, &example("disk_io_spike.csv"), &[], "slack")
+            .await
+            .unwrap();
+        let thread = ThreadRef {
+            platform: "slack".into(),
+            channel: "C024BE91L".into(),
+            thread_id: "1716371715.000200".into(),
+        };
+        assert_eq!(
+            store.investigation_for_thread(&thread).await.unwrap(),
+            None,
+            "{backend}"
+        );
+        store.link_thread(&thread, &first.id).await.unwrap();
+        assert_eq!(
+            store.investigation_for_thread(&thread).await.unwrap(),
+            Some(first.id.clone()),
+            "{backend}"
+        );
+        store.link_thread(&thread, &rerun.id).await.unwrap();
+        assert_eq!(
+            store.investigation_for_thread(&thread).await.unwrap(),
+            Some(rerun.id),
+            "{backend}: a rerun takes the thread over"
+        );
+        let other = ThreadRef {
+            platform: "discord".into(),
+            ..thread
+        };
+        assert_eq!(
+            store.investigation_for_thread(&other).await.unwrap(),
+            None,
+            "{backend}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ mod investigations;
 mod series;
 mod similar;
 mod stats;
+mod threads;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,7 @@ pub use feedback::{FeedbackOutcome, NewFeedback};
 pub use investigations::{HistoryEntry, StoredInvestigation};
 pub use similar::ImportedIncident;
 pub use stats::{AgentStats, CalibrationPeriod, PatternStats, StatsReport, ThresholdStats};
+pub use threads::ThreadRef;
 
 use similar::FingerprintIndex;
 
