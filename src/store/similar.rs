@@ -68,46 +68,33 @@ impl Store {
         k: usize,
     ) -> Result<Vec<SimilarIncident>, StoreError> {
         self.ensure_index().await?;
-        let nearest: Vec<(String, String, i64, Option<String>, f64)> = {
-            let guard = self.index.read().await;
-            let index = guard.as_ref().map_or_else(Vec::new, |i| {
-                i.nearest(fingerprint, kind, metric, exclude_id, k)
-                    .into_iter()
-                    .map(|(e, d)| {
-                        (
-                            e.id.clone(),
-                            e.metric.clone(),
-                            e.created_at,
-                            e.pattern.clone(),
-                            d,
-                        )
-                    })
-                    .collect()
-            });
-            index
+        let mut found: Vec<SimilarIncident> = match self.index.read().await.as_ref() {
+            Some(index) => index
+                .nearest(fingerprint, kind, metric, exclude_id, k)
+                .into_iter()
+                .map(|(entry, distance)| SimilarIncident {
+                    id: entry.id.clone(),
+                    metric: entry.metric.clone(),
+                    created_at: entry.created_at,
+                    distance,
+                    pattern: entry.pattern.clone(),
+                    feedback: None,
+                    root_cause: None,
+                })
+                .collect(),
+            None => Vec::new(),
         };
-        let mut found = Vec::with_capacity(nearest.len());
-        for (id, metric, created_at, pattern, distance) in nearest {
-            let latest = sqlx::query("SELECT verdict, root_cause FROM feedback WHERE investigation_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
-                .bind(&id)
-                .fetch_optional(self.pool())
-                .await?;
-            let (feedback, root_cause) = match latest {
-                Some(row) => (
-                    FeedbackVerdict::parse(&row.try_get::<String, _>("verdict")?),
-                    row.try_get("root_cause")?,
-                ),
-                None => (None, None),
-            };
-            found.push(SimilarIncident {
-                id,
-                metric,
-                created_at,
-                distance,
-                pattern,
-                feedback,
-                root_cause,
-            });
+        for incident in &mut found {
+            let latest = sqlx::query(
+                "SELECT verdict, root_cause FROM feedback WHERE investigation_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+            )
+            .bind(&incident.id)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(row) = latest {
+                incident.feedback = FeedbackVerdict::parse(&row.try_get::<String, _>("verdict")?);
+                incident.root_cause = row.try_get("root_cause")?;
+            }
         }
         Ok(found)
     }
