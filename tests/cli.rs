@@ -302,3 +302,35 @@ fn ingest_then_detect_a_stored_metric() {
         .unwrap();
     assert_eq!(neither.status.code(), Some(2));
 }
+
+#[test]
+fn processes_racing_to_create_a_fresh_store_all_succeed() {
+    let data_dir =
+        std::env::temp_dir().join(format!("anomaly-hunter-cli-race-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            anomaly_hunter_in(&data_dir)
+                .args(["detect", &example("normal_cpu.csv"), "--format", "json"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let history: serde_json::Value =
+        serde_json::from_str(&run_in(&data_dir, &["history", "--format", "json"])).unwrap();
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        6,
+        "every investigation stored"
+    );
+}

@@ -145,7 +145,7 @@ impl Store {
                 .await
                 .map_err(|source| classify_open_error(&location, source))?;
         }
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        migrate(&pool).await?;
         tracing::debug!(store = %described, "store open");
         Ok(Self {
             pool,
@@ -160,6 +160,26 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// Brings the schema up to date. PostgreSQL serialises concurrent migrators with an advisory
+/// lock; SQLite has none, so a process that loses the race to create a fresh file's tables
+/// ("already exists") looks again, finds them applied, and carries on.
+async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
+    const ATTEMPTS: u32 = 5;
+    let migrator = sqlx::migrate!("./migrations");
+    let mut attempt = 1;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "migration raced another process; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
