@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod bench;
+pub mod chat;
 pub mod cli;
 pub mod investigation;
 pub mod learning;

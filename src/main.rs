@@ -59,7 +59,7 @@ enum Command {
         #[command(flatten)]
         csv: CsvArgs,
         /// With a stored metric: only its last stretch (`30m`, `6h`, `7d`).
-        #[arg(long, value_parser = cli::parse_duration)]
+        #[arg(long, value_parser = anomaly_hunter::series::timestamp::parse_duration)]
         since: Option<i64>,
         /// Deploys and config changes, a `timestamp,kind,description` CSV (also stored).
         #[arg(long)]

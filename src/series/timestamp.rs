@@ -147,6 +147,27 @@ pub fn to_rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// Parses a look-back such as `90s`, `30m`, `6h`, `7d` or `2w` into milliseconds.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30m, 6h or 7d"))?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 604_800_000,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h, d or w")),
+    };
+    Ok(number * unit_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +216,15 @@ mod tests {
             assert_eq!(TimestampFormat::Calendar.parse(text), None, "{text}");
         }
         assert_eq!(TimestampFormat::detect("hello"), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("6h"), Ok(21_600_000));
+        assert_eq!(parse_duration("30m"), Ok(1_800_000));
+        assert_eq!(parse_duration("7d"), Ok(604_800_000));
+        assert!(parse_duration("6 hours").is_err());
+        assert!(parse_duration("h").is_err());
     }
 
     #[test]

@@ -1,0 +1,186 @@
+//! The command grammar shared by every platform:
+//! `check [metric] [last 6h]`, `help`, `stats`, `history [metric]`.
+//! Slack sends the text after `/anomaly`; Discord the text after `!check_anomaly` (where a bare
+//! metric name means `check`).
+
+use thiserror::Error;
+
+use crate::series::timestamp::parse_duration;
+
+/// A parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Investigate a stored metric, or (no metric) the CSV attached or just shared.
+    Check {
+        metric: Option<String>,
+        lookback_ms: Option<i64>,
+    },
+    Help,
+    Stats,
+    History {
+        metric: Option<String>,
+    },
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CommandError {
+    #[error("unknown command `{0}`. {HELP}")]
+    Unknown(String),
+    #[error("{0}. {HELP}")]
+    BadLookback(String),
+    #[error("`{0}` is not a metric name (letters, digits, `_ . : -` only). {HELP}")]
+    BadMetric(String),
+}
+
+/// One-line usage, appended to every refusal.
+pub const HELP: &str = "Try `check <metric> [last 6h]`, `check` with a CSV attached, `stats`, `history [metric]` or `help`.";
+
+/// The full help text.
+pub const HELP_TEXT: &str = "*Anomaly Hunter* investigates a metric with three statistical agents and answers in a thread.\n\
+• `check <metric> [last 6h]` — investigate a stored metric (optionally only its last stretch)\n\
+• `check` — investigate the CSV attached to the message, or the one you shared here a moment ago\n\
+• `stats` — precision, agent agreement and calibration from the team's feedback\n\
+• `history [metric]` — recent investigations\n\
+In a verdict thread: `confirm`, `false positive`, `root cause: <text>`, `explain [agent]`, `rerun`, or ask a question.";
+
+/// Parses the text after the command word. `bare_metric_is_check` lets Discord's
+/// `!check_anomaly api_latency` mean `check api_latency`.
+pub fn parse(text: &str, bare_metric_is_check: bool) -> Result<Command, CommandError> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let Some((first, rest)) = words.split_first() else {
+        return Ok(if bare_metric_is_check {
+            Command::Check {
+                metric: None,
+                lookback_ms: None,
+            }
+        } else {
+            Command::Help
+        });
+    };
+    match first.to_ascii_lowercase().as_str() {
+        "check" | "investigate" | "detect" => parse_check(rest),
+        "help" | "-h" | "--help" | "?" => Ok(Command::Help),
+        "stats" | "status" => Ok(Command::Stats),
+        "history" => Ok(Command::History {
+            metric: rest.first().map(|m| metric_name(m)).transpose()?,
+        }),
+        _ if bare_metric_is_check => parse_check(&words),
+        other => Err(CommandError::Unknown(other.to_string())),
+    }
+}
+
+/// `[metric] [last|since|--since] [6h]`, in any order of metric and look-back.
+fn parse_check(words: &[&str]) -> Result<Command, CommandError> {
+    let mut metric = None;
+    let mut lookback_ms = None;
+    let mut words = words.iter().peekable();
+    while let Some(word) = words.next() {
+        match word.to_ascii_lowercase().as_str() {
+            "last" | "since" | "--since" | "over" | "for" => {
+                let amount = words.next().ok_or_else(|| {
+                    CommandError::BadLookback(format!("`{word}` needs a duration like 6h"))
+                })?;
+                lookback_ms = Some(parse_duration(amount).map_err(CommandError::BadLookback)?);
+            }
+            _ if metric.is_none() && parse_duration(word).is_err() => {
+                metric = Some(metric_name(word)?)
+            }
+            _ => lookback_ms = Some(parse_duration(word).map_err(CommandError::BadLookback)?),
+        }
+    }
+    Ok(Command::Check {
+        metric,
+        lookback_ms,
+    })
+}
+
+fn metric_name(word: &str) -> Result<String, CommandError> {
+    let valid = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c));
+    if valid {
+        Ok(word.to_string())
+    } else {
+        Err(CommandError::BadMetric(word.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOURS_6: i64 = 6 * 3_600_000;
+
+    #[test]
+    fn slack_style_commands() {
+        assert_eq!(
+            parse("check api_latency_p99 last 6h", false),
+            Ok(Command::Check {
+                metric: Some("api_latency_p99".into()),
+                lookback_ms: Some(HOURS_6)
+            })
+        );
+        assert_eq!(
+            parse("check", false),
+            Ok(Command::Check {
+                metric: None,
+                lookback_ms: None
+            })
+        );
+        assert_eq!(
+            parse("CHECK db.latency 6h", false),
+            Ok(Command::Check {
+                metric: Some("db.latency".into()),
+                lookback_ms: Some(HOURS_6)
+            })
+        );
+        assert_eq!(parse("help", false), Ok(Command::Help));
+        assert_eq!(parse("", false), Ok(Command::Help));
+        assert_eq!(parse("stats", false), Ok(Command::Stats));
+        assert_eq!(
+            parse("history api_latency", false),
+            Ok(Command::History {
+                metric: Some("api_latency".into())
+            })
+        );
+    }
+
+    #[test]
+    fn discord_bare_metric_means_check() {
+        assert_eq!(
+            parse("api_latency last 6h", true),
+            Ok(Command::Check {
+                metric: Some("api_latency".into()),
+                lookback_ms: Some(HOURS_6)
+            })
+        );
+        assert_eq!(
+            parse("", true),
+            Ok(Command::Check {
+                metric: None,
+                lookback_ms: None
+            })
+        );
+        assert_eq!(parse("stats", true), Ok(Command::Stats));
+    }
+
+    #[test]
+    fn refusals_say_what_to_do() {
+        let unknown = parse("deploy everything", false).unwrap_err();
+        assert_eq!(unknown, CommandError::Unknown("deploy".into()));
+        assert!(unknown.to_string().contains("Try `check <metric>"));
+        assert!(matches!(
+            parse("check api last six", false),
+            Err(CommandError::BadLookback(_))
+        ));
+        assert!(matches!(
+            parse("check api last", false),
+            Err(CommandError::BadLookback(_))
+        ));
+        assert!(matches!(
+            parse("check <script>", false),
+            Err(CommandError::BadMetric(_))
+        ));
+    }
+}

@@ -1,0 +1,323 @@
+//! The incident-room conversation in a verdict thread: what a reply asks for, and answers
+//! built from the stored evidence (which agent saw what), never invented.
+
+use crate::agents::AgentName;
+
+/// What a reply in a verdict thread asks the bot to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThreadReply {
+    Confirm {
+        root_cause: Option<String>,
+    },
+    FalsePositive,
+    RootCause(String),
+    Explain {
+        agent: Option<AgentName>,
+    },
+    Rerun,
+    Help,
+    /// A question for the bot, answered from the evidence.
+    Question(String),
+    /// Talk between people: the bot stays quiet.
+    Ignore,
+}
+
+/// Reads a reply. Keywords count at the start of the message (after any mention of the bot);
+/// other text is a question only when the bot was mentioned or it ends with `?`.
+pub fn parse_reply(text: &str, mentions_bot: bool) -> ThreadReply {
+    let text = strip_mentions(text);
+    let lower = text.to_lowercase();
+    let after = |prefix_len: usize| {
+        text[prefix_len..]
+            .trim_start_matches([':', ',', ' ', '-', '—'])
+            .trim()
+            .to_string()
+    };
+    if let Some(len) = prefix(&lower, &["root cause", "rootcause", "root-cause", "cause"]) {
+        let cause = after(len);
+        return if cause.is_empty() {
+            ThreadReply::Help
+        } else {
+            ThreadReply::RootCause(cause)
+        };
+    }
+    if prefix(
+        &lower,
+        &[
+            "false positive",
+            "false-positive",
+            "false alarm",
+            "fp",
+            "not an incident",
+        ],
+    )
+    .is_some()
+    {
+        return ThreadReply::FalsePositive;
+    }
+    if let Some(len) = prefix(&lower, &["confirmed", "confirm", "ack", "real"]) {
+        let rest = after(len);
+        let root_cause = rest
+            .strip_prefix("root cause")
+            .or_else(|| rest.strip_prefix("Root cause"))
+            .map(|c| c.trim_start_matches([':', ' ']).trim().to_string())
+            .filter(|c| !c.is_empty());
+        return ThreadReply::Confirm { root_cause };
+    }
+    if let Some(len) = prefix(&lower, &["explain", "why"]) {
+        if lower.starts_with("why") && lower.len() > 3 && !mentions_bot && !lower.ends_with('?') {
+            return ThreadReply::Ignore;
+        }
+        return ThreadReply::Explain {
+            agent: agent_named(&lower[len..]),
+        };
+    }
+    if prefix(&lower, &["rerun", "re-run", "again", "retry"]).is_some() {
+        return ThreadReply::Rerun;
+    }
+    if prefix(&lower, &["help"]).is_some() {
+        return ThreadReply::Help;
+    }
+    if mentions_bot || lower.trim_end().ends_with('?') {
+        return ThreadReply::Question(text.trim().to_string());
+    }
+    ThreadReply::Ignore
+}
+
+/// Length of the first keyword that starts `lower` as a whole word.
+fn prefix(lower: &str, keywords: &[&str]) -> Option<usize> {
+    keywords.iter().find_map(|k| {
+        let rest = lower.strip_prefix(k)?;
+        rest.chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric())
+            .then_some(k.len())
+    })
+}
+
+/// Removes platform mentions (`<@U123ABC>`, `<@!123>`, `@anomaly-hunter`) from the text.
+fn strip_mentions(text: &str) -> &str {
+    let mut rest = text.trim();
+    loop {
+        let next = if rest.starts_with("<@") {
+            rest.find('>').map(|end| &rest[end + 1..])
+        } else if rest.starts_with('@') {
+            Some(
+                rest.find(char::is_whitespace)
+                    .map_or("", |end| &rest[end..]),
+            )
+        } else {
+            None
+        };
+        match next {
+            Some(after) => rest = after.trim_start_matches([',', ':']).trim(),
+            None => return rest,
+        }
+    }
+}
+
+fn agent_named(text: &str) -> Option<AgentName> {
+    let text = text.to_lowercase();
+    if text.contains("pattern") || text.contains("outlier") {
+        Some(AgentName::PatternAnalyst)
+    } else if text.contains("change") || text.contains("detective") {
+        Some(AgentName::ChangeDetective)
+    } else if text.contains("root") || text.contains("cause") {
+        Some(AgentName::RootCause)
+    } else {
+        None
+    }
+}
+
+/// Explains a stored verdict: one agent in full (finding and top evidence), or all three.
+pub fn explain(verdict: &serde_json::Value, agent: Option<AgentName>) -> String {
+    let agents = verdict["agents"].as_array().cloned().unwrap_or_default();
+    let chosen: Vec<&serde_json::Value> = agents
+        .iter()
+        .filter(|a| agent.is_none_or(|wanted| a["agent"] == wanted.id()))
+        .collect();
+    let mut text = String::new();
+    for a in chosen {
+        let title = agent_title(a["agent"].as_str().unwrap_or(""));
+        let confidence = a["confidence"].as_f64().unwrap_or(0.0) * 100.0;
+        text.push_str(&format!(
+            "*{title}* ({confidence:.0}% confident): {}\n",
+            a["finding"].as_str().unwrap_or("")
+        ));
+        let evidence = a["evidence"].as_array().cloned().unwrap_or_default();
+        for e in evidence.iter().take(if agent.is_some() { 8 } else { 3 }) {
+            text.push_str(&format!(
+                "  • {} = {} — {}\n",
+                e["name"].as_str().unwrap_or(""),
+                e["value"],
+                e["detail"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    if agent.is_none() {
+        text.push_str(&format!(
+            "*Hypothesis:* {}",
+            verdict["hypothesis"].as_str().unwrap_or("")
+        ));
+    }
+    text.trim_end().to_string()
+}
+
+/// Answers a free question from the stored verdict: "when" goes to the Change Detective,
+/// "why / cause" to the Root Cause Agent, "how big / how bad / spike" to the Pattern Analyst,
+/// "seen before / similar" to the incident history; anything else gets the summary.
+pub fn answer(verdict: &serde_json::Value, question: &str) -> String {
+    let q = question.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| q.contains(w));
+    if has(&["seen", "before", "similar", "history", "last time"]) {
+        let similar = verdict["similar_incidents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if similar.is_empty() {
+            return "Nothing like this is on record yet.".to_string();
+        }
+        let lines: Vec<String> = similar
+            .iter()
+            .map(|s| {
+                let said = match (s["feedback"].as_str(), s["root_cause"].as_str()) {
+                    (Some(f), Some(c)) => format!("{}: {c}", f.replace('_', " ")),
+                    (Some(f), None) => f.replace('_', " "),
+                    _ => "not judged".to_string(),
+                };
+                format!("• {} ({said})", s["metric"].as_str().unwrap_or(""))
+            })
+            .collect();
+        return format!(
+            "{} similar incident(s):\n{}",
+            similar.len(),
+            lines.join("\n")
+        );
+    }
+    let agent = if has(&["when", "start", "change", "deploy", "since"]) {
+        Some(AgentName::ChangeDetective)
+    } else if has(&["why", "cause", "root", "because", "what happened"]) {
+        Some(AgentName::RootCause)
+    } else if has(&[
+        "how big",
+        "how bad",
+        "spike",
+        "outlier",
+        "severity",
+        "magnitude",
+        "how much",
+    ]) {
+        Some(AgentName::PatternAnalyst)
+    } else {
+        None
+    };
+    match agent {
+        Some(agent) => explain(verdict, Some(agent)),
+        None => format!(
+            "{}\n{}",
+            verdict["verdict"].as_str().unwrap_or(""),
+            explain(verdict, None)
+        ),
+    }
+}
+
+fn agent_title(id: &str) -> &'static str {
+    match id {
+        "pattern_analyst" => AgentName::PatternAnalyst.title(),
+        "change_detective" => AgentName::ChangeDetective.title(),
+        _ => AgentName::RootCause.title(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_at_the_start_after_a_mention() {
+        assert_eq!(
+            parse_reply("confirm", false),
+            ThreadReply::Confirm { root_cause: None }
+        );
+        assert_eq!(
+            parse_reply(
+                "<@U0BOT> confirmed, root cause: pgbouncer pool too small",
+                false
+            ),
+            ThreadReply::Confirm {
+                root_cause: Some("pgbouncer pool too small".into())
+            }
+        );
+        assert_eq!(
+            parse_reply("false positive", false),
+            ThreadReply::FalsePositive
+        );
+        assert_eq!(
+            parse_reply("FP - that was the batch job", false),
+            ThreadReply::FalsePositive
+        );
+        assert_eq!(
+            parse_reply("root cause: bad deploy of v2.3", false),
+            ThreadReply::RootCause("bad deploy of v2.3".into())
+        );
+        assert_eq!(
+            parse_reply("explain change detective", false),
+            ThreadReply::Explain {
+                agent: Some(AgentName::ChangeDetective)
+            }
+        );
+        assert_eq!(
+            parse_reply("@anomaly-hunter explain", false),
+            ThreadReply::Explain { agent: None }
+        );
+        assert_eq!(parse_reply("rerun", false), ThreadReply::Rerun);
+        assert_eq!(parse_reply("help", false), ThreadReply::Help);
+    }
+
+    #[test]
+    fn people_talking_among_themselves_are_left_alone() {
+        assert_eq!(
+            parse_reply("looking into it now", false),
+            ThreadReply::Ignore
+        );
+        assert_eq!(
+            parse_reply("confirmation pending from DBA", false),
+            ThreadReply::Ignore,
+            "a keyword must be a whole word"
+        );
+        assert_eq!(
+            parse_reply("did it start after the deploy?", false),
+            ThreadReply::Question("did it start after the deploy?".into())
+        );
+        assert_eq!(
+            parse_reply("<@U0BOT> what changed", true),
+            ThreadReply::Question("what changed".into())
+        );
+    }
+
+    fn stored_verdict() -> serde_json::Value {
+        serde_json::json!({
+            "verdict": "Critical anomaly in db: level shift",
+            "hypothesis": "Connection-pool exhaustion suspected.",
+            "agents": [
+                {"agent": "pattern_analyst", "confidence": 0.99, "finding": "Spike at 08:17.", "evidence": [{"name": "max_robust_z", "value": 20.4, "detail": "largest |z|"}]},
+                {"agent": "change_detective", "confidence": 0.97, "finding": "Level shift of +307% at 08:21.", "evidence": []},
+                {"agent": "root_cause", "confidence": 0.7, "finding": "Pool exhausted.", "evidence": []}
+            ],
+            "similar_incidents": [{"metric": "db", "feedback": "confirmed", "root_cause": "pgbouncer"}]
+        })
+    }
+
+    #[test]
+    fn answers_come_from_the_right_agent() {
+        let v = stored_verdict();
+        assert!(answer(&v, "when did it start?").contains("Level shift of +307%"));
+        assert!(answer(&v, "why?").contains("Pool exhausted"));
+        assert!(answer(&v, "how big was the spike?").contains("max_robust_z"));
+        assert!(answer(&v, "have we seen this before?").contains("confirmed: pgbouncer"));
+        let summary = answer(&v, "thoughts");
+        assert!(summary.contains("Critical anomaly") && summary.contains("Hypothesis"));
+        assert!(explain(&v, Some(AgentName::PatternAnalyst))
+            .starts_with("*Pattern Analyst* (99% confident)"));
+    }
+}

@@ -1,0 +1,157 @@
+//! How a verdict reads in chat, independent of the platform: a headline with severity emoji
+//! and colour, the verdict, one line per agent, the hypothesis, similar incidents and the
+//! feedback buttons. Adapters turn this into Block Kit or a Discord embed.
+
+use crate::agents::synthesizer::severity_label;
+use crate::investigation::Verdict;
+
+/// A button under a verdict; `action` comes back when it is pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub action: &'static str,
+    pub label: &'static str,
+}
+
+/// Actions the verdict buttons carry (with the investigation id as their value).
+pub const CONFIRM: &str = "confirm";
+pub const FALSE_POSITIVE: &str = "false_positive";
+pub const EXPLAIN: &str = "explain";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictMessage {
+    pub investigation_id: String,
+    /// "🔴 Critical · api_latency_p99 · severity 9/10 · 96% confident"
+    pub headline: String,
+    /// RGB colour for the severity band.
+    pub colour: u32,
+    pub verdict: String,
+    /// (agent title with confidence, finding)
+    pub agents: Vec<(String, String)>,
+    pub hypothesis: String,
+    pub similar: Vec<String>,
+    pub buttons: Vec<Button>,
+}
+
+/// Emoji and colour by severity band (info, warning, error, critical).
+pub fn severity_style(severity: u8, anomalous: bool) -> (&'static str, u32) {
+    match (anomalous, severity) {
+        (false, _) => ("🟢", 0x2EB67D),
+        (true, 0..=6) => ("🟡", 0xECB22E),
+        (true, 7..=8) => ("🟠", 0xE8772E),
+        (true, _) => ("🔴", 0xE01E5A),
+    }
+}
+
+pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
+    let (emoji, colour) = severity_style(verdict.severity, verdict.anomalous);
+    let status = if verdict.anomalous {
+        capitalised(severity_label(verdict.severity))
+    } else {
+        "Normal".to_string()
+    };
+    VerdictMessage {
+        investigation_id: verdict.id.clone(),
+        headline: format!(
+            "{emoji} {status} · {} · severity {}/10 · {:.0}% confident",
+            verdict.metric,
+            verdict.severity,
+            verdict.confidence * 100.0
+        ),
+        colour,
+        verdict: verdict.verdict.clone(),
+        agents: verdict
+            .agents
+            .iter()
+            .map(|a| {
+                (
+                    format!("{} ({:.0}%)", a.agent.title(), a.confidence * 100.0),
+                    a.finding.clone(),
+                )
+            })
+            .collect(),
+        hypothesis: verdict.hypothesis.clone(),
+        similar: verdict
+            .similar_incidents
+            .iter()
+            .map(|s| {
+                let said = match (&s.feedback, &s.root_cause) {
+                    (Some(f), Some(c)) => format!("{}: {c}", f.as_str().replace('_', " ")),
+                    (Some(f), None) => f.as_str().replace('_', " "),
+                    (None, _) => "not judged".to_string(),
+                };
+                format!(
+                    "{} on {} ({said})",
+                    s.metric,
+                    &crate::series::timestamp::to_rfc3339(s.created_at)[..10]
+                )
+            })
+            .collect(),
+        buttons: vec![
+            Button {
+                action: CONFIRM,
+                label: "Confirm",
+            },
+            Button {
+                action: FALSE_POSITIVE,
+                label: "False positive",
+            },
+            Button {
+                action: EXPLAIN,
+                label: "Explain",
+            },
+        ],
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::synthesizer::Weights;
+    use crate::series::csv::{parse_csv, CsvOptions};
+    use crate::synthetic::demo::demo_files;
+
+    #[test]
+    fn a_demo_incident_reads_well() {
+        let demo = demo_files()
+            .into_iter()
+            .find(|d| d.file_name == "db_query_latency.csv")
+            .unwrap();
+        let series = parse_csv(
+            demo.csv.into_bytes(),
+            "db",
+            &CsvOptions::default(),
+            Some("db_query_latency".into()),
+        )
+        .unwrap();
+        let verdict = crate::investigation::investigate(&series, &[], Weights::default());
+        let message = verdict_message(&verdict);
+        assert!(
+            message
+                .headline
+                .starts_with("🔴 Critical · db_query_latency · severity 9/10"),
+            "{}",
+            message.headline
+        );
+        assert_eq!(message.agents.len(), 3);
+        assert!(message.agents[0].0.starts_with("Pattern Analyst ("));
+        assert!(message.hypothesis.contains("Connection-pool exhaustion"));
+        let actions: Vec<&str> = message.buttons.iter().map(|b| b.action).collect();
+        assert_eq!(actions, vec![CONFIRM, FALSE_POSITIVE, EXPLAIN]);
+    }
+
+    #[test]
+    fn colours_follow_the_bands() {
+        assert_eq!(severity_style(2, false).0, "🟢");
+        assert_eq!(severity_style(5, true).0, "🟡");
+        assert_eq!(severity_style(8, true).0, "🟠");
+        assert_eq!(severity_style(10, true).0, "🔴");
+    }
+}
