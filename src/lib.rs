@@ -12,6 +12,8 @@ pub mod investigation;
 pub mod learning;
 pub mod render;
 pub mod series;
+pub mod serve;
+pub mod slack;
 pub mod stats;
 pub mod store;
 pub mod synthetic;

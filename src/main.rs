@@ -70,6 +70,15 @@ enum Command {
         #[arg(long)]
         chart: Option<PathBuf>,
     },
+    /// Run the chat bot (Slack when SLACK_BOT_TOKEN is set) on ANOMALY_HUNTER_ADDR.
+    Serve {
+        /// Largest accepted upload, in bytes.
+        #[arg(long, env = "ANOMALY_HUNTER_MAX_BYTES", default_value_t = Limits::default().max_bytes)]
+        max_bytes: u64,
+        /// Most accepted rows in an upload.
+        #[arg(long, env = "ANOMALY_HUNTER_MAX_ROWS", default_value_t = Limits::default().max_rows)]
+        max_rows: usize,
+    },
     /// Store a CSV's points under a metric name (a point at a stored timestamp is replaced).
     Ingest {
         file: PathBuf,
@@ -201,6 +210,20 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 chart,
             })
             .await
+        }
+        Command::Serve {
+            max_bytes,
+            max_rows,
+        } => {
+            let config = anomaly_hunter::serve::Config::from_env(Limits {
+                max_bytes,
+                max_rows,
+            })
+            .map_err(Failure::BadInput)?;
+            let store = std::sync::Arc::new(cli::open_store().await?);
+            anomaly_hunter::serve::serve(config, store)
+                .await
+                .map_err(Failure::Internal)
         }
         Command::Ingest { file, csv } => cli::ingest(&file, &csv.options()).await,
         Command::Feedback {

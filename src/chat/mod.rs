@@ -5,3 +5,4 @@
 pub mod commands;
 pub mod discussion;
 pub mod message;
+pub mod service;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_slack;
+
 use anomaly_hunter::store::{Location, Store};
 
 /// Environment variable naming the PostgreSQL server the tests may use (`.ci/run` sets it).

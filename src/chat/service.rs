@@ -1,0 +1,180 @@
+//! What the bot does for a chat command or a thread reply, whatever the platform: the
+//! adapters call these and only render the results.
+
+use std::sync::Arc;
+
+use crate::agents::AgentName;
+use crate::investigation::{investigate_and_record, Verdict};
+use crate::learning::FeedbackVerdict;
+use crate::series::csv::{parse_csv, CsvOptions, Limits};
+use crate::series::Series;
+use crate::store::{NewFeedback, Store, StoreError};
+
+use super::discussion::{self, ThreadReply};
+
+/// Who said something, and where.
+#[derive(Debug, Clone)]
+pub struct Speaker {
+    pub user: String,
+    /// `slack`, `discord`.
+    pub platform: &'static str,
+}
+
+/// The neutral service behind every chat platform.
+#[derive(Clone)]
+pub struct ChatService {
+    store: Arc<Store>,
+    limits: Limits,
+}
+
+/// An investigation's outcome for posting: the verdict and the series (for the chart).
+pub struct Investigated {
+    pub verdict: Verdict,
+    pub series: Series,
+}
+
+impl ChatService {
+    pub fn new(store: Arc<Store>, limits: Limits) -> Self {
+        Self { store, limits }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Investigates a stored metric, optionally only its last `lookback_ms`.
+    pub async fn check_metric(
+        &self,
+        metric: &str,
+        lookback_ms: Option<i64>,
+        source: &str,
+    ) -> Result<Investigated, StoreError> {
+        let since = match lookback_ms {
+            Some(window) => self
+                .store
+                .latest_point(metric)
+                .await?
+                .map(|latest| latest - window),
+            None => None,
+        };
+        let series = self.store.load_series(metric, since).await?;
+        let events = self
+            .store
+            .events_between(
+                series.timestamps[0] - 3_600_000,
+                *series.timestamps.last().unwrap_or(&0),
+            )
+            .await?;
+        let verdict = investigate_and_record(&self.store, &series, &events, source).await?;
+        Ok(Investigated { verdict, series })
+    }
+
+    /// Investigates an uploaded CSV (bytes already size-checked while downloading).
+    pub async fn check_file(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        source: &str,
+    ) -> Result<Investigated, String> {
+        let metric = std::path::Path::new(name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
+        let options = CsvOptions {
+            limits: self.limits,
+            ..CsvOptions::default()
+        };
+        let series = parse_csv(bytes, name, &options, metric).map_err(|e| e.to_string())?;
+        let verdict = investigate_and_record(&self.store, &series, &[], source)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Investigated { verdict, series })
+    }
+
+    /// Answers a reply in the thread of `investigation_id`; `None` when the bot should stay quiet.
+    pub async fn reply(
+        &self,
+        investigation_id: &str,
+        reply: ThreadReply,
+        speaker: &Speaker,
+    ) -> Result<Option<String>, StoreError> {
+        let feedback = |verdict, root_cause| NewFeedback {
+            investigation_id: investigation_id.to_string(),
+            verdict,
+            root_cause,
+            author: Some(speaker.user.clone()),
+            platform: Some(speaker.platform.to_string()),
+        };
+        let answer = match reply {
+            ThreadReply::Ignore | ThreadReply::Rerun => return Ok(None),
+            ThreadReply::Help => super::commands::HELP_TEXT.to_string(),
+            ThreadReply::Confirm { root_cause } => {
+                let cause = root_cause.clone();
+                self.store.add_feedback(feedback(FeedbackVerdict::Confirmed, root_cause)).await?;
+                match cause {
+                    Some(c) => format!("Thanks — recorded as confirmed, root cause “{c}”. I'll cite it when this comes back."),
+                    None => "Thanks — recorded as confirmed.".to_string(),
+                }
+            }
+            ThreadReply::RootCause(cause) => {
+                self.store.add_feedback(feedback(FeedbackVerdict::Confirmed, Some(cause.clone()))).await?;
+                format!("Recorded root cause “{cause}”; I'll cite it when a similar incident comes back.")
+            }
+            ThreadReply::FalsePositive => match self.store.add_feedback(feedback(FeedbackVerdict::FalsePositive, None)).await {
+                Ok(outcome) => format!(
+                    "Recorded as a false positive. `{}` now needs {:+.1} log-odds more evidence before it alerts.",
+                    outcome.metric, outcome.threshold_after
+                ),
+                Err(StoreError::NotAnAlert(_)) => "This verdict did not alert, so there is nothing to mark as a false positive.".to_string(),
+                Err(e) => return Err(e),
+            },
+            ThreadReply::Explain { agent } => discussion::explain(&self.store.investigation(investigation_id).await?.verdict, agent),
+            ThreadReply::Question(question) => discussion::answer(&self.store.investigation(investigation_id).await?.verdict, &question),
+        };
+        Ok(Some(answer))
+    }
+
+    /// Explains a verdict (the Explain button).
+    pub async fn explain(
+        &self,
+        investigation_id: &str,
+        agent: Option<AgentName>,
+    ) -> Result<String, StoreError> {
+        Ok(discussion::explain(
+            &self.store.investigation(investigation_id).await?.verdict,
+            agent,
+        ))
+    }
+
+    pub async fn stats_text(&self) -> Result<String, StoreError> {
+        Ok(format!("```\n{}```", self.store.stats().await?))
+    }
+
+    pub async fn history_text(&self, metric: Option<&str>) -> Result<String, StoreError> {
+        let entries = self.store.history(metric, 10).await?;
+        if entries.is_empty() {
+            return Ok("No investigations yet.".to_string());
+        }
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "• {} `{}` {} sev {} ({:.0}%){}",
+                    &e.created_at[..16],
+                    e.metric,
+                    if e.anomalous { "ANOMALOUS" } else { "normal" },
+                    e.severity,
+                    e.confidence * 100.0,
+                    e.feedback
+                        .as_deref()
+                        .map(|f| format!(" — {}", f.replace('_', " ")))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        Ok(lines.join("\n"))
+    }
+}

@@ -1,0 +1,120 @@
+//! `anomaly-hunter serve`: one process for every chat platform that is configured. Settings
+//! come from the environment (see `.env.example`); each integration is on when its tokens are.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::chat::service::ChatService;
+use crate::series::csv::Limits;
+use crate::slack::app::SlackApp;
+use crate::slack::web::{SlackWeb, DEFAULT_API_URL};
+use crate::store::Store;
+
+/// Default listening address: loopback, so nothing is exposed by accident.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// Everything `serve` reads from the environment, parsed once.
+#[derive(Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub limits: Limits,
+    pub slack: Option<SlackConfig>,
+}
+
+#[derive(Clone)]
+pub struct SlackConfig {
+    pub bot_token: String,
+    pub signing_secret: String,
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for SlackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackConfig")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn from_env(limits: Limits) -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let addr = var("ANOMALY_HUNTER_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_string());
+        let addr = addr.parse().with_context(|| {
+            format!("ANOMALY_HUNTER_ADDR `{addr}` is not an address like 127.0.0.1:8080")
+        })?;
+        let slack = match var("SLACK_BOT_TOKEN") {
+            Some(bot_token) => Some(SlackConfig {
+                bot_token,
+                signing_secret: var("SLACK_SIGNING_SECRET").context("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: HTTP mode verifies every request with it")?,
+                api_url: var("SLACK_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
+            }),
+            None => None,
+        };
+        Ok(Self {
+            addr,
+            limits,
+            slack,
+        })
+    }
+}
+
+/// The HTTP routes: `/healthz` and each configured platform's endpoints.
+pub fn router(config: &Config, store: Arc<Store>) -> Router {
+    let service = ChatService::new(store, config.limits);
+    let slack_on = config.slack.is_some();
+    let mut router = Router::new().route(
+        "/healthz",
+        get(move || async move {
+            Json(json!({"status": "ok", "integrations": {"slack": slack_on, "discord": false}}))
+        }),
+    );
+    if let Some(slack) = &config.slack {
+        let app = Arc::new(SlackApp::new(
+            service,
+            SlackWeb::new(&slack.api_url, &slack.bot_token),
+            slack.signing_secret.clone(),
+        ));
+        router = router.nest("/slack", app.routes());
+    }
+    router
+}
+
+/// Serves until Ctrl-C or SIGTERM. Prints the bound address first (port 0 picks a free one).
+pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    let bound = listener.local_addr()?;
+    println!(
+        "anomaly-hunter listening on http://{bound} (slack: {})",
+        if config.slack.is_some() { "on" } else { "off" }
+    );
+    axum::serve(listener, router(&config, store))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,346 @@
+//! The Slack side of `serve` in HTTP mode: `/slack/commands`, `/slack/events` and
+//! `/slack/interactions`, each verified with the signing secret before anything happens.
+//! Commands are acknowledged at once (Slack allows 3 seconds) and investigated in the
+//! background; the verdict starts a thread that becomes the incident room.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::blocks::verdict_blocks;
+use super::signature;
+use super::web::SlackWeb;
+use crate::chat::commands::{self, Command, HELP_TEXT};
+use crate::chat::discussion::{parse_reply, ThreadReply};
+use crate::chat::message::{verdict_message, CONFIRM, EXPLAIN, FALSE_POSITIVE};
+use crate::chat::service::{ChatService, Investigated, Speaker};
+use crate::store::ThreadRef;
+
+/// Event ids remembered to drop Slack's retries and duplicate deliveries.
+const REMEMBERED_EVENTS: usize = 10_000;
+
+/// Everything the Slack routes need.
+pub struct SlackApp {
+    pub service: ChatService,
+    pub web: SlackWeb,
+    signing_secret: String,
+    seen_events: Mutex<(HashSet<String>, VecDeque<String>)>,
+}
+
+impl SlackApp {
+    pub fn new(service: ChatService, web: SlackWeb, signing_secret: String) -> Self {
+        Self {
+            service,
+            web,
+            signing_secret,
+            seen_events: Mutex::new((HashSet::new(), VecDeque::new())),
+        }
+    }
+
+    /// The routes, to be nested at `/slack`.
+    pub fn routes(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/commands", post(command))
+            .route("/events", post(event))
+            .route("/interactions", post(interaction))
+            .with_state(self)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), signature::SignatureError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let now = chrono::Utc::now().timestamp();
+        signature::verify(
+            &self.signing_secret,
+            header("x-slack-request-timestamp"),
+            header("x-slack-signature"),
+            body,
+            now,
+        )
+    }
+
+    /// True the first time an event id is seen.
+    fn first_delivery(&self, event_id: &str) -> bool {
+        let mut seen = self
+            .seen_events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (set, order) = &mut *seen;
+        if !set.insert(event_id.to_string()) {
+            return false;
+        }
+        order.push_back(event_id.to_string());
+        if order.len() > REMEMBERED_EVENTS {
+            if let Some(old) = order.pop_front() {
+                set.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// Posts a verdict as a new message (or into `thread_ts`), links the thread, and returns it.
+    async fn post_verdict(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        investigated: &Investigated,
+    ) {
+        let verdict = &investigated.verdict;
+        let blocks = verdict_blocks(&verdict_message(verdict));
+        match self
+            .web
+            .post_message(channel, thread_ts, &verdict.verdict, Some(&blocks))
+            .await
+        {
+            Ok(ts) => {
+                let thread_id = thread_ts.map_or(ts, str::to_string);
+                let thread = ThreadRef {
+                    platform: "slack".into(),
+                    channel: channel.to_string(),
+                    thread_id,
+                };
+                if let Err(e) = self.service.store().link_thread(&thread, &verdict.id).await {
+                    tracing::error!(error = %e, "could not remember the verdict thread");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, investigation = %verdict.id, "could not post the verdict")
+            }
+        }
+    }
+
+    async fn say(&self, channel: &str, thread_ts: Option<&str>, text: &str) {
+        if let Err(e) = self.web.post_message(channel, thread_ts, text, None).await {
+            tracing::error!(error = %e, "could not post to Slack");
+        }
+    }
+
+    /// Investigates a stored metric in the background and posts the verdict or a readable error.
+    fn investigate_metric(
+        self: &Arc<Self>,
+        channel: String,
+        thread_ts: Option<String>,
+        metric: String,
+        lookback_ms: Option<i64>,
+    ) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            match app
+                .service
+                .check_metric(&metric, lookback_ms, "slack")
+                .await
+            {
+                Ok(investigated) => {
+                    app.post_verdict(&channel, thread_ts.as_deref(), &investigated)
+                        .await
+                }
+                Err(e) => {
+                    app.say(
+                        &channel,
+                        thread_ts.as_deref(),
+                        &format!(":warning: Could not investigate `{metric}`: {e}"),
+                    )
+                    .await
+                }
+            }
+        });
+    }
+}
+
+/// 401 for a request that is not provably from Slack; nothing else happens.
+fn unauthorized(reason: signature::SignatureError) -> Response {
+    tracing::warn!(%reason, "refused a Slack request");
+    (StatusCode::UNAUTHORIZED, reason.to_string()).into_response()
+}
+
+fn ephemeral(text: impl Into<String>) -> Response {
+    Json(json!({"response_type": "ephemeral", "text": text.into()})).into_response()
+}
+
+#[derive(Deserialize)]
+struct SlashCommand {
+    #[serde(default)]
+    text: String,
+    channel_id: String,
+    #[serde(default)]
+    user_id: String,
+}
+
+async fn command(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(reason) = app.verify(&headers, &body) {
+        return unauthorized(reason);
+    }
+    let Ok(request) = serde_urlencoded::from_bytes::<SlashCommand>(&body) else {
+        return (StatusCode::BAD_REQUEST, "not a slash command payload").into_response();
+    };
+    tracing::info!(channel = %request.channel_id, user = %request.user_id, "slash command");
+    match commands::parse(&request.text, false) {
+        Err(e) => ephemeral(e.to_string()),
+        Ok(Command::Help) => ephemeral(HELP_TEXT),
+        Ok(Command::Stats) => ephemeral(app.service.stats_text().await.unwrap_or_else(|e| format!(":warning: {e}"))),
+        Ok(Command::History { metric }) => ephemeral(app.service.history_text(metric.as_deref()).await.unwrap_or_else(|e| format!(":warning: {e}"))),
+        Ok(Command::Check { metric: None, .. }) => ephemeral("Attach a CSV by mentioning me in a message with the file (`@anomaly-hunter check`), or name a stored metric: `/anomaly check <metric>`."),
+        Ok(Command::Check { metric: Some(metric), lookback_ms }) => {
+            app.investigate_metric(request.channel_id, None, metric.clone(), lookback_ms);
+            ephemeral(format!("Investigating `{metric}`…"))
+        }
+    }
+}
+
+async fn event(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(reason) = app.verify(&headers, &body) {
+        return unauthorized(reason);
+    }
+    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "not JSON").into_response();
+    };
+    if payload["type"] == "url_verification" {
+        return Json(json!({"challenge": payload["challenge"]})).into_response();
+    }
+    let event_id = payload["event_id"].as_str().unwrap_or_default();
+    if payload["type"] != "event_callback" || !app.first_delivery(event_id) {
+        return StatusCode::OK.into_response();
+    }
+    let event = payload["event"].clone();
+    let app = app.clone();
+    tokio::spawn(async move { handle_event(app, event).await });
+    StatusCode::OK.into_response()
+}
+
+/// A message or mention: in a verdict thread it is discussion; a mention outside one is a command.
+async fn handle_event(app: Arc<SlackApp>, event: Value) {
+    if event["bot_id"].is_string() || event["subtype"] == "bot_message" {
+        return;
+    }
+    let channel = event["channel"].as_str().unwrap_or_default().to_string();
+    let text = event["text"].as_str().unwrap_or_default();
+    let user = event["user"].as_str().unwrap_or_default().to_string();
+    let mentioned = event["type"] == "app_mention";
+    if let Some(thread_ts) = event["thread_ts"].as_str() {
+        let thread = ThreadRef {
+            platform: "slack".into(),
+            channel: channel.clone(),
+            thread_id: thread_ts.to_string(),
+        };
+        if let Ok(Some(investigation)) = app.service.store().investigation_for_thread(&thread).await
+        {
+            discuss(
+                &app,
+                &channel,
+                thread_ts,
+                &investigation,
+                parse_reply(text, mentioned),
+                &user,
+            )
+            .await;
+            return;
+        }
+    }
+    if !mentioned {
+        return;
+    }
+    let words = text
+        .split_whitespace()
+        .filter(|w| !w.starts_with("<@"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let reply_in = event["ts"].as_str().map(str::to_string);
+    match commands::parse(&words, false) {
+        Ok(Command::Check { metric: Some(metric), lookback_ms }) => app.investigate_metric(channel, reply_in, metric, lookback_ms),
+        Ok(Command::Help) => app.say(&channel, reply_in.as_deref(), HELP_TEXT).await,
+        Ok(_) => app.say(&channel, reply_in.as_deref(), "Use `/anomaly stats` or `/anomaly history` for those; here I can `check <metric>`.").await,
+        Err(e) => app.say(&channel, reply_in.as_deref(), &e.to_string()).await,
+    }
+}
+
+async fn discuss(
+    app: &Arc<SlackApp>,
+    channel: &str,
+    thread_ts: &str,
+    investigation: &str,
+    reply: ThreadReply,
+    user: &str,
+) {
+    let speaker = Speaker {
+        user: user.to_string(),
+        platform: "slack",
+    };
+    if reply == ThreadReply::Rerun {
+        match app.service.store().investigation(investigation).await {
+            Ok(stored) => app.investigate_metric(
+                channel.to_string(),
+                Some(thread_ts.to_string()),
+                stored.metric,
+                None,
+            ),
+            Err(e) => {
+                app.say(channel, Some(thread_ts), &format!(":warning: {e}"))
+                    .await
+            }
+        }
+        return;
+    }
+    match app.service.reply(investigation, reply, &speaker).await {
+        Ok(Some(answer)) => app.say(channel, Some(thread_ts), &answer).await,
+        Ok(None) => {}
+        Err(e) => {
+            app.say(channel, Some(thread_ts), &format!(":warning: {e}"))
+                .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct InteractionForm {
+    payload: String,
+}
+
+/// Button presses under a verdict: Confirm, False positive, Explain.
+async fn interaction(
+    State(app): State<Arc<SlackApp>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(reason) = app.verify(&headers, &body) {
+        return unauthorized(reason);
+    }
+    let Some(payload) = serde_urlencoded::from_bytes::<InteractionForm>(&body)
+        .ok()
+        .and_then(|f| serde_json::from_str::<Value>(&f.payload).ok())
+    else {
+        return (StatusCode::BAD_REQUEST, "not an interaction payload").into_response();
+    };
+    let action = &payload["actions"][0];
+    let investigation = action["value"].as_str().unwrap_or_default().to_string();
+    let channel = payload["channel"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let message_ts = payload["message"]["thread_ts"]
+        .as_str()
+        .or(payload["message"]["ts"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let user = payload["user"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let reply = match action["action_id"].as_str() {
+        Some(CONFIRM) => ThreadReply::Confirm { root_cause: None },
+        Some(FALSE_POSITIVE) => ThreadReply::FalsePositive,
+        Some(EXPLAIN) => ThreadReply::Explain { agent: None },
+        _ => return StatusCode::OK.into_response(),
+    };
+    let app = app.clone();
+    tokio::spawn(async move {
+        discuss(&app, &channel, &message_ts, &investigation, reply, &user).await
+    });
+    StatusCode::OK.into_response()
+}

@@ -1,0 +1,160 @@
+//! The Slack Web API calls the bot makes, over HTTPS with the bot token. The base URL is
+//! configurable (`SLACK_API_URL`) for proxies and for the tests' local fake Slack. A 429 is
+//! retried after its `Retry-After` (a few times at most); any `"ok": false` is an error that
+//! names the method and Slack's error code. The token never reaches a log line.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use thiserror::Error;
+
+/// Default Web API base.
+pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
+/// Retries after a 429 before giving up.
+const MAX_RATE_LIMIT_RETRIES: u32 = 3;
+/// Longest `Retry-After` honoured; anything longer fails the call instead of stalling.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Error)]
+pub enum SlackError {
+    #[error("Slack {method} failed: {error}")]
+    Api { method: String, error: String },
+    #[error("Slack {method} is still rate limited after {MAX_RATE_LIMIT_RETRIES} retries")]
+    RateLimited { method: String },
+    #[error("cannot reach Slack for {method}: {source}")]
+    Http {
+        method: String,
+        source: reqwest::Error,
+    },
+}
+
+/// A Web API client bound to one bot token.
+#[derive(Clone)]
+pub struct SlackWeb {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl std::fmt::Debug for SlackWeb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackWeb")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+impl SlackWeb {
+    pub fn new(base: &str, token: &str) -> Self {
+        let base = if base.ends_with('/') {
+            base.to_string()
+        } else {
+            format!("{base}/")
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self {
+            http,
+            base,
+            token: token.to_string(),
+        }
+    }
+
+    /// Posts a message (into `thread_ts` when given) and returns its `ts`.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        blocks: Option<&Value>,
+    ) -> Result<String, SlackError> {
+        let mut body = json!({"channel": channel, "text": text, "unfurl_links": false});
+        if let Some(ts) = thread_ts {
+            body["thread_ts"] = json!(ts);
+        }
+        if let Some(blocks) = blocks {
+            body["blocks"] = blocks.clone();
+        }
+        let answer = self.call("chat.postMessage", &body).await?;
+        Ok(answer["ts"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Replaces the text (and blocks) of a message the bot posted.
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: Option<&Value>,
+    ) -> Result<(), SlackError> {
+        let mut body = json!({"channel": channel, "ts": ts, "text": text});
+        if let Some(blocks) = blocks {
+            body["blocks"] = blocks.clone();
+        }
+        self.call("chat.update", &body).await.map(|_| ())
+    }
+
+    /// Calls a JSON Web API method, retrying after rate limits.
+    pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
+        let url = format!("{}{method}", self.base);
+        let mut retries = 0;
+        loop {
+            let response = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.token)
+                .json(body)
+                .send()
+                .await
+                .map_err(|source| SlackError::Http {
+                    method: method.to_string(),
+                    source: source.without_url(),
+                })?;
+            if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                let wait = retry_after(&response);
+                if retries >= MAX_RATE_LIMIT_RETRIES || wait > MAX_RETRY_AFTER {
+                    return Err(SlackError::RateLimited {
+                        method: method.to_string(),
+                    });
+                }
+                tracing::warn!(
+                    method,
+                    wait_ms = wait.as_millis() as u64,
+                    "Slack rate limit; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                retries += 1;
+                continue;
+            }
+            let answer: Value = response.json().await.map_err(|source| SlackError::Http {
+                method: method.to_string(),
+                source: source.without_url(),
+            })?;
+            if answer["ok"].as_bool() != Some(true) {
+                let error = answer["error"]
+                    .as_str()
+                    .unwrap_or("unknown_error")
+                    .to_string();
+                return Err(SlackError::Api {
+                    method: method.to_string(),
+                    error,
+                });
+            }
+            return Ok(answer);
+        }
+    }
+}
+
+/// `Retry-After` in seconds (fractions allowed), 1 s when absent or unreadable.
+fn retry_after(response: &reqwest::Response) -> Duration {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(Duration::from_secs(1), Duration::from_secs_f64)
+}

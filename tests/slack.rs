@@ -1,0 +1,331 @@
+//! End to end: the real `anomaly-hunter serve` process against a local fake Slack, speaking
+//! Slack's signed HTTP requests and Web API JSON over loopback.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use anomaly_hunter::slack::signature::sign;
+use serde_json::{json, Value};
+use support::fake_slack::FakeSlack;
+
+const SECRET: &str = "test-signing-secret";
+const CHANNEL: &str = "C0INCIDENT";
+
+/// A running `serve` process, killed when dropped.
+struct Bot {
+    child: Child,
+    url: String,
+    data_dir: std::path::PathBuf,
+    http: reqwest::Client,
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Bot {
+    /// Ingests `api_latency` (the demo DB latency incident) and starts `serve` against `slack_api`.
+    fn start(test: &str, slack_api: &str) -> Self {
+        let data_dir = std::env::temp_dir().join(format!(
+            "anomaly-hunter-slack-{test}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let example = format!(
+            "{}/examples/db_query_latency.csv",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let ingest = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
+            .args(["ingest", &example, "--metric", "api_latency"])
+            .env("ANOMALY_HUNTER_DATA_DIR", &data_dir)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(
+            ingest.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ingest.stderr)
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
+            .arg("serve")
+            .env("ANOMALY_HUNTER_DATA_DIR", &data_dir)
+            .env_remove("DATABASE_URL")
+            .env("ANOMALY_HUNTER_ADDR", "127.0.0.1:0")
+            .env("SLACK_BOT_TOKEN", "xoxb-test-token")
+            .env("SLACK_SIGNING_SECRET", SECRET)
+            .env("SLACK_API_URL", slack_api)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first_line)
+            .unwrap();
+        let url = first_line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("serve prints its address")
+            .to_string();
+        Self {
+            child,
+            url,
+            data_dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// POSTs a body signed as Slack would (at `age_seconds` in the past).
+    async fn post_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        age_seconds: i64,
+        secret: &str,
+    ) -> reqwest::Response {
+        let timestamp = (chrono::Utc::now().timestamp() - age_seconds).to_string();
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", &timestamp)
+            .header(
+                "x-slack-signature",
+                sign(secret, &timestamp, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn slash(&self, text: &str) -> reqwest::Response {
+        let body = serde_urlencoded::to_string([
+            ("command", "/anomaly"),
+            ("text", text),
+            ("channel_id", CHANNEL),
+            ("user_id", "U0SRE"),
+        ])
+        .unwrap();
+        self.post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body,
+            0,
+            SECRET,
+        )
+        .await
+    }
+
+    async fn event(&self, event_id: &str, event: Value) -> reqwest::Response {
+        let body =
+            json!({"type": "event_callback", "event_id": event_id, "event": event}).to_string();
+        self.post_signed("/slack/events", "application/json", body, 0, SECRET)
+            .await
+    }
+
+    fn stats(&self) -> Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
+            .args(["stats", "--format", "json"])
+            .env("ANOMALY_HUNTER_DATA_DIR", &self.data_dir)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start("check", &api);
+    let health: Value = reqwest::get(format!("{}/healthz", bot.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["integrations"]["slack"], true);
+
+    let ack = bot.slash("check api_latency last 6h").await;
+    assert_eq!(ack.status(), 200);
+    let ack: Value = ack.json().await.unwrap();
+    assert_eq!(ack["response_type"], "ephemeral");
+    assert_eq!(ack["text"], "Investigating `api_latency`…");
+
+    let posts = slack.wait_for("chat.postMessage", 1, 10).await;
+    assert_eq!(posts.len(), 1, "exactly one verdict");
+    let verdict = &posts[0].body;
+    assert_eq!(verdict["channel"], CHANNEL);
+    assert!(
+        verdict["thread_ts"].is_null(),
+        "the verdict starts its own thread"
+    );
+    assert!(
+        verdict["text"]
+            .as_str()
+            .unwrap()
+            .contains("anomaly in api_latency"),
+        "{verdict}"
+    );
+    let blocks = verdict["blocks"].as_array().unwrap();
+    assert!(blocks[0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("api_latency"));
+    let buttons: Vec<&str> = blocks.last().unwrap()["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["action_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(buttons, vec!["confirm", "false_positive", "explain"]);
+
+    // The thread is the incident room: a false positive is stored, and explain answers there.
+    let thread_ts = "1700000000.000001";
+    bot.event("Ev1", json!({"type": "message", "channel": CHANNEL, "user": "U0SRE", "text": "false positive", "ts": "1700000001.000001", "thread_ts": thread_ts})).await;
+    let replies = slack.wait_for("chat.postMessage", 2, 10).await;
+    assert_eq!(replies[1].body["thread_ts"], thread_ts);
+    assert!(
+        replies[1].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("false positive"),
+        "{}",
+        replies[1].body
+    );
+    let stats = bot.stats();
+    assert_eq!(stats["false_positives"], 1, "{stats}");
+
+    bot.event("Ev2", json!({"type": "app_mention", "channel": CHANNEL, "user": "U0SRE", "text": "<@U0BOT> explain change detective", "ts": "1700000002.000001", "thread_ts": thread_ts})).await;
+    let replies = slack.wait_for("chat.postMessage", 3, 10).await;
+    assert_eq!(replies[2].body["thread_ts"], thread_ts);
+    assert!(
+        replies[2].body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*Change Detective*"),
+        "{}",
+        replies[2].body
+    );
+
+    // Chatter between people in the thread gets no answer.
+    bot.event("Ev3", json!({"type": "message", "channel": CHANNEL, "user": "U0SRE", "text": "looking at the pool now", "ts": "1700000003.000001", "thread_ts": thread_ts})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(slack.calls("chat.postMessage").len(), 3);
+}
+
+#[tokio::test]
+async fn refusals_never_produce_a_verdict() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start("refusals", &api);
+    let body = serde_urlencoded::to_string([
+        ("command", "/anomaly"),
+        ("text", "check api_latency"),
+        ("channel_id", CHANNEL),
+        ("user_id", "U0SRE"),
+    ])
+    .unwrap();
+
+    let forged = bot
+        .post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body.clone(),
+            0,
+            "wrong-secret",
+        )
+        .await;
+    assert_eq!(forged.status(), 401);
+    let stale = bot
+        .post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body.clone(),
+            400,
+            SECRET,
+        )
+        .await;
+    assert_eq!(stale.status(), 401);
+    let unsigned = bot
+        .http
+        .post(format!("{}/slack/commands", bot.url))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+
+    let unknown: Value = bot.slash("deploy prod").await.json().await.unwrap();
+    assert!(
+        unknown["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown command `deploy`"),
+        "{unknown}"
+    );
+    let missing: Value = bot
+        .slash("check no_such_metric")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missing["text"], "Investigating `no_such_metric`…");
+    let posts = slack.wait_for("chat.postMessage", 1, 10).await;
+    assert_eq!(posts.len(), 1);
+    assert!(
+        posts[0].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("no stored points for metric `no_such_metric`"),
+        "a readable error, not a verdict"
+    );
+    assert!(posts[0].body["blocks"].is_null());
+}
+
+#[tokio::test]
+async fn url_verification_and_duplicate_deliveries() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start("events", &api);
+    let body = json!({"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}).to_string();
+    let answer: Value = bot
+        .post_signed("/slack/events", "application/json", body, 0, SECRET)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+
+    let mention = json!({"type": "app_mention", "channel": CHANNEL, "user": "U0SRE", "text": "<@U0BOT> check api_latency", "ts": "1700000100.000001"});
+    for _ in 0..2 {
+        assert_eq!(bot.event("EvSame", mention.clone()).await.status(), 200);
+    }
+    let posts = slack.wait_for("chat.postMessage", 1, 10).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        slack.calls("chat.postMessage").len(),
+        1,
+        "the same event twice gives one verdict"
+    );
+    assert_eq!(
+        posts[0].body["thread_ts"], "1700000100.000001",
+        "a mention is answered in its thread"
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start("ratelimit", &api);
+    slack.rate_limit_next(1);
+    bot.slash("check api_latency").await;
+    let posts = slack.wait_for("chat.postMessage", 1, 15).await;
+    assert_eq!(posts.len(), 1, "posted after the Retry-After");
+}
