@@ -329,3 +329,42 @@ async fn rate_limits_are_waited_out() {
     let posts = slack.wait_for("chat.postMessage", 1, 15).await;
     assert_eq!(posts.len(), 1, "posted after the Retry-After");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_commands_at_once_are_all_acknowledged_and_answered_once() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = std::sync::Arc::new(Bot::start("load", &api));
+    let started = std::time::Instant::now();
+    let requests: Vec<_> = (0..100)
+        .map(|_| {
+            let bot = bot.clone();
+            tokio::spawn(async move {
+                let sent = std::time::Instant::now();
+                let response = bot.slash("check api_latency").await;
+                (response.status(), sent.elapsed())
+            })
+        })
+        .collect();
+    for request in requests {
+        let (status, took) = request.await.unwrap();
+        assert_eq!(status, 200);
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "acknowledged in {took:?}"
+        );
+    }
+    let posts = slack.wait_for("chat.postMessage", 100, 60).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        slack.calls("chat.postMessage").len(),
+        100,
+        "exactly one verdict per command"
+    );
+    assert!(
+        posts.iter().all(|p| p.body["blocks"].is_array()),
+        "all verdicts, no errors"
+    );
+    let stats = bot.stats();
+    assert_eq!(stats["investigations"], 100, "every investigation stored");
+    println!("100 commands answered in {:?}", started.elapsed());
+}
