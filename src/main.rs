@@ -160,9 +160,10 @@ const BAD_INPUT: u8 = 2;
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env(
-            "ANOMALY_HUNTER_LOG",
-        ))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ANOMALY_HUNTER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()).await {

@@ -36,6 +36,7 @@ impl Bot {
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).unwrap();
         let example = format!(
             "{}/examples/db_query_latency.csv",
             env!("CARGO_MANIFEST_DIR")
@@ -56,10 +57,12 @@ impl Bot {
             .env("ANOMALY_HUNTER_DATA_DIR", &data_dir)
             .env_remove("DATABASE_URL")
             .env("ANOMALY_HUNTER_ADDR", "127.0.0.1:0")
-            .env("SLACK_BOT_TOKEN", "xoxb-test-token")
+            .env("SLACK_BOT_TOKEN", support::fake_slack::BOT_TOKEN)
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_API_URL", slack_api)
+            .env("ANOMALY_HUNTER_LOG", "debug")
             .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(data_dir.join("serve.log")).unwrap())
             .spawn()
             .unwrap();
         let mut first_line = String::new();
@@ -185,8 +188,19 @@ async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
         .collect();
     assert_eq!(buttons, vec!["confirm", "false_positive", "explain"]);
 
-    // The thread is the incident room: a false positive is stored, and explain answers there.
+    // The chart follows into the verdict's thread.
     let thread_ts = "1700000000.000001";
+    let shared = slack.wait_for("files.completeUploadExternal", 1, 10).await;
+    assert_eq!(shared.len(), 1, "one chart");
+    assert_eq!(shared[0].body["thread_ts"], thread_ts);
+    assert_eq!(shared[0].body["channel_id"], CHANNEL);
+    let reserved = &slack.calls("files.getUploadURLExternal")[0].body;
+    let file_id = shared[0].body["files"][0]["id"].as_str().unwrap();
+    let png = slack.uploaded(file_id).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(reserved["length"], png.len().to_string());
+
+    // The thread is the incident room: a false positive is stored, and explain answers there.
     bot.event("Ev1", json!({"type": "message", "channel": CHANNEL, "user": "U0SRE", "text": "false positive", "ts": "1700000001.000001", "thread_ts": thread_ts})).await;
     let replies = slack.wait_for("chat.postMessage", 2, 10).await;
     assert_eq!(replies[1].body["thread_ts"], thread_ts);
@@ -211,6 +225,14 @@ async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
             .starts_with("*Change Detective*"),
         "{}",
         replies[2].body
+    );
+
+    // Secrets never reach the logs, even at debug level.
+    let log = std::fs::read_to_string(bot.data_dir.join("serve.log")).unwrap();
+    assert!(log.contains("slash command"), "the log is being written");
+    assert!(
+        !log.contains(support::fake_slack::BOT_TOKEN) && !log.contains(SECRET),
+        "a secret leaked into the log"
     );
 
     // Chatter between people in the thread gets no answer.

@@ -114,3 +114,19 @@ pub fn draw(
     root.present().map_err(|e| fail(&e))?;
     Ok(())
 }
+
+/// The chart as PNG bytes, for uploading into a chat thread.
+pub fn png(
+    series: &Series,
+    decomposition: &Decomposition,
+    verdict: &Verdict,
+) -> Result<Vec<u8>, ChartError> {
+    let path = std::env::temp_dir().join(format!("anomaly-hunter-chart-{}.png", verdict.id));
+    draw(&path, series, decomposition, verdict)?;
+    let bytes = std::fs::read(&path).map_err(|e| ChartError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    });
+    let _ = std::fs::remove_file(&path);
+    bytes
+}

@@ -85,7 +85,8 @@ impl SlackApp {
         true
     }
 
-    /// Posts a verdict as a new message (or into `thread_ts`), links the thread, and returns it.
+    /// Posts a verdict as a new message (or into `thread_ts`), links the thread, and uploads
+    /// the chart into it.
     async fn post_verdict(
         &self,
         channel: &str,
@@ -104,15 +105,37 @@ impl SlackApp {
                 let thread = ThreadRef {
                     platform: "slack".into(),
                     channel: channel.to_string(),
-                    thread_id,
+                    thread_id: thread_id.clone(),
                 };
                 if let Err(e) = self.service.store().link_thread(&thread, &verdict.id).await {
                     tracing::error!(error = %e, "could not remember the verdict thread");
                 }
+                self.upload_chart(channel, &thread_id, investigated).await;
             }
             Err(e) => {
                 tracing::error!(error = %e, investigation = %verdict.id, "could not post the verdict")
             }
+        }
+    }
+
+    /// The chart goes into the verdict's thread; a failure is logged, never blocks the verdict.
+    async fn upload_chart(&self, channel: &str, thread_ts: &str, investigated: &Investigated) {
+        let verdict = &investigated.verdict;
+        let decomposition = crate::investigation::decomposition_of(&investigated.series);
+        let outcome = match crate::render::chart::png(&investigated.series, &decomposition, verdict)
+        {
+            Ok(bytes) => {
+                let filename = format!("{}-{}.png", verdict.metric, &verdict.id[..8]);
+                let title = format!("{} — chart", verdict.metric);
+                self.web
+                    .upload_file(channel, thread_ts, &filename, &title, bytes)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, investigation = %verdict.id, "chart not uploaded");
         }
     }
 

@@ -97,16 +97,78 @@ impl SlackWeb {
         self.call("chat.update", &body).await.map(|_| ())
     }
 
+    /// Uploads a file into a thread the way Slack asks for it since 2024: reserve an upload URL
+    /// (`files.getUploadURLExternal`), send the bytes there, then share it
+    /// (`files.completeUploadExternal`).
+    pub async fn upload_file(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        filename: &str,
+        title: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), SlackError> {
+        let length = bytes.len().to_string();
+        let reserved = self
+            .call_form(
+                "files.getUploadURLExternal",
+                &[("filename", filename), ("length", &length)],
+            )
+            .await?;
+        let (Some(upload_url), Some(file_id)) = (
+            reserved["upload_url"].as_str(),
+            reserved["file_id"].as_str(),
+        ) else {
+            return Err(SlackError::Api {
+                method: "files.getUploadURLExternal".into(),
+                error: "no upload_url in the answer".into(),
+            });
+        };
+        let sent = self.http.post(upload_url).body(bytes).send().await;
+        match sent {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => {
+                return Err(SlackError::Api {
+                    method: "file upload".into(),
+                    error: format!("HTTP {}", response.status()),
+                })
+            }
+            Err(source) => {
+                return Err(SlackError::Http {
+                    method: "file upload".into(),
+                    source: source.without_url(),
+                })
+            }
+        }
+        let body = json!({"files": [{"id": file_id, "title": title}], "channel_id": channel, "thread_ts": thread_ts});
+        self.call("files.completeUploadExternal", &body)
+            .await
+            .map(|_| ())
+    }
+
     /// Calls a JSON Web API method, retrying after rate limits.
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
+        self.send(method, |request| request.json(body)).await
+    }
+
+    /// Calls a Web API method that takes form fields (as `files.getUploadURLExternal` does).
+    pub async fn call_form(
+        &self,
+        method: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<Value, SlackError> {
+        self.send(method, |request| request.form(fields)).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        with_body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Value, SlackError> {
         let url = format!("{}{method}", self.base);
         let mut retries = 0;
         loop {
-            let response = self
-                .http
-                .post(&url)
-                .bearer_auth(&self.token)
-                .json(body)
+            let response = with_body(self.http.post(&url).bearer_auth(&self.token))
                 .send()
                 .await
                 .map_err(|source| SlackError::Http {

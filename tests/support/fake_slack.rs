@@ -1,10 +1,13 @@
-//! A local fake of Slack's Web API: answers like Slack, records every call, and can be told
-//! to rate-limit. Real HTTP over loopback, so the bot's real client is exercised.
+//! A local fake of Slack's Web API: answers like Slack, records every call, accepts file
+//! uploads at the URLs it hands out, and can be told to rate-limit. Real HTTP over loopback,
+//! so the bot's real client is exercised.
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,19 +15,24 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-/// One Web API call as received.
+/// The only token the fake accepts.
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+
+/// One Web API call as received (form fields are recorded as JSON strings).
 #[derive(Debug, Clone)]
 pub struct Call {
     pub method: String,
     pub body: Value,
-    pub authorization: String,
 }
 
 #[derive(Default)]
 struct Inner {
+    base: String,
     calls: Vec<Call>,
     next_ts: u64,
     rate_limit_next: u32,
+    /// Bytes received per reserved file id.
+    uploads: HashMap<String, Vec<u8>>,
 }
 
 #[derive(Clone, Default)]
@@ -36,11 +44,13 @@ impl FakeSlack {
     /// Starts on a free loopback port; returns the fake and its Web API base URL.
     pub async fn start() -> (Self, String) {
         let fake = Self::default();
-        let router = Router::new()
-            .route("/api/{method}", post(web_api))
-            .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        fake.inner.lock().unwrap().base = format!("http://{addr}");
+        let router = Router::new()
+            .route("/api/{method}", post(web_api))
+            .route("/upload/{file_id}", post(upload))
+            .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         (fake, format!("http://{addr}/api/"))
     }
@@ -61,6 +71,11 @@ impl FakeSlack {
         self.inner.lock().unwrap().rate_limit_next = count;
     }
 
+    /// The bytes uploaded for `file_id`.
+    pub fn uploaded(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.inner.lock().unwrap().uploads.get(file_id).cloned()
+    }
+
     /// Waits (up to `seconds`) until `method` was called `count` times.
     pub async fn wait_for(&self, method: &str, count: usize, seconds: u64) -> Vec<Call> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
@@ -74,12 +89,36 @@ impl FakeSlack {
     }
 }
 
+async fn upload(
+    State(fake): State<FakeSlack>,
+    Path(file_id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let mut inner = fake.inner.lock().unwrap();
+    match inner.uploads.get_mut(&file_id) {
+        Some(slot) => {
+            *slot = body.to_vec();
+            StatusCode::OK
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
 async fn web_api(
     State(fake): State<FakeSlack>,
     Path(method): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    raw: Bytes,
 ) -> Response {
+    let body: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| {
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+        Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )
+    });
     let mut inner = fake.inner.lock().unwrap();
     if inner.rate_limit_next > 0 {
         inner.rate_limit_next -= 1;
@@ -93,9 +132,8 @@ async fn web_api(
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    if authorization != "Bearer xoxb-test-token" {
+        .unwrap_or_default();
+    if authorization != format!("Bearer {BOT_TOKEN}") {
         return Json(json!({"ok": false, "error": "invalid_auth"})).into_response();
     }
     inner.next_ts += 1;
@@ -103,12 +141,24 @@ async fn web_api(
     inner.calls.push(Call {
         method: method.clone(),
         body: body.clone(),
-        authorization,
     });
-    match method.as_str() {
+    let answer = match method.as_str() {
         "chat.postMessage" | "chat.update" => {
-            Json(json!({"ok": true, "channel": body["channel"], "ts": ts})).into_response()
+            json!({"ok": true, "channel": body["channel"], "ts": ts})
         }
-        _ => Json(json!({"ok": false, "error": "unknown_method"})).into_response(),
-    }
+        "files.getUploadURLExternal" => {
+            let file_id = format!("F{}", inner.next_ts);
+            inner.uploads.insert(file_id.clone(), Vec::new());
+            json!({"ok": true, "upload_url": format!("{}/upload/{file_id}", inner.base), "file_id": file_id})
+        }
+        "files.completeUploadExternal" => {
+            let id = body["files"][0]["id"].as_str().unwrap_or_default();
+            match inner.uploads.get(id) {
+                Some(bytes) if !bytes.is_empty() => json!({"ok": true, "files": body["files"]}),
+                _ => json!({"ok": false, "error": "file_upload_incomplete"}),
+            }
+        }
+        _ => json!({"ok": false, "error": "unknown_method"}),
+    };
+    Json(answer).into_response()
 }
