@@ -61,6 +61,7 @@ impl Bot {
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_API_URL", slack_api)
             .env("ANOMALY_HUNTER_LOG", "debug")
+            .env("ANOMALY_HUNTER_MAX_BYTES", "200000")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(data_dir.join("serve.log")).unwrap())
             .spawn()
@@ -389,4 +390,118 @@ async fn a_hundred_commands_at_once_are_all_acknowledged_and_answered_once() {
     let stats = bot.stats();
     assert_eq!(stats["investigations"], 100, "every investigation stored");
     println!("100 commands answered in {:?}", started.elapsed());
+}
+
+fn file_event(slack: &FakeSlack, name: &str, filetype: &str, bytes: Vec<u8>, ts: &str) -> Value {
+    let size = bytes.len();
+    let url = slack.share_file(name, bytes);
+    json!({"type": "app_mention", "channel": CHANNEL, "user": "U0SRE", "text": "<@U0BOT> check", "ts": ts,
+           "files": [{"id": "F0SHARED", "name": name, "filetype": filetype, "size": size, "url_private": url}]})
+}
+
+#[tokio::test]
+async fn a_csv_shared_with_a_mention_is_investigated_and_bad_files_are_refused() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start("files", &api);
+    let csv = std::fs::read(format!(
+        "{}/examples/memory_leak.csv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    bot.event(
+        "EvFile",
+        file_event(&slack, "heap.csv", "csv", csv, "1700000200.000001"),
+    )
+    .await;
+    let posts = slack.wait_for("chat.postMessage", 1, 10).await;
+    assert_eq!(posts[0].body["thread_ts"], "1700000200.000001");
+    assert!(
+        posts[0].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("anomaly in heap"),
+        "{}",
+        posts[0].body
+    );
+    assert!(posts[0].body["blocks"].is_array());
+
+    bot.event(
+        "EvPng",
+        file_event(
+            &slack,
+            "screenshot.png",
+            "png",
+            vec![0x89, b'P', b'N', b'G'],
+            "1700000201.000001",
+        ),
+    )
+    .await;
+    let posts = slack.wait_for("chat.postMessage", 2, 10).await;
+    assert!(
+        posts[1].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("I can only investigate CSV"),
+        "{}",
+        posts[1].body
+    );
+
+    let huge = vec![b'1'; 200_001];
+    bot.event(
+        "EvHuge",
+        file_event(&slack, "huge.csv", "csv", huge, "1700000202.000001"),
+    )
+    .await;
+    let posts = slack.wait_for("chat.postMessage", 3, 10).await;
+    assert!(
+        posts[2].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the 200000-byte limit"),
+        "{}",
+        posts[2].body
+    );
+
+    let mut lying = file_event(
+        &slack,
+        "lying.csv",
+        "csv",
+        vec![b'1'; 200_001],
+        "1700000203.000001",
+    );
+    lying["files"][0]["size"] = json!(10);
+    bot.event("EvLying", lying).await;
+    let posts = slack.wait_for("chat.postMessage", 4, 10).await;
+    assert!(
+        posts[3].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the limit"),
+        "the limit holds while streaming: {}",
+        posts[3].body
+    );
+
+    let mut foreign = file_event(
+        &slack,
+        "evil.csv",
+        "csv",
+        b"timestamp,value".to_vec(),
+        "1700000204.000001",
+    );
+    foreign["files"][0]["url_private"] = json!("http://198.51.100.7/evil.csv");
+    bot.event("EvForeign", foreign).await;
+    let posts = slack.wait_for("chat.postMessage", 5, 10).await;
+    assert!(
+        posts[4].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("only from Slack's file host"),
+        "{}",
+        posts[4].body
+    );
+    assert_eq!(
+        posts.iter().filter(|p| p.body["blocks"].is_array()).count(),
+        1,
+        "one verdict, four refusals"
+    );
 }

@@ -145,6 +145,72 @@ impl SlackApp {
         }
     }
 
+    /// Downloads a shared CSV (refusing other files and oversized ones) and investigates it.
+    async fn investigate_file(
+        self: &Arc<Self>,
+        channel: String,
+        thread_ts: Option<String>,
+        file: Value,
+    ) {
+        let name = file["name"].as_str().unwrap_or("upload.csv").to_string();
+        let is_csv = file["filetype"] == "csv"
+            || name.to_ascii_lowercase().ends_with(".csv")
+            || file["mimetype"] == "text/csv";
+        if !is_csv {
+            let kind = file["filetype"].as_str().unwrap_or("unknown");
+            self.say(&channel, thread_ts.as_deref(), &format!(":warning: `{name}` is a {kind} file; I can only investigate CSV (`timestamp,value` or `timestamp` plus numeric columns).")).await;
+            return;
+        }
+        let limit = self.service.limits().max_bytes;
+        if file["size"].as_u64().is_some_and(|size| size > limit) {
+            self.say(
+                &channel,
+                thread_ts.as_deref(),
+                &format!(":warning: `{name}` is larger than the {limit}-byte limit."),
+            )
+            .await;
+            return;
+        }
+        let Some(url) = file["url_private_download"]
+            .as_str()
+            .or(file["url_private"].as_str())
+        else {
+            self.say(
+                &channel,
+                thread_ts.as_deref(),
+                ":warning: Slack sent the file without a download link.",
+            )
+            .await;
+            return;
+        };
+        let bytes = match self.web.download(url, limit).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.say(
+                    &channel,
+                    thread_ts.as_deref(),
+                    &format!(":warning: Could not fetch `{name}`: {e}"),
+                )
+                .await;
+                return;
+            }
+        };
+        match self.service.check_file(&name, bytes, "slack").await {
+            Ok(investigated) => {
+                self.post_verdict(&channel, thread_ts.as_deref(), &investigated)
+                    .await
+            }
+            Err(e) => {
+                self.say(
+                    &channel,
+                    thread_ts.as_deref(),
+                    &format!(":warning: Could not investigate `{name}`: {e}"),
+                )
+                .await
+            }
+        }
+    }
+
     /// Investigates a stored metric in the background and posts the verdict or a readable error.
     fn investigate_metric(
         self: &Arc<Self>,
@@ -267,6 +333,11 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
         }
     }
     if !mentioned {
+        return;
+    }
+    if let Some(file) = event["files"].as_array().and_then(|files| files.first()) {
+        let reply_in = event["ts"].as_str().map(str::to_string);
+        app.investigate_file(channel, reply_in, file.clone()).await;
         return;
     }
     let words = text

@@ -33,6 +33,8 @@ struct Inner {
     rate_limit_next: u32,
     /// Bytes received per reserved file id.
     uploads: HashMap<String, Vec<u8>>,
+    /// Files people "shared", served at `url_private`.
+    shared: HashMap<String, Vec<u8>>,
 }
 
 #[derive(Clone, Default)]
@@ -50,6 +52,7 @@ impl FakeSlack {
         let router = Router::new()
             .route("/api/{method}", post(web_api))
             .route("/upload/{file_id}", post(upload))
+            .route("/files/{name}", axum::routing::get(serve_file))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         (fake, format!("http://{addr}/api/"))
@@ -71,6 +74,13 @@ impl FakeSlack {
         self.inner.lock().unwrap().rate_limit_next = count;
     }
 
+    /// Shares a file; returns its `url_private` (which requires the bot token).
+    pub fn share_file(&self, name: &str, bytes: Vec<u8>) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.shared.insert(name.to_string(), bytes);
+        format!("{}/files/{name}", inner.base)
+    }
+
     /// The bytes uploaded for `file_id`.
     pub fn uploaded(&self, file_id: &str) -> Option<Vec<u8>> {
         self.inner.lock().unwrap().uploads.get(file_id).cloned()
@@ -86,6 +96,22 @@ impl FakeSlack {
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
+    }
+}
+
+async fn serve_file(
+    State(fake): State<FakeSlack>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {BOT_TOKEN}"));
+    if !authorized {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match fake.inner.lock().unwrap().shared.get(&name) {
+        Some(bytes) => bytes.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
