@@ -505,3 +505,41 @@ async fn a_csv_shared_with_a_mention_is_investigated_and_bad_files_are_refused()
         "one verdict, four refusals"
     );
 }
+
+#[tokio::test]
+async fn a_bare_check_uses_the_csv_just_shared_by_the_same_person() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start("recent", &api);
+    let nothing: Value = bot.slash("check").await.json().await.unwrap();
+    assert!(
+        nothing["text"].as_str().unwrap().starts_with("Share a CSV"),
+        "{nothing}"
+    );
+
+    let csv = std::fs::read(format!(
+        "{}/examples/disk_io_spike.csv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut shared = file_event(&slack, "disk.csv", "csv", csv, "1700000300.000001");
+    shared["type"] = json!("message");
+    shared["text"] = json!("here's the export");
+    bot.event("EvShared", shared).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        slack.calls("chat.postMessage").is_empty(),
+        "sharing alone does not trigger anything"
+    );
+
+    let ack: Value = bot.slash("check").await.json().await.unwrap();
+    assert_eq!(ack["text"], "Investigating `disk.csv`…");
+    let posts = slack.wait_for("chat.postMessage", 1, 10).await;
+    assert!(
+        posts[0].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("anomaly in disk"),
+        "{}",
+        posts[0].body
+    );
+}

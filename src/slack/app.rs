@@ -3,8 +3,9 @@
 //! Commands are acknowledged at once (Slack allows 3 seconds) and investigated in the
 //! background; the verdict starts a thread that becomes the incident room.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -33,7 +34,12 @@ pub struct SlackApp {
     pub web: SlackWeb,
     signing_secret: String,
     seen_events: Mutex<(HashSet<String>, VecDeque<String>)>,
+    /// The last file each person shared in each channel, for a bare `/anomaly check`.
+    recent_files: Mutex<HashMap<(String, String), (Instant, Value)>>,
 }
+
+/// How long a shared CSV stays the target of a bare `/anomaly check`.
+const RECENT_FILE_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 impl SlackApp {
     pub fn new(service: ChatService, web: SlackWeb, signing_secret: String) -> Self {
@@ -42,6 +48,7 @@ impl SlackApp {
             web,
             signing_secret,
             seen_events: Mutex::new((HashSet::new(), VecDeque::new())),
+            recent_files: Mutex::new(HashMap::new()),
         }
     }
 
@@ -64,6 +71,30 @@ impl SlackApp {
             body,
             now,
         )
+    }
+
+    fn remember_file(&self, channel: &str, user: &str, file: &Value) {
+        let mut recent = self
+            .recent_files
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        recent.retain(|_, (at, _)| at.elapsed() < RECENT_FILE_WINDOW);
+        recent.insert(
+            (channel.to_string(), user.to_string()),
+            (Instant::now(), file.clone()),
+        );
+    }
+
+    /// The file this person shared in this channel in the last five minutes.
+    fn recent_file(&self, channel: &str, user: &str) -> Option<Value> {
+        let recent = self
+            .recent_files
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        recent
+            .get(&(channel.to_string(), user.to_string()))
+            .filter(|(at, _)| at.elapsed() < RECENT_FILE_WINDOW)
+            .map(|(_, file)| file.clone())
     }
 
     /// True the first time an event id is seen.
@@ -275,7 +306,15 @@ async fn command(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Byt
         Ok(Command::Help) => ephemeral(HELP_TEXT),
         Ok(Command::Stats) => ephemeral(app.service.stats_text().await.unwrap_or_else(|e| format!(":warning: {e}"))),
         Ok(Command::History { metric }) => ephemeral(app.service.history_text(metric.as_deref()).await.unwrap_or_else(|e| format!(":warning: {e}"))),
-        Ok(Command::Check { metric: None, .. }) => ephemeral("Attach a CSV by mentioning me in a message with the file (`@anomaly-hunter check`), or name a stored metric: `/anomaly check <metric>`."),
+        Ok(Command::Check { metric: None, .. }) => match app.recent_file(&request.channel_id, &request.user_id) {
+            Some(file) => {
+                let name = file["name"].as_str().unwrap_or("your file").to_string();
+                let app = app.clone();
+                tokio::spawn(async move { app.investigate_file(request.channel_id, None, file).await });
+                ephemeral(format!("Investigating `{name}`…"))
+            }
+            None => ephemeral("Share a CSV in this channel first (or mention me on the message with the file), or name a stored metric: `/anomaly check <metric>`."),
+        },
         Ok(Command::Check { metric: Some(metric), lookback_ms }) => {
             app.investigate_metric(request.channel_id, None, metric.clone(), lookback_ms);
             ephemeral(format!("Investigating `{metric}`…"))
@@ -333,6 +372,9 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
         }
     }
     if !mentioned {
+        if let Some(file) = event["files"].as_array().and_then(|files| files.first()) {
+            app.remember_file(&channel, &user, file);
+        }
         return;
     }
     if let Some(file) = event["files"].as_array().and_then(|files| files.first()) {
