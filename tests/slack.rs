@@ -543,3 +543,74 @@ async fn a_bare_check_uses_the_csv_just_shared_by_the_same_person() {
         posts[0].body
     );
 }
+
+#[tokio::test]
+async fn the_verdict_buttons_record_feedback_and_explain() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start("buttons", &api);
+    bot.slash("check api_latency").await;
+    let posts = slack.wait_for("chat.postMessage", 1, 10).await;
+    let blocks = posts[0].body["blocks"].as_array().unwrap();
+    let investigation = blocks.last().unwrap()["elements"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let press = |action: &str| {
+        let payload = json!({
+            "type": "block_actions",
+            "user": {"id": "U0SRE"},
+            "channel": {"id": CHANNEL},
+            "message": {"ts": "1700000000.000001"},
+            "actions": [{"action_id": action, "value": investigation}]
+        });
+        serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+    };
+    let pressed = bot
+        .post_signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            press("confirm"),
+            0,
+            SECRET,
+        )
+        .await;
+    assert_eq!(pressed.status(), 200);
+    let replies = slack.wait_for("chat.postMessage", 2, 10).await;
+    assert_eq!(replies[1].body["thread_ts"], "1700000000.000001");
+    assert!(
+        replies[1].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("recorded as confirmed"),
+        "{}",
+        replies[1].body
+    );
+    bot.post_signed(
+        "/slack/interactions",
+        "application/x-www-form-urlencoded",
+        press("explain"),
+        0,
+        SECRET,
+    )
+    .await;
+    let replies = slack.wait_for("chat.postMessage", 3, 10).await;
+    assert!(
+        replies[2].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("*Pattern Analyst*"),
+        "{}",
+        replies[2].body
+    );
+    assert_eq!(bot.stats()["confirmed"], 1);
+    let forged = bot
+        .post_signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            press("false_positive"),
+            0,
+            "nope",
+        )
+        .await;
+    assert_eq!(forged.status(), 401);
+}
