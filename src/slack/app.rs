@@ -280,45 +280,100 @@ fn unauthorized(reason: signature::SignatureError) -> Response {
     (StatusCode::UNAUTHORIZED, reason.to_string()).into_response()
 }
 
-fn ephemeral(text: impl Into<String>) -> Response {
-    Json(json!({"response_type": "ephemeral", "text": text.into()})).into_response()
+fn ephemeral(text: impl Into<String>) -> Value {
+    json!({"response_type": "ephemeral", "text": text.into()})
 }
 
-#[derive(Deserialize)]
-struct SlashCommand {
+/// A slash command's fields (form-encoded over HTTP, a JSON object over Socket Mode).
+#[derive(Debug, Deserialize)]
+pub struct SlashCommand {
     #[serde(default)]
-    text: String,
-    channel_id: String,
+    pub text: String,
+    pub channel_id: String,
     #[serde(default)]
-    user_id: String,
+    pub user_id: String,
+}
+
+impl SlackApp {
+    /// Answers a slash command at once (the acknowledgement) and investigates in the background.
+    pub async fn on_command(self: &Arc<Self>, request: SlashCommand) -> Value {
+        tracing::info!(channel = %request.channel_id, user = %request.user_id, "slash command");
+        match commands::parse(&request.text, false) {
+            Err(e) => ephemeral(e.to_string()),
+            Ok(Command::Help) => ephemeral(HELP_TEXT),
+            Ok(Command::Stats) => ephemeral(self.service.stats_text().await.unwrap_or_else(|e| format!(":warning: {e}"))),
+            Ok(Command::History { metric }) => {
+                ephemeral(self.service.history_text(metric.as_deref()).await.unwrap_or_else(|e| format!(":warning: {e}")))
+            }
+            Ok(Command::Check { metric: None, .. }) => match self.recent_file(&request.channel_id, &request.user_id) {
+                Some(file) => {
+                    let name = file["name"].as_str().unwrap_or("your file").to_string();
+                    let app = self.clone();
+                    tokio::spawn(async move { app.investigate_file(request.channel_id, None, file).await });
+                    ephemeral(format!("Investigating `{name}`…"))
+                }
+                None => ephemeral("Share a CSV in this channel first (or mention me on the message with the file), or name a stored metric: `/anomaly check <metric>`."),
+            },
+            Ok(Command::Check { metric: Some(metric), lookback_ms }) => {
+                self.investigate_metric(request.channel_id, None, metric.clone(), lookback_ms);
+                ephemeral(format!("Investigating `{metric}`…"))
+            }
+        }
+    }
+
+    /// Takes an Events API payload: answers `url_verification`, drops repeated deliveries,
+    /// and handles each new event in the background.
+    pub fn on_event(self: &Arc<Self>, payload: Value) -> Option<Value> {
+        if payload["type"] == "url_verification" {
+            return Some(json!({"challenge": payload["challenge"]}));
+        }
+        let event_id = payload["event_id"].as_str().unwrap_or_default();
+        if payload["type"] == "event_callback" && self.first_delivery(event_id) {
+            let app = self.clone();
+            let event = payload["event"].clone();
+            tokio::spawn(async move { handle_event(app, event).await });
+        }
+        None
+    }
+
+    /// Takes a button press under a verdict: Confirm, False positive, Explain.
+    pub fn on_interaction(self: &Arc<Self>, payload: Value) {
+        let action = &payload["actions"][0];
+        let reply = match action["action_id"].as_str() {
+            Some(CONFIRM) => ThreadReply::Confirm { root_cause: None },
+            Some(FALSE_POSITIVE) => ThreadReply::FalsePositive,
+            Some(EXPLAIN) => ThreadReply::Explain { agent: None },
+            _ => return,
+        };
+        let investigation = action["value"].as_str().unwrap_or_default().to_string();
+        let channel = payload["channel"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let message = &payload["message"];
+        let thread_ts = message["thread_ts"]
+            .as_str()
+            .or(message["ts"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let user = payload["user"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let app = self.clone();
+        tokio::spawn(async move {
+            discuss(&app, &channel, &thread_ts, &investigation, reply, &user).await
+        });
+    }
 }
 
 async fn command(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(reason) = app.verify(&headers, &body) {
         return unauthorized(reason);
     }
-    let Ok(request) = serde_urlencoded::from_bytes::<SlashCommand>(&body) else {
-        return (StatusCode::BAD_REQUEST, "not a slash command payload").into_response();
-    };
-    tracing::info!(channel = %request.channel_id, user = %request.user_id, "slash command");
-    match commands::parse(&request.text, false) {
-        Err(e) => ephemeral(e.to_string()),
-        Ok(Command::Help) => ephemeral(HELP_TEXT),
-        Ok(Command::Stats) => ephemeral(app.service.stats_text().await.unwrap_or_else(|e| format!(":warning: {e}"))),
-        Ok(Command::History { metric }) => ephemeral(app.service.history_text(metric.as_deref()).await.unwrap_or_else(|e| format!(":warning: {e}"))),
-        Ok(Command::Check { metric: None, .. }) => match app.recent_file(&request.channel_id, &request.user_id) {
-            Some(file) => {
-                let name = file["name"].as_str().unwrap_or("your file").to_string();
-                let app = app.clone();
-                tokio::spawn(async move { app.investigate_file(request.channel_id, None, file).await });
-                ephemeral(format!("Investigating `{name}`…"))
-            }
-            None => ephemeral("Share a CSV in this channel first (or mention me on the message with the file), or name a stored metric: `/anomaly check <metric>`."),
-        },
-        Ok(Command::Check { metric: Some(metric), lookback_ms }) => {
-            app.investigate_metric(request.channel_id, None, metric.clone(), lookback_ms);
-            ephemeral(format!("Investigating `{metric}`…"))
-        }
+    match serde_urlencoded::from_bytes::<SlashCommand>(&body) {
+        Ok(request) => Json(app.on_command(request).await).into_response(),
+        Err(_) => (StatusCode::BAD_REQUEST, "not a slash command payload").into_response(),
     }
 }
 
@@ -326,20 +381,13 @@ async fn event(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes
     if let Err(reason) = app.verify(&headers, &body) {
         return unauthorized(reason);
     }
-    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, "not JSON").into_response();
-    };
-    if payload["type"] == "url_verification" {
-        return Json(json!({"challenge": payload["challenge"]})).into_response();
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(payload) => match app.on_event(payload) {
+            Some(answer) => Json(answer).into_response(),
+            None => StatusCode::OK.into_response(),
+        },
+        Err(_) => (StatusCode::BAD_REQUEST, "not JSON").into_response(),
     }
-    let event_id = payload["event_id"].as_str().unwrap_or_default();
-    if payload["type"] != "event_callback" || !app.first_delivery(event_id) {
-        return StatusCode::OK.into_response();
-    }
-    let event = payload["event"].clone();
-    let app = app.clone();
-    tokio::spawn(async move { handle_event(app, event).await });
-    StatusCode::OK.into_response()
 }
 
 /// A message or mention: in a verdict thread it is discussion; a mention outside one is a command.
@@ -438,7 +486,6 @@ struct InteractionForm {
     payload: String,
 }
 
-/// Button presses under a verdict: Confirm, False positive, Explain.
 async fn interaction(
     State(app): State<Arc<SlackApp>>,
     headers: HeaderMap,
@@ -447,36 +494,14 @@ async fn interaction(
     if let Err(reason) = app.verify(&headers, &body) {
         return unauthorized(reason);
     }
-    let Some(payload) = serde_urlencoded::from_bytes::<InteractionForm>(&body)
+    let payload = serde_urlencoded::from_bytes::<InteractionForm>(&body)
         .ok()
-        .and_then(|f| serde_json::from_str::<Value>(&f.payload).ok())
-    else {
-        return (StatusCode::BAD_REQUEST, "not an interaction payload").into_response();
-    };
-    let action = &payload["actions"][0];
-    let investigation = action["value"].as_str().unwrap_or_default().to_string();
-    let channel = payload["channel"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let message_ts = payload["message"]["thread_ts"]
-        .as_str()
-        .or(payload["message"]["ts"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    let user = payload["user"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let reply = match action["action_id"].as_str() {
-        Some(CONFIRM) => ThreadReply::Confirm { root_cause: None },
-        Some(FALSE_POSITIVE) => ThreadReply::FalsePositive,
-        Some(EXPLAIN) => ThreadReply::Explain { agent: None },
-        _ => return StatusCode::OK.into_response(),
-    };
-    let app = app.clone();
-    tokio::spawn(async move {
-        discuss(&app, &channel, &message_ts, &investigation, reply, &user).await
-    });
-    StatusCode::OK.into_response()
+        .and_then(|f| serde_json::from_str::<Value>(&f.payload).ok());
+    match payload {
+        Some(payload) => {
+            app.on_interaction(payload);
+            StatusCode::OK.into_response()
+        }
+        None => (StatusCode::BAD_REQUEST, "not an interaction payload").into_response(),
+    }
 }
