@@ -29,7 +29,10 @@ pub struct Config {
 #[derive(Clone)]
 pub struct SlackConfig {
     pub bot_token: String,
-    pub signing_secret: String,
+    /// Verifies HTTP-mode requests; not needed in Socket Mode.
+    pub signing_secret: Option<String>,
+    /// `xapp-…`: when set, Socket Mode (no public URL needed).
+    pub app_token: Option<String>,
     pub api_url: String,
 }
 
@@ -49,11 +52,19 @@ impl Config {
             format!("ANOMALY_HUNTER_ADDR `{addr}` is not an address like 127.0.0.1:8080")
         })?;
         let slack = match var("SLACK_BOT_TOKEN") {
-            Some(bot_token) => Some(SlackConfig {
-                bot_token,
-                signing_secret: var("SLACK_SIGNING_SECRET").context("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: HTTP mode verifies every request with it")?,
-                api_url: var("SLACK_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
-            }),
+            Some(bot_token) => {
+                let app_token = var("SLACK_APP_TOKEN");
+                let signing_secret = var("SLACK_SIGNING_SECRET");
+                if app_token.is_none() && signing_secret.is_none() {
+                    anyhow::bail!("SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is");
+                }
+                Some(SlackConfig {
+                    bot_token,
+                    signing_secret,
+                    app_token,
+                    api_url: var("SLACK_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
+                })
+            }
             None => None,
         };
         Ok(Self {
@@ -64,25 +75,44 @@ impl Config {
     }
 }
 
-/// The HTTP routes: `/healthz` and each configured platform's endpoints.
-pub fn router(config: &Config, store: Arc<Store>) -> Router {
-    let service = ChatService::new(store, config.limits);
-    let slack_on = config.slack.is_some();
-    let mut router = Router::new().route(
-        "/healthz",
-        get(move || async move {
-            Json(json!({"status": "ok", "integrations": {"slack": slack_on, "discord": false}}))
-        }),
-    );
-    if let Some(slack) = &config.slack {
-        let app = Arc::new(SlackApp::new(
-            service,
-            SlackWeb::new(&slack.api_url, &slack.bot_token),
-            slack.signing_secret.clone(),
-        ));
-        router = router.nest("/slack", app.routes());
+/// The HTTP routes (`/healthz` and each platform's endpoints) and the background
+/// connections (Slack Socket Mode) of one bot.
+pub struct Bot {
+    pub router: Router,
+    slack_socket: Option<(Arc<SlackApp>, SlackWeb)>,
+}
+
+impl Bot {
+    pub fn assemble(config: &Config, store: Arc<Store>) -> Self {
+        let service = ChatService::new(store, config.limits);
+        let mut integrations = json!({"slack": false, "slack_mode": null, "discord": false});
+        let mut router = Router::new();
+        let mut slack_socket = None;
+        if let Some(slack) = &config.slack {
+            let web = SlackWeb::new(&slack.api_url, &slack.bot_token);
+            let app = Arc::new(SlackApp::new(service, web, slack.signing_secret.clone()));
+            integrations["slack"] = json!(true);
+            integrations["slack_mode"] = json!(if slack.app_token.is_some() {
+                "socket"
+            } else {
+                "http"
+            });
+            if slack.signing_secret.is_some() {
+                router = router.nest("/slack", app.clone().routes());
+            }
+            if let Some(app_token) = &slack.app_token {
+                slack_socket = Some((app, SlackWeb::new(&slack.api_url, app_token)));
+            }
+        }
+        let router = router.route(
+            "/healthz",
+            get(move || async move { Json(json!({"status": "ok", "integrations": integrations})) }),
+        );
+        Self {
+            router,
+            slack_socket,
+        }
     }
-    router
 }
 
 /// Serves until Ctrl-C or SIGTERM. Prints the bound address first (port 0 picks a free one).
@@ -91,11 +121,17 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let bound = listener.local_addr()?;
-    println!(
-        "anomaly-hunter listening on http://{bound} (slack: {})",
-        if config.slack.is_some() { "on" } else { "off" }
-    );
-    axum::serve(listener, router(&config, store))
+    let bot = Bot::assemble(&config, store);
+    let slack = match (&config.slack, &bot.slack_socket) {
+        (None, _) => "off",
+        (Some(_), Some(_)) => "socket mode",
+        (Some(_), None) => "http mode",
+    };
+    println!("anomaly-hunter listening on http://{bound} (slack: {slack})");
+    if let Some((app, opener)) = bot.slack_socket {
+        tokio::spawn(crate::slack::socket::run(app, opener));
+    }
+    axum::serve(listener, bot.router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())

@@ -31,6 +31,15 @@ impl Drop for Bot {
 impl Bot {
     /// Ingests `api_latency` (the demo DB latency incident) and starts `serve` against `slack_api`.
     fn start(test: &str, slack_api: &str) -> Self {
+        Self::launch(test, slack_api, false)
+    }
+
+    /// The same bot in Socket Mode: an app-level token and no signing secret.
+    fn start_socket_mode(test: &str, slack_api: &str) -> Self {
+        Self::launch(test, slack_api, true)
+    }
+
+    fn launch(test: &str, slack_api: &str, socket_mode: bool) -> Self {
         let data_dir = std::env::temp_dir().join(format!(
             "anomaly-hunter-slack-{test}-{}",
             std::process::id()
@@ -52,13 +61,22 @@ impl Bot {
             "{}",
             String::from_utf8_lossy(&ingest.stderr)
         );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
+        let mut serve = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
+        if socket_mode {
+            serve
+                .env("SLACK_APP_TOKEN", support::fake_slack::APP_TOKEN)
+                .env_remove("SLACK_SIGNING_SECRET");
+        } else {
+            serve
+                .env("SLACK_SIGNING_SECRET", SECRET)
+                .env_remove("SLACK_APP_TOKEN");
+        }
+        let mut child = serve
             .arg("serve")
             .env("ANOMALY_HUNTER_DATA_DIR", &data_dir)
             .env_remove("DATABASE_URL")
             .env("ANOMALY_HUNTER_ADDR", "127.0.0.1:0")
             .env("SLACK_BOT_TOKEN", support::fake_slack::BOT_TOKEN)
-            .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_API_URL", slack_api)
             .env("ANOMALY_HUNTER_LOG", "debug")
             .env("ANOMALY_HUNTER_MAX_BYTES", "200000")
@@ -613,4 +631,53 @@ async fn the_verdict_buttons_record_feedback_and_explain() {
         )
         .await;
     assert_eq!(forged.status(), 401);
+}
+
+#[tokio::test]
+async fn the_same_command_over_socket_mode_and_a_reconnect() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start_socket_mode("socket", &api);
+    let health: Value = reqwest::get(format!("{}/healthz", bot.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["integrations"]["slack_mode"], "socket");
+    assert_eq!(
+        slack.wait_for_connections(1, 10).await,
+        1,
+        "the bot connects"
+    );
+
+    let command = |id: &str| {
+        json!({"envelope_id": id, "type": "slash_commands", "accepts_response_payload": true,
+        "payload": {"command": "/anomaly", "text": "check api_latency", "channel_id": CHANNEL, "user_id": "U0SRE"}})
+    };
+    slack.push_envelope(command("env-1"));
+    let ack = slack.wait_for_ack("env-1", 10).await.expect("acknowledged");
+    assert_eq!(ack["payload"]["text"], "Investigating `api_latency`…");
+    let posts = slack.wait_for("chat.postMessage", 1, 10).await;
+    assert!(posts[0].body["blocks"].is_array(), "a verdict");
+
+    // Slack asks the client to reconnect; the next command works on the new connection.
+    slack.push_envelope(json!({"type": "disconnect", "reason": "refresh_requested"}));
+    assert_eq!(
+        slack.wait_for_connections(2, 15).await,
+        2,
+        "the bot reconnects"
+    );
+    slack.push_envelope(command("env-2"));
+    assert!(slack.wait_for_ack("env-2", 10).await.is_some());
+    assert_eq!(slack.wait_for("chat.postMessage", 2, 10).await.len(), 2);
+
+    // Over Socket Mode the HTTP endpoints are not served: there is no secret to check them with.
+    let http = bot
+        .http
+        .post(format!("{}/slack/commands", bot.url))
+        .body("text=check")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(http.status(), 404);
 }

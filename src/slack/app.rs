@@ -32,7 +32,8 @@ const REMEMBERED_EVENTS: usize = 10_000;
 pub struct SlackApp {
     pub service: ChatService,
     pub web: SlackWeb,
-    signing_secret: String,
+    /// Present in HTTP mode; Socket Mode needs none.
+    signing_secret: Option<String>,
     seen_events: Mutex<(HashSet<String>, VecDeque<String>)>,
     /// The last file each person shared in each channel, for a bare `/anomaly check`.
     recent_files: Mutex<HashMap<(String, String), (Instant, Value)>>,
@@ -42,7 +43,7 @@ pub struct SlackApp {
 const RECENT_FILE_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 impl SlackApp {
-    pub fn new(service: ChatService, web: SlackWeb, signing_secret: String) -> Self {
+    pub fn new(service: ChatService, web: SlackWeb, signing_secret: Option<String>) -> Self {
         Self {
             service,
             web,
@@ -64,8 +65,11 @@ impl SlackApp {
     fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), signature::SignatureError> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let now = chrono::Utc::now().timestamp();
+        let Some(secret) = &self.signing_secret else {
+            return Err(signature::SignatureError::Missing);
+        };
         signature::verify(
-            &self.signing_secret,
+            secret,
             header("x-slack-request-timestamp"),
             header("x-slack-signature"),
             body,

@@ -4,4 +4,5 @@
 pub mod app;
 pub mod blocks;
 pub mod signature;
+pub mod socket;
 pub mod web;

@@ -15,8 +15,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-/// The only token the fake accepts.
+/// The only bot token the fake accepts.
 pub const BOT_TOKEN: &str = "xoxb-test-token";
+/// The only app-level token (Socket Mode) the fake accepts.
+pub const APP_TOKEN: &str = "xapp-test-token";
 
 /// One Web API call as received (form fields are recorded as JSON strings).
 #[derive(Debug, Clone)]
@@ -35,11 +37,25 @@ struct Inner {
     uploads: HashMap<String, Vec<u8>>,
     /// Files people "shared", served at `url_private`.
     shared: HashMap<String, Vec<u8>>,
+    /// Socket Mode: connections made, acknowledgements received.
+    socket_connections: usize,
+    acks: Vec<Value>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct FakeSlack {
     inner: Arc<Mutex<Inner>>,
+    /// Envelopes pushed to every connected Socket Mode client.
+    envelopes: tokio::sync::broadcast::Sender<String>,
+}
+
+impl Default for FakeSlack {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            envelopes: tokio::sync::broadcast::channel(256).0,
+        }
+    }
 }
 
 impl FakeSlack {
@@ -53,6 +69,7 @@ impl FakeSlack {
             .route("/api/{method}", post(web_api))
             .route("/upload/{file_id}", post(upload))
             .route("/files/{name}", axum::routing::get(serve_file))
+            .route("/socket", axum::routing::get(socket))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         (fake, format!("http://{addr}/api/"))
@@ -79,6 +96,43 @@ impl FakeSlack {
         let mut inner = self.inner.lock().unwrap();
         inner.shared.insert(name.to_string(), bytes);
         format!("{}/files/{name}", inner.base)
+    }
+
+    /// Sends a Socket Mode envelope to the connected bot.
+    pub fn push_envelope(&self, envelope: Value) {
+        let _ = self.envelopes.send(envelope.to_string());
+    }
+
+    pub fn socket_connections(&self) -> usize {
+        self.inner.lock().unwrap().socket_connections
+    }
+
+    /// Waits (up to `seconds`) for the acknowledgement of `envelope_id`.
+    pub async fn wait_for_ack(&self, envelope_id: &str, seconds: u64) -> Option<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while std::time::Instant::now() < deadline {
+            if let Some(ack) = self
+                .inner
+                .lock()
+                .unwrap()
+                .acks
+                .iter()
+                .find(|a| a["envelope_id"] == envelope_id)
+            {
+                return Some(ack.clone());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        None
+    }
+
+    /// Waits (up to `seconds`) until the bot has connected `count` times.
+    pub async fn wait_for_connections(&self, count: usize, seconds: u64) -> usize {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while self.socket_connections() < count && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        self.socket_connections()
     }
 
     /// The bytes uploaded for `file_id`.
@@ -113,6 +167,45 @@ async fn serve_file(
         Some(bytes) => bytes.clone().into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// Socket Mode: `hello`, then whatever the test pushes; acknowledgements are recorded.
+async fn socket(
+    State(fake): State<FakeSlack>,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    upgrade.on_upgrade(move |mut ws| async move {
+        use axum::extract::ws::Message;
+        fake.inner.lock().unwrap().socket_connections += 1;
+        let mut envelopes = fake.envelopes.subscribe();
+        if ws
+            .send(Message::Text(json!({"type": "hello"}).to_string().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            tokio::select! {
+                pushed = envelopes.recv() => {
+                    let Ok(text) = pushed else { return };
+                    let disconnect = text.contains("\"disconnect\"");
+                    if ws.send(Message::Text(text.into())).await.is_err() || disconnect {
+                        return;
+                    }
+                }
+                received = ws.recv() => match received {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Ok(ack) = serde_json::from_str::<Value>(&text) {
+                            fake.inner.lock().unwrap().acks.push(ack);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    _ => return,
+                },
+            }
+        }
+    })
 }
 
 async fn upload(
@@ -154,6 +247,18 @@ async fn web_api(
             Json(json!({"ok": false, "error": "ratelimited"})),
         )
             .into_response();
+    }
+    if method == "apps.connections.open" {
+        let authorization = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let answer = if authorization == format!("Bearer {APP_TOKEN}") {
+            json!({"ok": true, "url": format!("{}/socket", inner.base.replace("http://", "ws://"))})
+        } else {
+            json!({"ok": false, "error": "invalid_auth"})
+        };
+        return Json(answer).into_response();
     }
     let authorization = headers
         .get("authorization")
