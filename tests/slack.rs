@@ -150,6 +150,16 @@ impl Bot {
             .await
     }
 
+    async fn health(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/healthz", self.url))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
     fn stats(&self) -> Value {
         let output = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
             .args(["stats", "--format", "json"])
@@ -165,12 +175,7 @@ impl Bot {
 async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
     let (slack, api) = FakeSlack::start().await;
     let bot = Bot::start("check", &api);
-    let health: Value = reqwest::get(format!("{}/healthz", bot.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = bot.health().await;
     assert_eq!(health["integrations"]["slack"], true);
 
     let ack = bot.slash("check api_latency last 6h").await;
@@ -637,12 +642,7 @@ async fn the_verdict_buttons_record_feedback_and_explain() {
 async fn the_same_command_over_socket_mode_and_a_reconnect() {
     let (slack, api) = FakeSlack::start().await;
     let bot = Bot::start_socket_mode("socket", &api);
-    let health: Value = reqwest::get(format!("{}/healthz", bot.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = bot.health().await;
     assert_eq!(health["integrations"]["slack_mode"], "socket");
     assert_eq!(
         slack.wait_for_connections(1, 10).await,

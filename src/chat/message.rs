@@ -17,6 +17,22 @@ pub const CONFIRM: &str = "confirm";
 pub const FALSE_POSITIVE: &str = "false_positive";
 pub const EXPLAIN: &str = "explain";
 
+/// The buttons under every verdict.
+pub const VERDICT_BUTTONS: [Button; 3] = [
+    Button {
+        action: CONFIRM,
+        label: "Confirm",
+    },
+    Button {
+        action: FALSE_POSITIVE,
+        label: "False positive",
+    },
+    Button {
+        action: EXPLAIN,
+        label: "Explain",
+    },
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerdictMessage {
     pub investigation_id: String,
@@ -86,20 +102,7 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
                 )
             })
             .collect(),
-        buttons: vec![
-            Button {
-                action: CONFIRM,
-                label: "Confirm",
-            },
-            Button {
-                action: FALSE_POSITIVE,
-                label: "False positive",
-            },
-            Button {
-                action: EXPLAIN,
-                label: "Explain",
-            },
-        ],
+        buttons: VERDICT_BUTTONS.to_vec(),
     }
 }
 

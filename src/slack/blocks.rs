@@ -50,7 +50,7 @@ fn truncate(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::message::{Button, VerdictMessage, CONFIRM, EXPLAIN, FALSE_POSITIVE};
+    use crate::chat::message::{VerdictMessage, VERDICT_BUTTONS};
 
     #[test]
     fn blocks_carry_the_verdict_and_buttons() {
@@ -62,20 +62,7 @@ mod tests {
             agents: vec![("Pattern Analyst (99%)".into(), "Spike.".into()); 3],
             hypothesis: "x".repeat(5000),
             similar: vec!["api on 2026-11-20 (confirmed: pool)".into()],
-            buttons: vec![
-                Button {
-                    action: CONFIRM,
-                    label: "Confirm",
-                },
-                Button {
-                    action: FALSE_POSITIVE,
-                    label: "False positive",
-                },
-                Button {
-                    action: EXPLAIN,
-                    label: "Explain",
-                },
-            ],
+            buttons: VERDICT_BUTTONS.to_vec(),
         };
         let blocks = verdict_blocks(&message);
         let blocks = blocks.as_array().unwrap();

@@ -23,11 +23,19 @@ pub enum SignatureError {
 
 /// The signature Slack would send for `body` at `timestamp`.
 pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    format!(
+        "v0={}",
+        hex::encode(keyed(secret, timestamp, body).finalize().into_bytes())
+    )
+}
+
+/// HMAC-SHA256 over `v0:{timestamp}:{body}`, keyed with the signing secret.
+fn keyed(secret: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(format!("v0:{timestamp}:").as_bytes());
     mac.update(body);
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+    mac
 }
 
 /// Verifies a request's headers against its raw body, in constant time.
@@ -52,11 +60,8 @@ pub fn verify(
         .strip_prefix("v0=")
         .and_then(|h| hex::decode(h).ok())
         .ok_or(SignatureError::Mismatch)?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(format!("v0:{timestamp}:").as_bytes());
-    mac.update(body);
-    mac.verify_slice(&expected)
+    keyed(secret, timestamp, body)
+        .verify_slice(&expected)
         .map_err(|_| SignatureError::Mismatch)
 }
 
