@@ -8,6 +8,7 @@ pub mod agents;
 pub mod bench;
 pub mod chat;
 pub mod cli;
+pub mod discord;
 pub mod investigation;
 pub mod learning;
 pub mod render;

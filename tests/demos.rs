@@ -44,3 +44,20 @@ fn examples_folder_matches_the_generator() {
         );
     }
 }
+
+#[test]
+fn the_discord_command_definitions_are_valid_json_with_the_check_subcommand() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands/discord-commands.json");
+    let commands: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let anomaly = &commands[0];
+    assert_eq!(anomaly["name"], "anomaly");
+    let names: Vec<&str> = anomaly["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["check", "stats", "history", "help"]);
+}
