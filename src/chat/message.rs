@@ -106,6 +106,17 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
     }
 }
 
+/// Cuts `text` to at most `max_chars` characters, ending in `…` when cut (chat platforms
+/// reject over-long fields).
+pub fn truncate_chars(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars

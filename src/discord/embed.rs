@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::chat::message::VerdictMessage;
+use crate::chat::message::{truncate_chars, VerdictMessage};
 
 /// Discord's limits: field values ≤ 1024 characters, descriptions ≤ 4096.
 const FIELD_LIMIT: usize = 1024;
@@ -18,11 +18,11 @@ pub fn verdict_message_body(message: &VerdictMessage) -> Value {
     let mut fields: Vec<Value> = message
         .agents
         .iter()
-        .map(|(agent, finding)| json!({"name": agent, "value": cut(finding, FIELD_LIMIT), "inline": false}))
+        .map(|(agent, finding)| json!({"name": agent, "value": truncate_chars(finding, FIELD_LIMIT), "inline": false}))
         .collect();
-    fields.push(json!({"name": "Hypothesis", "value": cut(&message.hypothesis, FIELD_LIMIT), "inline": false}));
+    fields.push(json!({"name": "Hypothesis", "value": truncate_chars(&message.hypothesis, FIELD_LIMIT), "inline": false}));
     if !message.similar.is_empty() {
-        fields.push(json!({"name": "Seen before", "value": cut(&message.similar.join("\n"), FIELD_LIMIT), "inline": false}));
+        fields.push(json!({"name": "Seen before", "value": truncate_chars(&message.similar.join("\n"), FIELD_LIMIT), "inline": false}));
     }
     let buttons: Vec<Value> = message
         .buttons
@@ -35,8 +35,8 @@ pub fn verdict_message_body(message: &VerdictMessage) -> Value {
         .collect();
     json!({
         "embeds": [{
-            "title": cut(&message.headline, 256),
-            "description": cut(&message.verdict, DESCRIPTION_LIMIT),
+            "title": truncate_chars(&message.headline, 256),
+            "description": truncate_chars(&message.verdict, DESCRIPTION_LIMIT),
             "color": message.colour,
             "fields": fields,
             "footer": {"text": format!("investigation {}", message.investigation_id)}
@@ -50,15 +50,6 @@ pub fn parse_custom_id(custom_id: &str) -> Option<(&str, &str)> {
     custom_id
         .split_once(':')
         .filter(|(action, id)| !action.is_empty() && !id.is_empty())
-}
-
-fn cut(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max_chars - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

@@ -2,25 +2,25 @@
 
 use serde_json::{json, Value};
 
-use crate::chat::message::VerdictMessage;
+use crate::chat::message::{truncate_chars, VerdictMessage};
 
 /// Blocks for a verdict: header, verdict, one section per agent, hypothesis, similar
 /// incidents, and the Confirm / False positive / Explain buttons (value = investigation id).
 pub fn verdict_blocks(message: &VerdictMessage) -> Value {
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&message.headline, 150), "emoji": true}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&message.verdict, 3000)}}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate_chars(&message.headline, 150), "emoji": true}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate_chars(&message.verdict, 3000)}}),
     ];
     let fields: Vec<Value> = message
         .agents
         .iter()
-        .map(|(agent, finding)| json!({"type": "mrkdwn", "text": truncate(&format!("*{agent}*\n{finding}"), 2000)}))
+        .map(|(agent, finding)| json!({"type": "mrkdwn", "text": truncate_chars(&format!("*{agent}*\n{finding}"), 2000)}))
         .collect();
     blocks.push(json!({"type": "section", "fields": fields}));
-    blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&format!("*Hypothesis:* {}", message.hypothesis), 3000)}}));
+    blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate_chars(&format!("*Hypothesis:* {}", message.hypothesis), 3000)}}));
     if !message.similar.is_empty() {
         let lines: Vec<String> = message.similar.iter().map(|s| format!("• {s}")).collect();
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&format!("Seen before:\n{}", lines.join("\n")), 3000)}]}));
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate_chars(&format!("Seen before:\n{}", lines.join("\n")), 3000)}]}));
     }
     let buttons: Vec<Value> = message
         .buttons
@@ -35,16 +35,6 @@ pub fn verdict_blocks(message: &VerdictMessage) -> Value {
         .collect();
     blocks.push(json!({"type": "actions", "block_id": format!("verdict:{}", message.investigation_id), "elements": buttons}));
     Value::Array(blocks)
-}
-
-/// Slack rejects over-long texts; cut at a character boundary with an ellipsis.
-fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max_chars - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]
