@@ -8,8 +8,7 @@ use crate::investigation::investigate_and_record;
 use crate::learning::FeedbackVerdict;
 use crate::render;
 use crate::series::csv::{read_csv, CsvOptions};
-use crate::series::events::{read_events, Event};
-use crate::series::Series;
+use crate::series::events::read_events;
 use crate::store::{Location, NewFeedback, Store, StoreError};
 
 /// How a command failed: input the user must fix (exit 2) or anything else (exit 1).
@@ -79,7 +78,7 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         Source::File { path, options } => Some(read_csv(path, options).map_err(bad_input)?),
         Source::Stored { .. } => None,
     };
-    let mut events = match &request.events {
+    let events = match &request.events {
         Some(path) => read_events(path).map_err(bad_input)?,
         None => Vec::new(),
     };
@@ -88,17 +87,15 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
     let series = match (from_file, &request.source) {
         (Some(series), _) => series,
         (None, Source::Stored { metric, since_ms }) => {
-            load_stored(store, metric, *since_ms).await?
+            store.recent_series(metric, *since_ms).await?
         }
         (None, Source::File { .. }) => unreachable!("a file source was read above"),
     };
     if !events.is_empty() {
         store.save_events(&events).await?;
     }
-    if let (Some(first), Some(last)) = (series.timestamps.first(), series.timestamps.last()) {
-        let known = store.events_between(*first - 3_600_000, *last).await?;
-        events = merge_events(events, known);
-    }
+    // The file's events were just stored, so the store now holds every relevant one.
+    let events = store.events_for(&series).await?;
     let verdict = investigate_and_record(store, &series, &events, "cli").await?;
     match request.format {
         Format::Text => print!("{}", render::text::report(&verdict)),
@@ -114,32 +111,6 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         eprintln!("chart written to {}", path.display());
     }
     Ok(())
-}
-
-/// A stored series, from `since_ms` before its latest point when given.
-async fn load_stored(
-    store: &Store,
-    metric: &str,
-    since_ms: Option<i64>,
-) -> Result<Series, Failure> {
-    let from = match since_ms {
-        Some(window) => store
-            .latest_point(metric)
-            .await?
-            .map(|latest| latest - window),
-        None => None,
-    };
-    Ok(store.load_series(metric, from).await?)
-}
-
-fn merge_events(mut events: Vec<Event>, known: Vec<Event>) -> Vec<Event> {
-    for event in known {
-        if !events.contains(&event) {
-            events.push(event);
-        }
-    }
-    events.sort_by_key(|e| e.timestamp);
-    events
 }
 
 pub async fn ingest(path: &Path, options: &CsvOptions) -> Result<(), Failure> {

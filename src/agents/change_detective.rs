@@ -443,10 +443,16 @@ fn seasonal_breaks(context: &Context) -> Vec<Change> {
     found
 }
 
+/// How long before a change an event may be its cause: an hour, or ten intervals of a
+/// coarsely sampled series.
+pub fn event_lookback_ms(interval_ms: i64) -> i64 {
+    (60 * 60_000i64).max(10 * interval_ms)
+}
+
 /// The latest event at most a few intervals after, or an hour before, the change.
 pub(crate) fn nearest_event<'a>(context: &'a Context, index: usize) -> Option<&'a Event> {
     let at = context.series.timestamps[index];
-    let before = (60 * 60_000i64).max(10 * context.series.interval_ms);
+    let before = event_lookback_ms(context.series.interval_ms);
     let after = 3 * context.series.interval_ms;
     context
         .events

@@ -53,22 +53,8 @@ impl ChatService {
         lookback_ms: Option<i64>,
         source: &str,
     ) -> Result<Investigated, StoreError> {
-        let since = match lookback_ms {
-            Some(window) => self
-                .store
-                .latest_point(metric)
-                .await?
-                .map(|latest| latest - window),
-            None => None,
-        };
-        let series = self.store.load_series(metric, since).await?;
-        let events = self
-            .store
-            .events_between(
-                series.timestamps[0] - 3_600_000,
-                *series.timestamps.last().unwrap_or(&0),
-            )
-            .await?;
+        let series = self.store.recent_series(metric, lookback_ms).await?;
+        let events = self.store.events_for(&series).await?;
         let verdict = investigate_and_record(&self.store, &series, &events, source).await?;
         Ok(Investigated { verdict, series })
     }

@@ -70,6 +70,34 @@ impl Store {
         })
     }
 
+    /// The stored series of `metric`, only its last `lookback_ms` (before its latest point)
+    /// when given — what `detect --metric --since` and chat checks investigate.
+    pub async fn recent_series(
+        &self,
+        metric: &str,
+        lookback_ms: Option<i64>,
+    ) -> Result<Series, StoreError> {
+        let since = match lookback_ms {
+            Some(window) => self
+                .latest_point(metric)
+                .await?
+                .map(|latest| latest - window),
+            None => None,
+        };
+        self.load_series(metric, since).await
+    }
+
+    /// The recorded events that could explain a change in `series`: from the Change
+    /// Detective's look-back before its first point to its last point.
+    pub async fn events_for(&self, series: &Series) -> Result<Vec<Event>, StoreError> {
+        let (Some(first), Some(last)) = (series.timestamps.first(), series.timestamps.last())
+        else {
+            return Ok(Vec::new());
+        };
+        let lookback = crate::agents::change_detective::event_lookback_ms(series.interval_ms);
+        self.events_between(first - lookback, *last).await
+    }
+
     /// The most recent stored timestamp of `metric`, to anchor `--since`.
     pub async fn latest_point(&self, metric: &str) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT MAX(ts) AS latest FROM metric_points WHERE metric = $1")
