@@ -84,9 +84,7 @@ impl Verdict {
 
     /// The window that drives the verdict: the highest-scoring one (ties: the more serious kind).
     pub fn main_window(&self) -> Option<&Anomaly> {
-        self.anomalies
-            .iter()
-            .max_by(|a, b| a.score.total_cmp(&b.score).then(b.kind.cmp(&a.kind)))
+        crate::agents::main_window(&self.anomalies, |a| (a.score, a.kind))
     }
 }
 
@@ -148,15 +146,13 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
 }
 
 /// Fingerprint of the highest-scoring window, cut to its core: the points that deviate
-/// clearly (|z| ≥ 3 and ≥ 30% of the window's peak |z|), so two incidents of the same shape match whatever margins the agents
-/// drew around them.
+/// clearly (|z| ≥ 3 and ≥ 30% of the window's peak |z|), so two incidents of the same shape
+/// match whatever margins the agents drew around them.
 fn main_window_fingerprint(
     context: &Context,
     windows: &[crate::agents::Window],
 ) -> Option<Fingerprint> {
-    let main = windows
-        .iter()
-        .max_by(|a, b| a.score.total_cmp(&b.score).then(b.kind.cmp(&a.kind)))?;
+    let main = crate::agents::main_window(windows, |w| (w.score, w.kind))?;
     let d = context.decomposition;
     let peak = (main.start..=main.end)
         .map(|i| d.z(i).abs())

@@ -136,6 +136,15 @@ impl WindowKind {
     }
 }
 
+/// The window that drives a verdict: the highest score, ties going to the more serious kind.
+/// `key` reads (score, kind) from agent windows and reported anomalies alike.
+pub fn main_window<T>(windows: &[T], key: impl Fn(&T) -> (f64, WindowKind)) -> Option<&T> {
+    windows.iter().max_by(|a, b| {
+        let ((score_a, kind_a), (score_b, kind_b)) = (key(a), key(b));
+        score_a.total_cmp(&score_b).then(kind_b.cmp(&kind_a))
+    })
+}
+
 /// An anomalous stretch found by an agent, by point index (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {

@@ -573,18 +573,14 @@ pub fn recall(
     report.confidence = (report.confidence + shift).clamp(0.05, 0.99);
     report.finding = format!("{} {sentence}", report.finding);
     report.evidence.extend(similar.iter().map(|s| {
-        let judged = match (&s.feedback, &s.root_cause) {
-            (Some(verdict), Some(cause)) => format!("{}: {cause}", verdict.as_str()),
-            (Some(verdict), None) => verdict.as_str().to_string(),
-            (None, _) => "not judged".to_string(),
-        };
         Evidence::new(
             "similar_incident",
             s.distance,
             format!(
-                "{} at {} ({judged}), id {}",
+                "{} at {} ({}), id {}",
                 s.metric,
                 crate::series::timestamp::to_rfc3339(s.created_at),
+                s.judgement(),
                 s.id
             ),
         )

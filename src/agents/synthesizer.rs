@@ -184,10 +184,7 @@ fn verdict_sentence(
     windows: &[Window],
 ) -> String {
     let metric = &context.series.metric;
-    let Some(main) = windows
-        .iter()
-        .max_by(|a, b| a.score.total_cmp(&b.score).then(b.kind.cmp(&a.kind)))
-        .filter(|_| anomalous)
+    let Some(main) = super::main_window(windows, |w| (w.score, w.kind)).filter(|_| anomalous)
     else {
         return format!("{metric} looks normal: nothing departs from its baseline ({consensus} of 3 agents agree).");
     };

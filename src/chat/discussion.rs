@@ -2,6 +2,7 @@
 //! built from the stored evidence (which agent saw what), never invented.
 
 use crate::agents::AgentName;
+use crate::learning::SimilarIncident;
 
 /// What a reply in a verdict thread asks the bot to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,23 +171,14 @@ pub fn answer(verdict: &serde_json::Value, question: &str) -> String {
     let q = question.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| q.contains(w));
     if has(&["seen", "before", "similar", "history", "last time"]) {
-        let similar = verdict["similar_incidents"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let similar: Vec<SimilarIncident> =
+            serde_json::from_value(verdict["similar_incidents"].clone()).unwrap_or_default();
         if similar.is_empty() {
             return "Nothing like this is on record yet.".to_string();
         }
         let lines: Vec<String> = similar
             .iter()
-            .map(|s| {
-                let said = match (s["feedback"].as_str(), s["root_cause"].as_str()) {
-                    (Some(f), Some(c)) => format!("{}: {c}", f.replace('_', " ")),
-                    (Some(f), None) => f.replace('_', " "),
-                    _ => "not judged".to_string(),
-                };
-                format!("• {} ({said})", s["metric"].as_str().unwrap_or(""))
-            })
+            .map(|s| format!("• {} ({})", s.metric, s.judgement()))
             .collect();
         return format!(
             "{} similar incident(s):\n{}",
@@ -304,7 +296,8 @@ mod tests {
                 {"agent": "change_detective", "confidence": 0.97, "finding": "Level shift of +307% at 08:21.", "evidence": []},
                 {"agent": "root_cause", "confidence": 0.7, "finding": "Pool exhausted.", "evidence": []}
             ],
-            "similar_incidents": [{"metric": "db", "feedback": "confirmed", "root_cause": "pgbouncer"}]
+            "similar_incidents": [{"id": "inv-1", "metric": "db", "created_at": 1_700_000_000_000i64, "distance": 0.1,
+                                   "pattern": "connection_pool_exhaustion", "feedback": "confirmed", "root_cause": "pgbouncer"}]
         })
     }
 

@@ -61,7 +61,7 @@ pub fn severity_style(severity: u8, anomalous: bool) -> (&'static str, u32) {
 pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
     let (emoji, colour) = severity_style(verdict.severity, verdict.anomalous);
     let status = if verdict.anomalous {
-        capitalised(severity_label(verdict.severity))
+        crate::agents::pattern_analyst::capitalize(severity_label(verdict.severity))
     } else {
         "Normal".to_string()
     };
@@ -90,15 +90,11 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
             .similar_incidents
             .iter()
             .map(|s| {
-                let said = match (&s.feedback, &s.root_cause) {
-                    (Some(f), Some(c)) => format!("{}: {c}", f.as_str().replace('_', " ")),
-                    (Some(f), None) => f.as_str().replace('_', " "),
-                    (None, _) => "not judged".to_string(),
-                };
                 format!(
-                    "{} on {} ({said})",
+                    "{} on {} ({})",
                     s.metric,
-                    &crate::series::timestamp::to_rfc3339(s.created_at)[..10]
+                    &crate::series::timestamp::to_rfc3339(s.created_at)[..10],
+                    s.judgement()
                 )
             })
             .collect(),
@@ -115,14 +111,6 @@ pub fn truncate_chars(text: &str, max_chars: usize) -> String {
     let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
     cut.push('…');
     cut
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ pub mod fingerprint;
 pub mod reliability;
 pub mod threshold;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a person said about a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackVerdict {
     Confirmed,
@@ -42,7 +42,7 @@ impl FeedbackVerdict {
 }
 
 /// A past incident that looks like the current one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimilarIncident {
     pub id: String,
     pub metric: String,
@@ -55,4 +55,17 @@ pub struct SimilarIncident {
     pub feedback: Option<FeedbackVerdict>,
     /// The root cause people recorded, if any.
     pub root_cause: Option<String>,
+}
+
+impl SimilarIncident {
+    /// What people said about it: `confirmed: pool too small`, `false positive`, `not judged`.
+    pub fn judgement(&self) -> String {
+        match (&self.feedback, &self.root_cause) {
+            (Some(verdict), Some(cause)) => {
+                format!("{}: {cause}", verdict.as_str().replace('_', " "))
+            }
+            (Some(verdict), None) => verdict.as_str().replace('_', " "),
+            (None, _) => "not judged".to_string(),
+        }
+    }
 }

@@ -127,15 +127,6 @@ pub fn iqr_fences(values: &[f64], k: f64) -> Option<(f64, f64)> {
     Some((q1 - k * iqr, q3 + k * iqr))
 }
 
-/// Arithmetic mean of the finite values.
-pub fn mean(values: &[f64]) -> Option<f64> {
-    let (sum, count) = values
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
-    (count > 0).then(|| sum / count as f64)
-}
-
 /// Standard normal upper-tail probability P(Z > z), Abramowitz–Stegun 7.1.26 (error < 1.5e-7).
 pub fn normal_sf(z: f64) -> f64 {
     let x = z.abs() / std::f64::consts::SQRT_2;
