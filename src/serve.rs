@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::chat::service::ChatService;
+use crate::discord::DiscordConfig;
 use crate::series::csv::Limits;
 use crate::slack::app::SlackApp;
 use crate::slack::web::{SlackWeb, DEFAULT_API_URL};
@@ -24,6 +25,7 @@ pub struct Config {
     pub addr: SocketAddr,
     pub limits: Limits,
     pub slack: Option<SlackConfig>,
+    pub discord: Option<DiscordConfig>,
 }
 
 #[derive(Clone)]
@@ -67,10 +69,25 @@ impl Config {
             }
             None => None,
         };
+        let discord = match var("DISCORD_TOKEN") {
+            Some(token) => Some(DiscordConfig {
+                token,
+                api_url: var("DISCORD_API_URL"),
+                guild_id: var("DISCORD_GUILD_ID")
+                    .map(|id| {
+                        id.parse::<u64>().ok().filter(|id| *id > 0).with_context(|| {
+                            format!("DISCORD_GUILD_ID `{id}` is not a Discord server id (a number; Developer Mode → Copy Server ID)")
+                        })
+                    })
+                    .transpose()?,
+            }),
+            None => None,
+        };
         Ok(Self {
             addr,
             limits,
             slack,
+            discord,
         })
     }
 }
@@ -80,6 +97,7 @@ impl Config {
 pub struct Bot {
     pub router: Router,
     slack_socket: Option<(Arc<SlackApp>, SlackWeb)>,
+    discord: Option<(DiscordConfig, ChatService)>,
 }
 
 impl Bot {
@@ -90,7 +108,11 @@ impl Bot {
         let mut slack_socket = None;
         if let Some(slack) = &config.slack {
             let web = SlackWeb::new(&slack.api_url, &slack.bot_token);
-            let app = Arc::new(SlackApp::new(service, web, slack.signing_secret.clone()));
+            let app = Arc::new(SlackApp::new(
+                service.clone(),
+                web,
+                slack.signing_secret.clone(),
+            ));
             integrations["slack"] = json!(true);
             integrations["slack_mode"] = json!(if slack.app_token.is_some() {
                 "socket"
@@ -104,6 +126,11 @@ impl Bot {
                 slack_socket = Some((app, SlackWeb::new(&slack.api_url, app_token)));
             }
         }
+        let discord = config
+            .discord
+            .clone()
+            .map(|discord| (discord, service.clone()));
+        integrations["discord"] = json!(discord.is_some());
         let router = router.route(
             "/healthz",
             get(move || async move { Json(json!({"status": "ok", "integrations": integrations})) }),
@@ -111,6 +138,7 @@ impl Bot {
         Self {
             router,
             slack_socket,
+            discord,
         }
     }
 }
@@ -127,9 +155,13 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         (Some(_), Some(_)) => "socket mode",
         (Some(_), None) => "http mode",
     };
-    println!("anomaly-hunter listening on http://{bound} (slack: {slack})");
+    let discord = if bot.discord.is_some() { "on" } else { "off" };
+    println!("anomaly-hunter listening on http://{bound} (slack: {slack}, discord: {discord})");
     if let Some((app, opener)) = bot.slack_socket {
         tokio::spawn(crate::slack::socket::run(app, opener));
+    }
+    if let Some((discord, service)) = bot.discord {
+        tokio::spawn(crate::discord::run(discord, service));
     }
     axum::serve(listener, bot.router)
         .with_graceful_shutdown(shutdown_signal())

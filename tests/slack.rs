@@ -3,100 +3,55 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use anomaly_hunter::slack::signature::sign;
 use serde_json::{json, Value};
 use support::fake_slack::FakeSlack;
+use support::serve::ServeProcess;
 
 const SECRET: &str = "test-signing-secret";
 const CHANNEL: &str = "C0INCIDENT";
 
-/// A running `serve` process, killed when dropped.
+/// The real `serve` in Slack mode, and a client for its endpoints.
 struct Bot {
-    child: Child,
-    url: String,
-    data_dir: std::path::PathBuf,
+    serve: ServeProcess,
     http: reqwest::Client,
 }
 
-impl Drop for Bot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Bot {
+    type Target = ServeProcess;
+    fn deref(&self) -> &ServeProcess {
+        &self.serve
     }
 }
 
 impl Bot {
-    /// Ingests `api_latency` (the demo DB latency incident) and starts `serve` against `slack_api`.
+    /// Starts `serve` in HTTP mode against `slack_api`.
     fn start(test: &str, slack_api: &str) -> Self {
-        Self::launch(test, slack_api, false)
+        Self::launch(
+            test,
+            &[
+                ("SLACK_SIGNING_SECRET", SECRET),
+                ("SLACK_BOT_TOKEN", support::fake_slack::BOT_TOKEN),
+                ("SLACK_API_URL", slack_api),
+            ],
+        )
     }
 
     /// The same bot in Socket Mode: an app-level token and no signing secret.
     fn start_socket_mode(test: &str, slack_api: &str) -> Self {
-        Self::launch(test, slack_api, true)
+        Self::launch(
+            test,
+            &[
+                ("SLACK_APP_TOKEN", support::fake_slack::APP_TOKEN),
+                ("SLACK_BOT_TOKEN", support::fake_slack::BOT_TOKEN),
+                ("SLACK_API_URL", slack_api),
+            ],
+        )
     }
 
-    fn launch(test: &str, slack_api: &str, socket_mode: bool) -> Self {
-        let data_dir = std::env::temp_dir().join(format!(
-            "anomaly-hunter-slack-{test}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&data_dir);
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let example = format!(
-            "{}/examples/db_query_latency.csv",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let ingest = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
-            .args(["ingest", &example, "--metric", "api_latency"])
-            .env("ANOMALY_HUNTER_DATA_DIR", &data_dir)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap();
-        assert!(
-            ingest.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ingest.stderr)
-        );
-        let mut serve = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
-        if socket_mode {
-            serve
-                .env("SLACK_APP_TOKEN", support::fake_slack::APP_TOKEN)
-                .env_remove("SLACK_SIGNING_SECRET");
-        } else {
-            serve
-                .env("SLACK_SIGNING_SECRET", SECRET)
-                .env_remove("SLACK_APP_TOKEN");
-        }
-        let mut child = serve
-            .arg("serve")
-            .env("ANOMALY_HUNTER_DATA_DIR", &data_dir)
-            .env_remove("DATABASE_URL")
-            .env("ANOMALY_HUNTER_ADDR", "127.0.0.1:0")
-            .env("SLACK_BOT_TOKEN", support::fake_slack::BOT_TOKEN)
-            .env("SLACK_API_URL", slack_api)
-            .env("ANOMALY_HUNTER_LOG", "debug")
-            .env("ANOMALY_HUNTER_MAX_BYTES", "200000")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(data_dir.join("serve.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first_line)
-            .unwrap();
-        let url = first_line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("serve prints its address")
-            .to_string();
+    fn launch(test: &str, env: &[(&str, &str)]) -> Self {
         Self {
-            child,
-            url,
-            data_dir,
+            serve: ServeProcess::start(&format!("slack-{test}"), env),
             http: reqwest::Client::new(),
         }
     }
@@ -148,26 +103,6 @@ impl Bot {
             json!({"type": "event_callback", "event_id": event_id, "event": event}).to_string();
         self.post_signed("/slack/events", "application/json", body, 0, SECRET)
             .await
-    }
-
-    async fn health(&self) -> Value {
-        let response = self
-            .http
-            .get(format!("{}/healthz", self.url))
-            .send()
-            .await
-            .unwrap();
-        response.json().await.unwrap()
-    }
-
-    fn stats(&self) -> Value {
-        let output = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
-            .args(["stats", "--format", "json"])
-            .env("ANOMALY_HUNTER_DATA_DIR", &self.data_dir)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap();
-        serde_json::from_slice(&output.stdout).unwrap()
     }
 }
 
@@ -252,7 +187,7 @@ async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
     );
 
     // Secrets never reach the logs, even at debug level.
-    let log = std::fs::read_to_string(bot.data_dir.join("serve.log")).unwrap();
+    let log = bot.log();
     assert!(log.contains("slash command"), "the log is being written");
     assert!(
         !log.contains(support::fake_slack::BOT_TOKEN) && !log.contains(SECRET),
@@ -518,7 +453,7 @@ async fn a_csv_shared_with_a_mention_is_investigated_and_bad_files_are_refused()
         posts[4].body["text"]
             .as_str()
             .unwrap()
-            .contains("only from Slack's file host"),
+            .contains("refusing to download from 198.51.100.7"),
         "{}",
         posts[4].body
     );

@@ -2,6 +2,7 @@
 //! and colour, the verdict, one line per agent, the hypothesis, similar incidents and the
 //! feedback buttons. Adapters turn this into Block Kit or a Discord embed.
 
+use super::discussion::ThreadReply;
 use crate::agents::synthesizer::severity_label;
 use crate::investigation::Verdict;
 
@@ -32,6 +33,16 @@ pub const VERDICT_BUTTONS: [Button; 3] = [
         label: "Explain",
     },
 ];
+
+/// What pressing a verdict button means, as if it had been typed in the thread.
+pub fn button_reply(action: &str) -> Option<ThreadReply> {
+    match action {
+        CONFIRM => Some(ThreadReply::Confirm { root_cause: None }),
+        FALSE_POSITIVE => Some(ThreadReply::FalsePositive),
+        EXPLAIN => Some(ThreadReply::Explain { agent: None }),
+        _ => None,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerdictMessage {

@@ -10,6 +10,7 @@ use crate::series::csv::{parse_csv, CsvOptions, Limits};
 use crate::series::Series;
 use crate::store::{NewFeedback, Store, StoreError};
 
+use super::attachment::{Attachment, Fetcher};
 use super::discussion::{self, ThreadReply};
 
 /// Who said something, and where.
@@ -31,6 +32,36 @@ pub struct ChatService {
 pub struct Investigated {
     pub verdict: Verdict,
     pub series: Series,
+}
+
+/// The verdict's chart as a PNG file to attach.
+pub struct Chart {
+    pub filename: String,
+    pub png: Vec<u8>,
+}
+
+impl Investigated {
+    /// Draws the chart (series, baseline band, anomalous windows).
+    pub fn chart(&self) -> Result<Chart, String> {
+        let verdict = &self.verdict;
+        let decomposition = crate::investigation::decomposition_of(&self.series);
+        let png = crate::render::chart::png(&self.series, &decomposition, verdict)
+            .map_err(|e| e.to_string())?;
+        let short_id: String = verdict.id.chars().take(8).collect();
+        Ok(Chart {
+            filename: format!("{}-{short_id}.png", verdict.metric),
+            png,
+        })
+    }
+}
+
+/// What the bot says to a reply in a verdict thread.
+pub enum ThreadAnswer {
+    /// Small talk between people: stay out of it.
+    Quiet,
+    Text(String),
+    /// `rerun`: a fresh verdict for the same metric, to post in the thread.
+    Verdict(Box<Investigated>),
 }
 
 impl ChatService {
@@ -59,16 +90,20 @@ impl ChatService {
         Ok(Investigated { verdict, series })
     }
 
-    /// Investigates an uploaded CSV (bytes already size-checked while downloading).
+    /// Investigates an uploaded CSV (bytes already size-checked while downloading). The metric
+    /// is named `metric`, or after the file.
     pub async fn check_file(
         &self,
         name: &str,
         bytes: Vec<u8>,
+        metric: Option<&str>,
         source: &str,
     ) -> Result<Investigated, String> {
-        let metric = std::path::Path::new(name)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned());
+        let metric = metric.map(str::to_string).or_else(|| {
+            std::path::Path::new(name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        });
         let options = CsvOptions {
             limits: self.limits,
             ..CsvOptions::default()
@@ -80,13 +115,37 @@ impl ChatService {
         Ok(Investigated { verdict, series })
     }
 
-    /// Answers a reply in the thread of `investigation_id`; `None` when the bot should stay quiet.
+    /// Investigates an attached file: refuses what is not a CSV or too large, fetches it
+    /// (within the size limit) and investigates it. Errors are sentences for the sender.
+    pub async fn check_attachment(
+        &self,
+        attachment: &Attachment,
+        fetcher: &Fetcher,
+        metric: Option<&str>,
+        source: &str,
+    ) -> Result<Investigated, String> {
+        let limit = self.limits.max_bytes;
+        if let Some(refusal) = attachment.refusal(limit) {
+            return Err(refusal);
+        }
+        let name = &attachment.name;
+        let url = attachment.url.as_deref().unwrap_or_default();
+        let bytes = fetcher
+            .fetch(url, limit)
+            .await
+            .map_err(|e| format!("Could not fetch `{name}`: {e}"))?;
+        self.check_file(name, bytes, metric, source)
+            .await
+            .map_err(|e| format!("Could not investigate `{name}`: {e}"))
+    }
+
+    /// Answers a reply in the thread of `investigation_id`.
     pub async fn reply(
         &self,
         investigation_id: &str,
         reply: ThreadReply,
         speaker: &Speaker,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<ThreadAnswer, StoreError> {
         let feedback = |verdict, root_cause| NewFeedback {
             investigation_id: investigation_id.to_string(),
             verdict,
@@ -95,7 +154,12 @@ impl ChatService {
             platform: Some(speaker.platform.to_string()),
         };
         let answer = match reply {
-            ThreadReply::Ignore | ThreadReply::Rerun => return Ok(None),
+            ThreadReply::Ignore => return Ok(ThreadAnswer::Quiet),
+            ThreadReply::Rerun => {
+                let metric = self.store.investigation(investigation_id).await?.metric;
+                let investigated = self.check_metric(&metric, None, speaker.platform).await?;
+                return Ok(ThreadAnswer::Verdict(Box::new(investigated)));
+            }
             ThreadReply::Help => super::commands::HELP_TEXT.to_string(),
             ThreadReply::Confirm { root_cause } => {
                 let cause = root_cause.clone();
@@ -120,7 +184,7 @@ impl ChatService {
             ThreadReply::Explain { agent } => discussion::explain(&self.store.investigation(investigation_id).await?.verdict, agent),
             ThreadReply::Question(question) => discussion::answer(&self.store.investigation(investigation_id).await?.verdict, &question),
         };
-        Ok(Some(answer))
+        Ok(ThreadAnswer::Text(answer))
     }
 
     /// Explains a verdict (the Explain button).

@@ -1,4 +1,99 @@
-//! Discord adapter (in progress): rendering of the neutral verdict message as an embed with
-//! buttons. The gateway connection and REST calls arrive with the Discord issue.
+//! Discord adapter: a serenity gateway client (guild messages, message content, DMs) whose
+//! handler translates between Discord and the neutral `chat` layer, and the REST calls that
+//! answer (serenity's rate-limited client; `DISCORD_API_URL` sends them to another base).
 
 pub mod embed;
+pub mod handler;
+pub mod post;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serenity::all::{GatewayIntents, GuildId};
+use serenity::client::ClientBuilder;
+use serenity::gateway::GatewayError;
+use serenity::http::HttpBuilder;
+
+use crate::chat::attachment::{host_of, Fetcher};
+use crate::chat::service::ChatService;
+use handler::Handler;
+
+/// Hosts attachments are downloaded from (besides a configured API host).
+pub const CDN_HOSTS: [&str; 2] = ["cdn.discordapp.com", "media.discordapp.net"];
+/// Longest wait between reconnection attempts after the client stopped.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+pub struct DiscordConfig {
+    pub token: String,
+    /// REST base instead of `https://discord.com` (a proxy, or the tests' fake Discord).
+    pub api_url: Option<String>,
+    /// Register `/anomaly` in this guild only (appears at once; global takes up to an hour).
+    pub guild_id: Option<u64>,
+}
+
+impl std::fmt::Debug for DiscordConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordConfig")
+            .field("api_url", &self.api_url)
+            .field("guild_id", &self.guild_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The gateway events the bot needs: messages in servers and DMs, with their text.
+pub fn intents() -> GatewayIntents {
+    GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT
+        | GatewayIntents::DIRECT_MESSAGES
+}
+
+/// Connects and stays connected. serenity resumes the session after a dropped connection;
+/// if the client stops altogether it is rebuilt with growing pauses. A rejected token or
+/// intents stop the Discord side for good, with a message that says what to fix.
+pub async fn run(config: DiscordConfig, service: ChatService) {
+    let mut hosts: Vec<String> = CDN_HOSTS.iter().map(|h| h.to_string()).collect();
+    if let Some(api) = &config.api_url {
+        hosts.push(host_of(api));
+    }
+    let handler = Arc::new(Handler::new(
+        service,
+        Fetcher::new(hosts, None),
+        config.guild_id.map(GuildId::new),
+    ));
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = Instant::now();
+        match connect(&config, handler.clone()).await {
+            Err(serenity::Error::Gateway(
+                GatewayError::InvalidAuthentication
+                | GatewayError::InvalidGatewayIntents
+                | GatewayError::DisallowedGatewayIntents,
+            )) => {
+                tracing::error!("Discord refused the bot: check DISCORD_TOKEN, and enable the Message Content intent for the bot in the Developer Portal");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "the Discord client stopped; reconnecting"),
+            Ok(()) => tracing::warn!("the Discord client stopped; reconnecting"),
+        }
+        if started.elapsed() > MAX_BACKOFF {
+            backoff = Duration::from_secs(1);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn connect(config: &DiscordConfig, handler: Arc<Handler>) -> serenity::Result<()> {
+    let mut http = HttpBuilder::new(&config.token);
+    if let Some(api) = &config.api_url {
+        // serenity 0.12 sends rate-limited requests straight to discord.com whatever the proxy
+        // (serenity-rs/serenity#1739: a proxy is expected to own the rate limits), so through a
+        // proxy its rate limiter is off and `post::retrying` waits out a 429 passed back.
+        http = http.proxy(api).ratelimiter_disabled(true);
+    }
+    let mut client = ClientBuilder::new_with_http(http.build(), intents())
+        .event_handler_arc(handler)
+        .await?;
+    client.start().await
+}

@@ -3,7 +3,7 @@
 //! Commands are acknowledged at once (Slack allows 3 seconds) and investigated in the
 //! background; the verdict starts a thread that becomes the incident room.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,10 +19,12 @@ use serde_json::{json, Value};
 use super::blocks::verdict_blocks;
 use super::signature;
 use super::web::SlackWeb;
+use crate::chat::attachment::Attachment;
 use crate::chat::commands::{self, Command, HELP_TEXT};
+use crate::chat::dedup::RecentIds;
 use crate::chat::discussion::{parse_reply, ThreadReply};
-use crate::chat::message::{verdict_message, CONFIRM, EXPLAIN, FALSE_POSITIVE};
-use crate::chat::service::{ChatService, Investigated, Speaker};
+use crate::chat::message::{button_reply, verdict_message};
+use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
 use crate::store::ThreadRef;
 
 /// Event ids remembered to drop Slack's retries and duplicate deliveries.
@@ -34,7 +36,7 @@ pub struct SlackApp {
     pub web: SlackWeb,
     /// Present in HTTP mode; Socket Mode needs none.
     signing_secret: Option<String>,
-    seen_events: Mutex<(HashSet<String>, VecDeque<String>)>,
+    seen_events: RecentIds,
     /// The last file each person shared in each channel, for a bare `/anomaly check`.
     recent_files: Mutex<HashMap<(String, String), (Instant, Value)>>,
 }
@@ -48,7 +50,7 @@ impl SlackApp {
             service,
             web,
             signing_secret,
-            seen_events: Mutex::new((HashSet::new(), VecDeque::new())),
+            seen_events: RecentIds::new(REMEMBERED_EVENTS),
             recent_files: Mutex::new(HashMap::new()),
         }
     }
@@ -101,25 +103,6 @@ impl SlackApp {
             .map(|(_, file)| file.clone())
     }
 
-    /// True the first time an event id is seen.
-    fn first_delivery(&self, event_id: &str) -> bool {
-        let mut seen = self
-            .seen_events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (set, order) = &mut *seen;
-        if !set.insert(event_id.to_string()) {
-            return false;
-        }
-        order.push_back(event_id.to_string());
-        if order.len() > REMEMBERED_EVENTS {
-            if let Some(old) = order.pop_front() {
-                set.remove(&old);
-            }
-        }
-        true
-    }
-
     /// Posts a verdict as a new message (or into `thread_ts`), links the thread, and uploads
     /// the chart into it.
     async fn post_verdict(
@@ -156,18 +139,15 @@ impl SlackApp {
     /// The chart goes into the verdict's thread; a failure is logged, never blocks the verdict.
     async fn upload_chart(&self, channel: &str, thread_ts: &str, investigated: &Investigated) {
         let verdict = &investigated.verdict;
-        let decomposition = crate::investigation::decomposition_of(&investigated.series);
-        let outcome = match crate::render::chart::png(&investigated.series, &decomposition, verdict)
-        {
-            Ok(bytes) => {
-                let filename = format!("{}-{}.png", verdict.metric, &verdict.id[..8]);
+        let outcome = match investigated.chart() {
+            Ok(chart) => {
                 let title = format!("{} — chart", verdict.metric);
                 self.web
-                    .upload_file(channel, thread_ts, &filename, &title, bytes)
+                    .upload_file(channel, thread_ts, &chart.filename, &title, chart.png)
                     .await
                     .map_err(|e| e.to_string())
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
         if let Err(e) = outcome {
             tracing::warn!(error = %e, investigation = %verdict.id, "chart not uploaded");
@@ -187,61 +167,20 @@ impl SlackApp {
         thread_ts: Option<String>,
         file: Value,
     ) {
-        let name = file["name"].as_str().unwrap_or("upload.csv").to_string();
-        let is_csv = file["filetype"] == "csv"
-            || name.to_ascii_lowercase().ends_with(".csv")
-            || file["mimetype"] == "text/csv";
-        if !is_csv {
-            let kind = file["filetype"].as_str().unwrap_or("unknown");
-            self.say(&channel, thread_ts.as_deref(), &format!(":warning: `{name}` is a {kind} file; I can only investigate CSV (`timestamp,value` or `timestamp` plus numeric columns).")).await;
-            return;
-        }
-        let limit = self.service.limits().max_bytes;
-        if file["size"].as_u64().is_some_and(|size| size > limit) {
-            self.say(
-                &channel,
-                thread_ts.as_deref(),
-                &format!(":warning: `{name}` is larger than the {limit}-byte limit."),
-            )
-            .await;
-            return;
-        }
-        let Some(url) = file["url_private_download"]
-            .as_str()
-            .or(file["url_private"].as_str())
-        else {
-            self.say(
-                &channel,
-                thread_ts.as_deref(),
-                ":warning: Slack sent the file without a download link.",
-            )
-            .await;
-            return;
-        };
-        let bytes = match self.web.download(url, limit).await {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                self.say(
-                    &channel,
-                    thread_ts.as_deref(),
-                    &format!(":warning: Could not fetch `{name}`: {e}"),
-                )
-                .await;
-                return;
-            }
-        };
-        match self.service.check_file(&name, bytes, "slack").await {
+        let attachment = attachment_of(&file);
+        let fetcher = self.web.fetcher();
+        match self
+            .service
+            .check_attachment(&attachment, &fetcher, None, "slack")
+            .await
+        {
             Ok(investigated) => {
                 self.post_verdict(&channel, thread_ts.as_deref(), &investigated)
                     .await
             }
             Err(e) => {
-                self.say(
-                    &channel,
-                    thread_ts.as_deref(),
-                    &format!(":warning: Could not investigate `{name}`: {e}"),
-                )
-                .await
+                self.say(&channel, thread_ts.as_deref(), &format!(":warning: {e}"))
+                    .await
             }
         }
     }
@@ -332,7 +271,7 @@ impl SlackApp {
             return Some(json!({"challenge": payload["challenge"]}));
         }
         let event_id = payload["event_id"].as_str().unwrap_or_default();
-        if payload["type"] == "event_callback" && self.first_delivery(event_id) {
+        if payload["type"] == "event_callback" && self.seen_events.first_time(event_id) {
             let app = self.clone();
             let event = payload["event"].clone();
             tokio::spawn(async move { handle_event(app, event).await });
@@ -343,11 +282,8 @@ impl SlackApp {
     /// Takes a button press under a verdict: Confirm, False positive, Explain.
     pub fn on_interaction(self: &Arc<Self>, payload: Value) {
         let action = &payload["actions"][0];
-        let reply = match action["action_id"].as_str() {
-            Some(CONFIRM) => ThreadReply::Confirm { root_cause: None },
-            Some(FALSE_POSITIVE) => ThreadReply::FalsePositive,
-            Some(EXPLAIN) => ThreadReply::Explain { agent: None },
-            _ => return,
+        let Some(reply) = button_reply(action["action_id"].as_str().unwrap_or_default()) else {
+            return;
         };
         let investigation = action["value"].as_str().unwrap_or_default().to_string();
         let channel = payload["channel"]["id"]
@@ -460,28 +396,28 @@ async fn discuss(
         user: user.to_string(),
         platform: "slack",
     };
-    if reply == ThreadReply::Rerun {
-        match app.service.store().investigation(investigation).await {
-            Ok(stored) => app.investigate_metric(
-                channel.to_string(),
-                Some(thread_ts.to_string()),
-                stored.metric,
-                None,
-            ),
-            Err(e) => {
-                app.say(channel, Some(thread_ts), &format!(":warning: {e}"))
-                    .await
-            }
-        }
-        return;
-    }
     match app.service.reply(investigation, reply, &speaker).await {
-        Ok(Some(answer)) => app.say(channel, Some(thread_ts), &answer).await,
-        Ok(None) => {}
+        Ok(ThreadAnswer::Text(answer)) => app.say(channel, Some(thread_ts), &answer).await,
+        Ok(ThreadAnswer::Verdict(investigated)) => {
+            app.post_verdict(channel, Some(thread_ts), &investigated)
+                .await
+        }
+        Ok(ThreadAnswer::Quiet) => {}
         Err(e) => {
             app.say(channel, Some(thread_ts), &format!(":warning: {e}"))
                 .await
         }
+    }
+}
+
+/// A Slack file object in the neutral shape.
+fn attachment_of(file: &Value) -> Attachment {
+    let text = |key: &str| file[key].as_str().map(str::to_string);
+    Attachment {
+        name: text("name").unwrap_or_else(|| "upload".to_string()),
+        size: file["size"].as_u64(),
+        kind: text("filetype").or_else(|| text("mimetype")),
+        url: text("url_private_download").or_else(|| text("url_private")),
     }
 }
 

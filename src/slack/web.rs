@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use thiserror::Error;
 
+use crate::chat::attachment::{host_of, Fetcher};
+
 /// Default Web API base.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
 /// Retries after a 429 before giving up.
@@ -20,10 +22,6 @@ pub const FILE_HOST: &str = "files.slack.com";
 
 #[derive(Debug, Error)]
 pub enum SlackError {
-    #[error("refusing to download from {0}: files are fetched only from Slack's file host")]
-    ForeignHost(String),
-    #[error("the file is larger than the limit of {limit} bytes")]
-    TooLarge { limit: u64 },
     #[error("Slack {method} failed: {error}")]
     Api { method: String, error: String },
     #[error("Slack {method} is still rate limited after {MAX_RATE_LIMIT_RETRIES} retries")]
@@ -153,54 +151,13 @@ impl SlackWeb {
             .map(|_| ())
     }
 
-    /// Downloads a shared file (`url_private`) with the bot token, only from Slack's file host
-    /// or the configured API host, stopping as soon as it grows past `max_bytes`.
-    pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>, SlackError> {
-        let method = "file download".to_string();
-        let host = reqwest::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        let api_host = reqwest::Url::parse(&self.base)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        if host != FILE_HOST && host != api_host {
-            return Err(SlackError::ForeignHost(host));
-        }
-        let mut response = self
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|source| SlackError::Http {
-                method: method.clone(),
-                source: source.without_url(),
-            })?;
-        if !response.status().is_success() {
-            return Err(SlackError::Api {
-                method,
-                error: format!("HTTP {}", response.status()),
-            });
-        }
-        if response
-            .content_length()
-            .is_some_and(|length| length > max_bytes)
-        {
-            return Err(SlackError::TooLarge { limit: max_bytes });
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|source| SlackError::Http {
-            method: method.clone(),
-            source: source.without_url(),
-        })? {
-            if (bytes.len() + chunk.len()) as u64 > max_bytes {
-                return Err(SlackError::TooLarge { limit: max_bytes });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+    /// Fetches shared files (`url_private`) with the bot token, only from Slack's file host or
+    /// the configured API host.
+    pub fn fetcher(&self) -> Fetcher {
+        Fetcher::new(
+            vec![FILE_HOST.to_string(), host_of(&self.base)],
+            Some(self.token.clone()),
+        )
     }
 
     /// Calls a JSON Web API method, retrying after rate limits.

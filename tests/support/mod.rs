@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod fake_discord;
 pub mod fake_slack;
+pub mod serve;
 
 use anomaly_hunter::store::{Location, Store};
 

@@ -1,0 +1,535 @@
+//! Gateway events → the neutral chat layer: `!check_anomaly …` messages, replies in verdict
+//! threads, the `/anomaly` application command and the verdict buttons.
+
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+use serenity::all::{
+    ChannelId, CommandInteraction, ComponentInteraction, Context, EventHandler, GuildId,
+    Interaction, Message, MessageId, Ready, ResolvedOption, ResolvedValue, ResumedEvent, UserId,
+};
+use serenity::http::Http;
+
+use super::embed::parse_custom_id;
+use super::post::{
+    self, acknowledge, post_verdict, retrying, say, split_for_discord, start_thread,
+};
+use crate::chat::attachment::{Attachment, Fetcher};
+use crate::chat::commands::{self, Command, HELP_TEXT};
+use crate::chat::dedup::RecentIds;
+use crate::chat::discussion::parse_reply;
+use crate::chat::message::{button_reply, verdict_message};
+use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
+use crate::series::timestamp::parse_duration;
+use crate::store::ThreadRef;
+
+/// The prefix of a message command.
+pub const PREFIX: &str = "!check_anomaly";
+/// The application command definitions registered at start-up.
+pub const APPLICATION_COMMANDS: &str = include_str!("../../commands/discord-commands.json");
+/// Message and interaction ids remembered, so a replayed delivery runs once.
+const REMEMBERED_DELIVERIES: usize = 10_000;
+/// Interaction response types.
+const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
+const CHANNEL_MESSAGE: u8 = 4;
+
+pub struct Handler {
+    service: ChatService,
+    fetcher: Fetcher,
+    /// Register the application commands in this guild (instant) instead of globally.
+    guild: Option<GuildId>,
+    seen: RecentIds,
+    me: OnceLock<UserId>,
+}
+
+/// The text after `!check_anomaly`, if the message is a command.
+pub fn command_text(content: &str) -> Option<&str> {
+    let content = content.trim_start();
+    let head = content.get(..PREFIX.len())?;
+    let rest = &content[PREFIX.len()..];
+    (head.eq_ignore_ascii_case(PREFIX)
+        && (rest.is_empty() || rest.starts_with(char::is_whitespace)))
+    .then(|| rest.trim())
+}
+
+/// Where a check's outcome goes.
+enum Destination {
+    /// A new thread started from the command message (guild channels).
+    NewThread { channel: ChannelId, from: MessageId },
+    /// This channel: a DM, or the verdict thread the command was typed in.
+    Channel {
+        channel: ChannelId,
+        reply_to: Option<MessageId>,
+    },
+}
+
+fn speaker(user: &serenity::all::User) -> Speaker {
+    Speaker {
+        user: user.name.clone(),
+        platform: "discord",
+    }
+}
+
+fn thread_ref(channel: ChannelId) -> ThreadRef {
+    ThreadRef {
+        platform: "discord".into(),
+        channel: channel.to_string(),
+        thread_id: channel.to_string(),
+    }
+}
+
+fn attachment_of(file: &serenity::all::Attachment) -> Attachment {
+    Attachment {
+        name: file.filename.clone(),
+        size: Some(u64::from(file.size)),
+        kind: file.content_type.clone(),
+        url: Some(file.url.clone()),
+    }
+}
+
+/// The thread title for a check: what was checked and how it came out.
+fn thread_name(subject: &str, outcome: &Result<Investigated, String>) -> String {
+    match outcome {
+        Ok(investigated) => verdict_message(&investigated.verdict).headline,
+        Err(_) => format!("{subject} · could not investigate"),
+    }
+}
+
+impl Handler {
+    pub fn new(service: ChatService, fetcher: Fetcher, guild: Option<GuildId>) -> Self {
+        Self {
+            service,
+            fetcher,
+            guild,
+            seen: RecentIds::new(REMEMBERED_DELIVERIES),
+            me: OnceLock::new(),
+        }
+    }
+
+    async fn register_commands(&self, http: &Http) {
+        let definitions: Value = match serde_json::from_str(APPLICATION_COMMANDS) {
+            Ok(definitions) => definitions,
+            Err(e) => {
+                tracing::error!(error = %e, "commands/discord-commands.json is not valid JSON");
+                return;
+            }
+        };
+        let registered = match self.guild {
+            Some(guild) => http.create_guild_commands(guild, &definitions).await,
+            None => http.create_global_commands(&definitions).await,
+        };
+        match registered {
+            Ok(commands) => {
+                tracing::info!(count = commands.len(), guild = ?self.guild, "registered the /anomaly command")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not register the /anomaly command; invite the bot with the applications.commands scope")
+            }
+        }
+    }
+
+    /// Remembers a verdict's thread so replies there find it.
+    async fn link(&self, channel: ChannelId, investigated: &Investigated) {
+        let thread = thread_ref(channel);
+        if let Err(e) = self
+            .service
+            .store()
+            .link_thread(&thread, &investigated.verdict.id)
+            .await
+        {
+            tracing::error!(error = %e, "could not remember the verdict thread");
+        }
+    }
+
+    /// Posts a verdict into `channel` and links it; a failure to post is logged.
+    async fn post_and_link(&self, http: &Http, channel: ChannelId, investigated: &Investigated) {
+        match post_verdict(http, channel, investigated).await {
+            Ok(_) => self.link(channel, investigated).await,
+            Err(e) => {
+                tracing::error!(error = %e, investigation = %investigated.verdict.id, "could not post the verdict")
+            }
+        }
+    }
+
+    async fn is_verdict_thread(&self, channel: ChannelId) -> bool {
+        matches!(
+            self.service
+                .store()
+                .investigation_for_thread(&thread_ref(channel))
+                .await,
+            Ok(Some(_))
+        )
+    }
+
+    /// Runs a check for a message command.
+    async fn check(
+        &self,
+        message: &Message,
+        metric: Option<String>,
+        lookback_ms: Option<i64>,
+    ) -> (String, Result<Investigated, String>) {
+        match (message.attachments.first(), metric) {
+            (Some(file), metric) => {
+                let outcome = self
+                    .service
+                    .check_attachment(&attachment_of(file), &self.fetcher, metric.as_deref(), "discord")
+                    .await;
+                (file.filename.clone(), outcome)
+            }
+            (None, Some(metric)) => {
+                let outcome = self
+                    .service
+                    .check_metric(&metric, lookback_ms, "discord")
+                    .await
+                    .map_err(|e| format!("Could not investigate `{metric}`: {e}"));
+                (metric, outcome)
+            }
+            (None, None) => (
+                "check".to_string(),
+                Err(format!("Attach a CSV to the message, or name a stored metric: `{PREFIX} <metric> [last 6h]`.")),
+            ),
+        }
+    }
+
+    async fn on_command(&self, http: &Http, message: &Message, text: &str) {
+        tracing::info!(channel = %message.channel_id, user = %message.author.name, "discord command");
+        let text = match commands::parse(text, true) {
+            Ok(Command::Check {
+                metric,
+                lookback_ms,
+            }) => {
+                return self.on_check(http, message, metric, lookback_ms).await;
+            }
+            Err(e) => format!("⚠️ {e}"),
+            Ok(Command::Help) => HELP_TEXT.to_string(),
+            Ok(Command::Stats) => self
+                .service
+                .stats_text()
+                .await
+                .unwrap_or_else(|e| format!("⚠️ {e}")),
+            Ok(Command::History { metric }) => self
+                .service
+                .history_text(metric.as_deref())
+                .await
+                .unwrap_or_else(|e| format!("⚠️ {e}")),
+        };
+        say(http, message.channel_id, Some(message.id), &text).await;
+    }
+
+    /// A check: acknowledged at once, answered in a thread started from the command.
+    async fn on_check(
+        &self,
+        http: &Http,
+        message: &Message,
+        metric: Option<String>,
+        lookback_ms: Option<i64>,
+    ) {
+        acknowledge(http, message.channel_id, message.id).await;
+        let (subject, outcome) = self.check(message, metric, lookback_ms).await;
+        let destination =
+            if message.guild_id.is_none() || self.is_verdict_thread(message.channel_id).await {
+                Destination::Channel {
+                    channel: message.channel_id,
+                    reply_to: Some(message.id),
+                }
+            } else {
+                Destination::NewThread {
+                    channel: message.channel_id,
+                    from: message.id,
+                }
+            };
+        self.deliver(http, destination, &subject, outcome).await;
+    }
+
+    /// Posts a check's outcome — the verdict or a readable error — where it belongs.
+    async fn deliver(
+        &self,
+        http: &Http,
+        destination: Destination,
+        subject: &str,
+        outcome: Result<Investigated, String>,
+    ) {
+        let (channel, reply_to) = match destination {
+            Destination::Channel { channel, reply_to } => (channel, reply_to),
+            Destination::NewThread { channel, from } => {
+                match start_thread(http, channel, from, &thread_name(subject, &outcome)).await {
+                    Ok(thread) => (thread, None),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not start a thread; answering in the channel");
+                        (channel, Some(from))
+                    }
+                }
+            }
+        };
+        match outcome {
+            Ok(investigated) => self.post_and_link(http, channel, &investigated).await,
+            Err(error) => say(http, channel, reply_to, &format!("⚠️ {error}")).await,
+        }
+    }
+
+    /// A message in a verdict thread is discussion of that verdict.
+    async fn on_thread_message(&self, http: &Http, message: &Message) {
+        let thread = thread_ref(message.channel_id);
+        let Ok(Some(investigation)) = self.service.store().investigation_for_thread(&thread).await
+        else {
+            return;
+        };
+        let mentioned = self
+            .me
+            .get()
+            .is_some_and(|me| message.mentions_user_id(*me));
+        let reply = parse_reply(&message.content, mentioned);
+        let channel = message.channel_id;
+        match self
+            .service
+            .reply(&investigation, reply, &speaker(&message.author))
+            .await
+        {
+            Ok(ThreadAnswer::Text(text)) => say(http, channel, None, &text).await,
+            Ok(ThreadAnswer::Verdict(investigated)) => {
+                acknowledge(http, channel, message.id).await;
+                self.post_and_link(http, channel, &investigated).await
+            }
+            Ok(ThreadAnswer::Quiet) => {}
+            Err(e) => say(http, channel, None, &format!("⚠️ {e}")).await,
+        }
+    }
+
+    /// `/anomaly check|stats|history|help`: deferred at once (Discord allows 3 seconds), then
+    /// answered by editing the deferred response. A verdict goes into a thread started from it.
+    async fn on_application_command(&self, http: &Http, command: &CommandInteraction) {
+        let deferred = json!({"type": DEFERRED_CHANNEL_MESSAGE});
+        if let Err(e) = retrying(|| {
+            http.create_interaction_response(command.id, &command.token, &deferred, vec![])
+        })
+        .await
+        {
+            tracing::error!(error = %e, "could not defer the /anomaly command");
+            return;
+        }
+        let options = command.data.options();
+        let (sub, arguments) = match options.first() {
+            Some(ResolvedOption {
+                name,
+                value: ResolvedValue::SubCommand(arguments),
+                ..
+            }) => (*name, arguments.as_slice()),
+            _ => ("help", &[][..]),
+        };
+        let text_argument = |wanted: &str| {
+            arguments.iter().find_map(|o| match o.value {
+                ResolvedValue::String(value) if o.name == wanted => Some(value.to_string()),
+                _ => None,
+            })
+        };
+        let answer = match sub {
+            "stats" => self
+                .service
+                .stats_text()
+                .await
+                .unwrap_or_else(|e| format!("⚠️ {e}")),
+            "history" => self
+                .service
+                .history_text(text_argument("metric").as_deref())
+                .await
+                .unwrap_or_else(|e| format!("⚠️ {e}")),
+            "check" => {
+                let file = arguments.iter().find_map(|o| match o.value {
+                    ResolvedValue::Attachment(file) => Some(file),
+                    _ => None,
+                });
+                let outcome = self
+                    .slash_check(file, text_argument("metric"), text_argument("last"))
+                    .await;
+                return self.answer_check(http, command, outcome).await;
+            }
+            _ => HELP_TEXT.to_string(),
+        };
+        self.edit_response(
+            http,
+            command,
+            &post::text_body(&truncate_answer(&answer), None),
+            vec![],
+        )
+        .await;
+    }
+
+    async fn slash_check(
+        &self,
+        file: Option<&serenity::all::Attachment>,
+        metric: Option<String>,
+        last: Option<String>,
+    ) -> Result<Investigated, String> {
+        if let Some(file) = file {
+            return self
+                .service
+                .check_attachment(
+                    &attachment_of(file),
+                    &self.fetcher,
+                    metric.as_deref(),
+                    "discord",
+                )
+                .await;
+        }
+        let Some(metric) = metric else {
+            return Err("Give a stored `metric`, or attach a CSV as `file`.".to_string());
+        };
+        let lookback_ms = last.as_deref().map(parse_duration).transpose()?;
+        self.service
+            .check_metric(&metric, lookback_ms, "discord")
+            .await
+            .map_err(|e| format!("Could not investigate `{metric}`: {e}"))
+    }
+
+    /// In a guild: the deferred response becomes the headline and a thread holds the verdict.
+    /// In a DM (no threads): the response is the verdict itself.
+    async fn answer_check(
+        &self,
+        http: &Http,
+        command: &CommandInteraction,
+        outcome: Result<Investigated, String>,
+    ) {
+        let investigated = match outcome {
+            Ok(investigated) => investigated,
+            Err(error) => {
+                let body = post::text_body(&truncate_answer(&format!("⚠️ {error}")), None);
+                self.edit_response(http, command, &body, vec![]).await;
+                return;
+            }
+        };
+        if command.guild_id.is_none() {
+            let (body, files) = post::verdict_with_chart(&investigated);
+            if self
+                .edit_response(http, command, &body, files)
+                .await
+                .is_some()
+            {
+                self.link(command.channel_id, &investigated).await;
+            }
+            return;
+        }
+        let headline = verdict_message(&investigated.verdict).headline;
+        let body = post::text_body(&format!("{headline} — details in the thread"), None);
+        let Some(response) = self.edit_response(http, command, &body, vec![]).await else {
+            return;
+        };
+        let channel = match start_thread(http, command.channel_id, response.id, &headline).await {
+            Ok(thread) => thread,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start a thread; answering in the channel");
+                command.channel_id
+            }
+        };
+        self.post_and_link(http, channel, &investigated).await;
+    }
+
+    async fn edit_response(
+        &self,
+        http: &Http,
+        command: &CommandInteraction,
+        body: &Value,
+        files: Vec<serenity::all::CreateAttachment>,
+    ) -> Option<Message> {
+        match retrying(|| {
+            http.edit_original_interaction_response(&command.token, body, files.clone())
+        })
+        .await
+        {
+            Ok(message) => Some(message),
+            Err(e) => {
+                tracing::error!(error = %e, "could not answer the /anomaly command");
+                None
+            }
+        }
+    }
+
+    /// A verdict button: Confirm, False positive, Explain — answered in the verdict's channel.
+    async fn on_button(&self, http: &Http, press: &ComponentInteraction) {
+        let Some((reply, investigation)) = parse_custom_id(&press.data.custom_id)
+            .and_then(|(action, id)| button_reply(action).map(|reply| (reply, id)))
+        else {
+            return;
+        };
+        let text = match self
+            .service
+            .reply(investigation, reply, &speaker(&press.user))
+            .await
+        {
+            Ok(ThreadAnswer::Text(text)) => text,
+            Ok(_) => return,
+            Err(e) => format!("⚠️ {e}"),
+        };
+        let mut body = post::text_body(&truncate_answer(&text), None);
+        let response = json!({"type": CHANNEL_MESSAGE, "data": body.take()});
+        if let Err(e) =
+            retrying(|| http.create_interaction_response(press.id, &press.token, &response, vec![]))
+                .await
+        {
+            tracing::error!(error = %e, "could not answer a button");
+        }
+    }
+}
+
+/// An interaction answer is one message: keep its first part.
+fn truncate_answer(text: &str) -> String {
+    split_for_discord(text).swap_remove(0)
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        let _ = self.me.set(ready.user.id);
+        tracing::info!(user = %ready.user.name, "connected to the Discord gateway");
+        self.register_commands(&ctx.http).await;
+    }
+
+    async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
+        tracing::info!("resumed the Discord gateway session");
+    }
+
+    async fn message(&self, ctx: Context, message: Message) {
+        if message.author.bot || !self.seen.first_time(&message.id.to_string()) {
+            return;
+        }
+        match command_text(&message.content) {
+            Some(text) => self.on_command(&ctx.http, &message, text).await,
+            None => self.on_thread_message(&ctx.http, &message).await,
+        }
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        if !self.seen.first_time(&interaction.id().to_string()) {
+            return;
+        }
+        match &interaction {
+            Interaction::Command(command) if command.data.name == "anomaly" => {
+                self.on_application_command(&ctx.http, command).await
+            }
+            Interaction::Component(press) => self.on_button(&ctx.http, press).await,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_is_a_whole_word() {
+        assert_eq!(
+            command_text("!check_anomaly api_latency last 6h"),
+            Some("api_latency last 6h")
+        );
+        assert_eq!(command_text("  !CHECK_ANOMALY"), Some(""));
+        assert_eq!(command_text("!check_anomalyx"), None);
+        assert_eq!(command_text("check_anomaly api"), None);
+        assert_eq!(command_text("é"), None);
+    }
+
+    #[test]
+    fn the_command_definitions_are_valid() {
+        let definitions: Value = serde_json::from_str(APPLICATION_COMMANDS).unwrap();
+        assert_eq!(definitions[0]["name"], "anomaly");
+    }
+}

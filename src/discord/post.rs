@@ -1,0 +1,176 @@
+//! What the bot writes to Discord, over serenity's rate-limited REST client: plain answers
+//! (split at Discord's 2,000-character limit), verdicts with their chart, threads, and the
+//! "working on it" signals.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use serenity::all::{ChannelId, CreateAttachment, Message, MessageId, ReactionType};
+use serenity::http::{Http, HttpError};
+
+use super::embed::verdict_message_body;
+use crate::chat::message::verdict_message;
+use crate::chat::service::Investigated;
+
+/// Discord refuses message contents longer than this.
+pub const CONTENT_LIMIT: usize = 2000;
+/// Longest thread name Discord accepts.
+const THREAD_NAME_LIMIT: usize = 100;
+/// Threads archive after a day without messages.
+const THREAD_ARCHIVE_MINUTES: u32 = 1440;
+/// The reaction put on a command the moment it arrives.
+pub const WORKING_ON_IT: &str = "🔍";
+
+/// Attempts at a call that keeps coming back 429.
+const RATE_LIMIT_ATTEMPTS: u32 = 4;
+
+/// Runs a REST call, waiting out 429 answers (0.5 s, 1 s, 2 s). serenity's own rate limiter
+/// handles this when the bot talks to Discord directly; through `DISCORD_API_URL` it is off
+/// (serenity 0.12 would bypass the proxy with it), so this keeps a verdict from being lost to
+/// a rate limit the proxy passes on.
+pub async fn retrying<T, F, Fut>(call: F) -> serenity::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = serenity::Result<T>>,
+{
+    let mut wait = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(response)))
+                if response.status_code.as_u16() == 429 && attempt < RATE_LIMIT_ATTEMPTS =>
+            {
+                tracing::info!(url = %response.url, ?wait, "Discord rate limit; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// A message body that never pings anyone, whatever the text echoes back.
+pub fn text_body(text: &str, reply_to: Option<MessageId>) -> Value {
+    let mut body = json!({"content": text, "allowed_mentions": {"parse": []}});
+    if let Some(message) = reply_to {
+        body["message_reference"] =
+            json!({"message_id": message.to_string(), "fail_if_not_exists": false});
+    }
+    body
+}
+
+/// Splits a long answer into messages Discord accepts, at line breaks where possible.
+pub fn split_for_discord(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    for line in text.split_inclusive('\n') {
+        if current.chars().count() + line.chars().count() > CONTENT_LIMIT && !current.is_empty() {
+            parts.push(std::mem::take(&mut current));
+        }
+        let mut line = line;
+        while line.chars().count() > CONTENT_LIMIT {
+            let cut = line
+                .char_indices()
+                .nth(CONTENT_LIMIT)
+                .map_or(line.len(), |(i, _)| i);
+            parts.push(line[..cut].to_string());
+            line = &line[cut..];
+        }
+        current.push_str(line);
+    }
+    if !current.trim().is_empty() || parts.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// Posts a text answer (several messages if it is long); failures are logged.
+pub async fn say(http: &Http, channel: ChannelId, reply_to: Option<MessageId>, text: &str) {
+    for (i, part) in split_for_discord(text).iter().enumerate() {
+        let reply_to = if i == 0 { reply_to } else { None };
+        let body = text_body(part, reply_to);
+        if let Err(e) = retrying(|| http.send_message(channel, vec![], &body)).await {
+            tracing::error!(error = %e, %channel, "could not post to Discord");
+            return;
+        }
+    }
+}
+
+/// The verdict as an embed with buttons, and its chart attached and shown in the embed. A chart
+/// that cannot be drawn is logged and left out; the verdict still goes.
+pub async fn post_verdict(
+    http: &Http,
+    channel: ChannelId,
+    investigated: &Investigated,
+) -> serenity::Result<Message> {
+    let (body, files) = verdict_with_chart(investigated);
+    retrying(|| http.send_message(channel, files.clone(), &body)).await
+}
+
+/// The verdict body and the chart file it refers to.
+pub fn verdict_with_chart(investigated: &Investigated) -> (Value, Vec<CreateAttachment>) {
+    let mut body = verdict_message_body(&verdict_message(&investigated.verdict));
+    body["allowed_mentions"] = json!({"parse": []});
+    match investigated.chart() {
+        Ok(chart) => {
+            body["embeds"][0]["image"] = json!({"url": format!("attachment://{}", chart.filename)});
+            (
+                body,
+                vec![CreateAttachment::bytes(chart.png, chart.filename)],
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, investigation = %investigated.verdict.id, "chart not drawn");
+            (body, vec![])
+        }
+    }
+}
+
+/// Starts a public thread from `message`; its id is the thread's channel id.
+pub async fn start_thread(
+    http: &Http,
+    channel: ChannelId,
+    message: MessageId,
+    name: &str,
+) -> serenity::Result<ChannelId> {
+    let name: String = name.chars().take(THREAD_NAME_LIMIT).collect();
+    let body = json!({"name": name, "auto_archive_duration": THREAD_ARCHIVE_MINUTES});
+    let thread =
+        retrying(|| http.create_thread_from_message(channel, message, &body, None)).await?;
+    Ok(thread.id)
+}
+
+/// Shows at once that a command was heard: a reaction on it and the typing indicator.
+pub async fn acknowledge(http: &Http, channel: ChannelId, message: MessageId) {
+    let reaction = ReactionType::Unicode(WORKING_ON_IT.to_string());
+    if let Err(e) = http.create_reaction(channel, message, &reaction).await {
+        tracing::debug!(error = %e, "could not react to the command");
+    }
+    if let Err(e) = http.broadcast_typing(channel).await {
+        tracing::debug!(error = %e, "could not show typing");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_answers_are_split_under_the_limit() {
+        let text = format!("{}\n{}\n", "a".repeat(1500), "b".repeat(4500));
+        let parts = split_for_discord(&text);
+        assert!(parts.iter().all(|p| p.chars().count() <= CONTENT_LIMIT));
+        assert_eq!(parts.concat(), text, "nothing lost");
+        assert_eq!(parts[0], format!("{}\n", "a".repeat(1500)));
+        assert_eq!(split_for_discord("short"), vec!["short".to_string()]);
+    }
+
+    #[test]
+    fn answers_never_ping_and_can_reply() {
+        let body = text_body("@everyone look", Some(MessageId::new(42)));
+        assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+        assert_eq!(body["message_reference"]["message_id"], "42");
+    }
+}

@@ -1,0 +1,474 @@
+//! End to end: the real `anomaly-hunter serve` process against a local fake Discord — its REST
+//! API and a gateway websocket speaking Discord's opcodes — over loopback, through serenity.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::fake_discord::{
+    Call, FakeDiscord, APPLICATION_ID, CHANNEL_ID, EXPECTED_INTENTS, GUILD_ID, TOKEN,
+};
+use support::serve::ServeProcess;
+
+/// PNG files start with these bytes.
+const PNG_MAGIC: &[u8] = b"\x89PNG";
+
+/// Starts `serve` with Discord on, and waits until it has identified on the fake gateway.
+async fn bot(test: &str, discord: &FakeDiscord, base: &str) -> ServeProcess {
+    let serve = serve_with_token(test, base, TOKEN);
+    assert!(
+        discord.wait_connected(1, 0, 30).await,
+        "the bot never identified on the gateway; log:\n{}",
+        serve.log()
+    );
+    serve
+}
+
+fn serve_with_token(test: &str, base: &str, token: &str) -> ServeProcess {
+    let guild = GUILD_ID.to_string();
+    ServeProcess::start(
+        &format!("discord-{test}"),
+        &[
+            ("DISCORD_TOKEN", token),
+            ("DISCORD_API_URL", base),
+            ("DISCORD_GUILD_ID", &guild),
+        ],
+    )
+}
+
+fn is_thread_start(path: &str) -> bool {
+    path.starts_with(&format!("/channels/{CHANNEL_ID}/messages/")) && path.ends_with("/threads")
+}
+
+/// The message the thread was started from: `/channels/C/messages/M/threads` → M.
+fn thread_of(call: &Call) -> String {
+    call.path.split('/').nth(4).unwrap().to_string()
+}
+
+fn posted_in(channel: &str) -> impl Fn(&str) -> bool + '_ {
+    move |path| path == format!("/channels/{channel}/messages")
+}
+
+fn content(call: &Call) -> String {
+    call.body["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Sends `!check_anomaly …` and returns the thread the verdict (or error) went into, with the
+/// messages posted there.
+async fn command_in_thread(
+    discord: &FakeDiscord,
+    text: &str,
+    attachments: Vec<Value>,
+    expected_posts: usize,
+) -> (String, Vec<Call>) {
+    let before = discord.wait_for("POST", is_thread_start, 0, 0).await.len();
+    let command = discord.user_message(CHANNEL_ID, text, attachments);
+    discord.dispatch("MESSAGE_CREATE", command.clone());
+    let threads = discord
+        .wait_for("POST", is_thread_start, before + 1, 20)
+        .await;
+    assert_eq!(threads.len(), before + 1, "no thread for {text}");
+    let thread = thread_of(threads.last().unwrap());
+    assert_eq!(
+        thread,
+        command["id"].as_str().unwrap(),
+        "started from the command message"
+    );
+    let posts = discord
+        .wait_for("POST", posted_in(&thread), expected_posts, 20)
+        .await;
+    (thread, posts)
+}
+
+fn verdict_investigation(post: &Call) -> String {
+    let footer = post.body["embeds"][0]["footer"]["text"].as_str().unwrap();
+    footer.trim_start_matches("investigation ").to_string()
+}
+
+#[tokio::test]
+async fn a_message_command_gets_a_thread_with_the_verdict_embed_and_chart() {
+    let (discord, base) = FakeDiscord::start().await;
+    let bot = bot("message", &discord, &base).await;
+
+    let identify = &discord.identifies()[0];
+    assert_eq!(
+        identify["intents"], EXPECTED_INTENTS,
+        "guild messages, DMs, message content"
+    );
+    let registered = discord
+        .wait_for(
+            "PUT",
+            |p| p == format!("/applications/{APPLICATION_ID}/guilds/{GUILD_ID}/commands"),
+            1,
+            10,
+        )
+        .await;
+    assert_eq!(
+        registered[0].body[0]["name"], "anomaly",
+        "/anomaly registered in the guild"
+    );
+    assert_eq!(bot.health().await["integrations"]["discord"], true);
+
+    discord.rate_limit_next(1);
+    let (thread, posts) =
+        command_in_thread(&discord, "!check_anomaly api_latency", vec![], 1).await;
+    let verdict = &posts[0];
+    let embed = &verdict.body["embeds"][0];
+    assert!(
+        embed["title"].as_str().unwrap().contains("api_latency"),
+        "{embed}"
+    );
+    assert!(embed["color"].as_u64().unwrap() > 0);
+    let fields: Vec<&str> = embed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.iter().any(|f| f.starts_with("Pattern Analyst")),
+        "{fields:?}"
+    );
+    assert!(
+        fields.iter().any(|f| f.starts_with("Change Detective")),
+        "{fields:?}"
+    );
+    assert!(
+        fields.iter().any(|f| f.starts_with("Root Cause Agent")),
+        "{fields:?}"
+    );
+    assert!(fields.contains(&"Hypothesis"), "{fields:?}");
+    let (field, file_name, png) = &verdict.files[0];
+    assert_eq!(field, "files[0]");
+    assert!(png.starts_with(PNG_MAGIC), "the chart is a PNG");
+    assert_eq!(
+        embed["image"]["url"],
+        format!("attachment://{file_name}"),
+        "the embed shows the chart"
+    );
+    let buttons = verdict.body["components"][0]["components"]
+        .as_array()
+        .unwrap();
+    let investigation = verdict_investigation(verdict);
+    assert_eq!(
+        buttons[1]["custom_id"],
+        format!("false_positive:{investigation}")
+    );
+
+    let calls = discord.calls();
+    let position = |wanted: &dyn Fn(&Call) -> bool| calls.iter().position(wanted).unwrap();
+    let reaction = position(&|c| c.method == "PUT" && c.path.contains("/reactions/"));
+    let typing = position(&|c| c.path == format!("/channels/{CHANNEL_ID}/typing"));
+    let started = position(&|c| is_thread_start(&c.path));
+    assert!(
+        reaction < started && typing < started,
+        "the command is acknowledged before the answer"
+    );
+    assert_eq!(
+        discord.rate_limited(),
+        1,
+        "the fake rate-limited one post; serenity waited and retried"
+    );
+    assert_eq!(posts.len(), 1, "posted once despite the 429");
+    assert!(!thread.is_empty());
+}
+
+#[tokio::test]
+async fn a_csv_attachment_is_investigated_and_other_files_are_refused() {
+    let (discord, base) = FakeDiscord::start().await;
+    let _bot = bot("files", &discord, &base).await;
+    let csv = std::fs::read(format!(
+        "{}/examples/memory_leak.csv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+
+    let file = discord.attachment("checkout_memory.csv", "text/csv; charset=utf-8", csv);
+    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![file], 1).await;
+    let title = posts[0].body["embeds"][0]["title"].as_str().unwrap();
+    assert!(
+        title.contains("checkout_memory"),
+        "metric named after the file: {title}"
+    );
+    assert!(posts[0].files[0].2.starts_with(PNG_MAGIC));
+
+    let picture = discord.attachment("graph.png", "image/png", PNG_MAGIC.to_vec());
+    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![picture], 1).await;
+    assert!(
+        content(&posts[0]).contains("`graph.png` is a image/png file; I can only investigate CSV"),
+        "{}",
+        content(&posts[0])
+    );
+
+    let mut huge = discord.attachment("huge.csv", "text/csv", vec![b'1'; 10]);
+    huge["size"] = json!(5_000_000);
+    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![huge], 1).await;
+    assert!(
+        content(&posts[0]).contains("larger than the 200000-byte limit"),
+        "{}",
+        content(&posts[0])
+    );
+
+    let mut lying = discord.attachment("lying.csv", "text/csv", vec![b'1'; 300_000]);
+    lying["size"] = json!(1_000);
+    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![lying], 1).await;
+    assert!(
+        content(&posts[0]).contains("larger than the limit of 200000 bytes"),
+        "stopped while streaming: {}",
+        content(&posts[0])
+    );
+
+    let mut foreign = discord.attachment("elsewhere.csv", "text/csv", vec![b'1'; 10]);
+    foreign["url"] = json!("http://127.0.0.2:9/elsewhere.csv");
+    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![foreign], 1).await;
+    assert!(
+        content(&posts[0]).contains("refusing to download from 127.0.0.2"),
+        "{}",
+        content(&posts[0])
+    );
+
+    let (_, posts) = command_in_thread(&discord, "!check_anomaly no_such_metric", vec![], 1).await;
+    assert!(
+        content(&posts[0]).starts_with("⚠️ Could not investigate `no_such_metric`"),
+        "a readable error in the thread: {}",
+        content(&posts[0])
+    );
+}
+
+#[tokio::test]
+async fn the_slash_command_is_deferred_then_answered() {
+    let (discord, base) = FakeDiscord::start().await;
+    let _bot = bot("slash", &discord, &base).await;
+
+    let token = discord.slash_command(
+        "check",
+        vec![json!({"name": "metric", "type": 3, "value": "api_latency"})],
+        vec![],
+    );
+    let answered = discord
+        .wait_for(
+            "PATCH",
+            |p| p == format!("/webhooks/{APPLICATION_ID}/{token}/messages/@original"),
+            1,
+            20,
+        )
+        .await;
+    assert_eq!(
+        answered.len(),
+        1,
+        "the deferred response is edited with the answer"
+    );
+    assert!(
+        content(&answered[0]).contains("api_latency"),
+        "{}",
+        content(&answered[0])
+    );
+    let calls = discord.calls();
+    let deferral = calls
+        .iter()
+        .position(|c| c.path.starts_with("/interactions/") && c.path.contains(&token))
+        .expect("deferred");
+    assert_eq!(
+        calls[deferral].body["type"], 5,
+        "DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE"
+    );
+    let edit = calls.iter().position(|c| c.method == "PATCH").unwrap();
+    assert!(deferral < edit);
+
+    let threads = discord.wait_for("POST", is_thread_start, 1, 20).await;
+    let thread = thread_of(&threads[0]);
+    let posts = discord.wait_for("POST", posted_in(&thread), 1, 20).await;
+    assert!(posts[0].body["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("api_latency"));
+    assert!(posts[0].files[0].2.starts_with(PNG_MAGIC));
+
+    let csv = std::fs::read(format!(
+        "{}/examples/cpu_throttling.csv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let file = discord.attachment("node_cpu.csv", "text/csv", csv);
+    let file_id = file["id"].as_str().unwrap().to_string();
+    let token = discord.slash_command(
+        "check",
+        vec![
+            json!({"name": "file", "type": 11, "value": file_id}),
+            json!({"name": "metric", "type": 3, "value": "web_cpu"}),
+        ],
+        vec![file],
+    );
+    let answered = discord
+        .wait_for(
+            "PATCH",
+            |p| p == format!("/webhooks/{APPLICATION_ID}/{token}/messages/@original"),
+            1,
+            20,
+        )
+        .await;
+    assert!(
+        content(&answered[0]).contains("web_cpu"),
+        "the attachment, named by the metric option: {}",
+        content(&answered[0])
+    );
+
+    let token = discord.slash_command("stats", vec![], vec![]);
+    let answered = discord
+        .wait_for(
+            "PATCH",
+            |p| p == format!("/webhooks/{APPLICATION_ID}/{token}/messages/@original"),
+            1,
+            20,
+        )
+        .await;
+    assert!(
+        content(&answered[0]).contains("investigations"),
+        "{}",
+        content(&answered[0])
+    );
+}
+
+#[tokio::test]
+async fn feedback_in_the_thread_is_stored_and_shared_with_stats() {
+    let (discord, base) = FakeDiscord::start().await;
+    let bot = bot("feedback", &discord, &base).await;
+    let (thread, posts) =
+        command_in_thread(&discord, "!check_anomaly api_latency", vec![], 1).await;
+    let thread_id: u64 = thread.parse().unwrap();
+
+    discord.dispatch(
+        "MESSAGE_CREATE",
+        discord.user_message(thread_id, "false positive", vec![]),
+    );
+    let replies = discord.wait_for("POST", posted_in(&thread), 2, 20).await;
+    assert!(
+        content(&replies[1]).contains("Recorded as a false positive"),
+        "{}",
+        content(&replies[1])
+    );
+    let stats = bot.stats();
+    assert_eq!(stats["false_positives"], 1, "{stats}");
+
+    discord.dispatch(
+        "MESSAGE_CREATE",
+        discord.user_message(thread_id, "we were all in the war room", vec![]),
+    );
+    discord.dispatch(
+        "MESSAGE_CREATE",
+        discord.user_message(thread_id, "explain change detective", vec![]),
+    );
+    let replies = discord.wait_for("POST", posted_in(&thread), 3, 20).await;
+    assert!(
+        content(&replies[2]).contains("Change Detective"),
+        "{}",
+        content(&replies[2])
+    );
+    assert_eq!(replies.len(), 3, "small talk between people gets no answer");
+
+    let investigation = verdict_investigation(&posts[0]);
+    let verdict_message = json!({"id": "1", "channel_id": thread, "author": {"id": "2", "username": "anomaly-hunter", "bot": true},
+        "content": "", "timestamp": "2026-11-24T12:00:00.000000+00:00", "tts": false, "mention_everyone": false,
+        "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0});
+    let token = discord.press_button(&verdict_message, &format!("explain:{investigation}"));
+    let answers = discord
+        .wait_for(
+            "POST",
+            |p| p.starts_with("/interactions/") && p.contains(&token),
+            1,
+            20,
+        )
+        .await;
+    assert_eq!(answers[0].body["type"], 4, "answered with a message");
+    assert!(answers[0].body["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Pattern Analyst"));
+
+    discord.dispatch(
+        "MESSAGE_CREATE",
+        discord.user_message(CHANNEL_ID, "!check_anomaly history api_latency", vec![]),
+    );
+    let history = discord
+        .wait_for("POST", posted_in(&CHANNEL_ID.to_string()), 1, 20)
+        .await;
+    assert!(
+        content(&history[0]).contains("false positive"),
+        "history shows the feedback: {}",
+        content(&history[0])
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_gateway_is_resumed_without_losing_or_repeating_a_command() {
+    let (discord, base) = FakeDiscord::start().await;
+    let bot = bot("resume", &discord, &base).await;
+
+    discord.drop_gateway();
+    // Sent while the bot is disconnected: Discord replays it after the RESUME.
+    let missed = discord.user_message(CHANNEL_ID, "!check_anomaly api_latency", vec![]);
+    discord.dispatch("MESSAGE_CREATE", missed.clone());
+    assert!(
+        discord.wait_connected(1, 1, 30).await,
+        "the bot did not resume; log:\n{}",
+        bot.log()
+    );
+    assert_eq!(
+        discord.identifies().len(),
+        1,
+        "resumed the session, not a new one"
+    );
+    let resume = &discord.resumes()[0];
+    assert_eq!(resume["session_id"], "fake-session-1");
+    assert_eq!(resume["token"], format!("Bot {TOKEN}"));
+
+    let threads = discord.wait_for("POST", is_thread_start, 1, 20).await;
+    assert_eq!(
+        thread_of(&threads[0]),
+        missed["id"].as_str().unwrap(),
+        "the missed command ran"
+    );
+
+    let (_, posts) =
+        command_in_thread(&discord, "!check_anomaly api_latency last 12h", vec![], 1).await;
+    assert!(posts[0].body["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("api_latency"));
+
+    // A replay of an already-handled message (as after a second resume) runs nothing.
+    discord.dispatch("MESSAGE_CREATE", missed);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        discord.wait_for("POST", is_thread_start, 0, 0).await.len(),
+        2,
+        "each command ran once"
+    );
+    assert!(
+        discord.wait_for_heartbeats(2, 10).await >= 2,
+        "heartbeats were sent and acknowledged"
+    );
+    assert_eq!(discord.identifies().len(), 1, "the session lasted");
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_reported_and_http_keeps_serving() {
+    let (_discord, base) = FakeDiscord::start().await;
+    let bot = serve_with_token("badtoken", &base, "not-the-token");
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = bot.log();
+        if log.contains("Discord refused the bot") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(log.contains("check DISCORD_TOKEN"), "{log}");
+    assert_eq!(
+        bot.health().await["status"],
+        "ok",
+        "the rest of the bot stays up"
+    );
+}

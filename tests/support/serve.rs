@@ -1,0 +1,113 @@
+//! The real `anomaly-hunter serve` process for end-to-end tests, on a fresh data directory
+//! that already holds `api_latency` (the demo database-latency incident).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// Settings `serve` reads; cleared so the developer's own environment never leaks in.
+const PLATFORM_VARIABLES: [&str; 8] = [
+    "DATABASE_URL",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_API_URL",
+    "DISCORD_TOKEN",
+    "DISCORD_API_URL",
+    "DISCORD_GUILD_ID",
+];
+
+/// A running `serve`, killed when dropped.
+pub struct ServeProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub data_dir: PathBuf,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn anomaly_hunter(data_dir: &PathBuf) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
+    command.env("ANOMALY_HUNTER_DATA_DIR", data_dir);
+    for variable in PLATFORM_VARIABLES {
+        command.env_remove(variable);
+    }
+    command
+}
+
+impl ServeProcess {
+    /// Starts `serve` for `test` with the platform settings in `env`, a 200 kB upload limit and
+    /// debug logs in `serve.log`.
+    pub fn start(test: &str, env: &[(&str, &str)]) -> Self {
+        let data_dir = std::env::temp_dir().join(format!(
+            "anomaly-hunter-serve-{test}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let example = format!(
+            "{}/examples/db_query_latency.csv",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let ingest = anomaly_hunter(&data_dir)
+            .args(["ingest", &example, "--metric", "api_latency"])
+            .output()
+            .unwrap();
+        assert!(
+            ingest.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ingest.stderr)
+        );
+        let mut serve = anomaly_hunter(&data_dir);
+        serve
+            .arg("serve")
+            .env("ANOMALY_HUNTER_ADDR", "127.0.0.1:0")
+            .env("ANOMALY_HUNTER_LOG", "debug")
+            .env("ANOMALY_HUNTER_MAX_BYTES", "200000")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(data_dir.join("serve.log")).unwrap());
+        let mut child = serve.spawn().unwrap();
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first_line)
+            .unwrap();
+        let url = first_line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("serve prints its address; it printed {first_line:?}"))
+            .to_string();
+        Self {
+            child,
+            url,
+            data_dir,
+        }
+    }
+
+    pub async fn health(&self) -> Value {
+        let response = reqwest::get(format!("{}/healthz", self.url)).await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// `anomaly-hunter stats --format json` on the same store.
+    pub fn stats(&self) -> Value {
+        let output = anomaly_hunter(&self.data_dir)
+            .args(["stats", "--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// What `serve` logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("serve.log")).unwrap_or_default()
+    }
+}
