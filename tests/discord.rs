@@ -399,12 +399,85 @@ async fn feedback_in_the_thread_is_stored_and_shared_with_stats() {
         "history shows the feedback: {}",
         content(&history[0])
     );
+
+    discord.dispatch(
+        "MESSAGE_CREATE",
+        discord.user_message(thread_id, "rerun", vec![]),
+    );
+    let replies = discord.wait_for("POST", posted_in(&thread), 4, 20).await;
+    let rerun = &replies[3];
+    assert!(
+        rerun.body["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("api_latency"),
+        "a fresh verdict in the thread"
+    );
+    assert_ne!(
+        verdict_investigation(rerun),
+        investigation,
+        "a new investigation"
+    );
+    assert_eq!(bot.stats()["investigations"], 2, "{}", bot.stats());
+}
+
+#[tokio::test]
+async fn a_direct_message_is_answered_in_the_conversation() {
+    let (discord, base) = FakeDiscord::start().await;
+    let _bot = bot("dm", &discord, &base).await;
+    let dm: u64 = 42;
+    let mut command = discord.user_message(dm, "!check_anomaly api_latency", vec![]);
+    command.as_object_mut().unwrap().remove("guild_id");
+    discord.dispatch("MESSAGE_CREATE", command);
+    let posts = discord.wait_for("POST", posted_in("42"), 1, 20).await;
+    assert!(
+        posts[0].body["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("api_latency"),
+        "the verdict, in the DM"
+    );
+    assert!(
+        discord
+            .wait_for("POST", |p| p.ends_with("/threads"), 0, 0)
+            .await
+            .is_empty(),
+        "no threads in DMs"
+    );
+
+    let mut reply = discord.user_message(dm, "confirm: connection pool exhausted", vec![]);
+    reply.as_object_mut().unwrap().remove("guild_id");
+    discord.dispatch("MESSAGE_CREATE", reply);
+    let posts = discord.wait_for("POST", posted_in("42"), 2, 20).await;
+    assert!(
+        content(&posts[1]).contains("recorded as confirmed"),
+        "{}",
+        content(&posts[1])
+    );
 }
 
 #[tokio::test]
 async fn a_dropped_gateway_is_resumed_without_losing_or_repeating_a_command() {
     let (discord, base) = FakeDiscord::start().await;
-    let bot = bot("resume", &discord, &base).await;
+    // Without DISCORD_GUILD_ID, `/anomaly` is registered globally.
+    let bot = ServeProcess::start(
+        "discord-resume",
+        &[("DISCORD_TOKEN", TOKEN), ("DISCORD_API_URL", &base)],
+    );
+    assert!(
+        discord.wait_connected(1, 0, 30).await,
+        "log:\n{}",
+        bot.log()
+    );
+    let registered = discord
+        .wait_for(
+            "PUT",
+            |p| p == format!("/applications/{APPLICATION_ID}/commands"),
+            1,
+            10,
+        )
+        .await;
+    assert_eq!(registered.len(), 1, "registered globally");
 
     discord.drop_gateway();
     // Sent while the bot is disconnected: Discord replays it after the RESUME.
@@ -471,4 +544,30 @@ async fn a_rejected_token_is_reported_and_http_keeps_serving() {
         "ok",
         "the rest of the bot stays up"
     );
+}
+
+#[tokio::test]
+async fn fifty_commands_at_once_each_get_one_thread() {
+    let (discord, base) = FakeDiscord::start().await;
+    let bot = bot("load", &discord, &base).await;
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        discord.dispatch(
+            "MESSAGE_CREATE",
+            discord.user_message(CHANNEL_ID, "!check_anomaly api_latency", vec![]),
+        );
+    }
+    let threads = discord.wait_for("POST", is_thread_start, 50, 60).await;
+    assert_eq!(threads.len(), 50, "log:\n{}", bot.log());
+    let verdicts = discord
+        .wait_for(
+            "POST",
+            |p| p.ends_with("/messages") && !p.contains(&CHANNEL_ID.to_string()),
+            50,
+            60,
+        )
+        .await;
+    assert_eq!(verdicts.len(), 50, "one verdict per thread");
+    assert_eq!(bot.stats()["investigations"], 50);
+    println!("50 Discord commands answered in {:?}", started.elapsed());
 }
