@@ -82,6 +82,24 @@ async fn command_in_thread(
     (thread, posts)
 }
 
+/// The edit of a deferred `/anomaly` response (the answer), once it arrives.
+async fn slash_answer(discord: &FakeDiscord, token: &str) -> String {
+    let edits = discord
+        .wait_for(
+            "PATCH",
+            |p| p == format!("/webhooks/{APPLICATION_ID}/{token}/messages/@original"),
+            1,
+            20,
+        )
+        .await;
+    assert_eq!(
+        edits.len(),
+        1,
+        "the deferred response is edited with the answer"
+    );
+    content(&edits[0])
+}
+
 fn verdict_investigation(post: &Call) -> String {
     let footer = post.body["embeds"][0]["footer"]["text"].as_str().unwrap();
     footer.trim_start_matches("investigation ").to_string()
@@ -195,39 +213,27 @@ async fn a_csv_attachment_is_investigated_and_other_files_are_refused() {
     assert!(posts[0].files[0].2.starts_with(PNG_MAGIC));
 
     let picture = discord.attachment("graph.png", "image/png", PNG_MAGIC.to_vec());
-    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![picture], 1).await;
-    assert!(
-        content(&posts[0]).contains("`graph.png` is a image/png file; I can only investigate CSV"),
-        "{}",
-        content(&posts[0])
-    );
-
     let mut huge = discord.attachment("huge.csv", "text/csv", vec![b'1'; 10]);
     huge["size"] = json!(5_000_000);
-    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![huge], 1).await;
-    assert!(
-        content(&posts[0]).contains("larger than the 200000-byte limit"),
-        "{}",
-        content(&posts[0])
-    );
-
+    // Declares 1 kB, sends 300 kB: the limit must hold while streaming.
     let mut lying = discord.attachment("lying.csv", "text/csv", vec![b'1'; 300_000]);
     lying["size"] = json!(1_000);
-    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![lying], 1).await;
-    assert!(
-        content(&posts[0]).contains("larger than the limit of 200000 bytes"),
-        "stopped while streaming: {}",
-        content(&posts[0])
-    );
-
     let mut foreign = discord.attachment("elsewhere.csv", "text/csv", vec![b'1'; 10]);
     foreign["url"] = json!("http://127.0.0.2:9/elsewhere.csv");
-    let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![foreign], 1).await;
-    assert!(
-        content(&posts[0]).contains("refusing to download from 127.0.0.2"),
-        "{}",
-        content(&posts[0])
-    );
+    let refusals = [
+        (
+            picture,
+            "`graph.png` is a image/png file; I can only investigate CSV",
+        ),
+        (huge, "larger than the 200000-byte limit"),
+        (lying, "larger than the limit of 200000 bytes"),
+        (foreign, "refusing to download from 127.0.0.2"),
+    ];
+    for (file, expected) in refusals {
+        let (_, posts) = command_in_thread(&discord, "!check_anomaly", vec![file], 1).await;
+        let said = content(&posts[0]);
+        assert!(said.contains(expected), "expected “{expected}”: {said}");
+    }
 
     let (_, posts) = command_in_thread(&discord, "!check_anomaly no_such_metric", vec![], 1).await;
     assert!(
@@ -247,24 +253,8 @@ async fn the_slash_command_is_deferred_then_answered() {
         vec![json!({"name": "metric", "type": 3, "value": "api_latency"})],
         vec![],
     );
-    let answered = discord
-        .wait_for(
-            "PATCH",
-            |p| p == format!("/webhooks/{APPLICATION_ID}/{token}/messages/@original"),
-            1,
-            20,
-        )
-        .await;
-    assert_eq!(
-        answered.len(),
-        1,
-        "the deferred response is edited with the answer"
-    );
-    assert!(
-        content(&answered[0]).contains("api_latency"),
-        "{}",
-        content(&answered[0])
-    );
+    let answer = slash_answer(&discord, &token).await;
+    assert!(answer.contains("api_latency"), "{answer}");
     let calls = discord.calls();
     let deferral = calls
         .iter()
@@ -301,34 +291,15 @@ async fn the_slash_command_is_deferred_then_answered() {
         ],
         vec![file],
     );
-    let answered = discord
-        .wait_for(
-            "PATCH",
-            |p| p == format!("/webhooks/{APPLICATION_ID}/{token}/messages/@original"),
-            1,
-            20,
-        )
-        .await;
+    let answer = slash_answer(&discord, &token).await;
     assert!(
-        content(&answered[0]).contains("web_cpu"),
-        "the attachment, named by the metric option: {}",
-        content(&answered[0])
+        answer.contains("web_cpu"),
+        "the attachment, named by the metric option: {answer}"
     );
 
     let token = discord.slash_command("stats", vec![], vec![]);
-    let answered = discord
-        .wait_for(
-            "PATCH",
-            |p| p == format!("/webhooks/{APPLICATION_ID}/{token}/messages/@original"),
-            1,
-            20,
-        )
-        .await;
-    assert!(
-        content(&answered[0]).contains("investigations"),
-        "{}",
-        content(&answered[0])
-    );
+    let answer = slash_answer(&discord, &token).await;
+    assert!(answer.contains("investigations"), "{answer}");
 }
 
 #[tokio::test]
