@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::chat::service::ChatService;
-use crate::discord::DiscordConfig;
+use crate::discord::{Discord, DiscordConfig};
 use crate::series::csv::Limits;
 use crate::slack::app::SlackApp;
 use crate::slack::web::{SlackWeb, DEFAULT_API_URL};
@@ -97,7 +97,7 @@ impl Config {
 pub struct Bot {
     pub router: Router,
     slack_socket: Option<(Arc<SlackApp>, SlackWeb)>,
-    discord: Option<(DiscordConfig, ChatService)>,
+    discord: Option<Arc<Discord>>,
 }
 
 impl Bot {
@@ -129,11 +129,17 @@ impl Bot {
         let discord = config
             .discord
             .clone()
-            .map(|discord| (discord, service.clone()));
+            .map(|discord| Arc::new(Discord::new(discord, service.clone())));
         integrations["discord"] = json!(discord.is_some());
+        let gateway = discord.clone();
         let router = router.route(
             "/healthz",
-            get(move || async move { Json(json!({"status": "ok", "integrations": integrations})) }),
+            get(move || async move {
+                let mut integrations = integrations.clone();
+                integrations["discord_gateway"] =
+                    json!(gateway.as_ref().map(|d| d.gateway_state()));
+                Json(json!({"status": "ok", "integrations": integrations}))
+            }),
         );
         Self {
             router,
@@ -160,8 +166,8 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
     if let Some((app, opener)) = bot.slack_socket {
         tokio::spawn(crate::slack::socket::run(app, opener));
     }
-    if let Some((discord, service)) = bot.discord {
-        tokio::spawn(crate::discord::run(discord, service));
+    if let Some(discord) = bot.discord {
+        tokio::spawn(async move { discord.run().await });
     }
     axum::serve(listener, bot.router)
         .with_graceful_shutdown(shutdown_signal())

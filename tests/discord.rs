@@ -127,7 +127,12 @@ async fn a_message_command_gets_a_thread_with_the_verdict_embed_and_chart() {
         registered[0].body[0]["name"], "anomaly",
         "/anomaly registered in the guild"
     );
-    assert_eq!(bot.health().await["integrations"]["discord"], true);
+    let health = bot.health().await;
+    assert_eq!(health["integrations"]["discord"], true);
+    assert_eq!(
+        health["integrations"]["discord_gateway"], "connected",
+        "{health}"
+    );
 
     discord.rate_limit_next(1);
     let (thread, posts) =
@@ -370,6 +375,31 @@ async fn feedback_in_the_thread_is_stored_and_shared_with_stats() {
         "history shows the feedback: {}",
         content(&history[0])
     );
+    for (text, expected) in [
+        (
+            "!check_anomaly help",
+            "type the commands below after `!check_anomaly`",
+        ),
+        ("!check_anomaly api_latency last fortnight", "⚠️"),
+    ] {
+        let before = discord
+            .wait_for("POST", posted_in(&CHANNEL_ID.to_string()), 0, 0)
+            .await
+            .len();
+        discord.dispatch(
+            "MESSAGE_CREATE",
+            discord.user_message(CHANNEL_ID, text, vec![]),
+        );
+        let answers = discord
+            .wait_for("POST", posted_in(&CHANNEL_ID.to_string()), before + 1, 20)
+            .await;
+        let said = content(&answers[before]);
+        assert!(said.contains(expected), "{text}: {said}");
+        assert!(
+            answers[before].body["message_reference"]["message_id"].is_string(),
+            "a reply to the command"
+        );
+    }
 
     discord.dispatch(
         "MESSAGE_CREATE",
@@ -510,10 +540,11 @@ async fn a_rejected_token_is_reported_and_http_keeps_serving() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(log.contains("check DISCORD_TOKEN"), "{log}");
+    let health = bot.health().await;
+    assert_eq!(health["status"], "ok", "the rest of the bot stays up");
     assert_eq!(
-        bot.health().await["status"],
-        "ok",
-        "the rest of the bot stays up"
+        health["integrations"]["discord_gateway"], "refused",
+        "{health}"
     );
 }
 

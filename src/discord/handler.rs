@@ -1,13 +1,15 @@
 //! Gateway events → the neutral chat layer: `!check_anomaly …` messages, replies in verdict
 //! threads, the `/anomaly` application command and the verdict buttons.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::{json, Value};
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, EventHandler, GuildId,
-    Interaction, Message, MessageId, Ready, ResolvedOption, ResolvedValue, ResumedEvent, UserId,
+    Interaction, Message, MessageId, Ready, ResolvedOption, ResolvedValue, ResumedEvent,
+    ShardStageUpdateEvent, UserId,
 };
+use serenity::gateway::ConnectionStage;
 use serenity::http::Http;
 
 use super::embed::parse_custom_id;
@@ -25,6 +27,8 @@ use crate::store::ThreadRef;
 
 /// The prefix of a message command.
 pub const PREFIX: &str = "!check_anomaly";
+/// How the shared help reads on Discord, where commands follow the prefix.
+const HELP_ON_DISCORD: &str = "On Discord, type the commands below after `!check_anomaly` (a bare metric name means `check`: `!check_anomaly api_latency last 6h`), or use `/anomaly`.";
 /// The application command definitions registered at start-up.
 pub const APPLICATION_COMMANDS: &str = include_str!("../../commands/discord-commands.json");
 /// Message and interaction ids remembered, so a replayed delivery runs once.
@@ -33,6 +37,12 @@ const REMEMBERED_DELIVERIES: usize = 10_000;
 const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
 const CHANNEL_MESSAGE: u8 = 4;
 
+/// Gateway states reported by `/healthz`.
+pub const CONNECTING: &str = "connecting";
+pub const CONNECTED: &str = "connected";
+pub const DISCONNECTED: &str = "disconnected";
+pub const REFUSED: &str = "refused";
+
 pub struct Handler {
     service: ChatService,
     fetcher: Fetcher,
@@ -40,6 +50,7 @@ pub struct Handler {
     guild: Option<GuildId>,
     seen: RecentIds,
     me: OnceLock<UserId>,
+    gateway: Mutex<&'static str>,
 }
 
 /// The text after `!check_anomaly`, if the message is a command.
@@ -103,7 +114,22 @@ impl Handler {
             guild,
             seen: RecentIds::new(REMEMBERED_DELIVERIES),
             me: OnceLock::new(),
+            gateway: Mutex::new(CONNECTING),
         }
+    }
+
+    pub fn gateway_state(&self) -> &'static str {
+        *self
+            .gateway
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn set_gateway_state(&self, state: &'static str) {
+        *self
+            .gateway
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
     }
 
     async fn register_commands(&self, http: &Http) {
@@ -201,7 +227,7 @@ impl Handler {
                 return self.on_check(http, message, metric, lookback_ms).await;
             }
             Err(e) => format!("⚠️ {e}"),
-            Ok(Command::Help) => HELP_TEXT.to_string(),
+            Ok(Command::Help) => discord_help(),
             Ok(Command::Stats) => self
                 .service
                 .stats_text()
@@ -343,7 +369,7 @@ impl Handler {
                     .await;
                 return self.answer_check(http, command, outcome).await;
             }
-            _ => HELP_TEXT.to_string(),
+            _ => discord_help(),
         };
         self.edit_response(
             http,
@@ -470,6 +496,10 @@ impl Handler {
     }
 }
 
+fn discord_help() -> String {
+    format!("{HELP_ON_DISCORD}\n{HELP_TEXT}")
+}
+
 /// An interaction answer is one message: keep its first part.
 fn truncate_answer(text: &str) -> String {
     split_for_discord(text).swap_remove(0)
@@ -479,12 +509,22 @@ fn truncate_answer(text: &str) -> String {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         let _ = self.me.set(ready.user.id);
+        self.set_gateway_state(CONNECTED);
         tracing::info!(user = %ready.user.name, "connected to the Discord gateway");
         self.register_commands(&ctx.http).await;
     }
 
     async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
+        self.set_gateway_state(CONNECTED);
         tracing::info!("resumed the Discord gateway session");
+    }
+
+    async fn shard_stage_update(&self, _ctx: Context, update: ShardStageUpdateEvent) {
+        self.set_gateway_state(match update.new {
+            ConnectionStage::Connected => CONNECTED,
+            ConnectionStage::Disconnected => DISCONNECTED,
+            _ => CONNECTING,
+        });
     }
 
     async fn message(&self, ctx: Context, message: Message) {

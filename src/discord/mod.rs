@@ -16,7 +16,7 @@ use serenity::http::HttpBuilder;
 
 use crate::chat::attachment::{host_of, Fetcher};
 use crate::chat::service::ChatService;
-use handler::Handler;
+use handler::{Handler, REFUSED};
 
 /// Hosts attachments are downloaded from (besides a configured API host).
 pub const CDN_HOSTS: [&str; 2] = ["cdn.discordapp.com", "media.discordapp.net"];
@@ -48,39 +48,58 @@ pub fn intents() -> GatewayIntents {
         | GatewayIntents::DIRECT_MESSAGES
 }
 
-/// Connects and stays connected. serenity resumes the session after a dropped connection;
-/// if the client stops altogether it is rebuilt with growing pauses. A rejected token or
-/// intents stop the Discord side for good, with a message that says what to fix.
-pub async fn run(config: DiscordConfig, service: ChatService) {
-    let mut hosts: Vec<String> = CDN_HOSTS.iter().map(|h| h.to_string()).collect();
-    if let Some(api) = &config.api_url {
-        hosts.push(host_of(api));
+/// The Discord side of a bot: its settings and the gateway event handler.
+pub struct Discord {
+    config: DiscordConfig,
+    handler: Arc<Handler>,
+}
+
+impl Discord {
+    pub fn new(config: DiscordConfig, service: ChatService) -> Self {
+        let mut hosts: Vec<String> = CDN_HOSTS.iter().map(|h| h.to_string()).collect();
+        if let Some(api) = &config.api_url {
+            hosts.push(host_of(api));
+        }
+        let handler = Arc::new(Handler::new(
+            service,
+            Fetcher::new(hosts, None),
+            config.guild_id.map(GuildId::new),
+        ));
+        Self { config, handler }
     }
-    let handler = Arc::new(Handler::new(
-        service,
-        Fetcher::new(hosts, None),
-        config.guild_id.map(GuildId::new),
-    ));
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let started = Instant::now();
-        match connect(&config, handler.clone()).await {
-            Err(serenity::Error::Gateway(
-                GatewayError::InvalidAuthentication
-                | GatewayError::InvalidGatewayIntents
-                | GatewayError::DisallowedGatewayIntents,
-            )) => {
-                tracing::error!("Discord refused the bot: check DISCORD_TOKEN, and enable the Message Content intent for the bot in the Developer Portal");
-                return;
+
+    /// `connecting`, `connected`, `disconnected` or `refused`, for `/healthz`.
+    pub fn gateway_state(&self) -> &'static str {
+        self.handler.gateway_state()
+    }
+
+    /// Connects and stays connected. serenity resumes the session after a dropped connection;
+    /// if the client stops altogether it is rebuilt with growing pauses. A rejected token or
+    /// intents stop the Discord side for good, with a message that says what to fix.
+    pub async fn run(&self) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let started = Instant::now();
+            match connect(&self.config, self.handler.clone()).await {
+                Err(serenity::Error::Gateway(
+                    GatewayError::InvalidAuthentication
+                    | GatewayError::InvalidGatewayIntents
+                    | GatewayError::DisallowedGatewayIntents,
+                )) => {
+                    self.handler.set_gateway_state(REFUSED);
+                    tracing::error!("Discord refused the bot: check DISCORD_TOKEN, and enable the Message Content intent for the bot in the Developer Portal");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "the Discord client stopped; reconnecting"),
+                Ok(()) => tracing::warn!("the Discord client stopped; reconnecting"),
             }
-            Err(e) => tracing::warn!(error = %e, "the Discord client stopped; reconnecting"),
-            Ok(()) => tracing::warn!("the Discord client stopped; reconnecting"),
+            self.handler.set_gateway_state(handler::DISCONNECTED);
+            if started.elapsed() > MAX_BACKOFF {
+                backoff = Duration::from_secs(1);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        if started.elapsed() > MAX_BACKOFF {
-            backoff = Duration::from_secs(1);
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
