@@ -1,14 +1,18 @@
 //! What each command line command does; `main.rs` only parses arguments and calls these.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::investigation::investigate_and_record;
+use crate::investigation::{investigate_and_record, Origin};
 use crate::learning::FeedbackVerdict;
 use crate::render;
 use crate::series::csv::{read_csv, CsvOptions};
 use crate::series::events::read_events;
+use crate::sinks::redpanda::RedpandaConfig;
+use crate::sinks::relay::{Pass, Relay};
 use crate::store::{Location, NewFeedback, Store, StoreError};
 
 /// How a command failed: input the user must fix (exit 2) or anything else (exit 1).
@@ -82,8 +86,12 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         Some(path) => read_events(path).map_err(bad_input)?,
         None => Vec::new(),
     };
-    let store = open_store().await?;
-    let store = &store;
+    let redpanda = RedpandaConfig::from_env().map_err(bad_input)?;
+    let mut store = open_store().await?;
+    if redpanda.is_some() {
+        store = store.with_event_outbox();
+    }
+    let store = Arc::new(store);
     let series = match (from_file, &request.source) {
         (Some(series), _) => series,
         (None, Source::Stored { metric, since_ms }) => {
@@ -96,7 +104,7 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
     }
     // The file's events were just stored, so the store now holds every relevant one.
     let events = store.events_for(&series).await?;
-    let verdict = investigate_and_record(store, &series, &events, "cli").await?;
+    let verdict = investigate_and_record(&store, &series, &events, &Origin::new("cli")).await?;
     match request.format {
         Format::Text => print!("{}", render::text::report(&verdict)),
         Format::Json => println!(
@@ -110,7 +118,39 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
             .map_err(anyhow::Error::from)?;
         eprintln!("chart written to {}", path.display());
     }
+    if let Some(redpanda) = redpanda {
+        publish_queued_events(store, redpanda).await;
+    }
     Ok(())
+}
+
+/// How long `detect` tries to hand its event to the broker before leaving it to `serve`.
+const CLI_PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Publishes what the outbox holds, for a few seconds at most; whatever is left waits there
+/// for `anomaly-hunter serve`. Never fails the command: the verdict is already stored.
+async fn publish_queued_events(store: Arc<Store>, redpanda: RedpandaConfig) {
+    let topic = redpanda.topic.clone();
+    let relay = match Relay::new(store, redpanda) {
+        Ok(relay) => relay,
+        Err(e) => return eprintln!("event queued in the outbox, not published: {e}"),
+    };
+    let outcome = tokio::time::timeout(CLI_PUBLISH_TIMEOUT, relay.pass(&mut false)).await;
+    if let Err(e) = relay.release().await {
+        tracing::warn!(error = %e, "could not release the relay lease");
+    }
+    const LATER: &str = "`anomaly-hunter serve` publishes it when the broker is back";
+    match outcome {
+        Ok(Ok(Pass::Published(n))) => eprintln!("published {n} event(s) to {topic}"),
+        Ok(Ok(Pass::NotLeader)) => {
+            eprintln!("event queued; the running `anomaly-hunter serve` publishes it")
+        }
+        Ok(Err(e)) => eprintln!("event queued in the outbox ({e}); {LATER}"),
+        Err(_) => eprintln!(
+            "event queued in the outbox (no broker answer within {} s); {LATER}",
+            CLI_PUBLISH_TIMEOUT.as_secs()
+        ),
+    }
 }
 
 pub async fn ingest(path: &Path, options: &CsvOptions) -> Result<(), Failure> {

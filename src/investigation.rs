@@ -174,16 +174,45 @@ fn main_window_fingerprint(
     ))
 }
 
+/// Where a request for an investigation came from; stored with it and carried in its event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// `cli`, `slack`, `discord`, `stream`.
+    pub source: String,
+    /// The chat channel that asked, when a person asked in chat.
+    pub channel: Option<String>,
+    /// The message that asked (on Discord the verdict thread starts from it).
+    pub message: Option<String>,
+}
+
+impl Origin {
+    pub fn new(source: &str) -> Self {
+        Self {
+            source: source.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// A request made in a chat channel.
+    pub fn chat(platform: &str, channel: &str, message: Option<&str>) -> Self {
+        Self {
+            source: platform.to_string(),
+            channel: Some(channel.to_string()),
+            message: message.map(str::to_string),
+        }
+    }
+}
+
 /// Past incidents cited per investigation.
 pub const SIMILAR_LIMIT: usize = 5;
 
 /// What every entry point runs: investigate with the weights learned for this metric, recall
-/// similar past incidents, and store the result.
+/// similar past incidents, and store the result (with its event, when events are on).
 pub async fn investigate_and_record(
     store: &Store,
     series: &Series,
     events: &[Event],
-    source: &str,
+    origin: &Origin,
 ) -> Result<Verdict, StoreError> {
     let weights = store.learned_weights(&series.metric).await?;
     let mut verdict = compute(|| investigate(series, events, weights));
@@ -202,7 +231,7 @@ pub async fn investigate_and_record(
             .await?;
         verdict.recall(similar);
     }
-    store.save_investigation(&verdict, source).await?;
+    store.save_investigation(&verdict, origin).await?;
     Ok(verdict)
 }
 

@@ -2,7 +2,7 @@
 //! (Pattern Analyst, Change Detective, Root Cause Agent) and a synthesizer.
 //!
 //! Data flows one way: `series` (sources) → `investigation` (agents over `stats`) →
-//! `render` (sinks: text, JSON, chart).
+//! `render` and `sinks` (text, JSON, chart, chat threads, the event stream).
 
 pub mod agents;
 pub mod bench;
@@ -14,6 +14,7 @@ pub mod learning;
 pub mod render;
 pub mod series;
 pub mod serve;
+pub mod sinks;
 pub mod slack;
 pub mod stats;
 pub mod store;

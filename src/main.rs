@@ -221,8 +221,11 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 max_rows,
             })
             .map_err(Failure::BadInput)?;
-            let store = std::sync::Arc::new(cli::open_store().await?);
-            anomaly_hunter::serve::serve(config, store)
+            let mut store = cli::open_store().await?;
+            if config.redpanda.is_some() {
+                store = store.with_event_outbox();
+            }
+            anomaly_hunter::serve::serve(config, std::sync::Arc::new(store))
                 .await
                 .map_err(Failure::Internal)
         }

@@ -12,6 +12,8 @@ use serde_json::json;
 use crate::chat::service::ChatService;
 use crate::discord::{Discord, DiscordConfig};
 use crate::series::csv::Limits;
+use crate::sinks::redpanda::RedpandaConfig;
+use crate::sinks::relay::Relay;
 use crate::slack::app::SlackApp;
 use crate::slack::web::{SlackWeb, DEFAULT_API_URL};
 use crate::store::Store;
@@ -26,6 +28,8 @@ pub struct Config {
     pub limits: Limits,
     pub slack: Option<SlackConfig>,
     pub discord: Option<DiscordConfig>,
+    /// Verdict events out (and metric points in) when `REDPANDA_BROKERS` is set.
+    pub redpanda: Option<RedpandaConfig>,
 }
 
 #[derive(Clone)]
@@ -88,6 +92,7 @@ impl Config {
             limits,
             slack,
             discord,
+            redpanda: RedpandaConfig::from_env()?,
         })
     }
 }
@@ -150,19 +155,33 @@ impl Bot {
 }
 
 /// Serves until Ctrl-C or SIGTERM. Prints the bound address first (port 0 picks a free one).
+/// The store must have its event outbox on when `config.redpanda` is set.
 pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let bound = listener.local_addr()?;
-    let bot = Bot::assemble(&config, store);
+    let bot = Bot::assemble(&config, store.clone());
     let slack = match (&config.slack, &bot.slack_socket) {
         (None, _) => "off",
         (Some(_), Some(_)) => "socket mode",
         (Some(_), None) => "http mode",
     };
     let discord = if bot.discord.is_some() { "on" } else { "off" };
-    println!("anomaly-hunter listening on http://{bound} (slack: {slack}, discord: {discord})");
+    let events = match &config.redpanda {
+        Some(redpanda) => format!("topic {} on {}", redpanda.topic, redpanda.brokers),
+        None => "off".to_string(),
+    };
+    println!("anomaly-hunter listening on http://{bound} (slack: {slack}, discord: {discord}, events: {events})");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let relay = match config.redpanda.clone() {
+        Some(redpanda) => Some(tokio::spawn(
+            Relay::new(store, redpanda)
+                .context("cannot start the event relay")?
+                .run(stopped.clone()),
+        )),
+        None => None,
+    };
     if let Some((app, opener)) = bot.slack_socket {
         tokio::spawn(crate::slack::socket::run(app, opener));
     }
@@ -172,6 +191,11 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
     axum::serve(listener, bot.router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // Let the relay give its lease back so the next process publishes at once.
+    let _ = stop.send(true);
+    if let Some(relay) = relay {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), relay).await;
+    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 mod support;
 
 use anomaly_hunter::agents::synthesizer::Weights;
-use anomaly_hunter::investigation::{investigate, investigate_and_record};
+use anomaly_hunter::investigation::{investigate, investigate_and_record, Origin};
 use anomaly_hunter::learning::FeedbackVerdict;
 use anomaly_hunter::series::Series;
 use anomaly_hunter::store::{NewFeedback, Store};
@@ -77,7 +77,7 @@ async fn false_positives_teach_the_metric_to_stay_quiet_but_not_blind() {
         let mut feedbacks = 0;
         let mut alerts_after_ten = 0;
         for (round, bump) in bumps.iter().enumerate() {
-            let verdict = investigate_and_record(&store, bump, &[], "test")
+            let verdict = investigate_and_record(&store, bump, &[], &Origin::new("test"))
                 .await
                 .unwrap();
             if verdict.anomalous {
@@ -88,10 +88,14 @@ async fn false_positives_teach_the_metric_to_stay_quiet_but_not_blind() {
                 feedbacks += 1;
             }
             if round % 5 == 4 {
-                let real =
-                    investigate_and_record(&store, &outage(2000 + round as u64), &[], "test")
-                        .await
-                        .unwrap();
+                let real = investigate_and_record(
+                    &store,
+                    &outage(2000 + round as u64),
+                    &[],
+                    &Origin::new("test"),
+                )
+                .await
+                .unwrap();
                 assert!(
                     real.anomalous,
                     "{backend}: round {round}: a real outage must still be found: {}",
@@ -113,7 +117,7 @@ async fn false_positives_teach_the_metric_to_stay_quiet_but_not_blind() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_confirmed_root_cause_is_cited_by_the_next_similar_incident() {
     for (backend, store) in support::stores("recall").await {
-        let first = investigate_and_record(&store, &outage(1), &[], "test")
+        let first = investigate_and_record(&store, &outage(1), &[], &Origin::new("test"))
             .await
             .unwrap();
         assert!(first.similar_incidents.is_empty(), "{backend}");
@@ -124,7 +128,7 @@ async fn a_confirmed_root_cause_is_cited_by_the_next_similar_incident() {
             Some("payments DB failover"),
         )
         .await;
-        let next = investigate_and_record(&store, &outage(2), &[], "test")
+        let next = investigate_and_record(&store, &outage(2), &[], &Origin::new("test"))
             .await
             .unwrap();
         assert_eq!(next.similar_incidents.len(), 1, "{backend}");
@@ -158,7 +162,7 @@ async fn a_confirmed_root_cause_is_cited_by_the_next_similar_incident() {
             "{backend}"
         );
 
-        let unrelated = investigate_and_record(&store, &benign_bump(3), &[], "test")
+        let unrelated = investigate_and_record(&store, &benign_bump(3), &[], &Origin::new("test"))
             .await
             .unwrap();
         assert!(

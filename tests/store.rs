@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
-use anomaly_hunter::investigation::investigate_and_record;
+use anomaly_hunter::investigation::{investigate_and_record, Origin};
 use anomaly_hunter::learning::FeedbackVerdict;
 use anomaly_hunter::series::csv::{read_csv, CsvOptions};
 use anomaly_hunter::series::Series;
@@ -33,7 +33,7 @@ fn feedback(id: &str, verdict: FeedbackVerdict, root_cause: Option<&str>) -> New
 async fn investigations_round_trip() {
     for (backend, store) in support::stores("round_trip").await {
         let series = example("db_query_latency.csv");
-        let verdict = investigate_and_record(&store, &series, &[], "cli")
+        let verdict = investigate_and_record(&store, &series, &[], &Origin::new("cli"))
             .await
             .unwrap();
         let stored = store.investigation(&verdict.id).await.unwrap();
@@ -87,7 +87,7 @@ async fn ingest_is_idempotent_and_feeds_metric_checks() {
             .await
             .unwrap();
         assert_eq!(recent.len(), 6 * 60 + 1, "{backend}: --since 6h");
-        let verdict = investigate_and_record(&store, &loaded, &[], "cli")
+        let verdict = investigate_and_record(&store, &loaded, &[], &Origin::new("cli"))
             .await
             .unwrap();
         assert_eq!(verdict.pattern, Some("memory_leak"), "{backend}");
@@ -104,15 +104,26 @@ async fn ingest_is_idempotent_and_feeds_metric_checks() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scripted_session_shows_in_stats() {
     for (backend, store) in support::stores("stats").await {
-        let leak = investigate_and_record(&store, &example("memory_leak.csv"), &[], "cli")
-            .await
-            .unwrap();
-        let disk = investigate_and_record(&store, &example("disk_io_spike.csv"), &[], "cli")
-            .await
-            .unwrap();
-        let quiet = investigate_and_record(&store, &example("normal_cpu.csv"), &[], "cli")
-            .await
-            .unwrap();
+        let leak = investigate_and_record(
+            &store,
+            &example("memory_leak.csv"),
+            &[],
+            &Origin::new("cli"),
+        )
+        .await
+        .unwrap();
+        let disk = investigate_and_record(
+            &store,
+            &example("disk_io_spike.csv"),
+            &[],
+            &Origin::new("cli"),
+        )
+        .await
+        .unwrap();
+        let quiet =
+            investigate_and_record(&store, &example("normal_cpu.csv"), &[], &Origin::new("cli"))
+                .await
+                .unwrap();
         assert!(!quiet.anomalous);
         assert!(
             matches!(
@@ -223,7 +234,7 @@ async fn concurrent_writers_lose_nothing() {
             .map(|_| {
                 let (store, series) = (store.clone(), series.clone());
                 tokio::spawn(async move {
-                    investigate_and_record(&store, &series, &[], "test")
+                    investigate_and_record(&store, &series, &[], &Origin::new("test"))
                         .await
                         .unwrap()
                         .id
@@ -290,12 +301,22 @@ async fn a_damaged_sqlite_file_is_refused_and_left_alone() {
 async fn chat_threads_find_their_investigation() {
     use anomaly_hunter::store::ThreadRef;
     for (backend, store) in support::stores("threads").await {
-        let first = investigate_and_record(&store, &example("disk_io_spike.csv"), &[], "slack")
-            .await
-            .unwrap();
-        let rerun = investigate_and_record(&store, &example("disk_io_spike.csv"), &[], "slack")
-            .await
-            .unwrap();
+        let first = investigate_and_record(
+            &store,
+            &example("disk_io_spike.csv"),
+            &[],
+            &Origin::new("slack"),
+        )
+        .await
+        .unwrap();
+        let rerun = investigate_and_record(
+            &store,
+            &example("disk_io_spike.csv"),
+            &[],
+            &Origin::new("slack"),
+        )
+        .await
+        .unwrap();
         let thread = ThreadRef {
             platform: "slack".into(),
             channel: "C024BE91L".into(),
@@ -326,6 +347,102 @@ async fn chat_threads_find_their_investigation() {
             store.investigation_for_thread(&other).await.unwrap(),
             None,
             "{backend}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_outbox_keeps_order_and_one_relay_holds_the_lease() {
+    for (backend, store) in support::stores("event_outbox").await {
+        let quiet =
+            investigate_and_record(&store, &example("normal_cpu.csv"), &[], &Origin::new("cli"))
+                .await
+                .unwrap();
+        assert_eq!(
+            store.event_backlog().await.unwrap(),
+            0,
+            "{backend}: no outbox, no events"
+        );
+
+        let store = store.with_event_outbox();
+        let origin = Origin::chat("discord", "42", Some("4242"));
+        let mut ids = Vec::new();
+        for file in ["memory_leak.csv", "disk_io_spike.csv", "memory_leak.csv"] {
+            let verdict = investigate_and_record(&store, &example(file), &[], &origin)
+                .await
+                .unwrap();
+            ids.push(verdict.id);
+        }
+        let pending = store.pending_events(10).await.unwrap();
+        let order: Vec<&str> = pending
+            .iter()
+            .map(|e| e.investigation_id.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            ids.iter().map(String::as_str).collect::<Vec<_>>(),
+            "{backend}"
+        );
+        assert!(!order.contains(&quiet.id.as_str()));
+        let event: serde_json::Value = serde_json::from_str(&pending[0].payload).unwrap();
+        assert_eq!(pending[0].key, "memory_leak");
+        assert_eq!(
+            event["origin"],
+            serde_json::json!({"platform": "discord", "channel": "42", "message": "4242"})
+        );
+
+        store
+            .mark_attempt_failed(&ids[0], "broker down")
+            .await
+            .unwrap();
+        store.mark_published(&ids[0]).await.unwrap();
+        assert_eq!(store.event_backlog().await.unwrap(), 2, "{backend}");
+        assert_eq!(
+            store.pending_events(10).await.unwrap()[0].investigation_id,
+            ids[1]
+        );
+
+        assert!(
+            store
+                .acquire_lease("event-relay", "a", 60_000)
+                .await
+                .unwrap(),
+            "{backend}"
+        );
+        assert!(
+            store
+                .acquire_lease("event-relay", "a", 60_000)
+                .await
+                .unwrap(),
+            "{backend}: renewal"
+        );
+        assert!(
+            !store
+                .acquire_lease("event-relay", "b", 60_000)
+                .await
+                .unwrap(),
+            "{backend}: held by a"
+        );
+        store.release_lease("event-relay", "b").await.unwrap();
+        assert!(
+            !store
+                .acquire_lease("event-relay", "b", 60_000)
+                .await
+                .unwrap(),
+            "{backend}: only a releases"
+        );
+        store.release_lease("event-relay", "a").await.unwrap();
+        assert!(
+            store.acquire_lease("event-relay", "b", 1).await.unwrap(),
+            "{backend}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert!(
+            store
+                .acquire_lease("event-relay", "a", 60_000)
+                .await
+                .unwrap(),
+            "{backend}: b's lease expired"
         );
     }
 }

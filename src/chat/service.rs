@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::agents::AgentName;
-use crate::investigation::{investigate_and_record, Verdict};
+use crate::investigation::{investigate_and_record, Origin, Verdict};
 use crate::learning::FeedbackVerdict;
 use crate::series::csv::{parse_csv, CsvOptions, Limits};
 use crate::series::Series;
@@ -82,11 +82,11 @@ impl ChatService {
         &self,
         metric: &str,
         lookback_ms: Option<i64>,
-        source: &str,
+        origin: &Origin,
     ) -> Result<Investigated, StoreError> {
         let series = self.store.recent_series(metric, lookback_ms).await?;
         let events = self.store.events_for(&series).await?;
-        let verdict = investigate_and_record(&self.store, &series, &events, source).await?;
+        let verdict = investigate_and_record(&self.store, &series, &events, origin).await?;
         Ok(Investigated { verdict, series })
     }
 
@@ -97,7 +97,7 @@ impl ChatService {
         name: &str,
         bytes: Vec<u8>,
         metric: Option<&str>,
-        source: &str,
+        origin: &Origin,
     ) -> Result<Investigated, String> {
         let metric = metric.map(str::to_string).or_else(|| {
             std::path::Path::new(name)
@@ -109,7 +109,7 @@ impl ChatService {
             ..CsvOptions::default()
         };
         let series = parse_csv(bytes, name, &options, metric).map_err(|e| e.to_string())?;
-        let verdict = investigate_and_record(&self.store, &series, &[], source)
+        let verdict = investigate_and_record(&self.store, &series, &[], origin)
             .await
             .map_err(|e| e.to_string())?;
         Ok(Investigated { verdict, series })
@@ -122,7 +122,7 @@ impl ChatService {
         attachment: &Attachment,
         fetcher: &Fetcher,
         metric: Option<&str>,
-        source: &str,
+        origin: &Origin,
     ) -> Result<Investigated, String> {
         let limit = self.limits.max_bytes;
         if let Some(refusal) = attachment.refusal(limit) {
@@ -134,7 +134,7 @@ impl ChatService {
             .fetch(url, limit)
             .await
             .map_err(|e| format!("Could not fetch `{name}`: {e}"))?;
-        self.check_file(name, bytes, metric, source)
+        self.check_file(name, bytes, metric, origin)
             .await
             .map_err(|e| format!("Could not investigate `{name}`: {e}"))
     }
@@ -157,7 +157,7 @@ impl ChatService {
             ThreadReply::Ignore => return Ok(ThreadAnswer::Quiet),
             ThreadReply::Rerun => {
                 let metric = self.store.investigation(investigation_id).await?.metric;
-                let investigated = self.check_metric(&metric, None, speaker.platform).await?;
+                let investigated = self.check_metric(&metric, None, &Origin::new(speaker.platform)).await?;
                 return Ok(ThreadAnswer::Verdict(Box::new(investigated)));
             }
             ThreadReply::Help => super::commands::HELP_TEXT.to_string(),

@@ -22,6 +22,7 @@ use crate::chat::dedup::RecentIds;
 use crate::chat::discussion::parse_reply;
 use crate::chat::message::{button_reply, verdict_message};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
+use crate::investigation::Origin;
 use crate::series::timestamp::parse_duration;
 use crate::store::ThreadRef;
 
@@ -167,13 +168,12 @@ impl Handler {
         }
     }
 
-    /// Posts a verdict into `channel` and links it; a failure to post is logged.
+    /// Links `channel` to the verdict, then posts it there: linked first, so a reply that
+    /// arrives the moment the verdict shows is already understood. A failure to post is logged.
     async fn post_and_link(&self, http: &Http, channel: ChannelId, investigated: &Investigated) {
-        match post_verdict(http, channel, investigated).await {
-            Ok(_) => self.link(channel, investigated).await,
-            Err(e) => {
-                tracing::error!(error = %e, investigation = %investigated.verdict.id, "could not post the verdict")
-            }
+        self.link(channel, investigated).await;
+        if let Err(e) = post_verdict(http, channel, investigated).await {
+            tracing::error!(error = %e, investigation = %investigated.verdict.id, "could not post the verdict")
         }
     }
 
@@ -194,18 +194,23 @@ impl Handler {
         metric: Option<String>,
         lookback_ms: Option<i64>,
     ) -> (String, Result<Investigated, String>) {
+        let origin = Origin::chat(
+            "discord",
+            &message.channel_id.to_string(),
+            Some(&message.id.to_string()),
+        );
         match (message.attachments.first(), metric) {
             (Some(file), metric) => {
                 let outcome = self
                     .service
-                    .check_attachment(&attachment_of(file), &self.fetcher, metric.as_deref(), "discord")
+                    .check_attachment(&attachment_of(file), &self.fetcher, metric.as_deref(), &origin)
                     .await;
                 (file.filename.clone(), outcome)
             }
             (None, Some(metric)) => {
                 let outcome = self
                     .service
-                    .check_metric(&metric, lookback_ms, "discord")
+                    .check_metric(&metric, lookback_ms, &origin)
                     .await
                     .map_err(|e| format!("Could not investigate `{metric}`: {e}"));
                 (metric, outcome)
@@ -365,7 +370,12 @@ impl Handler {
                     _ => None,
                 });
                 let outcome = self
-                    .slash_check(file, text_argument("metric"), text_argument("last"))
+                    .slash_check(
+                        file,
+                        text_argument("metric"),
+                        text_argument("last"),
+                        &Origin::chat("discord", &command.channel_id.to_string(), None),
+                    )
                     .await;
                 return self.answer_check(http, command, outcome).await;
             }
@@ -385,6 +395,7 @@ impl Handler {
         file: Option<&serenity::all::Attachment>,
         metric: Option<String>,
         last: Option<String>,
+        origin: &Origin,
     ) -> Result<Investigated, String> {
         if let Some(file) = file {
             return self
@@ -393,7 +404,7 @@ impl Handler {
                     &attachment_of(file),
                     &self.fetcher,
                     metric.as_deref(),
-                    "discord",
+                    origin,
                 )
                 .await;
         }
@@ -402,7 +413,7 @@ impl Handler {
         };
         let lookback_ms = last.as_deref().map(parse_duration).transpose()?;
         self.service
-            .check_metric(&metric, lookback_ms, "discord")
+            .check_metric(&metric, lookback_ms, origin)
             .await
             .map_err(|e| format!("Could not investigate `{metric}`: {e}"))
     }

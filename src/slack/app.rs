@@ -25,6 +25,7 @@ use crate::chat::dedup::RecentIds;
 use crate::chat::discussion::{parse_reply, ThreadReply};
 use crate::chat::message::{button_reply, verdict_message};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
+use crate::investigation::Origin;
 use crate::store::ThreadRef;
 
 /// Event ids remembered to drop Slack's retries and duplicate deliveries.
@@ -169,9 +170,10 @@ impl SlackApp {
     ) {
         let attachment = attachment_of(&file);
         let fetcher = self.web.fetcher();
+        let origin = Origin::chat("slack", &channel, thread_ts.as_deref());
         match self
             .service
-            .check_attachment(&attachment, &fetcher, None, "slack")
+            .check_attachment(&attachment, &fetcher, None, &origin)
             .await
         {
             Ok(investigated) => {
@@ -197,7 +199,11 @@ impl SlackApp {
         tokio::spawn(async move {
             match app
                 .service
-                .check_metric(&metric, lookback_ms, "slack")
+                .check_metric(
+                    &metric,
+                    lookback_ms,
+                    &Origin::chat("slack", &channel, thread_ts.as_deref()),
+                )
                 .await
             {
                 Ok(investigated) => {

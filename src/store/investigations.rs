@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
-use crate::investigation::Verdict;
+use crate::investigation::{Origin, Verdict};
 use crate::learning::fingerprint::Fingerprint;
 use crate::series::timestamp::to_rfc3339;
 
@@ -37,11 +37,12 @@ pub struct HistoryEntry {
 }
 
 impl Store {
-    /// Stores a verdict with its windows and agent findings in one transaction.
+    /// Stores a verdict with its windows, agent findings and (when events are on) its event in
+    /// one transaction.
     pub async fn save_investigation(
         &self,
         verdict: &Verdict,
-        source: &str,
+        origin: &Origin,
     ) -> Result<(), StoreError> {
         let fingerprint = verdict.fingerprint.as_ref();
         let created_at = now_ms();
@@ -55,7 +56,7 @@ impl Store {
         )
         .bind(&verdict.id)
         .bind(&verdict.metric)
-        .bind(source)
+        .bind(&origin.source)
         .bind(i64::from(verdict.anomalous))
         .bind(i64::from(verdict.severity))
         .bind(verdict.confidence)
@@ -98,7 +99,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        if self.event_outbox_enabled() {
+            Self::queue_event(&mut tx, verdict, origin, created_at).await?;
+        }
         tx.commit().await?;
+        if let Some(signal) = &self.event_outbox {
+            signal.notify_one();
+        }
         if let (Some(fingerprint), Some(kind)) = (fingerprint, main_kind) {
             self.remember_fingerprint(
                 &verdict.id,

@@ -7,6 +7,7 @@
 
 mod feedback;
 mod investigations;
+mod outbox;
 mod series;
 mod similar;
 mod stats;
@@ -17,10 +18,11 @@ use std::path::{Path, PathBuf};
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::AnyPool;
 use thiserror::Error;
-use tokio::sync::RwLock;
+use tokio::sync::{Notify, RwLock};
 
 pub use feedback::{FeedbackOutcome, NewFeedback};
 pub use investigations::{HistoryEntry, StoredInvestigation};
+pub use outbox::PendingEvent;
 pub use similar::ImportedIncident;
 pub use stats::{AgentStats, CalibrationPeriod, PatternStats, StatsReport, ThresholdStats};
 pub use threads::ThreadRef;
@@ -120,6 +122,9 @@ pub struct Store {
     location: Location,
     /// In-memory copy of every fingerprint, loaded on first use and kept in step with inserts.
     index: RwLock<Option<FingerprintIndex>>,
+    /// Set when verdict events are on: each saved investigation also queues its event and
+    /// wakes the relay.
+    event_outbox: Option<Notify>,
 }
 
 impl Store {
@@ -151,7 +156,28 @@ impl Store {
             pool,
             location,
             index: RwLock::new(None),
+            event_outbox: None,
         })
+    }
+
+    /// From now on every saved investigation also queues its verdict event (set when an event
+    /// stream is configured, so an unconfigured bot does not pile up events nobody reads).
+    pub fn with_event_outbox(mut self) -> Self {
+        self.event_outbox = Some(Notify::new());
+        self
+    }
+
+    pub fn event_outbox_enabled(&self) -> bool {
+        self.event_outbox.is_some()
+    }
+
+    /// Resolves when this process has queued an event since the last call (never when the
+    /// outbox is off). Other processes' events are found by polling.
+    pub async fn event_queued(&self) {
+        match &self.event_outbox {
+            Some(signal) => signal.notified().await,
+            None => std::future::pending().await,
+        }
     }
 
     pub fn location(&self) -> &Location {

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod broker;
 pub mod fake_discord;
 pub mod fake_slack;
 pub mod serve;

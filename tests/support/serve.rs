@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 /// Settings `serve` reads; cleared so the developer's own environment never leaks in.
-const PLATFORM_VARIABLES: [&str; 8] = [
+const PLATFORM_VARIABLES: [&str; 14] = [
     "DATABASE_URL",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
@@ -17,6 +17,12 @@ const PLATFORM_VARIABLES: [&str; 8] = [
     "DISCORD_TOKEN",
     "DISCORD_API_URL",
     "DISCORD_GUILD_ID",
+    "REDPANDA_BROKERS",
+    "REDPANDA_TOPIC",
+    "REDPANDA_USERNAME",
+    "REDPANDA_PASSWORD",
+    "REDPANDA_TLS",
+    "REDPANDA_METRICS_TOPIC",
 ];
 
 /// A running `serve`, killed when dropped.
@@ -34,7 +40,8 @@ impl Drop for ServeProcess {
     }
 }
 
-fn anomaly_hunter(data_dir: &PathBuf) -> Command {
+/// The CLI on `data_dir`'s store, with none of the developer's platform settings.
+pub fn anomaly_hunter(data_dir: &PathBuf) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
     command.env("ANOMALY_HUNTER_DATA_DIR", data_dir);
     for variable in PLATFORM_VARIABLES {
@@ -66,6 +73,16 @@ impl ServeProcess {
             "{}",
             String::from_utf8_lossy(&ingest.stderr)
         );
+        Self::start_in(data_dir, env)
+    }
+
+    /// Starts `serve` on the store already in `data_dir` (a restart keeps it).
+    pub fn start_in(data_dir: PathBuf, env: &[(&str, &str)]) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("serve.log"))
+            .unwrap();
         let mut serve = anomaly_hunter(&data_dir);
         serve
             .arg("serve")
@@ -74,7 +91,7 @@ impl ServeProcess {
             .env("ANOMALY_HUNTER_MAX_BYTES", "200000")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(data_dir.join("serve.log")).unwrap());
+            .stderr(log);
         let mut child = serve.spawn().unwrap();
         let mut first_line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -89,6 +106,24 @@ impl ServeProcess {
             child,
             url,
             data_dir,
+        }
+    }
+
+    /// Stops it as an operator would (SIGTERM) and waits until it has exited.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve did not stop within 15 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
 

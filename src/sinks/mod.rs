@@ -1,0 +1,6 @@
+//! Where verdicts go besides the chat thread and the store: the event stream (Redpanda or any
+//! Kafka-protocol broker, through an outbox so nothing is lost).
+
+pub mod events;
+pub mod redpanda;
+pub mod relay;

@@ -1,0 +1,175 @@
+//! Connection settings for Redpanda (or any Kafka-protocol broker), read once from the
+//! environment, and the librdkafka configuration they make.
+
+use anyhow::Context as _;
+use rdkafka::ClientConfig;
+
+/// Default topic for verdict events.
+pub const DEFAULT_TOPIC: &str = "anomaly-hunter.verdicts";
+
+/// How long librdkafka keeps retrying one message before it reports it failed; the relay then
+/// backs off and retries from the outbox, so a long outage costs nothing but time.
+const MESSAGE_TIMEOUT_MS: &str = "20000";
+
+#[derive(Clone)]
+pub struct RedpandaConfig {
+    /// `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Where verdict events go.
+    pub topic: String,
+    /// Partitions of the verdict topic when the bot has to create it.
+    pub partitions: i32,
+    pub sasl: Option<Sasl>,
+    pub tls: bool,
+    /// PEM file of the CA that signed the brokers' certificates (default: the system's).
+    pub tls_ca: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Sasl {
+    pub username: String,
+    pub password: String,
+    /// `SCRAM-SHA-256` (Redpanda's default), `SCRAM-SHA-512` or `PLAIN`.
+    pub mechanism: String,
+}
+
+impl std::fmt::Debug for RedpandaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedpandaConfig")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("sasl", &self.sasl.as_ref().map(|s| &s.mechanism))
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+const MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"];
+
+impl RedpandaConfig {
+    /// `None` when `REDPANDA_BROKERS` is unset: events are off.
+    pub fn from_env() -> anyhow::Result<Option<Self>> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let Some(brokers) = var("REDPANDA_BROKERS") else {
+            return Ok(None);
+        };
+        let sasl = match (var("REDPANDA_USERNAME"), var("REDPANDA_PASSWORD")) {
+            (Some(username), Some(password)) => {
+                let mechanism = var("REDPANDA_SASL_MECHANISM")
+                    .unwrap_or_else(|| MECHANISMS[0].to_string())
+                    .to_ascii_uppercase();
+                anyhow::ensure!(
+                    MECHANISMS.contains(&mechanism.as_str()),
+                    "REDPANDA_SASL_MECHANISM `{mechanism}` is not one of {}",
+                    MECHANISMS.join(", ")
+                );
+                Some(Sasl {
+                    username,
+                    password,
+                    mechanism,
+                })
+            }
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "set both REDPANDA_USERNAME and REDPANDA_PASSWORD for SASL, or neither"
+            ),
+        };
+        let tls = match var("REDPANDA_TLS").as_deref() {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => anyhow::bail!("REDPANDA_TLS `{other}` is not true or false"),
+        };
+        let partitions = var("REDPANDA_TOPIC_PARTITIONS")
+            .map(|n| {
+                n.parse::<i32>().ok().filter(|n| *n > 0).with_context(|| {
+                    format!("REDPANDA_TOPIC_PARTITIONS `{n}` is not a positive number")
+                })
+            })
+            .transpose()?
+            .unwrap_or(3);
+        Ok(Some(Self {
+            brokers,
+            topic: var("REDPANDA_TOPIC").unwrap_or_else(|| DEFAULT_TOPIC.to_string()),
+            partitions,
+            sasl,
+            tls,
+            tls_ca: var("REDPANDA_TLS_CA"),
+        }))
+    }
+
+    /// Settings every client (producer, consumer, admin) shares.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", "anomaly-hunter")
+            .set(
+                "security.protocol",
+                match (self.sasl.is_some(), self.tls) {
+                    (false, false) => "plaintext",
+                    (false, true) => "ssl",
+                    (true, false) => "sasl_plaintext",
+                    (true, true) => "sasl_ssl",
+                },
+            );
+        if let Some(sasl) = &self.sasl {
+            config
+                .set("sasl.mechanism", &sasl.mechanism)
+                .set("sasl.username", &sasl.username)
+                .set("sasl.password", &sasl.password);
+        }
+        if let Some(ca) = &self.tls_ca {
+            config.set("ssl.ca.location", ca);
+        }
+        config
+    }
+
+    /// An idempotent producer that waits for every in-sync replica: no duplicates from
+    /// retries, no loss on a leader change, order kept per partition.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut config = self.client_config();
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", MESSAGE_TIMEOUT_MS);
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(sasl: bool, tls: bool) -> RedpandaConfig {
+        RedpandaConfig {
+            brokers: "127.0.0.1:9092".into(),
+            topic: DEFAULT_TOPIC.into(),
+            partitions: 3,
+            sasl: sasl.then(|| Sasl {
+                username: "bot".into(),
+                password: "hunter2".into(),
+                mechanism: "SCRAM-SHA-256".into(),
+            }),
+            tls,
+            tls_ca: None,
+        }
+    }
+
+    #[test]
+    fn security_protocol_follows_sasl_and_tls_and_debug_hides_the_password() {
+        let protocol = |sasl, tls| {
+            config(sasl, tls)
+                .client_config()
+                .get("security.protocol")
+                .map(str::to_string)
+        };
+        assert_eq!(protocol(false, false).as_deref(), Some("plaintext"));
+        assert_eq!(protocol(false, true).as_deref(), Some("ssl"));
+        assert_eq!(protocol(true, false).as_deref(), Some("sasl_plaintext"));
+        assert_eq!(protocol(true, true).as_deref(), Some("sasl_ssl"));
+        let producer = config(true, false).producer_config();
+        assert_eq!(producer.get("enable.idempotence"), Some("true"));
+        assert_eq!(producer.get("acks"), Some("all"));
+        assert!(!format!("{:?}", config(true, true)).contains("hunter2"));
+    }
+}
