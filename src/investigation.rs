@@ -16,6 +16,7 @@ use crate::series::timestamp::to_rfc3339;
 use crate::series::Series;
 use crate::stats::seasonality::{decompose, detect_period, Decomposition};
 use crate::store::{Store, StoreError};
+use crate::telemetry;
 
 /// An anomalous window as reported to people and machines.
 #[derive(Debug, Clone, Serialize)]
@@ -209,6 +210,23 @@ pub const SIMILAR_LIMIT: usize = 5;
 /// What every entry point runs: investigate with the weights learned for this metric, recall
 /// similar past incidents, and store the result (with its event, when events are on).
 pub async fn investigate_and_record(
+    store: &Store,
+    series: &Series,
+    events: &[Event],
+    origin: &Origin,
+) -> Result<Verdict, StoreError> {
+    let started = Instant::now();
+    let outcome = record(store, series, events, origin).await;
+    let result = match &outcome {
+        Ok(verdict) if verdict.anomalous => telemetry::Outcome::Anomalous,
+        Ok(_) => telemetry::Outcome::Normal,
+        Err(_) => telemetry::Outcome::Failed,
+    };
+    telemetry::investigation(result, started.elapsed());
+    outcome
+}
+
+async fn record(
     store: &Store,
     series: &Series,
     events: &[Event],

@@ -19,3 +19,4 @@ pub mod slack;
 pub mod stats;
 pub mod store;
 pub mod synthetic;
+pub mod telemetry;

@@ -97,7 +97,7 @@ impl Config {
     }
 }
 
-/// The HTTP routes (`/healthz` and each platform's endpoints) and the background
+/// The HTTP routes (`/healthz`, `/metrics` and each platform's endpoints) and the background
 /// connections (Slack Socket Mode) of one bot.
 pub struct Bot {
     pub router: Router,
@@ -107,7 +107,7 @@ pub struct Bot {
 
 impl Bot {
     pub fn assemble(config: &Config, store: Arc<Store>) -> Self {
-        let service = ChatService::new(store, config.limits);
+        let service = ChatService::new(store.clone(), config.limits);
         let mut integrations = json!({"slack": false, "slack_mode": null, "discord": false});
         let mut router = Router::new();
         let mut slack_socket = None;
@@ -137,6 +137,22 @@ impl Bot {
             .map(|discord| Arc::new(Discord::new(discord, service.clone())));
         integrations["discord"] = json!(discord.is_some());
         let gateway = discord.clone();
+        let router = router.route(
+            "/metrics",
+            get(move || async move {
+                let backlog = match store.event_outbox_enabled() {
+                    true => store.event_backlog().await.ok(),
+                    false => None,
+                };
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
+                    crate::telemetry::render(backlog),
+                )
+            }),
+        );
         let router = router.route(
             "/healthz",
             get(move || async move {

@@ -546,6 +546,11 @@ async fn a_rejected_token_is_reported_and_http_keeps_serving() {
         health["integrations"]["discord_gateway"], "refused",
         "{health}"
     );
+    let metrics = bot.metrics().await;
+    assert!(
+        metrics.contains("anomaly_hunter_errors_total{component=\"anomaly_hunter::discord\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -572,4 +577,16 @@ async fn fifty_commands_at_once_each_get_one_thread() {
     assert_eq!(verdicts.len(), 50, "one verdict per thread");
     assert_eq!(bot.stats()["investigations"], 50);
     println!("50 Discord commands answered in {:?}", started.elapsed());
+    let metrics = bot.metrics().await;
+    for line in [
+        "anomaly_hunter_chat_commands_total{platform=\"discord\",command=\"check\"} 50",
+        "anomaly_hunter_investigations_total{result=\"anomalous\"} 50",
+        "anomaly_hunter_investigation_duration_seconds_count 50",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("anomaly_hunter_event_backlog"),
+        "no events configured"
+    );
 }

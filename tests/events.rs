@@ -218,6 +218,10 @@ async fn a_broker_outage_and_a_bot_restart_lose_nothing_and_duplicate_nothing() 
         50,
         "all 50 events wait in the outbox"
     );
+    assert!(second_bot
+        .metrics()
+        .await
+        .contains("\nanomaly_hunter_event_backlog 50\n"));
 
     let broker = Broker::start(&tansu, port);
     let records = read_topic(&broker.address(), TOPIC, 50, Duration::from_secs(120));
@@ -247,6 +251,10 @@ async fn a_broker_outage_and_a_bot_restart_lose_nothing_and_duplicate_nothing() 
     );
     for _ in 0..50 {
         if store.event_backlog().await.unwrap() == 0 {
+            assert!(second_bot
+                .metrics()
+                .await
+                .contains("\nanomaly_hunter_event_backlog 0\n"));
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

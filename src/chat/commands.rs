@@ -43,6 +43,30 @@ pub const HELP_TEXT: &str = "*Anomaly Hunter* investigates a metric with three s
 • `history [metric]` — recent investigations\n\
 In a verdict thread: `confirm`, `false positive`, `root cause: <text>`, `explain [agent]`, `rerun`, or ask a question.";
 
+impl Command {
+    /// Stable name, as counted on `/metrics`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Check { .. } => "check",
+            Self::Help => "help",
+            Self::Stats => "stats",
+            Self::History { .. } => "history",
+        }
+    }
+}
+
+/// A command that arrived on `platform`: parsed, and counted for `/metrics`.
+pub fn receive(
+    platform: &str,
+    text: &str,
+    bare_metric_is_check: bool,
+) -> Result<Command, CommandError> {
+    let parsed = parse(text, bare_metric_is_check);
+    let name = parsed.as_ref().map_or("unknown", Command::name);
+    crate::telemetry::chat_command(platform, name);
+    parsed
+}
+
 /// Parses the text after the command word. `bare_metric_is_check` lets Discord's
 /// `!check_anomaly api_latency` mean `check api_latency`.
 pub fn parse(text: &str, bare_metric_is_check: bool) -> Result<Command, CommandError> {

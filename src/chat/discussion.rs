@@ -23,6 +23,22 @@ pub enum ThreadReply {
     Ignore,
 }
 
+impl ThreadReply {
+    /// Stable name, as counted on `/metrics` (`None` for talk the bot stays out of).
+    pub fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Confirm { .. } => "confirm",
+            Self::FalsePositive => "false_positive",
+            Self::RootCause(_) => "root_cause",
+            Self::Explain { .. } => "explain",
+            Self::Rerun => "rerun",
+            Self::Help => "help",
+            Self::Question(_) => "question",
+            Self::Ignore => return None,
+        })
+    }
+}
+
 /// Reads a reply. Keywords count at the start of the message (after any mention of the bot);
 /// other text is a question only when the bot was mentioned or it ends with `?`.
 pub fn parse_reply(text: &str, mentions_bot: bool) -> ThreadReply {

@@ -153,6 +153,9 @@ impl ChatService {
             author: Some(speaker.user.clone()),
             platform: Some(speaker.platform.to_string()),
         };
+        if let Some(name) = reply.name() {
+            crate::telemetry::chat_command(speaker.platform, name);
+        }
         let answer = match reply {
             ThreadReply::Ignore => return Ok(ThreadAnswer::Quiet),
             ThreadReply::Rerun => {

@@ -224,7 +224,7 @@ impl Handler {
 
     async fn on_command(&self, http: &Http, message: &Message, text: &str) {
         tracing::info!(channel = %message.channel_id, user = %message.author.name, "discord command");
-        let text = match commands::parse(text, true) {
+        let text = match commands::receive("discord", text, true) {
             Ok(Command::Check {
                 metric,
                 lookback_ms,
@@ -353,6 +353,7 @@ impl Handler {
                 _ => None,
             })
         };
+        crate::telemetry::chat_command("discord", sub);
         let answer = match sub {
             "stats" => self
                 .service

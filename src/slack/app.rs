@@ -247,7 +247,7 @@ impl SlackApp {
     /// Answers a slash command at once (the acknowledgement) and investigates in the background.
     pub async fn on_command(self: &Arc<Self>, request: SlashCommand) -> Value {
         tracing::info!(channel = %request.channel_id, user = %request.user_id, "slash command");
-        match commands::parse(&request.text, false) {
+        match commands::receive("slack", &request.text, false) {
             Err(e) => ephemeral(e.to_string()),
             Ok(Command::Help) => ephemeral(HELP_TEXT),
             Ok(Command::Stats) => ephemeral(self.service.stats_text().await.unwrap_or_else(|e| format!(":warning: {e}"))),
@@ -382,7 +382,7 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
         .collect::<Vec<_>>()
         .join(" ");
     let reply_in = event["ts"].as_str().map(str::to_string);
-    match commands::parse(&words, false) {
+    match commands::receive("slack", &words, false) {
         Ok(Command::Check { metric: Some(metric), lookback_ms }) => app.investigate_metric(channel, reply_in, metric, lookback_ms),
         Ok(Command::Help) => app.say(&channel, reply_in.as_deref(), HELP_TEXT).await,
         Ok(_) => app.say(&channel, reply_in.as_deref(), "Use `/anomaly stats` or `/anomaly history` for those; here I can `check <metric>`.").await,

@@ -127,6 +127,13 @@ impl ServeProcess {
         }
     }
 
+    /// `GET /metrics` (Prometheus text).
+    pub async fn metrics(&self) -> String {
+        let response = reqwest::get(format!("{}/metrics", self.url)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     pub async fn health(&self) -> Value {
         let response = reqwest::get(format!("{}/healthz", self.url)).await.unwrap();
         response.json().await.unwrap()

@@ -1,0 +1,223 @@
+//! Self-monitoring: counters the bot keeps about itself, served as Prometheus text on
+//! `GET /metrics`. Process-wide and lock-light, so any part of the bot can record without
+//! carrying a handle around.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the investigation duration histogram.
+const DURATION_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0];
+
+/// How an investigation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    Anomalous,
+    Normal,
+    Failed,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Anomalous => "anomalous",
+            Self::Normal => "normal",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Telemetry {
+    investigations: Mutex<BTreeMap<Outcome, u64>>,
+    /// Cumulative counts per bucket of `DURATION_BUCKETS`, then +Inf.
+    duration_buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
+    duration_sum_micros: AtomicU64,
+    chat_commands: Mutex<BTreeMap<(String, String), u64>>,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+static TELEMETRY: LazyLock<Telemetry> = LazyLock::new(Telemetry::default);
+
+/// Counts a finished (or failed) investigation and how long it took.
+pub fn investigation(outcome: Outcome, elapsed: Duration) {
+    let t = &*TELEMETRY;
+    bump(&t.investigations, outcome);
+    let seconds = elapsed.as_secs_f64();
+    for (bucket, bound) in t.duration_buckets.iter().zip(DURATION_BUCKETS) {
+        if seconds <= bound {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    t.duration_buckets[DURATION_BUCKETS.len()].fetch_add(1, Ordering::Relaxed);
+    t.duration_sum_micros
+        .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+}
+
+/// Counts a chat command (`check`, `stats`, `history`, `help`, `thread_reply`, `button`…).
+pub fn chat_command(platform: &str, command: &str) {
+    bump(
+        &TELEMETRY.chat_commands,
+        (platform.to_string(), command.to_string()),
+    );
+}
+
+/// Counts an error logged by `component` (the module that logged it).
+pub fn error(component: &str) {
+    bump(&TELEMETRY.errors, component.to_string());
+}
+
+fn bump<K: Ord>(counters: &Mutex<BTreeMap<K, u64>>, key: K) {
+    let mut counters = counters
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    *counters.entry(key).or_default() += 1;
+}
+
+/// The Prometheus text exposition; `event_backlog` is read from the store by the caller.
+pub fn render(event_backlog: Option<i64>) -> String {
+    let t = &*TELEMETRY;
+    let mut out = String::new();
+    header(
+        &mut out,
+        "investigations_total",
+        "counter",
+        "Investigations by result.",
+    );
+    let investigations = t.investigations.lock().unwrap_or_else(|p| p.into_inner());
+    for outcome in [Outcome::Anomalous, Outcome::Normal, Outcome::Failed] {
+        let n = investigations.get(&outcome).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "anomaly_hunter_investigations_total{{result=\"{}\"}} {n}",
+            outcome.label()
+        );
+    }
+    drop(investigations);
+    header(
+        &mut out,
+        "investigation_duration_seconds",
+        "histogram",
+        "Time to investigate, store and recall similar incidents.",
+    );
+    for (bucket, bound) in t.duration_buckets.iter().zip(DURATION_BUCKETS) {
+        let _ = writeln!(
+            out,
+            "anomaly_hunter_investigation_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+            bucket.load(Ordering::Relaxed)
+        );
+    }
+    let count = t.duration_buckets[DURATION_BUCKETS.len()].load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "anomaly_hunter_investigation_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let sum = t.duration_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    let _ = writeln!(
+        out,
+        "anomaly_hunter_investigation_duration_seconds_sum {sum}"
+    );
+    let _ = writeln!(
+        out,
+        "anomaly_hunter_investigation_duration_seconds_count {count}"
+    );
+    if let Some(backlog) = event_backlog {
+        header(
+            &mut out,
+            "event_backlog",
+            "gauge",
+            "Verdict events waiting in the outbox for the broker.",
+        );
+        let _ = writeln!(out, "anomaly_hunter_event_backlog {backlog}");
+    }
+    header(
+        &mut out,
+        "chat_commands_total",
+        "counter",
+        "Chat commands by platform and command.",
+    );
+    for ((platform, command), n) in t
+        .chat_commands
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+    {
+        let _ = writeln!(
+            out,
+            "anomaly_hunter_chat_commands_total{{platform=\"{}\",command=\"{}\"}} {n}",
+            escape(platform),
+            escape(command)
+        );
+    }
+    header(
+        &mut out,
+        "errors_total",
+        "counter",
+        "Errors logged, by component.",
+    );
+    for (component, n) in t.errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let _ = writeln!(
+            out,
+            "anomaly_hunter_errors_total{{component=\"{}\"}} {n}",
+            escape(component)
+        );
+    }
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(
+        out,
+        "# HELP anomaly_hunter_{name} {help}\n# TYPE anomaly_hunter_{name} {kind}"
+    );
+}
+
+/// Label values may not hold raw quotes, backslashes or newlines.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A `tracing` layer that counts every ERROR event by its module, whatever the log filter.
+pub struct ErrorCounter;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ErrorCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::ERROR {
+            error(event.metadata().target());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_labels_are_escaped() {
+        investigation(Outcome::Normal, Duration::from_micros(2_000));
+        investigation(Outcome::Anomalous, Duration::from_secs(2));
+        chat_command("slack", "check \"x\"");
+        let text = render(Some(4));
+        let bucket = |le: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with(&format!(
+                        "anomaly_hunter_investigation_duration_seconds_bucket{{le=\"{le}\"}}"
+                    ))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap()
+        };
+        assert!(bucket("0.0025") >= 1);
+        assert!(bucket("5") >= bucket("0.0025") + 1, "{text}");
+        assert!(bucket("+Inf") >= 2);
+        assert!(text.contains("anomaly_hunter_event_backlog 4"));
+        assert!(text.contains(r#"command="check \"x\"""#), "{text}");
+    }
+}
