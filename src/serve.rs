@@ -14,6 +14,7 @@ use crate::discord::{Discord, DiscordConfig};
 use crate::series::csv::Limits;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::Relay;
+use crate::sinks::voice::{Voice, VoiceConfig};
 use crate::slack::app::SlackApp;
 use crate::slack::web::{SlackWeb, DEFAULT_API_URL};
 use crate::store::Store;
@@ -30,6 +31,8 @@ pub struct Config {
     pub discord: Option<DiscordConfig>,
     /// Verdict events out (and metric points in) when `REDPANDA_BROKERS` is set.
     pub redpanda: Option<RedpandaConfig>,
+    /// Spoken alerts for critical verdicts.
+    pub voice: VoiceConfig,
 }
 
 #[derive(Clone)]
@@ -93,6 +96,7 @@ impl Config {
             slack,
             discord,
             redpanda: RedpandaConfig::from_env()?,
+            voice: VoiceConfig::from_env()?,
         })
     }
 }
@@ -107,7 +111,8 @@ pub struct Bot {
 
 impl Bot {
     pub fn assemble(config: &Config, store: Arc<Store>) -> Self {
-        let service = ChatService::new(store.clone(), config.limits);
+        let service = ChatService::new(store.clone(), config.limits)
+            .with_voice(Voice::new(config.voice.clone()));
         let mut integrations = json!({"slack": false, "slack_mode": null, "discord": false});
         let mut router = Router::new();
         let mut slack_socket = None;

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use support::fake_discord::{
     Call, FakeDiscord, APPLICATION_ID, CHANNEL_ID, EXPECTED_INTENTS, GUILD_ID, TOKEN,
 };
+use support::fake_elevenlabs::{self, FakeElevenLabs};
 use support::serve::ServeProcess;
 
 /// PNG files start with these bytes.
@@ -14,7 +15,17 @@ const PNG_MAGIC: &[u8] = b"\x89PNG";
 
 /// Starts `serve` with Discord on, and waits until it has identified on the fake gateway.
 async fn bot(test: &str, discord: &FakeDiscord, base: &str) -> ServeProcess {
-    let serve = serve_with_token(test, base, TOKEN);
+    bot_with(test, discord, base, &[]).await
+}
+
+/// A connected bot with extra settings.
+async fn bot_with(
+    test: &str,
+    discord: &FakeDiscord,
+    base: &str,
+    env: &[(&str, &str)],
+) -> ServeProcess {
+    let serve = serve_with_token(test, base, TOKEN, env);
     assert!(
         discord.wait_connected(1, 0, 30).await,
         "the bot never identified on the gateway; log:\n{}",
@@ -23,16 +34,15 @@ async fn bot(test: &str, discord: &FakeDiscord, base: &str) -> ServeProcess {
     serve
 }
 
-fn serve_with_token(test: &str, base: &str, token: &str) -> ServeProcess {
+fn serve_with_token(test: &str, base: &str, token: &str, env: &[(&str, &str)]) -> ServeProcess {
     let guild = GUILD_ID.to_string();
-    ServeProcess::start(
-        &format!("discord-{test}"),
-        &[
-            ("DISCORD_TOKEN", token),
-            ("DISCORD_API_URL", base),
-            ("DISCORD_GUILD_ID", &guild),
-        ],
-    )
+    let mut settings = vec![
+        ("DISCORD_TOKEN", token),
+        ("DISCORD_API_URL", base),
+        ("DISCORD_GUILD_ID", guild.as_str()),
+    ];
+    settings.extend_from_slice(env);
+    ServeProcess::start(&format!("discord-{test}"), &settings)
 }
 
 fn is_thread_start(path: &str) -> bool {
@@ -530,7 +540,7 @@ async fn a_dropped_gateway_is_resumed_without_losing_or_repeating_a_command() {
 #[tokio::test]
 async fn a_rejected_token_is_reported_and_http_keeps_serving() {
     let (_discord, base) = FakeDiscord::start().await;
-    let bot = serve_with_token("badtoken", &base, "not-the-token");
+    let bot = serve_with_token("badtoken", &base, "not-the-token", &[]);
     let mut log = String::new();
     for _ in 0..100 {
         log = bot.log();
@@ -589,4 +599,140 @@ async fn fifty_commands_at_once_each_get_one_thread() {
         !metrics.contains("anomaly_hunter_event_backlog"),
         "no events configured"
     );
+}
+
+/// The verdict thread for `api_latency` (severity 9, confidence 1.0) and what was posted in it:
+/// the verdict, then a voice alert if one comes within `seconds`.
+async fn api_latency_thread(discord: &FakeDiscord, seconds: u64) -> Vec<Call> {
+    let (thread, posts) = command_in_thread(discord, "!check_anomaly api_latency", vec![], 1).await;
+    assert!(
+        posts[0].body["embeds"][0].is_object(),
+        "the verdict comes first"
+    );
+    discord
+        .wait_for("POST", posted_in(&thread), 2, seconds)
+        .await
+}
+
+#[tokio::test]
+async fn a_critical_verdict_gets_an_elevenlabs_voice_alert_in_its_thread() {
+    let (discord, base) = FakeDiscord::start().await;
+    let (elevenlabs, elevenlabs_url) = FakeElevenLabs::start().await;
+    let _bot = bot_with(
+        "voice-elevenlabs",
+        &discord,
+        &base,
+        &[
+            ("VOICE_MIN_SEVERITY", "8"),
+            ("ELEVENLABS_API_KEY", fake_elevenlabs::API_KEY),
+            ("ELEVENLABS_API_URL", &elevenlabs_url),
+            ("ELEVENLABS_VOICE_ID", "voice-123"),
+        ],
+    )
+    .await;
+    let posts = api_latency_thread(&discord, 20).await;
+    assert_eq!(posts.len(), 2, "verdict, then the voice alert");
+    let (_, name, audio) = &posts[1].files[0];
+    assert_eq!(name, "api_latency-alert.mp3");
+    assert_eq!(
+        audio.as_slice(),
+        fake_elevenlabs::CLIP,
+        "the clip ElevenLabs returned"
+    );
+
+    let requests = elevenlabs.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.voice_id, "voice-123");
+    assert_eq!(request.api_key.as_deref(), Some(fake_elevenlabs::API_KEY));
+    assert_eq!(request.accept.as_deref(), Some("audio/mpeg"));
+    let text = request.body["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Critical anomaly in api latency: ")
+            && text.ends_with(" suspected, 100 percent confidence"),
+        "{text}"
+    );
+    assert_eq!(request.body["model_id"], "eleven_multilingual_v2");
+}
+
+#[tokio::test]
+async fn without_a_key_espeak_ng_speaks_a_playable_wav() {
+    if std::process::Command::new("espeak-ng")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!(
+            "skipped: install espeak-ng to run `without_a_key_espeak_ng_speaks_a_playable_wav`"
+        );
+        return;
+    }
+    let (discord, base) = FakeDiscord::start().await;
+    let _bot = bot_with(
+        "voice-espeak",
+        &discord,
+        &base,
+        &[("VOICE_MIN_SEVERITY", "8")],
+    )
+    .await;
+    let posts = api_latency_thread(&discord, 20).await;
+    assert_eq!(posts.len(), 2, "verdict, then the voice alert");
+    let (_, name, wav) = &posts[1].files[0];
+    assert_eq!(name, "api_latency-alert.wav");
+    assert_eq!(&wav[0..4], b"RIFF");
+    assert_eq!(&wav[8..12], b"WAVE");
+    let riff_size = u32::from_le_bytes(wav[4..8].try_into().unwrap()) as usize;
+    assert_eq!(riff_size, wav.len() - 8, "the header carries the real size");
+    let data = wav
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("a data chunk");
+    let samples = u32::from_le_bytes(wav[data + 4..data + 8].try_into().unwrap());
+    assert!(
+        samples > 16_000,
+        "about a second or more of speech, got {samples} bytes"
+    );
+}
+
+#[tokio::test]
+async fn below_the_thresholds_or_when_synthesis_fails_the_verdict_stands_alone() {
+    let (discord, base) = FakeDiscord::start().await;
+    let (elevenlabs, elevenlabs_url) = FakeElevenLabs::start().await;
+    let quiet = bot_with(
+        "voice-quiet",
+        &discord,
+        &base,
+        &[
+            ("VOICE_MIN_SEVERITY", "10"),
+            ("ELEVENLABS_API_KEY", fake_elevenlabs::API_KEY),
+            ("ELEVENLABS_API_URL", &elevenlabs_url),
+        ],
+    )
+    .await;
+    let posts = api_latency_thread(&discord, 4).await;
+    assert_eq!(posts.len(), 1, "severity 9 < 10: no audio");
+    assert!(elevenlabs.requests().is_empty(), "nothing synthesised");
+    drop(quiet);
+
+    let (discord, base) = FakeDiscord::start().await;
+    let failing = bot_with(
+        "voice-failing",
+        &discord,
+        &base,
+        &[
+            ("VOICE_MIN_SEVERITY", "8"),
+            ("ELEVENLABS_API_KEY", "a-revoked-key"),
+            ("ELEVENLABS_API_URL", &elevenlabs_url),
+        ],
+    )
+    .await;
+    let posts = api_latency_thread(&discord, 4).await;
+    assert_eq!(posts.len(), 1, "a refused synthesis posts nothing");
+    assert_eq!(elevenlabs.requests().len(), 1, "it was tried");
+    let log = failing.log();
+    assert!(
+        log.contains("no voice alert") && log.contains("401"),
+        "{log}"
+    );
+    assert!(!log.contains("a-revoked-key"), "the key is never logged");
 }

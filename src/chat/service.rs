@@ -8,6 +8,7 @@ use crate::investigation::{investigate_and_record, Origin, Verdict};
 use crate::learning::FeedbackVerdict;
 use crate::series::csv::{parse_csv, CsvOptions, Limits};
 use crate::series::Series;
+use crate::sinks::voice::{Voice, VoiceClip};
 use crate::store::{NewFeedback, Store, StoreError};
 
 use super::attachment::{Attachment, Fetcher};
@@ -26,6 +27,7 @@ pub struct Speaker {
 pub struct ChatService {
     store: Arc<Store>,
     limits: Limits,
+    voice: Option<Arc<Voice>>,
 }
 
 /// An investigation's outcome for posting: the verdict and the series (for the chart).
@@ -66,7 +68,29 @@ pub enum ThreadAnswer {
 
 impl ChatService {
     pub fn new(store: Arc<Store>, limits: Limits) -> Self {
-        Self { store, limits }
+        Self {
+            store,
+            limits,
+            voice: None,
+        }
+    }
+
+    /// Critical verdicts also get a spoken alert in their thread.
+    pub fn with_voice(mut self, voice: Voice) -> Self {
+        self.voice = Some(Arc::new(voice));
+        self
+    }
+
+    /// The spoken alert for a verdict loud enough to deserve one. A synthesis failure is
+    /// logged and yields `None`: the verdict stands without it.
+    pub async fn voice_alert(&self, verdict: &Verdict) -> Option<VoiceClip> {
+        match self.voice.as_ref()?.alert(verdict).await? {
+            Ok(clip) => Some(clip),
+            Err(e) => {
+                tracing::warn!(error = %e, investigation = %verdict.id, "no voice alert; the verdict stands without it");
+                None
+            }
+        }
     }
 
     pub fn store(&self) -> &Store {

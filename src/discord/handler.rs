@@ -173,7 +173,11 @@ impl Handler {
     async fn post_and_link(&self, http: &Http, channel: ChannelId, investigated: &Investigated) {
         self.link(channel, investigated).await;
         if let Err(e) = post_verdict(http, channel, investigated).await {
-            tracing::error!(error = %e, investigation = %investigated.verdict.id, "could not post the verdict")
+            tracing::error!(error = %e, investigation = %investigated.verdict.id, "could not post the verdict");
+            return;
+        }
+        if let Some(clip) = self.service.voice_alert(&investigated.verdict).await {
+            post::voice_clip(http, channel, clip).await;
         }
     }
 

@@ -12,6 +12,7 @@ use serenity::http::{Http, HttpError};
 use super::embed::verdict_message_body;
 use crate::chat::message::verdict_message;
 use crate::chat::service::Investigated;
+use crate::sinks::voice::VoiceClip;
 
 /// Discord refuses message contents longer than this.
 pub const CONTENT_LIMIT: usize = 2000;
@@ -84,6 +85,15 @@ pub fn split_for_discord(text: &str) -> Vec<String> {
         parts.push(current);
     }
     parts
+}
+
+/// Posts a spoken alert as an audio file; a failure is logged.
+pub async fn voice_clip(http: &Http, channel: ChannelId, clip: VoiceClip) {
+    let body = json!({"content": "🔊 Voice alert", "allowed_mentions": {"parse": []}});
+    let files = vec![CreateAttachment::bytes(clip.audio, clip.filename)];
+    if let Err(e) = retrying(|| http.send_message(channel, files.clone(), &body)).await {
+        tracing::warn!(error = %e, %channel, "could not post the voice alert");
+    }
 }
 
 /// Posts a text answer (several messages if it is long); failures are logged.

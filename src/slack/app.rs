@@ -130,6 +130,21 @@ impl SlackApp {
                     tracing::error!(error = %e, "could not remember the verdict thread");
                 }
                 self.upload_chart(channel, &thread_id, investigated).await;
+                if let Some(clip) = self.service.voice_alert(verdict).await {
+                    let uploaded = self
+                        .web
+                        .upload_file(
+                            channel,
+                            &thread_id,
+                            &clip.filename,
+                            "Voice alert",
+                            clip.audio,
+                        )
+                        .await;
+                    if let Err(e) = uploaded {
+                        tracing::warn!(error = %e, investigation = %verdict.id, "voice alert not uploaded");
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, investigation = %verdict.id, "could not post the verdict")

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 /// Settings `serve` reads; cleared so the developer's own environment never leaks in.
-const PLATFORM_VARIABLES: [&str; 14] = [
+const PLATFORM_VARIABLES: [&str; 19] = [
     "DATABASE_URL",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
@@ -23,6 +23,11 @@ const PLATFORM_VARIABLES: [&str; 14] = [
     "REDPANDA_PASSWORD",
     "REDPANDA_TLS",
     "REDPANDA_METRICS_TOPIC",
+    "ELEVENLABS_API_KEY",
+    "ELEVENLABS_API_URL",
+    "ELEVENLABS_VOICE_ID",
+    "VOICE_MIN_SEVERITY",
+    "VOICE_MIN_CONFIDENCE",
 ];
 
 /// A running `serve`, killed when dropped.
@@ -89,6 +94,8 @@ impl ServeProcess {
             .env("ANOMALY_HUNTER_ADDR", "127.0.0.1:0")
             .env("ANOMALY_HUNTER_LOG", "debug")
             .env("ANOMALY_HUNTER_MAX_BYTES", "200000")
+            // Voice alerts off unless a test turns them on: threads hold only what it expects.
+            .env("VOICE_MIN_SEVERITY", "11")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log);

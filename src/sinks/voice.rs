@@ -1,0 +1,258 @@
+//! Voice alerts: a short spoken sentence for a critical verdict, synthesised by ElevenLabs when
+//! a key is configured and by the local `espeak-ng` otherwise, for the chat thread. A failure
+//! here is logged by the caller and never holds up the verdict.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use thiserror::Error;
+
+use crate::agents::catalogue::CATALOGUE;
+use crate::investigation::Verdict;
+
+pub const DEFAULT_ELEVENLABS_URL: &str = "https://api.elevenlabs.io";
+/// ElevenLabs' stock voice "Rachel": calm and clear.
+pub const DEFAULT_VOICE_ID: &str = "21m00Tcm4TlvDq8ikWAM";
+const ELEVENLABS_MODEL: &str = "eleven_multilingual_v2";
+/// Longest wait for a clip, from either engine.
+const SYNTHESIS_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Clone)]
+pub struct VoiceConfig {
+    /// Speak when severity ≥ this…
+    pub min_severity: u8,
+    /// …and confidence ≥ this.
+    pub min_confidence: f64,
+    pub elevenlabs: Option<ElevenLabs>,
+    /// The offline engine's binary.
+    pub espeak: String,
+}
+
+#[derive(Clone)]
+pub struct ElevenLabs {
+    pub api_key: String,
+    pub api_url: String,
+    pub voice_id: String,
+}
+
+impl std::fmt::Debug for VoiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceConfig")
+            .field("min_severity", &self.min_severity)
+            .field("min_confidence", &self.min_confidence)
+            .field("elevenlabs", &self.elevenlabs.as_ref().map(|e| &e.api_url))
+            .field("espeak", &self.espeak)
+            .finish()
+    }
+}
+
+impl VoiceConfig {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let min_severity = match var("VOICE_MIN_SEVERITY") {
+            Some(v) => v.parse::<u8>().ok().filter(|s| *s <= 11).with_context(|| {
+                format!("VOICE_MIN_SEVERITY `{v}` is not a severity 0–10 (11 turns voice off)")
+            })?,
+            None => 8,
+        };
+        let min_confidence = match var("VOICE_MIN_CONFIDENCE") {
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|c| (0.0..=1.0).contains(c))
+                .with_context(|| {
+                    format!("VOICE_MIN_CONFIDENCE `{v}` is not a number from 0 to 1")
+                })?,
+            None => 0.70,
+        };
+        Ok(Self {
+            min_severity,
+            min_confidence,
+            elevenlabs: var("ELEVENLABS_API_KEY").map(|api_key| ElevenLabs {
+                api_key,
+                api_url: var("ELEVENLABS_API_URL")
+                    .unwrap_or_else(|| DEFAULT_ELEVENLABS_URL.to_string())
+                    .trim_end_matches('/')
+                    .to_string(),
+                voice_id: var("ELEVENLABS_VOICE_ID")
+                    .unwrap_or_else(|| DEFAULT_VOICE_ID.to_string()),
+            }),
+            espeak: var("ANOMALY_HUNTER_ESPEAK").unwrap_or_else(|| "espeak-ng".to_string()),
+        })
+    }
+
+    /// The sentence to speak for `verdict`, or `None` below the thresholds.
+    pub fn announcement(&self, verdict: &Verdict) -> Option<String> {
+        let loud = verdict.anomalous
+            && verdict.severity >= self.min_severity
+            && verdict.confidence >= self.min_confidence;
+        loud.then(|| announcement(verdict))
+    }
+}
+
+/// "Critical anomaly in api_latency_p99: connection-pool exhaustion suspected, 95 percent
+/// confidence". Metric names are spoken with spaces for underscores.
+pub fn announcement(verdict: &Verdict) -> String {
+    let level = if verdict.severity >= 9 {
+        "Critical"
+    } else {
+        "Severe"
+    };
+    let suspicion = match verdict
+        .pattern
+        .and_then(|id| CATALOGUE.iter().find(|p| p.id == id))
+    {
+        Some(pattern) => format!("{} suspected", pattern.name.to_lowercase()),
+        None => match verdict.main_window() {
+            Some(window) => format!("{} detected", kind_words(window.kind)),
+            None => "cause unknown".to_string(),
+        },
+    };
+    format!(
+        "{level} anomaly in {}: {suspicion}, {} percent confidence",
+        verdict.metric.replace('_', " "),
+        (verdict.confidence * 100.0).round()
+    )
+}
+
+fn kind_words(kind: crate::agents::WindowKind) -> String {
+    let debug = format!("{kind:?}");
+    let mut words = String::new();
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    words
+}
+
+/// A synthesised clip, ready to attach.
+#[derive(Debug, Clone)]
+pub struct VoiceClip {
+    pub filename: String,
+    pub audio: Vec<u8>,
+}
+
+#[derive(Debug, Error)]
+pub enum VoiceError {
+    #[error("ElevenLabs did not answer: {0}")]
+    Unreachable(reqwest::Error),
+    #[error("ElevenLabs refused the request ({status}): {detail}")]
+    Refused { status: u16, detail: String },
+    #[error("cannot run `{binary}` (install espeak-ng or set ANOMALY_HUNTER_ESPEAK): {source}")]
+    Espeak {
+        binary: String,
+        source: std::io::Error,
+    },
+    #[error("`{binary}` failed: {detail}")]
+    EspeakFailed { binary: String, detail: String },
+    #[error("speech synthesis took longer than {} s", SYNTHESIS_TIMEOUT.as_secs())]
+    Timeout,
+}
+
+/// Synthesises speech with the configured engine.
+pub struct Voice {
+    config: VoiceConfig,
+    http: reqwest::Client,
+}
+
+impl Voice {
+    pub fn new(config: VoiceConfig) -> Self {
+        Self {
+            config,
+            http: reqwest::Client::builder()
+                .timeout(SYNTHESIS_TIMEOUT)
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn config(&self) -> &VoiceConfig {
+        &self.config
+    }
+
+    /// The spoken alert for `verdict`: `None` below the thresholds.
+    pub async fn alert(&self, verdict: &Verdict) -> Option<Result<VoiceClip, VoiceError>> {
+        let text = self.config.announcement(verdict)?;
+        let stem = format!("{}-alert", verdict.metric);
+        let clip = match &self.config.elevenlabs {
+            Some(elevenlabs) => self.elevenlabs(elevenlabs, &text, &stem).await,
+            None => self.espeak(&text, &stem).await,
+        };
+        Some(clip)
+    }
+
+    async fn elevenlabs(
+        &self,
+        elevenlabs: &ElevenLabs,
+        text: &str,
+        stem: &str,
+    ) -> Result<VoiceClip, VoiceError> {
+        let url = format!(
+            "{}/v1/text-to-speech/{}",
+            elevenlabs.api_url, elevenlabs.voice_id
+        );
+        let response = self
+            .http
+            .post(url)
+            .header("xi-api-key", &elevenlabs.api_key)
+            .header(reqwest::header::ACCEPT, "audio/mpeg")
+            .json(&serde_json::json!({"text": text, "model_id": ELEVENLABS_MODEL}))
+            .send()
+            .await
+            .map_err(VoiceError::Unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let detail: String = response
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            return Err(VoiceError::Refused {
+                status: status.as_u16(),
+                detail,
+            });
+        }
+        let audio = response.bytes().await.map_err(VoiceError::Unreachable)?;
+        Ok(VoiceClip {
+            filename: format!("{stem}.mp3"),
+            audio: audio.to_vec(),
+        })
+    }
+
+    /// `espeak-ng -w FILE`: written to a scratch file so the WAV header carries real sizes.
+    async fn espeak(&self, text: &str, stem: &str) -> Result<VoiceClip, VoiceError> {
+        let binary = &self.config.espeak;
+        let path =
+            std::env::temp_dir().join(format!("anomaly-hunter-{}.wav", uuid::Uuid::new_v4()));
+        let run = tokio::process::Command::new(binary)
+            .arg("-w")
+            .arg(&path)
+            .arg("--")
+            .arg(text)
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(SYNTHESIS_TIMEOUT, run)
+            .await
+            .map_err(|_| VoiceError::Timeout)?
+            .map_err(|source| VoiceError::Espeak {
+                binary: binary.clone(),
+                source,
+            })?;
+        let audio = std::fs::read(&path);
+        let _ = std::fs::remove_file(&path);
+        match (output.status.success(), audio) {
+            (true, Ok(audio)) if !audio.is_empty() => Ok(VoiceClip {
+                filename: format!("{stem}.wav"),
+                audio,
+            }),
+            _ => Err(VoiceError::EspeakFailed {
+                binary: binary.clone(),
+                detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            }),
+        }
+    }
+}
