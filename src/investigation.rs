@@ -223,6 +223,9 @@ pub async fn investigate_and_record(
         Err(_) => telemetry::Outcome::Failed,
     };
     telemetry::investigation(result, started.elapsed());
+    if let Ok(verdict) = &outcome {
+        crate::sinks::error_reporting::report_verdict(verdict);
+    }
     outcome
 }
 

@@ -159,6 +159,14 @@ const BAD_INPUT: u8 = 2;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Before logging, so the Sentry layer has a client; kept alive to flush at exit.
+    let _sentry = match anomaly_hunter::sinks::error_reporting::init_from_env() {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(BAD_INPUT);
+        }
+    };
     init_logging();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -174,7 +182,7 @@ async fn main() -> ExitCode {
 }
 
 /// Logs to stderr filtered by `ANOMALY_HUNTER_LOG` (default: warnings); errors are also
-/// counted for `/metrics` whatever the filter.
+/// counted for `/metrics` and sent to Sentry (when on) whatever the filter.
 fn init_logging() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -188,6 +196,7 @@ fn init_logging() {
                 .with_filter(filter),
         )
         .with(anomaly_hunter::telemetry::ErrorCounter)
+        .with(sentry::integrations::tracing::layer())
         .init();
 }
 

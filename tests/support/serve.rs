@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 /// Settings `serve` reads; cleared so the developer's own environment never leaks in.
-const PLATFORM_VARIABLES: [&str; 19] = [
+const PLATFORM_VARIABLES: [&str; 20] = [
     "DATABASE_URL",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
@@ -28,6 +28,7 @@ const PLATFORM_VARIABLES: [&str; 19] = [
     "ELEVENLABS_VOICE_ID",
     "VOICE_MIN_SEVERITY",
     "VOICE_MIN_CONFIDENCE",
+    "SENTRY_DSN",
 ];
 
 /// A running `serve`, killed when dropped.
