@@ -16,6 +16,7 @@ pub mod series;
 pub mod serve;
 pub mod sinks;
 pub mod slack;
+pub mod sources;
 pub mod stats;
 pub mod store;
 pub mod synthetic;

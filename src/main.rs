@@ -127,6 +127,12 @@ enum Command {
         /// Stored incidents to search (similar).
         #[arg(long, default_value_t = 100_000)]
         incidents: usize,
+        /// Metric points to push through the streaming path (stream).
+        #[arg(long, default_value_t = 200_000)]
+        points: usize,
+        /// Distinct metrics those points belong to (stream).
+        #[arg(long, default_value_t = 50)]
+        metrics: usize,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -152,6 +158,7 @@ enum BenchKind {
     Efficacy,
     Speed,
     Similar,
+    Stream,
 }
 
 /// Exit code for input the user must fix.
@@ -286,6 +293,8 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             what,
             seeds,
             incidents,
+            points,
+            metrics,
             format,
         } => {
             let json = matches!(format, Format::Json);
@@ -305,6 +314,15 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                         serde_json::to_string_pretty(&timings).context("serialising")?
                     } else {
                         timings.iter().map(|t| format!("{t}\n")).collect()
+                    }
+                }
+                BenchKind::Stream => {
+                    eprintln!("parsing, storing and scoring {points} metric points ({metrics} metrics) in a scratch SQLite store…");
+                    let timing = bench::stream::run(&std::env::temp_dir(), points, metrics).await?;
+                    if json {
+                        serde_json::to_string_pretty(&timing).context("serialising")?
+                    } else {
+                        format!("{timing}\n")
                     }
                 }
                 BenchKind::Similar => {

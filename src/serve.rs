@@ -8,15 +8,18 @@ use anyhow::Context as _;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tokio::sync::mpsc;
 
 use crate::chat::service::ChatService;
 use crate::discord::{Discord, DiscordConfig};
+use crate::investigation::Origin;
 use crate::series::csv::Limits;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::Relay;
 use crate::sinks::voice::{Voice, VoiceConfig};
 use crate::slack::app::SlackApp;
 use crate::slack::web::{SlackWeb, DEFAULT_API_URL};
+use crate::sources::metric_stream::MetricStream;
 use crate::store::Store;
 
 /// Default listening address: loopback, so nothing is exposed by accident.
@@ -33,6 +36,9 @@ pub struct Config {
     pub redpanda: Option<RedpandaConfig>,
     /// Spoken alerts for critical verdicts.
     pub voice: VoiceConfig,
+    /// Where incidents found on the metrics stream are posted.
+    pub alert_slack_channel: Option<String>,
+    pub alert_discord_channel: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -97,6 +103,14 @@ impl Config {
             discord,
             redpanda: RedpandaConfig::from_env()?,
             voice: VoiceConfig::from_env()?,
+            alert_slack_channel: var("ALERT_SLACK_CHANNEL"),
+            alert_discord_channel: var("ALERT_DISCORD_CHANNEL")
+                .map(|id| {
+                    id.parse::<u64>().ok().filter(|id| *id > 0).with_context(|| {
+                        format!("ALERT_DISCORD_CHANNEL `{id}` is not a Discord channel id (a number)")
+                    })
+                })
+                .transpose()?,
         })
     }
 }
@@ -105,17 +119,22 @@ impl Config {
 /// connections (Slack Socket Mode) of one bot.
 pub struct Bot {
     pub router: Router,
+    service: ChatService,
+    slack: Option<Arc<SlackApp>>,
     slack_socket: Option<(Arc<SlackApp>, SlackWeb)>,
     discord: Option<Arc<Discord>>,
+    /// The metrics stream consumer and the incidents it reports.
+    stream: Option<(MetricStream, mpsc::Receiver<String>)>,
 }
 
 impl Bot {
-    pub fn assemble(config: &Config, store: Arc<Store>) -> Self {
+    pub fn assemble(config: &Config, store: Arc<Store>) -> anyhow::Result<Self> {
         let service = ChatService::new(store.clone(), config.limits)
             .with_voice(Voice::new(config.voice.clone()));
         let mut integrations = json!({"slack": false, "slack_mode": null, "discord": false});
         let mut router = Router::new();
         let mut slack_socket = None;
+        let mut slack_app = None;
         if let Some(slack) = &config.slack {
             let web = SlackWeb::new(&slack.api_url, &slack.bot_token);
             let app = Arc::new(SlackApp::new(
@@ -133,8 +152,9 @@ impl Bot {
                 router = router.nest("/slack", app.clone().routes());
             }
             if let Some(app_token) = &slack.app_token {
-                slack_socket = Some((app, SlackWeb::new(&slack.api_url, app_token)));
+                slack_socket = Some((app.clone(), SlackWeb::new(&slack.api_url, app_token)));
             }
+            slack_app = Some(app);
         }
         let discord = config
             .discord
@@ -142,6 +162,28 @@ impl Bot {
             .map(|discord| Arc::new(Discord::new(discord, service.clone())));
         integrations["discord"] = json!(discord.is_some());
         let gateway = discord.clone();
+        let stream = match &config.redpanda {
+            Some(
+                redpanda @ RedpandaConfig {
+                    metrics_topic: Some(topic),
+                    ..
+                },
+            ) => {
+                let (incidents, receiver) = mpsc::channel(64);
+                let stream = MetricStream::new(
+                    redpanda,
+                    topic,
+                    &redpanda.consumer_group,
+                    store.clone(),
+                    incidents,
+                )
+                .context("cannot join the metrics stream")?;
+                integrations["metrics_stream"] = json!(topic);
+                Some((stream, receiver))
+            }
+            _ => None,
+        };
+        let assignment = stream.as_ref().map(|(s, _)| s.assignment());
         let router = router.route(
             "/metrics",
             get(move || async move {
@@ -164,14 +206,19 @@ impl Bot {
                 let mut integrations = integrations.clone();
                 integrations["discord_gateway"] =
                     json!(gateway.as_ref().map(|d| d.gateway_state()));
+                integrations["metrics_partitions"] =
+                    json!(assignment.as_ref().map(|a| a.partitions()));
                 Json(json!({"status": "ok", "integrations": integrations}))
             }),
         );
-        Self {
+        Ok(Self {
             router,
+            service,
+            slack: slack_app,
             slack_socket,
             discord,
-        }
+            stream,
+        })
     }
 }
 
@@ -182,7 +229,7 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let bound = listener.local_addr()?;
-    let bot = Bot::assemble(&config, store.clone());
+    let bot = Bot::assemble(&config, store.clone())?;
     let slack = match (&config.slack, &bot.slack_socket) {
         (None, _) => "off",
         (Some(_), Some(_)) => "socket mode",
@@ -203,6 +250,15 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         )),
         None => None,
     };
+    let consumer = bot.stream.map(|(stream, incidents)| {
+        let alerts = Alerts {
+            service: bot.service.clone(),
+            slack: bot.slack.clone().zip(config.alert_slack_channel.clone()),
+            discord: bot.discord.clone().zip(config.alert_discord_channel),
+        };
+        tokio::spawn(alerts.run(incidents));
+        tokio::spawn(stream.run(stopped.clone()))
+    });
     if let Some((app, opener)) = bot.slack_socket {
         tokio::spawn(crate::slack::socket::run(app, opener));
     }
@@ -214,10 +270,57 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         .await?;
     // Let the relay give its lease back so the next process publishes at once.
     let _ = stop.send(true);
-    if let Some(relay) = relay {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), relay).await;
+    for task in [relay, consumer].into_iter().flatten() {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
     }
     Ok(())
+}
+
+/// How much of a metric's recent history an alert investigates.
+const ALERT_LOOKBACK_MS: i64 = 24 * 3_600_000;
+
+/// Investigates each incident the metrics stream opens and posts the verdict to the alert
+/// channels. The stream reports an incident once; a full investigation that finds nothing
+/// anomalous is logged, not posted.
+struct Alerts {
+    service: ChatService,
+    slack: Option<(Arc<SlackApp>, String)>,
+    discord: Option<(Arc<Discord>, u64)>,
+}
+
+impl Alerts {
+    async fn run(self, mut incidents: mpsc::Receiver<String>) {
+        if self.slack.is_none() && self.discord.is_none() {
+            tracing::warn!("the metrics stream is on but neither ALERT_SLACK_CHANNEL nor ALERT_DISCORD_CHANNEL is set: incidents are stored and published, not posted");
+        }
+        while let Some(metric) = incidents.recv().await {
+            let origin = Origin::new("stream");
+            let investigated = match self
+                .service
+                .check_metric(&metric, Some(ALERT_LOOKBACK_MS), &origin)
+                .await
+            {
+                Ok(investigated) => investigated,
+                Err(e) => {
+                    tracing::error!(error = %e, metric, "could not investigate a stream incident");
+                    continue;
+                }
+            };
+            if !investigated.verdict.anomalous {
+                tracing::info!(
+                    metric,
+                    "the full investigation found the stream incident normal; not posted"
+                );
+                continue;
+            }
+            if let Some((app, channel)) = &self.slack {
+                app.post_verdict(channel, None, &investigated).await;
+            }
+            if let Some((discord, channel)) = &self.discord {
+                discord.post_alert(*channel, investigated).await;
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -446,3 +446,22 @@ async fn the_event_outbox_keeps_order_and_one_relay_holds_the_lease() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_batch_with_repeated_points_is_stored_once_with_the_last_value() {
+    for (backend, store) in support::stores("stream_batch").await {
+        let rows: Vec<(&str, i64, f64)> = (0..100)
+            .flat_map(|i| [("a", i * 60_000, i as f64), ("b", i * 60_000, 1.0)])
+            .chain([("a", 0, 42.0)])
+            .collect();
+        assert_eq!(store.ingest_rows(&rows).await.unwrap(), 200, "{backend}");
+        let a = store.recent_series("a", None).await.unwrap();
+        assert_eq!(
+            (a.len(), a.values[0]),
+            (100, 42.0),
+            "{backend}: the replayed point wins"
+        );
+        let before = store.values_before("a", 3 * 60_000, 2).await.unwrap();
+        assert_eq!(before, vec![1.0, 2.0], "{backend}: oldest first");
+    }
+}

@@ -1,6 +1,7 @@
 //! Measurements the project holds itself to: detection efficacy on labelled synthetic
-//! tiers, and investigation speed.
+//! tiers, investigation speed, similar-incident retrieval and the streaming path.
 
 pub mod efficacy;
 pub mod similar;
 pub mod speed;
+pub mod stream;

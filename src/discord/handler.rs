@@ -276,6 +276,29 @@ impl Handler {
         self.deliver(http, destination, &subject, outcome).await;
     }
 
+    /// An alert from the metrics stream: a headline in `channel` and a thread from it holding
+    /// the verdict, like a command's answer.
+    pub async fn post_alert(&self, http: &Http, channel: ChannelId, investigated: Investigated) {
+        let verdict = &investigated.verdict;
+        let headline = format!(
+            "🚨 Anomaly on `{}` (severity {}/10) — details in the thread",
+            verdict.metric, verdict.severity
+        );
+        let body = post::text_body(&headline, None);
+        match retrying(|| http.send_message(channel, vec![], &body)).await {
+            Ok(message) => {
+                let subject = verdict.metric.clone();
+                let destination = Destination::NewThread {
+                    channel,
+                    from: message.id,
+                };
+                self.deliver(http, destination, &subject, Ok(investigated))
+                    .await
+            }
+            Err(e) => tracing::error!(error = %e, %channel, "could not post the alert to Discord"),
+        }
+    }
+
     /// Posts a check's outcome — the verdict or a readable error — where it belongs.
     async fn deliver(
         &self,

@@ -9,13 +9,13 @@ pub mod post;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serenity::all::{GatewayIntents, GuildId};
+use serenity::all::{ChannelId, GatewayIntents, GuildId};
 use serenity::client::ClientBuilder;
 use serenity::gateway::GatewayError;
-use serenity::http::HttpBuilder;
+use serenity::http::{Http, HttpBuilder};
 
 use crate::chat::attachment::{host_of, Fetcher};
-use crate::chat::service::ChatService;
+use crate::chat::service::{ChatService, Investigated};
 use handler::{Handler, REFUSED};
 
 /// Hosts attachments are downloaded from (besides a configured API host).
@@ -52,6 +52,8 @@ pub fn intents() -> GatewayIntents {
 pub struct Discord {
     config: DiscordConfig,
     handler: Arc<Handler>,
+    /// REST client for posts that no gateway event prompted (stream alerts).
+    http: Http,
 }
 
 impl Discord {
@@ -65,7 +67,21 @@ impl Discord {
             Fetcher::new(hosts, None),
             config.guild_id.map(GuildId::new),
         ));
-        Self { config, handler }
+        Self {
+            http: http(&config),
+            config,
+            handler,
+        }
+    }
+
+    /// Posts an alert from the metrics stream into `channel` (with its verdict thread).
+    pub async fn post_alert(&self, channel: u64, investigated: Investigated) {
+        let Some(channel) = std::num::NonZeroU64::new(channel) else {
+            return;
+        };
+        self.handler
+            .post_alert(&self.http, ChannelId::from(channel), investigated)
+            .await;
     }
 
     /// `connecting`, `connected`, `disconnected` or `refused`, for `/healthz`.
@@ -103,7 +119,8 @@ impl Discord {
     }
 }
 
-async fn connect(config: &DiscordConfig, handler: Arc<Handler>) -> serenity::Result<()> {
+/// The REST client, through `DISCORD_API_URL` when set.
+fn http(config: &DiscordConfig) -> Http {
     let mut http = HttpBuilder::new(&config.token);
     if let Some(api) = &config.api_url {
         // serenity 0.12 sends rate-limited requests straight to discord.com whatever the proxy
@@ -111,7 +128,11 @@ async fn connect(config: &DiscordConfig, handler: Arc<Handler>) -> serenity::Res
         // proxy its rate limiter is off and `post::retrying` waits out a 429 passed back.
         http = http.proxy(api).ratelimiter_disabled(true);
     }
-    let mut client = ClientBuilder::new_with_http(http.build(), intents())
+    http.build()
+}
+
+async fn connect(config: &DiscordConfig, handler: Arc<Handler>) -> serenity::Result<()> {
+    let mut client = ClientBuilder::new_with_http(http(config), intents())
         .event_handler_arc(handler)
         .await?;
     client.start().await

@@ -23,6 +23,10 @@ pub struct RedpandaConfig {
     pub tls: bool,
     /// PEM file of the CA that signed the brokers' certificates (default: the system's).
     pub tls_ca: Option<String>,
+    /// Live metric points to consume (`{metric, timestamp, value}` JSON), when set.
+    pub metrics_topic: Option<String>,
+    /// Consumer group shared by every bot replica, so they split the partitions.
+    pub consumer_group: String,
 }
 
 #[derive(Clone)]
@@ -94,6 +98,9 @@ impl RedpandaConfig {
             sasl,
             tls,
             tls_ca: var("REDPANDA_TLS_CA"),
+            metrics_topic: var("REDPANDA_METRICS_TOPIC"),
+            consumer_group: var("REDPANDA_CONSUMER_GROUP")
+                .unwrap_or_else(|| "anomaly-hunter".to_string()),
         }))
     }
 
@@ -152,6 +159,8 @@ mod tests {
             }),
             tls,
             tls_ca: None,
+            metrics_topic: None,
+            consumer_group: "anomaly-hunter".into(),
         }
     }
 

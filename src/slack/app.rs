@@ -106,7 +106,7 @@ impl SlackApp {
 
     /// Posts a verdict as a new message (or into `thread_ts`), links the thread, and uploads
     /// the chart into it.
-    async fn post_verdict(
+    pub async fn post_verdict(
         &self,
         channel: &str,
         thread_ts: Option<&str>,

@@ -8,6 +8,7 @@ pub mod bursts;
 pub mod changepoint;
 pub mod robust;
 pub mod seasonality;
+pub mod streaming;
 pub mod trend;
 
 pub use robust::{iqr_fences, mad, median, percentile, robust_scale};

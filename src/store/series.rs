@@ -18,12 +18,29 @@ impl Store {
         timestamps: &[i64],
         values: &[f64],
     ) -> Result<usize, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let rows: Vec<(i64, f64)> = timestamps
+        let rows: Vec<(&str, i64, f64)> = timestamps
             .iter()
-            .copied()
-            .zip(values.iter().copied())
+            .zip(values)
+            .map(|(ts, value)| (metric, *ts, *value))
             .collect();
+        self.ingest_rows(&rows).await
+    }
+
+    /// Stores points of several metrics in one transaction (the metrics stream's batches),
+    /// with the same replace-on-same-timestamp rule.
+    pub async fn ingest_rows(&self, rows: &[(&str, i64, f64)]) -> Result<usize, StoreError> {
+        // One statement may not touch a row twice (PostgreSQL refuses): the last value wins.
+        let mut latest = std::collections::HashMap::with_capacity(rows.len());
+        for (position, (metric, ts, _)) in rows.iter().enumerate() {
+            latest.insert((*metric, *ts), position);
+        }
+        let rows: Vec<(&str, i64, f64)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(position, (metric, ts, _))| latest[&(*metric, *ts)] == *position)
+            .map(|(_, row)| *row)
+            .collect();
+        let mut tx = self.pool().begin().await?;
         for chunk in rows.chunks(BATCH) {
             let placeholders: Vec<String> = (0..chunk.len())
                 .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
@@ -33,13 +50,37 @@ impl Store {
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql);
-            for (ts, value) in chunk {
-                query = query.bind(metric).bind(*ts).bind(*value);
+            for (metric, ts, value) in chunk {
+                query = query.bind(*metric).bind(*ts).bind(*value);
             }
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(rows.len())
+    }
+
+    /// Values of the last `limit` points of `metric` stored before `before` (UTC ms), oldest
+    /// first: the history a streaming detector starts from.
+    pub async fn values_before(
+        &self,
+        metric: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<f64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT value FROM metric_points WHERE metric = $1 AND ts < $2 ORDER BY ts DESC LIMIT $3",
+        )
+        .bind(metric)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut values = rows
+            .iter()
+            .map(|row| row.try_get::<f64, _>("value"))
+            .collect::<Result<Vec<_>, _>>()?;
+        values.reverse();
+        Ok(values)
     }
 
     /// The stored series of `metric`, from `since` (UTC ms) on.

@@ -1,0 +1,300 @@
+//! Live metric points from a Kafka-protocol topic (`{metric, timestamp, value}` JSON), consumed
+//! in a consumer group so several bot processes share the partitions. Each batch is stored
+//! first and its offsets committed after, so a crash replays points rather than losing them;
+//! every point then goes through its metric's streaming detector, and a newly opened incident
+//! is handed on (once per incident) to be investigated and posted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::sinks::redpanda::RedpandaConfig;
+use crate::stats::streaming::{Step, StreamingConfig, StreamingDetector};
+use crate::store::{Store, StoreError};
+
+/// Most points stored and committed together.
+const BATCH: usize = 1_000;
+/// How long a batch waits to fill once its first point arrived.
+const LINGER: Duration = Duration::from_millis(50);
+/// Stored points a new detector learns its baseline from.
+const SEED_POINTS: usize = 240;
+
+/// One point as produced to the metrics topic.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricPoint {
+    pub metric: String,
+    /// RFC 3339, or Unix seconds / milliseconds.
+    pub timestamp: serde_json::Value,
+    pub value: f64,
+}
+
+impl MetricPoint {
+    /// Parses one message; `None` for anything that is not a usable point.
+    pub fn parse(payload: &[u8]) -> Option<(String, i64, f64)> {
+        let point: MetricPoint = serde_json::from_slice(payload).ok()?;
+        let metric = point.metric.trim();
+        if metric.is_empty() || !point.value.is_finite() {
+            return None;
+        }
+        Some((
+            metric.to_string(),
+            timestamp_ms(&point.timestamp)?,
+            point.value,
+        ))
+    }
+}
+
+/// Unix seconds (below 10^11) or milliseconds, or an RFC 3339 string.
+fn timestamp_ms(value: &serde_json::Value) -> Option<i64> {
+    match value {
+        serde_json::Value::Number(n) => {
+            let n = n.as_f64()?;
+            Some(if n.abs() < 1e11 {
+                (n * 1000.0) as i64
+            } else {
+                n as i64
+            })
+        }
+        serde_json::Value::String(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.timestamp_millis()),
+        _ => None,
+    }
+}
+
+/// Adds a message's point (if it is one) to the batch and its offset to the commit list.
+fn take(
+    message: &rdkafka::message::BorrowedMessage<'_>,
+    points: &mut Vec<(String, i64, f64)>,
+    offsets: &mut HashMap<(String, i32), i64>,
+) {
+    match message.payload().and_then(MetricPoint::parse) {
+        Some(point) => points.push(point),
+        None => tracing::warn!(
+            partition = message.partition(),
+            offset = message.offset(),
+            "skipped a message that is not a {{metric, timestamp, value}} point"
+        ),
+    }
+    offsets.insert(
+        (message.topic().to_string(), message.partition()),
+        message.offset() + 1,
+    );
+}
+
+/// Partitions this process holds, for `/healthz`.
+#[derive(Clone, Default)]
+pub struct Assignment(Arc<Mutex<Vec<i32>>>);
+
+impl Assignment {
+    pub fn partitions(&self) -> Vec<i32> {
+        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+struct GroupContext {
+    assignment: Assignment,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let mut held = self.assignment.0.lock().unwrap_or_else(|p| p.into_inner());
+        match rebalance {
+            Rebalance::Assign(list) => {
+                *held = list.elements().iter().map(|e| e.partition()).collect();
+                held.sort_unstable();
+                tracing::info!(partitions = ?*held, "metrics stream partitions assigned");
+            }
+            Rebalance::Revoke(_) => held.clear(),
+            Rebalance::Error(e) => tracing::warn!(error = %e, "metrics stream rebalance failed"),
+        }
+    }
+}
+
+/// What happens to consumed points, whatever their transport: stored, then scored by each
+/// metric's streaming detector. (The benchmark drives it directly.)
+pub struct PointIngest {
+    store: Arc<Store>,
+    detectors: HashMap<String, StreamingDetector>,
+}
+
+impl PointIngest {
+    pub fn new(store: Arc<Store>) -> Self {
+        Self {
+            store,
+            detectors: HashMap::new(),
+        }
+    }
+
+    /// Stores a batch in one transaction.
+    pub async fn store(&self, points: &[(String, i64, f64)]) -> Result<(), StoreError> {
+        let rows: Vec<(&str, i64, f64)> = points
+            .iter()
+            .map(|(metric, ts, value)| (metric.as_str(), *ts, *value))
+            .collect();
+        self.store.ingest_rows(&rows).await.map(|_| ())
+    }
+
+    /// Runs each point through its metric's detector; returns the metrics whose incident
+    /// opened in this batch.
+    pub async fn detect(&mut self, points: &[(String, i64, f64)]) -> Vec<String> {
+        let mut opened = Vec::new();
+        for (metric, ts, value) in points {
+            if !self.detectors.contains_key(metric) {
+                let detector = self.seeded_detector(metric, *ts).await;
+                self.detectors.insert(metric.clone(), detector);
+            }
+            let Some(detector) = self.detectors.get_mut(metric) else {
+                continue;
+            };
+            if let Step::IncidentOpened { z } = detector.push(*value) {
+                tracing::info!(metric, z, "incident opened on the metrics stream");
+                opened.push(metric.clone());
+            }
+        }
+        opened
+    }
+
+    /// A detector that already knows the metric's stored history before `first` (so a
+    /// restart or a rebalance does not start blind; the current batch is already stored).
+    async fn seeded_detector(&self, metric: &str, first: i64) -> StreamingDetector {
+        let mut detector = StreamingDetector::new(StreamingConfig::default());
+        match self
+            .store
+            .values_before(metric, first, SEED_POINTS as i64)
+            .await
+        {
+            Ok(history) => history.iter().for_each(|v| {
+                detector.push(*v);
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, metric, "no stored history for the detector; it starts blind")
+            }
+        }
+        detector
+    }
+}
+
+/// The consumer of one metrics topic.
+pub struct MetricStream {
+    consumer: StreamConsumer<GroupContext>,
+    ingest: PointIngest,
+    incidents: mpsc::Sender<String>,
+    assignment: Assignment,
+}
+
+impl MetricStream {
+    /// Joins `group` on `topic`; newly opened incidents go to `incidents` as metric names.
+    pub fn new(
+        config: &RedpandaConfig,
+        topic: &str,
+        group: &str,
+        store: Arc<Store>,
+        incidents: mpsc::Sender<String>,
+    ) -> Result<Self, KafkaError> {
+        let assignment = Assignment::default();
+        let consumer: StreamConsumer<GroupContext> = config
+            .client_config()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create_with_context(GroupContext {
+                assignment: assignment.clone(),
+            })?;
+        consumer.subscribe(&[topic])?;
+        Ok(Self {
+            consumer,
+            ingest: PointIngest::new(store),
+            incidents,
+            assignment,
+        })
+    }
+
+    pub fn assignment(&self) -> Assignment {
+        self.assignment.clone()
+    }
+
+    /// Consumes until `shutdown` turns true.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let batch = tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                batch = self.next_batch() => batch,
+            };
+            let Some((points, offsets)) = batch else {
+                continue;
+            };
+            self.store_until_done(&points, &mut shutdown).await;
+            if let Err(e) = self.consumer.commit(&offsets, CommitMode::Async) {
+                tracing::warn!(error = %e, "could not commit metric offsets; the points may be read again (they are stored idempotently)");
+            }
+            self.detect(&points).await;
+        }
+    }
+
+    /// Waits for a point, then gathers more for a moment; returns the usable points and the
+    /// offsets to commit (unusable messages are skipped, and committed too).
+    async fn next_batch(&self) -> Option<(Vec<(String, i64, f64)>, TopicPartitionList)> {
+        let mut points = Vec::new();
+        let mut offsets = HashMap::new();
+        let first = match self.consumer.recv().await {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics stream unavailable; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return None;
+            }
+        };
+        take(&first, &mut points, &mut offsets);
+        drop(first);
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while points.len() < BATCH {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(Ok(message)) => take(&message, &mut points, &mut offsets),
+                _ => break,
+            }
+        }
+        let mut commit = TopicPartitionList::new();
+        for ((topic, partition), next) in offsets {
+            let _ = commit.add_partition_offset(&topic, partition, Offset::Offset(next));
+        }
+        Some((points, commit))
+    }
+
+    /// Stores the batch, retrying while the store is unavailable: its offsets are committed
+    /// only afterwards, so nothing is skipped.
+    async fn store_until_done(
+        &self,
+        points: &[(String, i64, f64)],
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        let mut pause = Duration::from_millis(200);
+        while let Err(e) = self.ingest.store(points).await {
+            tracing::error!(error = %e, "cannot store metric points; retrying");
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Scores the batch; each newly opened incident is passed on.
+    async fn detect(&mut self, points: &[(String, i64, f64)]) {
+        for metric in self.ingest.detect(points).await {
+            if self.incidents.send(metric).await.is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Streaming detection for live metrics: one point at a time, constant work per point, no
+//! look-ahead. A robust baseline (median and MAD of the recent normal points) scores each new
+//! point; a few clearly deviating points in a row open an incident, a calm stretch closes it,
+//! so an incident raises one alert however many points it spans.
+
+use std::collections::VecDeque;
+
+/// Tuning of [`StreamingDetector`]; the defaults suit minute-level infrastructure metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamingConfig {
+    /// Normal points the baseline remembers.
+    pub window: usize,
+    /// Points needed before anything is scored.
+    pub warmup: usize,
+    /// |z| at or above which a point deviates.
+    pub open_z: f64,
+    /// Deviating points in a row that open an incident.
+    pub open_points: usize,
+    /// |z| below which a point is calm again.
+    pub close_z: f64,
+    /// Calm points in a row that close an incident.
+    pub close_points: usize,
+    /// An incident this long is the new normal: the baseline starts again from it.
+    pub max_incident_points: usize,
+    /// The baseline is recomputed every this many accepted points (cheap, and stable).
+    pub refresh_every: usize,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        Self {
+            window: 240,
+            warmup: 30,
+            open_z: 6.0,
+            open_points: 3,
+            close_z: 3.0,
+            close_points: 10,
+            max_incident_points: 360,
+            refresh_every: 8,
+        }
+    }
+}
+
+/// What one point did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// Too few points for a baseline yet.
+    Warming,
+    Normal {
+        z: f64,
+    },
+    /// Deviating, but no incident (yet, or already open).
+    Deviating {
+        z: f64,
+    },
+    /// This point opened an incident: alert now.
+    IncidentOpened {
+        z: f64,
+    },
+    /// The incident is over (calm again, or a new normal was accepted).
+    IncidentClosed,
+}
+
+/// The detector for one metric.
+#[derive(Debug, Clone)]
+pub struct StreamingDetector {
+    config: StreamingConfig,
+    recent: VecDeque<f64>,
+    median: f64,
+    scale: f64,
+    since_refresh: usize,
+    deviating_run: usize,
+    calm_run: usize,
+    incident_points: Option<usize>,
+    /// Points seen during the current incident, the seed of a new baseline if it lasts.
+    incident_tail: VecDeque<f64>,
+}
+
+impl StreamingDetector {
+    pub fn new(config: StreamingConfig) -> Self {
+        Self {
+            config,
+            recent: VecDeque::with_capacity(config.window),
+            median: 0.0,
+            scale: 0.0,
+            since_refresh: 0,
+            deviating_run: 0,
+            calm_run: 0,
+            incident_points: None,
+            incident_tail: VecDeque::new(),
+        }
+    }
+
+    /// Whether an incident is open.
+    pub fn in_incident(&self) -> bool {
+        self.incident_points.is_some()
+    }
+
+    /// Scores `value` and updates the state.
+    pub fn push(&mut self, value: f64) -> Step {
+        if !value.is_finite() {
+            return Step::Warming;
+        }
+        if self.recent.len() < self.config.warmup {
+            self.accept(value);
+            return Step::Warming;
+        }
+        let z = (value - self.median) / self.scale;
+        let deviating = z.abs() >= self.config.open_z;
+        match self.incident_points {
+            None if deviating => {
+                self.deviating_run += 1;
+                if self.deviating_run >= self.config.open_points {
+                    self.incident_points = Some(self.deviating_run);
+                    self.calm_run = 0;
+                    self.incident_tail.clear();
+                    self.incident_tail.push_back(value);
+                    return Step::IncidentOpened { z };
+                }
+                Step::Deviating { z }
+            }
+            None => {
+                self.deviating_run = 0;
+                self.accept(value);
+                Step::Normal { z }
+            }
+            Some(points) => self.during_incident(value, z, points + 1),
+        }
+    }
+
+    fn during_incident(&mut self, value: f64, z: f64, points: usize) -> Step {
+        self.incident_points = Some(points);
+        self.incident_tail.push_back(value);
+        if self.incident_tail.len() > self.config.window {
+            self.incident_tail.pop_front();
+        }
+        self.calm_run = if z.abs() < self.config.close_z {
+            self.calm_run + 1
+        } else {
+            0
+        };
+        if self.calm_run >= self.config.close_points {
+            self.end_incident();
+            return Step::IncidentClosed;
+        }
+        if points >= self.config.max_incident_points {
+            // It has lasted long enough to be how the metric is now.
+            self.recent = std::mem::take(&mut self.incident_tail);
+            self.refresh();
+            self.end_incident();
+            return Step::IncidentClosed;
+        }
+        if z.abs() >= self.config.open_z {
+            Step::Deviating { z }
+        } else {
+            Step::Normal { z }
+        }
+    }
+
+    fn end_incident(&mut self) {
+        self.incident_points = None;
+        self.deviating_run = 0;
+        self.calm_run = 0;
+        self.incident_tail.clear();
+    }
+
+    fn accept(&mut self, value: f64) {
+        if self.recent.len() == self.config.window {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(value);
+        self.since_refresh += 1;
+        if self.recent.len() <= self.config.warmup
+            || self.since_refresh >= self.config.refresh_every
+        {
+            self.refresh();
+        }
+    }
+
+    /// Median and robust scale of the remembered points. The scale never falls below 1% of
+    /// the level, so a flat or quantized metric does not alert on its smallest step.
+    fn refresh(&mut self) {
+        self.since_refresh = 0;
+        let mut values: Vec<f64> = self.recent.iter().copied().collect();
+        if values.is_empty() {
+            return;
+        }
+        values.sort_by(f64::total_cmp);
+        self.median = sorted_median(&values);
+        let mut deviations: Vec<f64> = values.iter().map(|v| (v - self.median).abs()).collect();
+        deviations.sort_by(f64::total_cmp);
+        let mad = sorted_median(&deviations);
+        self.scale = (1.4826 * mad).max(0.01 * self.median.abs()).max(1e-9);
+    }
+}
+
+fn sorted_median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A noisy level around 100 (deterministic pseudo-noise of ±2).
+    fn normal(i: usize) -> f64 {
+        100.0 + 2.0 * ((i as f64 * 12.9898).sin() * 43_758.547).fract()
+    }
+
+    fn run(values: impl IntoIterator<Item = f64>) -> Vec<Step> {
+        let mut detector = StreamingDetector::new(StreamingConfig::default());
+        values.into_iter().map(|v| detector.push(v)).collect()
+    }
+
+    fn opened(steps: &[Step]) -> Vec<usize> {
+        steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s, Step::IncidentOpened { .. }))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    #[test]
+    fn an_incident_of_many_points_opens_once_and_closes_when_calm() {
+        let values = (0..600).map(|i| {
+            if (300..340).contains(&i) {
+                160.0 + normal(i)
+            } else {
+                normal(i)
+            }
+        });
+        let steps = run(values);
+        assert_eq!(opened(&steps), vec![302], "third deviating point in a row");
+        let closed = steps
+            .iter()
+            .position(|s| *s == Step::IncidentClosed)
+            .unwrap();
+        assert!((340..360).contains(&closed), "closed at {closed}");
+    }
+
+    #[test]
+    fn noise_and_single_spikes_never_open_an_incident() {
+        let values = (0..2_000).map(|i| if i % 97 == 0 { 400.0 } else { normal(i) });
+        assert!(opened(&run(values)).is_empty());
+    }
+
+    #[test]
+    fn a_lasting_level_shift_becomes_the_new_normal_after_one_alert() {
+        let values = (0..1_500).map(|i| {
+            if i >= 300 {
+                300.0 + normal(i)
+            } else {
+                normal(i)
+            }
+        });
+        let steps = run(values);
+        assert_eq!(opened(&steps).len(), 1, "one alert for the shift");
+        assert!(
+            matches!(steps[1_499], Step::Normal { .. }),
+            "{:?}",
+            steps[1_499]
+        );
+    }
+
+    #[test]
+    fn a_flat_metric_does_not_alert_on_its_smallest_step() {
+        let values = (0..500).map(|i| if i % 50 == 0 { 100.5 } else { 100.0 });
+        assert!(opened(&run(values)).is_empty());
+    }
+}

@@ -1,0 +1,154 @@
+//! Live metrics from a real Kafka-protocol broker (tansu on loopback): two `serve` processes in
+//! one consumer group split the partitions, store every point, and an injected incident spanning
+//! many points yields exactly one alert in the Slack alert channel.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anomaly_hunter::store::{Location, Store, DEFAULT_FILE};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use serde_json::json;
+
+use support::broker::{free_port, tansu, Broker};
+use support::fake_slack::{FakeSlack, BOT_TOKEN};
+use support::serve::ServeProcess;
+
+const TOPIC: &str = "metrics.points";
+const ALERT_CHANNEL: &str = "C0ALERTS";
+const METRICS: [&str; 6] = [
+    "checkout_latency",
+    "cart_errors",
+    "db_cpu",
+    "queue_depth",
+    "api_p99",
+    "disk_busy",
+];
+const POINTS: i64 = 400;
+/// `checkout_latency` jumps by 60% for these points.
+const INCIDENT: std::ops::Range<i64> = 250..290;
+
+fn value(metric: &str, i: i64) -> f64 {
+    let noise = 2.0 * ((i as f64 * 12.9898 + metric.len() as f64).sin() * 43_758.547).fract();
+    let incident = metric == "checkout_latency" && INCIDENT.contains(&i);
+    100.0 + noise + if incident { 60.0 } else { 0.0 }
+}
+
+async fn create_topic(brokers: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let topic = NewTopic::new(TOPIC, partitions, TopicReplication::Fixed(1));
+    let results = admin
+        .create_topics([&topic], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+}
+
+async fn produce_points(brokers: &str) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let start_ms = chrono::Utc::now().timestamp_millis() - POINTS * 60_000;
+    for i in 0..POINTS {
+        for metric in METRICS {
+            let point = json!({"metric": metric, "timestamp": start_ms + i * 60_000, "value": value(metric, i)});
+            let payload = point.to_string();
+            producer
+                .send(
+                    FutureRecord::to(TOPIC).key(metric).payload(&payload),
+                    Duration::from_secs(10),
+                )
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn partitions(health: &serde_json::Value) -> Vec<i64> {
+    health["integrations"]["metrics_partitions"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|n| n.as_i64()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_bots_split_the_partitions_and_an_incident_alerts_once() {
+    let Some(tansu) = tansu("two_bots_split_the_partitions") else {
+        return;
+    };
+    let broker = Broker::start(&tansu, free_port());
+    let brokers = broker.address();
+    create_topic(&brokers, 2).await;
+    let (slack, slack_url) = FakeSlack::start().await;
+    let env = [
+        ("REDPANDA_BROKERS", brokers.as_str()),
+        ("REDPANDA_METRICS_TOPIC", TOPIC),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN),
+        ("SLACK_SIGNING_SECRET", "stream-test-secret"),
+        ("SLACK_API_URL", slack_url.as_str()),
+        ("ALERT_SLACK_CHANNEL", ALERT_CHANNEL),
+    ];
+    let first = ServeProcess::start("stream", &env);
+    let second = ServeProcess::start_in(first.data_dir.clone(), &env);
+
+    // Both members joined: each holds one of the two partitions.
+    let mut held = (vec![], vec![]);
+    for _ in 0..300 {
+        held = (
+            partitions(&first.health().await),
+            partitions(&second.health().await),
+        );
+        if held.0.len() == 1 && held.1.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all: BTreeSet<i64> = held.0.iter().chain(&held.1).copied().collect();
+    assert_eq!(
+        (held.0.len(), held.1.len(), all.len()),
+        (1, 1, 2),
+        "{held:?}\n{}",
+        first.log()
+    );
+
+    produce_points(&brokers).await;
+
+    let alerts = slack.wait_for("chat.postMessage", 1, 60).await;
+    assert_eq!(alerts.len(), 1, "an alert; log:\n{}", first.log());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let alerts = slack.calls("chat.postMessage");
+    assert_eq!(
+        alerts.len(),
+        1,
+        "one alert for the whole incident, not one per point"
+    );
+    assert_eq!(alerts[0].body["channel"], ALERT_CHANNEL);
+    assert!(
+        alerts[0].body.to_string().contains("checkout_latency"),
+        "{}",
+        alerts[0].body
+    );
+
+    let store = Store::open(Location::Sqlite(first.data_dir.join(DEFAULT_FILE)))
+        .await
+        .unwrap();
+    for metric in METRICS {
+        let series = store.recent_series(metric, None).await.unwrap();
+        assert_eq!(
+            series.len() as i64,
+            POINTS,
+            "every point of {metric} stored"
+        );
+    }
+    let history = store.history(Some("checkout_latency"), 10).await.unwrap();
+    assert_eq!(history.len(), 1, "one investigation for the incident");
+    assert!(history[0].anomalous);
+}
