@@ -152,3 +152,52 @@ async fn two_bots_split_the_partitions_and_an_incident_alerts_once() {
     assert_eq!(history.len(), 1, "one investigation for the incident");
     assert!(history[0].anomalous);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_benchmark_runs_the_consumer_path_through_a_broker() {
+    let Some(tansu) = tansu("the_stream_benchmark") else {
+        return;
+    };
+    let broker = Broker::start(&tansu, free_port());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"))
+        .args([
+            "bench",
+            "stream",
+            "--points",
+            "20000",
+            "--metrics",
+            "20",
+            "--format",
+            "json",
+        ])
+        .env("REDPANDA_BROKERS", broker.address())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let timing: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(timing["points"], 20_000);
+    assert_eq!(
+        timing["incidents_opened"], 2,
+        "metric_0 and metric_10 carry one incident each"
+    );
+    for rate in [
+        "points_per_second",
+        "parse_points_per_second",
+        "store_points_per_second",
+    ] {
+        assert!(timing[rate].as_f64().unwrap() > 0.0, "{rate}");
+    }
+    let through = &timing["through_broker"];
+    assert!(
+        through["consume_points_per_second"].as_f64().unwrap() > 0.0,
+        "{timing}"
+    );
+    assert!(
+        through["produce_points_per_second"].as_f64().unwrap() > 0.0,
+        "{timing}"
+    );
+}

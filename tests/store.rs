@@ -19,6 +19,13 @@ fn example(name: &str) -> Series {
     read_csv(&path, &CsvOptions::default()).unwrap()
 }
 
+/// Investigates an example file and stores the verdict, as `source` would.
+async fn record(store: &Store, file: &str, source: &str) -> anomaly_hunter::investigation::Verdict {
+    investigate_and_record(store, &example(file), &[], &Origin::new(source))
+        .await
+        .unwrap()
+}
+
 fn feedback(id: &str, verdict: FeedbackVerdict, root_cause: Option<&str>) -> NewFeedback {
     NewFeedback {
         investigation_id: id.to_string(),
@@ -104,26 +111,9 @@ async fn ingest_is_idempotent_and_feeds_metric_checks() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scripted_session_shows_in_stats() {
     for (backend, store) in support::stores("stats").await {
-        let leak = investigate_and_record(
-            &store,
-            &example("memory_leak.csv"),
-            &[],
-            &Origin::new("cli"),
-        )
-        .await
-        .unwrap();
-        let disk = investigate_and_record(
-            &store,
-            &example("disk_io_spike.csv"),
-            &[],
-            &Origin::new("cli"),
-        )
-        .await
-        .unwrap();
-        let quiet =
-            investigate_and_record(&store, &example("normal_cpu.csv"), &[], &Origin::new("cli"))
-                .await
-                .unwrap();
+        let leak = record(&store, "memory_leak.csv", "cli").await;
+        let disk = record(&store, "disk_io_spike.csv", "cli").await;
+        let quiet = record(&store, "normal_cpu.csv", "cli").await;
         assert!(!quiet.anomalous);
         assert!(
             matches!(
@@ -301,22 +291,8 @@ async fn a_damaged_sqlite_file_is_refused_and_left_alone() {
 async fn chat_threads_find_their_investigation() {
     use anomaly_hunter::store::ThreadRef;
     for (backend, store) in support::stores("threads").await {
-        let first = investigate_and_record(
-            &store,
-            &example("disk_io_spike.csv"),
-            &[],
-            &Origin::new("slack"),
-        )
-        .await
-        .unwrap();
-        let rerun = investigate_and_record(
-            &store,
-            &example("disk_io_spike.csv"),
-            &[],
-            &Origin::new("slack"),
-        )
-        .await
-        .unwrap();
+        let first = record(&store, "disk_io_spike.csv", "slack").await;
+        let rerun = record(&store, "disk_io_spike.csv", "slack").await;
         let thread = ThreadRef {
             platform: "slack".into(),
             channel: "C024BE91L".into(),
@@ -354,10 +330,7 @@ async fn chat_threads_find_their_investigation() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_event_outbox_keeps_order_and_one_relay_holds_the_lease() {
     for (backend, store) in support::stores("event_outbox").await {
-        let quiet =
-            investigate_and_record(&store, &example("normal_cpu.csv"), &[], &Origin::new("cli"))
-                .await
-                .unwrap();
+        let quiet = record(&store, "normal_cpu.csv", "cli").await;
         assert_eq!(
             store.event_backlog().await.unwrap(),
             0,

@@ -1,14 +1,22 @@
-//! The streaming path without the network: metric-point messages parsed, stored (in the
-//! consumer's batches, into a scratch SQLite store) and scored by the streaming detectors, on
-//! one task — what one consumer does per core once the broker has handed it the bytes.
+//! The streaming path: metric-point messages parsed, stored (in the consumer's batches, into a
+//! scratch SQLite store) and scored by the streaming detectors on one task — what one consumer
+//! does per core once the broker has handed it the bytes; and, when `REDPANDA_BROKERS` is set,
+//! the same points produced to a scratch topic and consumed by the bot's own consumer.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::sources::metric_stream::{MetricPoint, PointIngest};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use tokio::sync::{mpsc, watch};
+
+use crate::sinks::redpanda::RedpandaConfig;
+use crate::sources::metric_stream::{MetricPoint, MetricStream, PointIngest};
 use crate::store::{Location, Store};
 
 /// Points per batch, as the consumer gathers them.
@@ -24,6 +32,16 @@ pub struct StreamTiming {
     /// Parse + store + score, end to end on one core.
     pub points_per_second: f64,
     pub incidents_opened: usize,
+    /// Through a real broker, when one was configured.
+    pub through_broker: Option<BrokerTiming>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokerTiming {
+    pub brokers: String,
+    pub produce_points_per_second: f64,
+    /// Consumed, stored, committed and scored by one consumer.
+    pub consume_points_per_second: f64,
 }
 
 impl fmt::Display for StreamTiming {
@@ -38,7 +56,15 @@ impl fmt::Display for StreamTiming {
             self.store_points_per_second,
             self.score_points_per_second,
             self.incidents_opened
-        )
+        )?;
+        if let Some(broker) = &self.through_broker {
+            write!(
+                f,
+                "\nthrough the broker at {}: produced {:.0} points/s; consumed, stored and scored {:.0} points/s by one consumer",
+                broker.brokers, broker.produce_points_per_second, broker.consume_points_per_second
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -70,6 +96,13 @@ pub async fn run(
         opened += ingest.detect(&batch).await.len();
         score += started.elapsed().as_secs_f64();
     }
+    let through_broker = match RedpandaConfig::from_env()? {
+        Some(config) => {
+            let store = Arc::new(Store::open(Location::Sqlite(dir.join("broker.db"))).await?);
+            Some(through_broker(&config, store, &messages).await?)
+        }
+        None => None,
+    };
     let _ = std::fs::remove_dir_all(&dir);
     let n = messages.len() as f64;
     Ok(StreamTiming {
@@ -80,6 +113,71 @@ pub async fn run(
         score_points_per_second: n / score,
         points_per_second: n / (parse + store_time + score),
         incidents_opened: opened,
+        through_broker,
+    })
+}
+
+/// Produces `messages` to a scratch topic of one partition, then consumes them with the bot's
+/// consumer until all are stored and scored.
+async fn through_broker(
+    config: &RedpandaConfig,
+    store: Arc<Store>,
+    messages: &[Vec<u8>],
+) -> anyhow::Result<BrokerTiming> {
+    let topic = format!("anomaly-hunter-bench-{}", uuid::Uuid::new_v4().simple());
+    let admin: AdminClient<DefaultClientContext> = config.client_config().create()?;
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    admin
+        .create_topics(
+            [&NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+            &options,
+        )
+        .await?;
+    let producer: FutureProducer = config.producer_config().create()?;
+    let started = Instant::now();
+    for chunk in messages.chunks(10_000) {
+        let deliveries: Vec<_> = chunk
+            .iter()
+            .map(|payload| {
+                producer.send(
+                    FutureRecord::<(), _>::to(&topic).payload(payload),
+                    Timeout::Never,
+                )
+            })
+            .collect();
+        for delivery in futures_util::future::join_all(deliveries).await {
+            delivery.map_err(|(e, _)| anyhow::anyhow!("the broker did not take a point: {e}"))?;
+        }
+    }
+    let produced = started.elapsed().as_secs_f64();
+
+    let (incidents, mut opened) = mpsc::channel(1_024);
+    tokio::spawn(async move { while opened.recv().await.is_some() {} });
+    let group = format!("{topic}-consumer");
+    let mut stream = MetricStream::new(config, &topic, &group, store, incidents)?;
+    let (_stop, mut stopped) = watch::channel(false);
+    let joined = Instant::now();
+    // The clock starts with the first batch: joining the group is not throughput.
+    let mut first_batch: Option<(Instant, usize)> = None;
+    let mut consumed = 0;
+    while consumed < messages.len() {
+        anyhow::ensure!(
+            joined.elapsed() < Duration::from_secs(600),
+            "consumed only {consumed} of {} points in 10 minutes",
+            messages.len()
+        );
+        let handled = stream.step(&mut stopped).await.unwrap_or(0);
+        consumed += handled;
+        if handled > 0 && first_batch.is_none() {
+            first_batch = Some((Instant::now(), handled));
+        }
+    }
+    let (started, first) = first_batch.unwrap_or((joined, 0));
+    let n = messages.len() as f64;
+    Ok(BrokerTiming {
+        brokers: config.brokers.clone(),
+        produce_points_per_second: n / produced,
+        consume_points_per_second: (consumed - first) as f64 / started.elapsed().as_secs_f64(),
     })
 }
 

@@ -226,20 +226,27 @@ impl MetricStream {
 
     /// Consumes until `shutdown` turns true.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let batch = tokio::select! {
-                _ = shutdown.wait_for(|stop| *stop) => return,
-                batch = self.next_batch() => batch,
-            };
-            let Some((points, offsets)) = batch else {
-                continue;
-            };
-            self.store_until_done(&points, &mut shutdown).await;
-            if let Err(e) = self.consumer.commit(&offsets, CommitMode::Async) {
-                tracing::warn!(error = %e, "could not commit metric offsets; the points may be read again (they are stored idempotently)");
-            }
-            self.detect(&points).await;
+        while self.step(&mut shutdown).await.is_some() {}
+    }
+
+    /// One batch: read, store, commit, score. Returns the points handled, or `None` once
+    /// `shutdown` turned true (a batch not stored by then stays uncommitted, to be read again).
+    pub async fn step(&mut self, shutdown: &mut watch::Receiver<bool>) -> Option<usize> {
+        let batch = tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return None,
+            batch = self.next_batch() => batch,
+        };
+        let Some((points, offsets)) = batch else {
+            return Some(0);
+        };
+        if !self.store_until_done(&points, shutdown).await {
+            return None;
         }
+        if let Err(e) = self.consumer.commit(&offsets, CommitMode::Async) {
+            tracing::warn!(error = %e, "could not commit metric offsets; the points may be read again (they are stored idempotently)");
+        }
+        self.detect(&points).await;
+        Some(points.len())
     }
 
     /// Waits for a point, then gathers more for a moment; returns the usable points and the
@@ -272,21 +279,22 @@ impl MetricStream {
     }
 
     /// Stores the batch, retrying while the store is unavailable: its offsets are committed
-    /// only afterwards, so nothing is skipped.
+    /// only afterwards, so nothing is skipped. False when shutdown came first.
     async fn store_until_done(
         &self,
         points: &[(String, i64, f64)],
         shutdown: &mut watch::Receiver<bool>,
-    ) {
+    ) -> bool {
         let mut pause = Duration::from_millis(200);
         while let Err(e) = self.ingest.store(points).await {
             tracing::error!(error = %e, "cannot store metric points; retrying");
             tokio::select! {
-                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = shutdown.wait_for(|stop| *stop) => return false,
                 _ = tokio::time::sleep(pause) => {}
             }
             pause = (pause * 2).min(Duration::from_secs(10));
         }
+        true
     }
 
     /// Scores the batch; each newly opened incident is passed on.
