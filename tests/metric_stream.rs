@@ -15,6 +15,7 @@ use rdkafka::ClientConfig;
 use serde_json::json;
 
 use support::broker::{free_port, tansu, Broker};
+use support::fake_discord::{FakeDiscord, CHANNEL_ID, TOKEN};
 use support::fake_slack::{FakeSlack, BOT_TOKEN};
 use support::serve::ServeProcess;
 
@@ -200,4 +201,66 @@ async fn the_stream_benchmark_runs_the_consumer_path_through_a_broker() {
         through["produce_points_per_second"].as_f64().unwrap() > 0.0,
         "{timing}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incident_alerts_once_in_a_discord_channel_with_a_verdict_thread() {
+    let Some(tansu) = tansu("an_incident_alerts_once_in_a_discord_channel") else {
+        return;
+    };
+    let broker = Broker::start(&tansu, free_port());
+    let brokers = broker.address();
+    create_topic(&brokers, 1).await;
+    let (discord, discord_url) = FakeDiscord::start().await;
+    let channel = CHANNEL_ID.to_string();
+    let bot = ServeProcess::start(
+        "stream-discord",
+        &[
+            ("REDPANDA_BROKERS", brokers.as_str()),
+            ("REDPANDA_METRICS_TOPIC", TOPIC),
+            ("DISCORD_TOKEN", TOKEN),
+            ("DISCORD_API_URL", discord_url.as_str()),
+            ("ALERT_DISCORD_CHANNEL", channel.as_str()),
+        ],
+    );
+    assert!(discord.wait_connected(1, 0, 30).await, "{}", bot.log());
+
+    produce_points(&brokers).await;
+
+    let in_channel = format!("/channels/{CHANNEL_ID}/messages");
+    let headlines = discord.wait_for("POST", |p| p == in_channel, 1, 60).await;
+    assert_eq!(headlines.len(), 1, "an alert; log:\n{}", bot.log());
+    let headline = headlines[0].body["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        headline.contains("Anomaly on `checkout_latency`"),
+        "{headline}"
+    );
+    let threads = discord
+        .wait_for(
+            "POST",
+            |p| p.starts_with(&in_channel) && p.ends_with("/threads"),
+            1,
+            20,
+        )
+        .await;
+    assert_eq!(threads.len(), 1, "a thread from the alert");
+    let thread = threads[0].path.split('/').nth(4).unwrap().to_string();
+    let verdicts = discord
+        .wait_for(
+            "POST",
+            |p| p == format!("/channels/{thread}/messages"),
+            1,
+            20,
+        )
+        .await;
+    assert!(
+        verdicts[0].body["embeds"][0].is_object(),
+        "the verdict embed in the thread"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let headlines = discord.wait_for("POST", |p| p == in_channel, 2, 0).await;
+    assert_eq!(headlines.len(), 1, "one alert for the whole incident");
 }
