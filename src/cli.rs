@@ -139,16 +139,17 @@ async fn publish_queued_events(store: Arc<Store>, redpanda: RedpandaConfig) {
     if let Err(e) = relay.release().await {
         tracing::warn!(error = %e, "could not release the relay lease");
     }
-    const LATER: &str = "`anomaly-hunter serve` publishes it when the broker is back";
+    const LATER: &str = "`anomaly-hunter serve` publishes it when the broker is back.";
     match outcome {
         Ok(Ok(Pass::Published(n))) => eprintln!("published {n} event(s) to {topic}"),
         Ok(Ok(Pass::NotLeader)) => {
             eprintln!("event queued; the running `anomaly-hunter serve` publishes it")
         }
-        Ok(Err(e)) => eprintln!("event queued in the outbox ({e}); {LATER}"),
+        Ok(Err(e)) => eprintln!("event queued in the outbox, not published: {e}\n{LATER}"),
         Err(_) => eprintln!(
-            "event queued in the outbox (no broker answer within {} s); {LATER}",
-            CLI_PUBLISH_TIMEOUT.as_secs()
+            "event queued in the outbox, not published within {} s: {}\n{LATER}",
+            CLI_PUBLISH_TIMEOUT.as_secs(),
+            relay.unreachable()
         ),
     }
 }

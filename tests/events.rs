@@ -80,6 +80,7 @@ async fn detect_publishes_events_with_the_documented_schema_or_leaves_them_for_s
     // No broker yet: the verdict is still given, the event waits in the outbox.
     let (first, said) = detect("memory_leak.csv");
     assert!(said.contains("event queued in the outbox"), "{said}");
+    assert!(said.contains("Connection refused"), "says why: {said}");
     assert!(
         said.contains("`anomaly-hunter serve` publishes it"),
         "{said}"

@@ -264,3 +264,51 @@ async fn an_incident_alerts_once_in_a_discord_channel_with_a_verdict_thread() {
     let headlines = discord.wait_for("POST", |p| p == in_channel, 2, 0).await;
     assert_eq!(headlines.len(), 1, "one alert for the whole incident");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_broker_is_reported_once_with_its_reason_and_the_bot_keeps_serving() {
+    let port = free_port();
+    let bot = ServeProcess::start(
+        "stream-dead-broker",
+        &[
+            ("REDPANDA_BROKERS", &format!("127.0.0.1:{port}")),
+            ("REDPANDA_METRICS_TOPIC", TOPIC),
+        ],
+    );
+    let warnings = |log: &str, about: &str| -> Vec<String> {
+        log.lines()
+            .filter(|line| line.contains(" WARN ") && line.contains(about))
+            .map(str::to_string)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let log = loop {
+        let log = bot.log();
+        // The relay gives up on a pass after 5 s; the consumer retries every second.
+        if !warnings(&log, "events wait in the outbox").is_empty()
+            || std::time::Instant::now() > deadline
+        {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let relay = warnings(&log, "events wait in the outbox");
+    assert_eq!(relay.len(), 1, "the relay warns once: {log}");
+    assert!(
+        relay[0].contains("last error") && relay[0].contains("Connection refused"),
+        "and says why: {}",
+        relay[0]
+    );
+    let consumer = warnings(&log, "metrics stream unavailable");
+    assert_eq!(
+        consumer.len(),
+        1,
+        "the consumer warns once, not per retry: {log}"
+    );
+    assert!(
+        consumer[0].contains("Connection refused"),
+        "{}",
+        consumer[0]
+    );
+    assert_eq!(bot.health().await["status"], "ok");
+}

@@ -27,14 +27,18 @@ impl std::ops::Deref for Bot {
 impl Bot {
     /// Starts `serve` in HTTP mode against `slack_api`.
     fn start(test: &str, slack_api: &str) -> Self {
-        Self::launch(
-            test,
-            &[
-                ("SLACK_SIGNING_SECRET", SECRET),
-                ("SLACK_BOT_TOKEN", support::fake_slack::BOT_TOKEN),
-                ("SLACK_API_URL", slack_api),
-            ],
-        )
+        Self::start_with(test, slack_api, &[])
+    }
+
+    /// The same, with more settings.
+    fn start_with(test: &str, slack_api: &str, more: &[(&str, &str)]) -> Self {
+        let mut env = vec![
+            ("SLACK_SIGNING_SECRET", SECRET),
+            ("SLACK_BOT_TOKEN", support::fake_slack::BOT_TOKEN),
+            ("SLACK_API_URL", slack_api),
+        ];
+        env.extend_from_slice(more);
+        Self::launch(test, &env)
     }
 
     /// The same bot in Socket Mode: an app-level token and no signing secret.
@@ -198,6 +202,44 @@ async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
     bot.event("Ev3", json!({"type": "message", "channel": CHANNEL, "user": "U0SRE", "text": "looking at the pool now", "ts": "1700000003.000001", "thread_ts": thread_ts})).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(slack.calls("chat.postMessage").len(), 3);
+}
+
+#[tokio::test]
+async fn a_critical_verdict_gets_a_spoken_alert_in_its_thread_after_the_chart() {
+    if std::process::Command::new("espeak-ng")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: install espeak-ng to run `a_critical_verdict_gets_a_spoken_alert_in_its_thread_after_the_chart`");
+        return;
+    }
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start_with("voice", &api, &[("VOICE_MIN_SEVERITY", "8")]);
+    bot.slash("check api_latency").await;
+
+    let shared = slack.wait_for("files.completeUploadExternal", 2, 20).await;
+    assert_eq!(shared.len(), 2, "the chart, then the voice alert");
+    let verdict_ts = "1700000000.000001";
+    let titles: Vec<&str> = shared
+        .iter()
+        .map(|call| {
+            assert_eq!(
+                call.body["thread_ts"], verdict_ts,
+                "in the verdict's thread"
+            );
+            assert_eq!(call.body["channel_id"], CHANNEL);
+            call.body["files"][0]["title"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(titles, ["api_latency — chart", "Voice alert"]);
+    let reserved = &slack.calls("files.getUploadURLExternal")[1].body;
+    assert_eq!(reserved["filename"], "api_latency-alert.wav");
+    let wav = slack
+        .uploaded(shared[1].body["files"][0]["id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!((&wav[0..4], &wav[8..12]), (&b"RIFF"[..], &b"WAVE"[..]));
+    assert_eq!(reserved["length"], wav.len().to_string());
 }
 
 #[tokio::test]

@@ -1,8 +1,12 @@
 //! Connection settings for Redpanda (or any Kafka-protocol broker), read once from the
-//! environment, and the librdkafka configuration they make.
+//! environment, the librdkafka configuration they make, and what librdkafka reports back.
+
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use rdkafka::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientConfig, ClientContext};
 
 /// Default topic for verdict events.
 pub const DEFAULT_TOPIC: &str = "anomaly-hunter.verdicts";
@@ -143,6 +147,35 @@ impl RedpandaConfig {
     }
 }
 
+/// What librdkafka reports about a client's connections. Its errors (connection refused, TLS
+/// handshake, SASL authentication) would otherwise vanish and leave "no broker answered" with
+/// no why, so the latest is kept for the owner's own, once-per-outage warning. Everything
+/// also goes to `tracing` at debug level (`ANOMALY_HUNTER_LOG=rdkafka=debug`).
+#[derive(Clone, Default)]
+pub struct BrokerReports(Arc<Mutex<Option<String>>>);
+
+impl BrokerReports {
+    /// librdkafka's latest error, e.g. `127.0.0.1:9092/bootstrap: Connect to
+    /// ipv4#127.0.0.1:9092 failed: Connection refused (after 0ms in state CONNECT)`.
+    pub fn latest_problem(&self) -> Option<String> {
+        self.0.lock().ok()?.clone()
+    }
+}
+
+impl ClientContext for BrokerReports {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, line: &str) {
+        tracing::debug!(target: "rdkafka", ?level, facility, "{line}");
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "rdkafka", %error, "{reason}");
+        // "N/N brokers are down" follows every connection failure and says less than it.
+        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::AllBrokersDown) {
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +213,27 @@ mod tests {
         assert_eq!(producer.get("enable.idempotence"), Some("true"));
         assert_eq!(producer.get("acks"), Some("all"));
         assert!(!format!("{:?}", config(true, true)).contains("hunter2"));
+    }
+
+    #[test]
+    fn broker_reports_keep_the_telling_error_not_the_all_brokers_down_echo() {
+        let reports = BrokerReports::default();
+        assert_eq!(reports.latest_problem(), None);
+        let refused =
+            "127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9 failed: Connection refused";
+        reports.error(
+            KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure),
+            refused,
+        );
+        reports.error(
+            KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "1/1 brokers are down",
+        );
+        assert_eq!(reports.latest_problem().as_deref(), Some(refused));
+        reports.error(
+            KafkaError::Global(RDKafkaErrorCode::Authentication),
+            "SASL authentication error: Authentication failed",
+        );
+        assert!(reports.latest_problem().unwrap().starts_with("SASL"));
     }
 }

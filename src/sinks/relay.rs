@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use thiserror::Error;
 use tokio::sync::watch;
 
-use super::redpanda::RedpandaConfig;
+use super::redpanda::{BrokerReports, RedpandaConfig};
 use crate::store::{Store, StoreError};
 
 /// Lease name in the store; its holder is the only publisher.
@@ -34,12 +33,26 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15);
 pub enum RelayError {
     #[error("cannot create the Kafka client: {0}")]
     Client(KafkaError),
-    #[error("no broker answered at {0}")]
-    Unreachable(String),
-    #[error("the broker did not take the event: {0}")]
-    Delivery(KafkaError),
+    #[error("no broker answered at {brokers}{}", why(.problem))]
+    Unreachable {
+        brokers: String,
+        /// librdkafka's latest error, when it gave one.
+        problem: Option<String>,
+    },
+    #[error("the broker did not take the event: {error}{}", why(.problem))]
+    Delivery {
+        error: KafkaError,
+        problem: Option<String>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn why(problem: &Option<String>) -> String {
+    problem
+        .as_deref()
+        .map(|problem| format!("; last error: {problem}"))
+        .unwrap_or_default()
 }
 
 /// What one pass over the outbox did.
@@ -52,26 +65,29 @@ pub enum Pass {
 
 pub struct Relay {
     store: Arc<Store>,
-    producer: FutureProducer,
-    admin: AdminClient<DefaultClientContext>,
+    producer: FutureProducer<BrokerReports>,
+    admin: AdminClient<BrokerReports>,
+    reports: BrokerReports,
     config: RedpandaConfig,
     holder: String,
 }
 
 impl Relay {
     pub fn new(store: Arc<Store>, config: RedpandaConfig) -> Result<Self, RelayError> {
+        let reports = BrokerReports::default();
         let producer = config
             .producer_config()
-            .create()
+            .create_with_context(reports.clone())
             .map_err(RelayError::Client)?;
         let admin = config
             .client_config()
-            .create()
+            .create_with_context(reports.clone())
             .map_err(RelayError::Client)?;
         Ok(Self {
             store,
             producer,
             admin,
+            reports,
             config,
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
         })
@@ -126,10 +142,25 @@ impl Relay {
         if !*topic_ready {
             *topic_ready = self.ensure_topic().await;
             if !*topic_ready {
-                return Err(RelayError::Unreachable(self.config.brokers.clone()));
+                return Err(self.unreachable());
             }
         }
         self.publish_batch().await.map(Pass::Published)
+    }
+
+    /// The broker cannot be reached, and librdkafka's latest word on why.
+    pub fn unreachable(&self) -> RelayError {
+        RelayError::Unreachable {
+            brokers: self.config.brokers.clone(),
+            problem: self.reports.latest_problem(),
+        }
+    }
+
+    fn not_taken(&self, error: KafkaError) -> RelayError {
+        RelayError::Delivery {
+            error,
+            problem: self.reports.latest_problem(),
+        }
     }
 
     /// Gives the lease back (for one-shot relays such as the CLI's).
@@ -167,13 +198,13 @@ impl Relay {
                 self.store
                     .mark_attempt_failed(&event.investigation_id, &e.to_string())
                     .await?;
-                return Err(RelayError::Delivery(e));
+                return Err(self.not_taken(e));
             }
             self.store.mark_published(&event.investigation_id).await?;
             published += 1;
         }
         match refused {
-            Some(e) if published == 0 => Err(RelayError::Delivery(e)),
+            Some(e) if published == 0 => Err(self.not_taken(e)),
             _ => Ok(published),
         }
     }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -16,7 +17,7 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
-use crate::sinks::redpanda::RedpandaConfig;
+use crate::sinks::redpanda::{BrokerReports, RedpandaConfig};
 use crate::stats::streaming::{Step, StreamingConfig, StreamingDetector};
 use crate::store::{Store, StoreError};
 
@@ -102,9 +103,18 @@ impl Assignment {
 
 struct GroupContext {
     assignment: Assignment,
+    reports: BrokerReports,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, line: &str) {
+        self.reports.log(level, facility, line);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.reports.error(error, reason);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -191,6 +201,9 @@ pub struct MetricStream {
     ingest: PointIngest,
     incidents: mpsc::Sender<String>,
     assignment: Assignment,
+    reports: BrokerReports,
+    /// The broker is away: said once, until it answers again.
+    unavailable: bool,
 }
 
 impl MetricStream {
@@ -203,6 +216,7 @@ impl MetricStream {
         incidents: mpsc::Sender<String>,
     ) -> Result<Self, KafkaError> {
         let assignment = Assignment::default();
+        let reports = BrokerReports::default();
         let consumer: StreamConsumer<GroupContext> = config
             .client_config()
             .set("group.id", group)
@@ -210,6 +224,7 @@ impl MetricStream {
             .set("auto.offset.reset", "earliest")
             .create_with_context(GroupContext {
                 assignment: assignment.clone(),
+                reports: reports.clone(),
             })?;
         consumer.subscribe(&[topic])?;
         Ok(Self {
@@ -217,6 +232,8 @@ impl MetricStream {
             ingest: PointIngest::new(store),
             incidents,
             assignment,
+            reports,
+            unavailable: false,
         })
     }
 
@@ -251,17 +268,20 @@ impl MetricStream {
 
     /// Waits for a point, then gathers more for a moment; returns the usable points and the
     /// offsets to commit (unusable messages are skipped, and committed too).
-    async fn next_batch(&self) -> Option<(Vec<(String, i64, f64)>, TopicPartitionList)> {
+    async fn next_batch(&mut self) -> Option<(Vec<(String, i64, f64)>, TopicPartitionList)> {
         let mut points = Vec::new();
         let mut offsets = HashMap::new();
         let first = match self.consumer.recv().await {
             Ok(message) => message,
             Err(e) => {
-                tracing::warn!(error = %e, "metrics stream unavailable; retrying");
+                self.report_unavailable(&e);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 return None;
             }
         };
+        if std::mem::take(&mut self.unavailable) {
+            tracing::info!("metrics stream reachable again");
+        }
         take(&first, &mut points, &mut offsets);
         drop(first);
         let deadline = tokio::time::Instant::now() + LINGER;
@@ -276,6 +296,19 @@ impl MetricStream {
             let _ = commit.add_partition_offset(&topic, partition, Offset::Offset(next));
         }
         Some((points, commit))
+    }
+
+    /// Warns once per outage, with librdkafka's reason; retries are only debug lines.
+    fn report_unavailable(&mut self, error: &KafkaError) {
+        if std::mem::replace(&mut self.unavailable, true) {
+            return tracing::debug!(%error, "metrics stream still unavailable");
+        }
+        match self.reports.latest_problem() {
+            Some(problem) => {
+                tracing::warn!(%error, "metrics stream unavailable ({problem}); retrying")
+            }
+            None => tracing::warn!(%error, "metrics stream unavailable; retrying"),
+        }
     }
 
     /// Stores the batch, retrying while the store is unavailable: its offsets are committed
