@@ -133,6 +133,9 @@ enum Command {
         /// Distinct metrics those points belong to (stream).
         #[arg(long, default_value_t = 50)]
         metrics: usize,
+        /// The NAB corpus folder: `windows.json` and the CSV folders it names (nab).
+        #[arg(long)]
+        data: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -156,6 +159,7 @@ impl From<Format> for cli::Format {
 #[derive(Clone, Copy, ValueEnum)]
 enum BenchKind {
     Efficacy,
+    Nab,
     Speed,
     Similar,
     Stream,
@@ -297,12 +301,27 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             incidents,
             points,
             metrics,
+            data,
             format,
         } => {
             let json = matches!(format, Format::Json);
             let output = match what {
                 BenchKind::Efficacy => {
                     let report = bench::efficacy::run(seeds);
+                    if json {
+                        serde_json::to_string_pretty(&report).context("serialising")?
+                    } else {
+                        report.to_string()
+                    }
+                }
+                BenchKind::Nab => {
+                    let data = data.ok_or_else(|| {
+                        Failure::BadInput(anyhow::anyhow!(
+                            "bench nab needs --data DIR, the NAB corpus folder (windows.json and its CSV folders)"
+                        ))
+                    })?;
+                    let corpus = bench::nab::load(&data).map_err(Failure::BadInput)?;
+                    let report = bench::nab::run(&corpus);
                     if json {
                         serde_json::to_string_pretty(&report).context("serialising")?
                     } else {

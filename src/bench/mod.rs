@@ -1,7 +1,9 @@
 //! Measurements the project holds itself to: detection efficacy on labelled synthetic
-//! tiers, investigation speed, similar-incident retrieval and the streaming path.
+//! tiers, the NAB score of the streaming detector on real metrics, investigation speed,
+//! similar-incident retrieval and the streaming path.
 
 pub mod efficacy;
+pub mod nab;
 pub mod similar;
 pub mod speed;
 pub mod stream;

@@ -1,7 +1,9 @@
 //! Streaming detection for live metrics: one point at a time, constant work per point, no
 //! look-ahead. A robust baseline (median and MAD of the recent normal points) scores each new
 //! point; a few clearly deviating points in a row open an incident, a calm stretch closes it,
-//! so an incident raises one alert however many points it spans.
+//! so an incident raises one alert however many points it spans. An incident no stronger
+//! than one the metric already had in its recent memory (a daily peak, a routine batch job's
+//! burst) is its usual behaviour: tracked the same way, but it raises no alert.
 
 use std::collections::VecDeque;
 
@@ -24,6 +26,11 @@ pub struct StreamingConfig {
     pub max_incident_points: usize,
     /// The baseline is recomputed every this many accepted points (cheap, and stable).
     pub refresh_every: usize,
+    /// Points over which past incidents are remembered.
+    pub memory: usize,
+    /// An incident alerts only if its |z| exceeds every remembered incident of the same
+    /// direction by this factor.
+    pub novelty: f64,
 }
 
 impl Default for StreamingConfig {
@@ -37,6 +44,8 @@ impl Default for StreamingConfig {
             close_points: 10,
             max_incident_points: 360,
             refresh_every: 8,
+            memory: 2_016,
+            novelty: 1.2,
         }
     }
 }
@@ -57,6 +66,10 @@ pub enum Step {
     IncidentOpened {
         z: f64,
     },
+    /// This point opened an incident like one already remembered: no alert.
+    RecurrenceOpened {
+        z: f64,
+    },
     /// The incident is over (calm again, or a new normal was accepted).
     IncidentClosed,
 }
@@ -74,6 +87,18 @@ pub struct StreamingDetector {
     incident_points: Option<usize>,
     /// Points seen during the current incident, the seed of a new baseline if it lasts.
     incident_tail: VecDeque<f64>,
+    /// Points pushed so far: the clock of `remembered`.
+    seen: usize,
+    /// Strongest |z| of the current incident, upwards and downwards.
+    incident_peak: Peak,
+    /// Past incidents' peaks, upwards and downwards, within `memory`.
+    remembered: [WindowMax; 2],
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Peak {
+    up: f64,
+    down: f64,
 }
 
 impl StreamingDetector {
@@ -88,6 +113,9 @@ impl StreamingDetector {
             calm_run: 0,
             incident_points: None,
             incident_tail: VecDeque::new(),
+            seen: 0,
+            incident_peak: Peak::default(),
+            remembered: [WindowMax::new(config.memory), WindowMax::new(config.memory)],
         }
     }
 
@@ -101,6 +129,7 @@ impl StreamingDetector {
         if !value.is_finite() {
             return Step::Warming;
         }
+        self.seen += 1;
         if self.recent.len() < self.config.warmup {
             self.accept(value);
             return Step::Warming;
@@ -115,7 +144,13 @@ impl StreamingDetector {
                     self.calm_run = 0;
                     self.incident_tail.clear();
                     self.incident_tail.push_back(value);
-                    return Step::IncidentOpened { z };
+                    self.incident_peak = Peak::default();
+                    self.note_peak(z);
+                    return if self.is_novel(z) {
+                        Step::IncidentOpened { z }
+                    } else {
+                        Step::RecurrenceOpened { z }
+                    };
                 }
                 Step::Deviating { z }
             }
@@ -130,6 +165,7 @@ impl StreamingDetector {
 
     fn during_incident(&mut self, value: f64, z: f64, points: usize) -> Step {
         self.incident_points = Some(points);
+        self.note_peak(z);
         self.incident_tail.push_back(value);
         if self.incident_tail.len() > self.config.window {
             self.incident_tail.pop_front();
@@ -157,7 +193,30 @@ impl StreamingDetector {
         }
     }
 
+    /// Whether `z` is stronger than every remembered incident in its direction.
+    fn is_novel(&mut self, z: f64) -> bool {
+        let remembered = &mut self.remembered[usize::from(z < 0.0)];
+        remembered
+            .max(self.seen)
+            .is_none_or(|peak| z.abs() > self.config.novelty * peak)
+    }
+
+    fn note_peak(&mut self, z: f64) {
+        let peak = &mut self.incident_peak;
+        if z >= 0.0 {
+            peak.up = peak.up.max(z);
+        } else {
+            peak.down = peak.down.max(-z);
+        }
+    }
+
     fn end_incident(&mut self) {
+        let Peak { up, down } = std::mem::take(&mut self.incident_peak);
+        for (remembered, peak) in self.remembered.iter_mut().zip([up, down]) {
+            if peak >= self.config.open_z {
+                remembered.push(self.seen, peak);
+            }
+        }
         self.incident_points = None;
         self.deviating_run = 0;
         self.calm_run = 0;
@@ -191,6 +250,41 @@ impl StreamingDetector {
         deviations.sort_by(f64::total_cmp);
         let mad = sorted_median(&deviations);
         self.scale = (1.4826 * mad).max(0.01 * self.median.abs()).max(1e-9);
+    }
+}
+
+/// The largest value pushed within the last `span` ticks, in constant amortised time (a
+/// monotonic queue: a value is dropped once a larger, newer one arrives).
+#[derive(Debug, Clone)]
+struct WindowMax {
+    span: usize,
+    queue: VecDeque<(usize, f64)>,
+}
+
+impl WindowMax {
+    fn new(span: usize) -> Self {
+        Self {
+            span,
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn push(&mut self, tick: usize, value: f64) {
+        while self.queue.back().is_some_and(|&(_, v)| v <= value) {
+            self.queue.pop_back();
+        }
+        self.queue.push_back((tick, value));
+    }
+
+    fn max(&mut self, now: usize) -> Option<f64> {
+        while self
+            .queue
+            .front()
+            .is_some_and(|&(tick, _)| tick + self.span < now)
+        {
+            self.queue.pop_front();
+        }
+        self.queue.front().map(|&(_, v)| v)
     }
 }
 
@@ -266,6 +360,30 @@ mod tests {
             "{:?}",
             steps[1_499]
         );
+    }
+
+    #[test]
+    fn a_recurring_burst_alerts_the_first_time_and_a_stronger_one_alerts_again() {
+        // A 40-point burst of +60 every 300 points, then one of +200.
+        let values = (0..2_000).map(|i| {
+            let burst = if i >= 1_800 { 200.0 } else { 60.0 };
+            if i >= 150 && i % 300 < 40 {
+                burst + normal(i)
+            } else {
+                normal(i)
+            }
+        });
+        let steps = run(values);
+        assert_eq!(
+            opened(&steps),
+            vec![302, 1_802],
+            "the first burst and the stronger one"
+        );
+        let recurrences = steps
+            .iter()
+            .filter(|s| matches!(s, Step::RecurrenceOpened { .. }))
+            .count();
+        assert_eq!(recurrences, 4, "bursts 2 to 5 are tracked without an alert");
     }
 
     #[test]
