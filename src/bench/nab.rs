@@ -127,7 +127,7 @@ pub fn detections(values: &[f64], config: StreamingConfig) -> Vec<usize> {
     values
         .iter()
         .enumerate()
-        .filter(|&(_, &value)| matches!(detector.push(value), Step::IncidentOpened { .. }))
+        .filter(|&(_, &value)| matches!(detector.push(value), Step::Alert { .. }))
         .map(|(row, _)| row)
         .collect()
 }

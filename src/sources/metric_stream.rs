@@ -167,8 +167,8 @@ impl PointIngest {
             let Some(detector) = self.detectors.get_mut(metric) else {
                 continue;
             };
-            if let Step::IncidentOpened { z } = detector.push(*value) {
-                tracing::info!(metric, z, "incident opened on the metrics stream");
+            if let Step::Alert { z } = detector.push(*value) {
+                tracing::info!(metric, z, "new incident on the metrics stream");
                 opened.push(metric.clone());
             }
         }

@@ -62,11 +62,12 @@ pub enum Step {
     Deviating {
         z: f64,
     },
-    /// This point opened an incident: alert now.
-    IncidentOpened {
+    /// Alert now: this point opened an incident, or took a recurring one beyond any
+    /// remembered (once per incident either way).
+    Alert {
         z: f64,
     },
-    /// This point opened an incident like one already remembered: no alert.
+    /// This point opened an incident like one already remembered: no alert (yet).
     RecurrenceOpened {
         z: f64,
     },
@@ -91,6 +92,8 @@ pub struct StreamingDetector {
     seen: usize,
     /// Strongest |z| of the current incident, upwards and downwards.
     incident_peak: Peak,
+    /// The current incident has raised its alert.
+    alerted: bool,
     /// Past incidents' peaks, upwards and downwards, within `memory`.
     remembered: [WindowMax; 2],
 }
@@ -115,6 +118,7 @@ impl StreamingDetector {
             incident_tail: VecDeque::new(),
             seen: 0,
             incident_peak: Peak::default(),
+            alerted: false,
             remembered: [WindowMax::new(config.memory), WindowMax::new(config.memory)],
         }
     }
@@ -146,8 +150,9 @@ impl StreamingDetector {
                     self.incident_tail.push_back(value);
                     self.incident_peak = Peak::default();
                     self.note_peak(z);
-                    return if self.is_novel(z) {
-                        Step::IncidentOpened { z }
+                    self.alerted = self.is_novel(z);
+                    return if self.alerted {
+                        Step::Alert { z }
                     } else {
                         Step::RecurrenceOpened { z }
                     };
@@ -186,7 +191,13 @@ impl StreamingDetector {
             self.end_incident();
             return Step::IncidentClosed;
         }
-        if z.abs() >= self.config.open_z {
+        let deviating = z.abs() >= self.config.open_z;
+        if deviating && !self.alerted && self.is_novel(z) {
+            // The usual burst grew into something the metric has not done lately.
+            self.alerted = true;
+            return Step::Alert { z };
+        }
+        if deviating {
             Step::Deviating { z }
         } else {
             Step::Normal { z }
@@ -218,6 +229,7 @@ impl StreamingDetector {
             }
         }
         self.incident_points = None;
+        self.alerted = false;
         self.deviating_run = 0;
         self.calm_run = 0;
         self.incident_tail.clear();
@@ -315,7 +327,7 @@ mod tests {
         steps
             .iter()
             .enumerate()
-            .filter(|(_, s)| matches!(s, Step::IncidentOpened { .. }))
+            .filter(|(_, s)| matches!(s, Step::Alert { .. }))
             .map(|(i, _)| i)
             .collect()
     }
@@ -384,6 +396,24 @@ mod tests {
             .filter(|s| matches!(s, Step::RecurrenceOpened { .. }))
             .count();
         assert_eq!(recurrences, 4, "bursts 2 to 5 are tracked without an alert");
+    }
+
+    #[test]
+    fn a_usual_burst_that_grows_beyond_any_remembered_alerts_once_when_it_does() {
+        // Bursts of +60 every 300 points; the fourth climbs to +200 after 10 points.
+        let values = (0..1_400).map(|i| {
+            let in_burst = i >= 150 && i % 300 < 40;
+            let grown = (910..940).contains(&i);
+            normal(i)
+                + if grown {
+                    200.0
+                } else if in_burst {
+                    60.0
+                } else {
+                    0.0
+                }
+        });
+        assert_eq!(opened(&run(values)), vec![302, 910]);
     }
 
     #[test]
