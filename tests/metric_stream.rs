@@ -1,6 +1,7 @@
 //! Live metrics from a real Kafka-protocol broker (tansu on loopback): two `serve` processes in
 //! one consumer group split the partitions, store every point, and an injected incident spanning
-//! many points yields exactly one alert in the Slack alert channel.
+//! many points yields exactly one alert in the Slack alert channel. Without a broker: a dead one
+//! is reported once with its reason, and a restarted detector remembers the usual bursts.
 
 mod support;
 
@@ -14,6 +15,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use serde_json::json;
 
+use anomaly_hunter::sources::metric_stream::PointIngest;
 use support::broker::{free_port, tansu, Broker};
 use support::fake_discord::{FakeDiscord, CHANNEL_ID, TOKEN};
 use support::fake_slack::{FakeSlack, BOT_TOKEN};
@@ -311,4 +313,55 @@ async fn a_dead_broker_is_reported_once_with_its_reason_and_the_bot_keeps_servin
         consumer[0]
     );
     assert_eq!(bot.health().await["status"], "ok");
+}
+
+#[tokio::test]
+async fn after_a_restart_the_detector_still_knows_the_metrics_usual_bursts() {
+    let dir = std::env::temp_dir().join(format!(
+        "anomaly-hunter-stream-restart-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = std::sync::Arc::new(
+        Store::open(Location::Sqlite(dir.join(DEFAULT_FILE)))
+            .await
+            .unwrap(),
+    );
+    // A nightly-job burst of +60 for 40 points every 300; the last one is +200.
+    let point = |i: i64| {
+        let burst = if i >= 150 && i % 300 < 40 {
+            if i >= 1_500 {
+                200.0
+            } else {
+                60.0
+            }
+        } else {
+            0.0
+        };
+        (
+            "batch_queue".to_string(),
+            1_700_000_000_000 + i * 60_000,
+            value("x", i) + burst,
+        )
+    };
+    let mut alerts = Vec::new();
+    for (range, process) in [
+        (0..899, "first"),
+        (899..1_400, "restarted"),
+        (1_400..1_800, "restarted again"),
+    ] {
+        let mut ingest = PointIngest::new(store.clone());
+        for chunk in range.collect::<Vec<i64>>().chunks(100) {
+            let batch: Vec<_> = chunk.iter().map(|&i| point(i)).collect();
+            ingest.store(&batch).await.unwrap();
+            for _ in ingest.detect(&batch).await {
+                alerts.push((process, chunk[0]));
+            }
+        }
+    }
+    assert_eq!(
+        alerts,
+        [("first", 300), ("restarted again", 1_500)],
+        "the first burst and the stronger one alert; the usual ones do not, restart or not"
+    );
 }

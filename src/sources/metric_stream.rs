@@ -25,8 +25,6 @@ use crate::store::{Store, StoreError};
 const BATCH: usize = 1_000;
 /// How long a batch waits to fill once its first point arrived.
 const LINGER: Duration = Duration::from_millis(50);
-/// Stored points a new detector learns its baseline from.
-const SEED_POINTS: usize = 240;
 
 /// One point as produced to the metrics topic.
 #[derive(Debug, Clone, Deserialize)]
@@ -175,13 +173,15 @@ impl PointIngest {
         opened
     }
 
-    /// A detector that already knows the metric's stored history before `first` (so a
-    /// restart or a rebalance does not start blind; the current batch is already stored).
+    /// A detector that already knows the metric's stored history before `first` — its
+    /// baseline and the incidents it remembers — so a restart or a rebalance neither starts
+    /// blind nor alerts again on the usual (the current batch is already stored).
     async fn seeded_detector(&self, metric: &str, first: i64) -> StreamingDetector {
-        let mut detector = StreamingDetector::new(StreamingConfig::default());
+        let config = StreamingConfig::default();
+        let mut detector = StreamingDetector::new(config);
         match self
             .store
-            .values_before(metric, first, SEED_POINTS as i64)
+            .values_before(metric, first, config.memory as i64)
             .await
         {
             Ok(history) => history.iter().for_each(|v| {
