@@ -90,18 +90,17 @@ pub struct StreamingDetector {
     incident_tail: VecDeque<f64>,
     /// Points pushed so far: the clock of `remembered`.
     seen: usize,
-    /// Strongest |z| of the current incident, upwards and downwards.
-    incident_peak: Peak,
+    /// Strongest |z| of the current incident, per [`direction`].
+    incident_peak: [f64; 2],
     /// The current incident has raised its alert.
     alerted: bool,
-    /// Past incidents' peaks, upwards and downwards, within `memory`.
+    /// Past incidents' peaks per [`direction`], within `memory`.
     remembered: [WindowMax; 2],
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Peak {
-    up: f64,
-    down: f64,
+/// Upward deviations are remembered apart from downward ones: index 0 up, 1 down.
+fn direction(z: f64) -> usize {
+    usize::from(z < 0.0)
 }
 
 impl StreamingDetector {
@@ -117,7 +116,7 @@ impl StreamingDetector {
             incident_points: None,
             incident_tail: VecDeque::new(),
             seen: 0,
-            incident_peak: Peak::default(),
+            incident_peak: [0.0; 2],
             alerted: false,
             remembered: [WindowMax::new(config.memory), WindowMax::new(config.memory)],
         }
@@ -148,10 +147,9 @@ impl StreamingDetector {
                     self.calm_run = 0;
                     self.incident_tail.clear();
                     self.incident_tail.push_back(value);
-                    self.incident_peak = Peak::default();
+                    self.incident_peak = [0.0; 2];
                     self.note_peak(z);
-                    self.alerted = self.is_novel(z);
-                    return if self.alerted {
+                    return if self.alert_if_novel(z) {
                         Step::Alert { z }
                     } else {
                         Step::RecurrenceOpened { z }
@@ -192,9 +190,8 @@ impl StreamingDetector {
             return Step::IncidentClosed;
         }
         let deviating = z.abs() >= self.config.open_z;
-        if deviating && !self.alerted && self.is_novel(z) {
+        if deviating && !self.alerted && self.alert_if_novel(z) {
             // The usual burst grew into something the metric has not done lately.
-            self.alerted = true;
             return Step::Alert { z };
         }
         if deviating {
@@ -204,26 +201,23 @@ impl StreamingDetector {
         }
     }
 
-    /// Whether `z` is stronger than every remembered incident in its direction.
-    fn is_novel(&mut self, z: f64) -> bool {
-        let remembered = &mut self.remembered[usize::from(z < 0.0)];
-        remembered
+    /// Marks the current incident alerted when `z` is stronger than every remembered
+    /// incident in its direction; returns whether it did.
+    fn alert_if_novel(&mut self, z: f64) -> bool {
+        self.alerted = self.remembered[direction(z)]
             .max(self.seen)
-            .is_none_or(|peak| z.abs() > self.config.novelty * peak)
+            .is_none_or(|peak| z.abs() > self.config.novelty * peak);
+        self.alerted
     }
 
     fn note_peak(&mut self, z: f64) {
-        let peak = &mut self.incident_peak;
-        if z >= 0.0 {
-            peak.up = peak.up.max(z);
-        } else {
-            peak.down = peak.down.max(-z);
-        }
+        let peak = &mut self.incident_peak[direction(z)];
+        *peak = peak.max(z.abs());
     }
 
     fn end_incident(&mut self) {
-        let Peak { up, down } = std::mem::take(&mut self.incident_peak);
-        for (remembered, peak) in self.remembered.iter_mut().zip([up, down]) {
+        let peaks = std::mem::take(&mut self.incident_peak);
+        for (remembered, peak) in self.remembered.iter_mut().zip(peaks) {
             if peak >= self.config.open_z {
                 remembered.push(self.seen, peak);
             }
