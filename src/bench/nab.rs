@@ -74,7 +74,16 @@ pub fn probationary_rows(rows: usize) -> usize {
     (rows * 15 / 100).min(750)
 }
 
-/// One file's raw NAB score for the rows flagged in `detections` (ascending): the first
+/// One file's outcome under one profile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FileScore {
+    /// NAB's raw score.
+    pub raw: f64,
+    /// Windows with a scored detection (the same under every profile).
+    pub windows_hit: usize,
+}
+
+/// One file's NAB score for the rows flagged in `detections` (ascending): the first
 /// detection in a window earns up to the true-positive weight (more the earlier it comes), a
 /// detection outside every window costs up to the false-positive weight (less right after a
 /// window), and a window without a detection costs the false-negative weight.
@@ -83,7 +92,7 @@ pub fn score_file(
     windows: &[(usize, usize)],
     detections: &[usize],
     profile: &Profile,
-) -> f64 {
+) -> FileScore {
     let probation = probationary_rows(rows);
     let mut hit = vec![false; windows.len()];
     let mut score = 0.0;
@@ -110,8 +119,12 @@ pub fn score_file(
             }
         }
     }
-    let missed = hit.iter().filter(|hit| !**hit).count();
-    score - profile.false_negative * missed as f64
+    let windows_hit = hit.iter().filter(|hit| **hit).count();
+    let missed = windows.len() - windows_hit;
+    FileScore {
+        raw: score - profile.false_negative * missed as f64,
+        windows_hit,
+    }
 }
 
 /// A corpus total on NAB's 0 (no detections) to 100 (every window hit at its start) scale.
@@ -239,30 +252,24 @@ fn sweep_point(corpus: &[LabelledFile], open_z: f64, windows: usize) -> SweepPoi
         .iter()
         .map(|file| detections(&file.values, config))
         .collect();
+    let file_scores = |profile: &Profile| -> Vec<FileScore> {
+        corpus
+            .iter()
+            .zip(&flagged)
+            .map(|(file, rows)| score_file(file.values.len(), &file.windows, rows, profile))
+            .collect()
+    };
     let scores = PROFILES
         .iter()
         .map(|profile| {
-            let raw: f64 = corpus
-                .iter()
-                .zip(&flagged)
-                .map(|(file, rows)| score_file(file.values.len(), &file.windows, rows, profile))
-                .sum();
+            let raw = file_scores(profile).iter().map(|score| score.raw).sum();
             (profile.name, normalised(raw, windows, profile))
         })
         .collect();
-    let windows_hit = corpus
+    // Which windows were hit does not depend on the profile.
+    let windows_hit = file_scores(&PROFILES[0])
         .iter()
-        .zip(&flagged)
-        .map(|(file, rows)| {
-            let probation = probationary_rows(file.values.len());
-            file.windows
-                .iter()
-                .filter(|&&(start, end)| {
-                    rows.iter()
-                        .any(|r| *r >= probation && (start..=end).contains(r))
-                })
-                .count()
-        })
+        .map(|score| score.windows_hit)
         .sum();
     SweepPoint {
         open_z,
@@ -322,33 +329,33 @@ mod tests {
     fn a_detection_at_a_window_start_earns_the_full_weight_and_later_less() {
         // 1,000 rows: the first 150 are probationary; one window at rows 500..=599.
         let windows = [(500, 599)];
-        let at_start = score_file(1_000, &windows, &[500], &STANDARD);
+        let at_start = score_file(1_000, &windows, &[500], &STANDARD).raw;
         assert!((at_start - 1.0).abs() < 1e-12, "{at_start}");
-        let at_end = score_file(1_000, &windows, &[599], &STANDARD);
+        let at_end = score_file(1_000, &windows, &[599], &STANDARD).raw;
         assert!(
             at_end.abs() < 0.1,
             "the last row earns about nothing: {at_end}"
         );
-        let only_first_counts = score_file(1_000, &windows, &[520, 530, 540], &STANDARD);
+        let only_first_counts = score_file(1_000, &windows, &[520, 530, 540], &STANDARD).raw;
         assert_eq!(
             only_first_counts,
-            score_file(1_000, &windows, &[520], &STANDARD)
+            score_file(1_000, &windows, &[520], &STANDARD).raw
         );
     }
 
     #[test]
     fn misses_and_false_alarms_cost_their_weights_and_probation_is_free() {
         let windows = [(500, 599)];
-        assert_eq!(score_file(1_000, &windows, &[], &STANDARD), -1.0);
+        assert_eq!(score_file(1_000, &windows, &[], &STANDARD).raw, -1.0);
         assert_eq!(
-            score_file(1_000, &windows, &[100], &STANDARD),
+            score_file(1_000, &windows, &[100], &STANDARD).raw,
             -1.0,
             "probation"
         );
-        let before_any_window = score_file(1_000, &windows, &[300, 500], &STANDARD);
+        let before_any_window = score_file(1_000, &windows, &[300, 500], &STANDARD).raw;
         assert!((before_any_window - (1.0 - 0.11)).abs() < 1e-12);
-        let just_after = score_file(1_000, &windows, &[500, 601], &STANDARD);
-        let long_after = score_file(1_000, &windows, &[500, 950], &STANDARD);
+        let just_after = score_file(1_000, &windows, &[500, 601], &STANDARD).raw;
+        let long_after = score_file(1_000, &windows, &[500, 950], &STANDARD).raw;
         assert!(just_after > long_after, "{just_after} vs {long_after}");
         assert!(
             (long_after - (1.0 - 0.11)).abs() < 1e-12,
