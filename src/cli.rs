@@ -1,5 +1,6 @@
 //! What each command line command does; `main.rs` only parses arguments and calls these.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +10,13 @@ use anyhow::Context as _;
 use crate::investigation::{investigate_and_record, Origin};
 use crate::learning::FeedbackVerdict;
 use crate::render;
-use crate::series::csv::{read_csv, CsvOptions};
+use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions};
 use crate::series::events::read_events;
+use crate::series::RawRow;
+use crate::series::timestamp::{to_calendar, to_rfc3339};
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::{Pass, Relay};
+use crate::stats::live_score::{score_points, LiveScoreConfig, PointScore};
 use crate::store::{Location, NewFeedback, Store, StoreError};
 
 /// How a command failed: input the user must fix (exit 2) or anything else (exit 1).
@@ -163,8 +167,8 @@ pub async fn ingest(path: &Path, options: &CsvOptions) -> Result<(), Failure> {
     println!(
         "stored {written} points of `{}` ({} → {}); investigate with: anomaly-hunter detect --metric {}",
         series.metric,
-        crate::series::timestamp::to_rfc3339(series.timestamps[0]),
-        crate::series::timestamp::to_rfc3339(*series.timestamps.last().unwrap_or(&series.timestamps[0])),
+        to_rfc3339(series.timestamps[0]),
+        to_rfc3339(*series.timestamps.last().unwrap_or(&series.timestamps[0])),
         series.metric
     );
     Ok(())
@@ -252,4 +256,86 @@ pub async fn stats(store: &Store, format: Format) -> Result<(), Failure> {
         ),
     }
     Ok(())
+}
+
+/// Scores every row of a CSV file with the live score, in file order, as the metrics stream
+/// scores points arriving one by one, and writes one row per input row (`Text` is CSV). A
+/// row whose value cell is blank scores 0. Stops quietly when the reader of stdout goes away
+/// (`| head`).
+pub fn score(path: &Path, options: &CsvOptions, format: Format) -> Result<(), Failure> {
+    let written = read_rows_as_written(path, options).map_err(bad_input)?;
+    let timestamps: Vec<i64> = written.rows.iter().map(|row| row.timestamp).collect();
+    let values: Vec<f64> = written
+        .rows
+        .iter()
+        .map(|row| row.value.unwrap_or(f64::NAN))
+        .collect();
+    let config = LiveScoreConfig::default();
+    let scores = score_points(&timestamps, &values, config);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let outcome = match format {
+        Format::Text => write_scores_csv(&mut out, &written.rows, &scores),
+        Format::Json => write_scores_json(
+            &mut out,
+            &written.metric,
+            config.alert_score,
+            &written.rows,
+            &scores,
+        ),
+    }
+    .and_then(|()| out.flush());
+    match outcome {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing the scores").map_err(Failure::Internal),
+    }
+}
+
+fn write_scores_csv(
+    out: &mut impl std::io::Write,
+    rows: &[RawRow],
+    scores: &[PointScore],
+) -> std::io::Result<()> {
+    writeln!(out, "timestamp,value,anomaly_score,alert")?;
+    for (row, scored) in rows.iter().zip(scores) {
+        let value = row.value.map(|v| v.to_string()).unwrap_or_default();
+        writeln!(
+            out,
+            "{},{value},{},{}",
+            to_calendar(row.timestamp),
+            scored.score,
+            u8::from(scored.alert)
+        )?;
+    }
+    Ok(())
+}
+
+fn write_scores_json(
+    out: &mut impl std::io::Write,
+    metric: &str,
+    alert_score: f64,
+    rows: &[RawRow],
+    scores: &[PointScore],
+) -> std::io::Result<()> {
+    let scored_rows: Vec<serde_json::Value> = rows
+        .iter()
+        .zip(scores)
+        .map(|(row, scored)| {
+            serde_json::json!({
+                "timestamp": to_rfc3339(row.timestamp),
+                "value": row.value,
+                "anomaly_score": scored.score,
+                "alert": scored.alert,
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "metric": metric,
+        "rows": rows.len(),
+        "alerts": scores.iter().filter(|scored| scored.alert).count(),
+        "alert_score": alert_score,
+        "scores": scored_rows,
+    });
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)
 }

@@ -70,6 +70,15 @@ enum Command {
         #[arg(long)]
         chart: Option<PathBuf>,
     },
+    /// The live anomaly score of every row, exactly as `serve` scores a metric's points as
+    /// they arrive: `timestamp,value,anomaly_score,alert`, each score from the rows before it.
+    Score {
+        file: PathBuf,
+        #[command(flatten)]
+        csv: CsvArgs,
+        #[arg(long, value_enum, default_value_t = ScoreFormat::Csv)]
+        format: ScoreFormat,
+    },
     /// Run the chat bot (Slack when SLACK_BOT_TOKEN is set) on ANOMALY_HUNTER_ADDR.
     Serve {
         /// Largest accepted upload, in bytes.
@@ -136,6 +145,9 @@ enum Command {
         /// The NAB corpus folder: `windows.json` and the CSV folders it names (nab).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Also write NAB's result files here, for NAB's own scorer (nab).
+        #[arg(long)]
+        results: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -154,6 +166,12 @@ impl From<Format> for cli::Format {
             Format::Json => Self::Json,
         }
     }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScoreFormat {
+    Csv,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -264,6 +282,14 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 .map_err(Failure::Internal)
         }
         Command::Ingest { file, csv } => cli::ingest(&file, &csv.options()).await,
+        Command::Score { file, csv, format } => cli::score(
+            &file,
+            &csv.options(),
+            match format {
+                ScoreFormat::Csv => cli::Format::Text,
+                ScoreFormat::Json => cli::Format::Json,
+            },
+        ),
         Command::Feedback {
             id,
             verdict,
@@ -302,6 +328,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             points,
             metrics,
             data,
+            results,
             format,
         } => {
             let json = matches!(format, Format::Json);
@@ -320,8 +347,13 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                             "bench nab needs --data DIR, the NAB corpus folder (windows.json and its CSV folders)"
                         ))
                     })?;
+                    eprintln!("scoring the NAB corpus in {} one point at a time…", data.display());
                     let corpus = bench::nab::load(&data).map_err(Failure::BadInput)?;
-                    let report = bench::nab::run(&corpus);
+                    let (report, scores) = bench::nab::run(&corpus);
+                    if let Some(dir) = &results {
+                        let written = bench::nab::write_results(dir, &corpus, &scores)?;
+                        eprintln!("NAB result files written under {}", written.display());
+                    }
                     if json {
                         serde_json::to_string_pretty(&report).context("serialising")?
                     } else {

@@ -434,7 +434,11 @@ async fn a_stream_batch_with_repeated_points_is_stored_once_with_the_last_value(
             (100, 42.0),
             "{backend}: the replayed point wins"
         );
-        let before = store.values_before("a", 3 * 60_000, 2).await.unwrap();
-        assert_eq!(before, vec![1.0, 2.0], "{backend}: oldest first");
+        let before = store.points_before("a", 3 * 60_000, 2).await.unwrap();
+        assert_eq!(
+            before,
+            vec![(60_000, 1.0), (120_000, 2.0)],
+            "{backend}: oldest first"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The streaming path: metric-point messages parsed, stored (in the consumer's batches, into a
-//! scratch SQLite store) and scored by the streaming detectors on one task — what one consumer
+//! scratch SQLite store) and scored by the live scorers on one task — what one consumer
 //! does per core once the broker has handed it the bytes; and, when `REDPANDA_BROKERS` is set,
 //! the same points produced to a scratch topic and consumed by the bot's own consumer.
 

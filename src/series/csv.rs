@@ -89,24 +89,63 @@ pub enum Problem {
 
 /// Reads and validates a CSV file.
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Series, IngestError> {
+    let bytes = read_bytes(path, options.limits)?;
+    let default_metric = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    parse_csv(bytes, &path.display().to_string(), options, default_metric)
+}
+
+/// A file's rows as written — file order, duplicate timestamps and blank values kept — the
+/// way a stream would have delivered them one by one.
+#[derive(Debug, Clone)]
+pub struct RowsAsWritten {
+    pub metric: String,
+    pub rows: Vec<RawRow>,
+}
+
+/// Reads a CSV file's rows as written, with the same checks and errors as [`read_csv`].
+pub fn read_rows_as_written(
+    path: &Path,
+    options: &CsvOptions,
+) -> Result<RowsAsWritten, IngestError> {
     let source_name = path.display().to_string();
     let fail = |problem: Problem| IngestError {
         source_name: source_name.clone(),
         problem,
     };
+    let bytes = read_bytes(path, options.limits)?;
+    check_size(&bytes, options.limits).map_err(fail)?;
+    let lines = DataLines::index(&bytes);
+    let frame = split_columns(bytes).map_err(fail)?;
+    let rows = read_rows(&frame, options, &lines).map_err(fail)?;
+    let metric = options
+        .metric
+        .clone()
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or(rows.value_column);
+    Ok(RowsAsWritten {
+        metric,
+        rows: rows.rows,
+    })
+}
+
+/// The file's bytes, refused before reading when it is over the size limit.
+fn read_bytes(path: &Path, limits: Limits) -> Result<Vec<u8>, IngestError> {
+    let fail = |problem: Problem| IngestError {
+        source_name: path.display().to_string(),
+        problem,
+    };
     let bytes_on_disk = std::fs::metadata(path).map_err(|e| fail(e.into()))?.len();
-    if bytes_on_disk > options.limits.max_bytes {
+    if bytes_on_disk > limits.max_bytes {
         return Err(fail(Problem::TooLarge {
             bytes: bytes_on_disk,
-            limit: options.limits.max_bytes,
+            limit: limits.max_bytes,
         }));
     }
     let mut bytes = Vec::with_capacity(bytes_on_disk as usize);
     std::fs::File::open(path)
-        .and_then(|f| f.take(options.limits.max_bytes + 1).read_to_end(&mut bytes))
+        .and_then(|f| f.take(limits.max_bytes + 1).read_to_end(&mut bytes))
         .map_err(|e| fail(e.into()))?;
-    let default_metric = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    parse_csv(bytes, &source_name, options, default_metric)
+    Ok(bytes)
 }
 
 /// Parses CSV bytes already in memory (a chat upload, a request body).

@@ -147,6 +147,19 @@ pub fn to_rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// `YYYY-MM-DD HH:MM:SS` (UTC, with milliseconds when there are any): how NAB's files and
+/// many exports write time, and what `score` writes back.
+pub fn to_calendar(ms: i64) -> String {
+    let format = if ms.rem_euclid(1_000) == 0 {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M:%S%.3f"
+    };
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format(format).to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// Parses a look-back such as `90s`, `30m`, `6h`, `7d` or `2w` into milliseconds.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let text = text.trim();
@@ -173,6 +186,15 @@ mod tests {
     use super::*;
 
     const NOON_2024_03_01: i64 = 1_709_294_400_000;
+
+    #[test]
+    fn calendar_text_round_trips() {
+        assert_eq!(to_calendar(NOON_2024_03_01), "2024-03-01 12:00:00");
+        assert_eq!(to_calendar(NOON_2024_03_01 + 250), "2024-03-01 12:00:00.250");
+        for ms in [NOON_2024_03_01, NOON_2024_03_01 + 250] {
+            assert_eq!(TimestampFormat::Calendar.parse(&to_calendar(ms)), Some(ms));
+        }
+    }
 
     #[test]
     fn parses_every_supported_shape_to_the_same_instant() {

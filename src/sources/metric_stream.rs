@@ -1,8 +1,8 @@
 //! Live metric points from a Kafka-protocol topic (`{metric, timestamp, value}` JSON), consumed
 //! in a consumer group so several bot processes share the partitions. Each batch is stored
 //! first and its offsets committed after, so a crash replays points rather than losing them;
-//! every point then goes through its metric's streaming detector, and a newly opened incident
-//! is handed on (once per incident) to be investigated and posted.
+//! every point then goes through its metric's live scorer, and a newly opened incident is
+//! handed on (once per incident) to be investigated and posted.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::sinks::redpanda::{BrokerReports, RedpandaConfig};
-use crate::stats::streaming::{Step, StreamingConfig, StreamingDetector};
+use crate::stats::live_score::{LiveScoreConfig, LiveScorer};
 use crate::store::{Store, StoreError};
 
 /// Most points stored and committed together.
@@ -130,17 +130,17 @@ impl ConsumerContext for GroupContext {
 }
 
 /// What happens to consumed points, whatever their transport: stored, then scored by each
-/// metric's streaming detector. (The benchmark drives it directly.)
+/// metric's live scorer. (The benchmark drives it directly.)
 pub struct PointIngest {
     store: Arc<Store>,
-    detectors: HashMap<String, StreamingDetector>,
+    scorers: HashMap<String, LiveScorer>,
 }
 
 impl PointIngest {
     pub fn new(store: Arc<Store>) -> Self {
         Self {
             store,
-            detectors: HashMap::new(),
+            scorers: HashMap::new(),
         }
     }
 
@@ -153,45 +153,47 @@ impl PointIngest {
         self.store.ingest_rows(&rows).await.map(|_| ())
     }
 
-    /// Runs each point through its metric's detector; returns the metrics whose incident
+    /// Runs each point through its metric's live scorer; returns the metrics whose incident
     /// opened in this batch.
     pub async fn detect(&mut self, points: &[(String, i64, f64)]) -> Vec<String> {
         let mut opened = Vec::new();
         for (metric, ts, value) in points {
-            if !self.detectors.contains_key(metric) {
-                let detector = self.seeded_detector(metric, *ts).await;
-                self.detectors.insert(metric.clone(), detector);
+            if !self.scorers.contains_key(metric) {
+                let scorer = self.seeded_scorer(metric, *ts).await;
+                self.scorers.insert(metric.clone(), scorer);
             }
-            let Some(detector) = self.detectors.get_mut(metric) else {
+            let Some(scorer) = self.scorers.get_mut(metric) else {
                 continue;
             };
-            if let Step::Alert { z } = detector.push(*value) {
-                tracing::info!(metric, z, "new incident on the metrics stream");
+            let scored = scorer.push(*ts, *value);
+            if scored.alert {
+                tracing::info!(metric, score = scored.score, "new incident on the metrics stream");
                 opened.push(metric.clone());
             }
         }
         opened
     }
 
-    /// A detector that already knows the metric's stored history before `first` — its
-    /// baseline and the incidents it remembers — so a restart or a rebalance neither starts
-    /// blind nor alerts again on the usual (the current batch is already stored).
-    async fn seeded_detector(&self, metric: &str, first: i64) -> StreamingDetector {
-        let config = StreamingConfig::default();
-        let mut detector = StreamingDetector::new(config);
+    /// A scorer that already knows the metric's stored history before `first` — its
+    /// baselines, its usual extremes and the incidents it remembers — so a restart or a
+    /// rebalance neither starts blind nor alerts again on the usual (the current batch is
+    /// already stored).
+    async fn seeded_scorer(&self, metric: &str, first: i64) -> LiveScorer {
+        let config = LiveScoreConfig::default();
+        let mut scorer = LiveScorer::new(config);
         match self
             .store
-            .values_before(metric, first, config.memory as i64)
+            .points_before(metric, first, config.memory_points() as i64)
             .await
         {
-            Ok(history) => history.iter().for_each(|v| {
-                detector.push(*v);
+            Ok(history) => history.iter().for_each(|&(at, value)| {
+                scorer.push(at, value);
             }),
             Err(e) => {
-                tracing::warn!(error = %e, metric, "no stored history for the detector; it starts blind")
+                tracing::warn!(error = %e, metric, "no stored history for the scorer; it starts blind")
             }
         }
-        detector
+        scorer
     }
 }
 

@@ -6,9 +6,9 @@
 pub mod anomalies;
 pub mod bursts;
 pub mod changepoint;
+pub mod live_score;
 pub mod robust;
 pub mod seasonality;
-pub mod streaming;
 pub mod trend;
 
 pub use robust::{iqr_fences, mad, median, percentile, robust_scale};

@@ -59,28 +59,28 @@ impl Store {
         Ok(rows.len())
     }
 
-    /// Values of the last `limit` points of `metric` stored before `before` (UTC ms), oldest
-    /// first: the history a streaming detector starts from.
-    pub async fn values_before(
+    /// The last `limit` points `(timestamp, value)` of `metric` stored before `before` (UTC
+    /// ms), oldest first: the history a live scorer starts from.
+    pub async fn points_before(
         &self,
         metric: &str,
         before: i64,
         limit: i64,
-    ) -> Result<Vec<f64>, StoreError> {
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT value FROM metric_points WHERE metric = $1 AND ts < $2 ORDER BY ts DESC LIMIT $3",
+            "SELECT ts, value FROM metric_points WHERE metric = $1 AND ts < $2 ORDER BY ts DESC LIMIT $3",
         )
         .bind(metric)
         .bind(before)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        let mut values = rows
+        let mut points = rows
             .iter()
-            .map(|row| row.try_get::<f64, _>("value"))
-            .collect::<Result<Vec<_>, _>>()?;
-        values.reverse();
-        Ok(values)
+            .map(|row| Ok((row.try_get::<i64, _>("ts")?, row.try_get::<f64, _>("value")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        points.reverse();
+        Ok(points)
     }
 
     /// The stored series of `metric`, from `since` (UTC ms) on.
