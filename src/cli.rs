@@ -12,8 +12,8 @@ use crate::learning::FeedbackVerdict;
 use crate::render;
 use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions};
 use crate::series::events::read_events;
-use crate::series::RawRow;
 use crate::series::timestamp::{to_calendar, to_rfc3339};
+use crate::series::RawRow;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::{Pass, Relay};
 use crate::stats::live_score::{score_points, LiveScoreConfig, PointScore};
@@ -287,7 +287,9 @@ pub fn score(path: &Path, options: &CsvOptions, format: Format) -> Result<(), Fa
     .and_then(|()| out.flush());
     match outcome {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing the scores").map_err(Failure::Internal),
+        other => other
+            .context("writing the scores")
+            .map_err(Failure::Internal),
     }
 }
 

@@ -347,7 +347,10 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                             "bench nab needs --data DIR, the NAB corpus folder (windows.json and its CSV folders)"
                         ))
                     })?;
-                    eprintln!("scoring the NAB corpus in {} one point at a time…", data.display());
+                    eprintln!(
+                        "scoring the NAB corpus in {} one point at a time…",
+                        data.display()
+                    );
                     let corpus = bench::nab::load(&data).map_err(Failure::BadInput)?;
                     let (report, scores) = bench::nab::run(&corpus);
                     if let Some(dir) = &results {

@@ -149,7 +149,12 @@ fn profile_score(
     let mut rows = Vec::new();
     let mut first_window = 0;
     for (file, file_scores) in corpus.iter().zip(scores) {
-        rows.extend(scorable_rows(file_scores, &file.windows, first_window, profile));
+        rows.extend(scorable_rows(
+            file_scores,
+            &file.windows,
+            first_window,
+            profile,
+        ));
         first_window += file.windows.len();
     }
     let swept = sweep(rows.clone(), profile);

@@ -117,7 +117,11 @@ pub struct ThresholdScore {
 /// above the highest (no detections) down to the lowest, over `rows` of any number of files.
 pub fn sweep(mut rows: Vec<ScorableRow>, profile: &Profile) -> Vec<ThresholdScore> {
     rows.sort_by(|a, b| b.anomaly_score.total_cmp(&a.anomaly_score));
-    let windows = rows.iter().filter_map(|row| row.window).max().map_or(0, |w| w + 1);
+    let windows = rows
+        .iter()
+        .filter_map(|row| row.window)
+        .max()
+        .map_or(0, |w| w + 1);
     let mut window_parts: Vec<Option<f64>> = vec![None; windows];
     for window in rows.iter().filter_map(|row| row.window) {
         window_parts[window] = Some(-profile.false_negative);
@@ -198,8 +202,14 @@ mod tests {
         let at_start = raw(1_000, &windows, &[500]);
         assert!((at_start - 1.0).abs() < 1e-12, "{at_start}");
         let at_end = raw(1_000, &windows, &[599]);
-        assert!(at_end.abs() < 0.1, "the last row earns about nothing: {at_end}");
-        assert_eq!(raw(1_000, &windows, &[520, 530, 540]), raw(1_000, &windows, &[520]));
+        assert!(
+            at_end.abs() < 0.1,
+            "the last row earns about nothing: {at_end}"
+        );
+        assert_eq!(
+            raw(1_000, &windows, &[520, 530, 540]),
+            raw(1_000, &windows, &[520])
+        );
     }
 
     #[test]
@@ -212,7 +222,10 @@ mod tests {
         let just_after = raw(1_000, &windows, &[500, 601]);
         let long_after = raw(1_000, &windows, &[500, 950]);
         assert!(just_after > long_after, "{just_after} vs {long_after}");
-        assert!((long_after - (1.0 - 0.11)).abs() < 1e-12, "over 3 widths away");
+        assert!(
+            (long_after - (1.0 - 0.11)).abs() < 1e-12,
+            "over 3 widths away"
+        );
     }
 
     #[test]

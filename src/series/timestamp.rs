@@ -190,7 +190,10 @@ mod tests {
     #[test]
     fn calendar_text_round_trips() {
         assert_eq!(to_calendar(NOON_2024_03_01), "2024-03-01 12:00:00");
-        assert_eq!(to_calendar(NOON_2024_03_01 + 250), "2024-03-01 12:00:00.250");
+        assert_eq!(
+            to_calendar(NOON_2024_03_01 + 250),
+            "2024-03-01 12:00:00.250"
+        );
         for ms in [NOON_2024_03_01, NOON_2024_03_01 + 250] {
             assert_eq!(TimestampFormat::Calendar.parse(&to_calendar(ms)), Some(ms));
         }

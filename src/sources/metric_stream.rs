@@ -167,7 +167,11 @@ impl PointIngest {
             };
             let scored = scorer.push(*ts, *value);
             if scored.alert {
-                tracing::info!(metric, score = scored.score, "new incident on the metrics stream");
+                tracing::info!(
+                    metric,
+                    score = scored.score,
+                    "new incident on the metrics stream"
+                );
                 opened.push(metric.clone());
             }
         }

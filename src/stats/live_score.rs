@@ -4,35 +4,38 @@
 //!
 //! Four measures each ask a different question of the newest point:
 //!
-//! - **level** — is the mean of the last points far from the recent median, in robust (MAD)
-//!   units? (windowed Gaussian, made robust; NAB `windowedGaussian`)
-//! - **spread** — are the last points, on average, far from the median in either direction
-//!   (spike density, variance bursts)? (the short-window idea of HTM's anomaly likelihood,
+//! - **level** — is the mean of the last few points far from the recent median, in robust
+//!   (MAD) units? (NAB's windowed Gaussian, made robust)
+//! - **spread** — are the last points, on average, far from that median in either direction
+//!   (spike density, variance bursts)? (the short-window average of HTM's anomaly likelihood,
 //!   Ahmad et al., *Unsupervised real-time anomaly detection for streaming data*, 2017)
-//! - **phase** — is the point far from what this time of day (and of week) looked like on the
-//!   last days? Whichever of the two explains the point better counts, so a weekend is judged
-//!   against weekends once weeks are known. (same-phase baselines, as in seasonal ESD,
-//!   Hochenbaum et al., Twitter 2017, without the look-ahead)
+//! - **phase** — is the point far from what this time of day, or of week, looked like in the
+//!   last cycles? Whichever of the two explains the point better counts, so a weekend is judged
+//!   against weekends once weeks are known. (same-phase baselines as in Hochenbaum et al.,
+//!   *Automatic anomaly detection in the cloud via statistical learning*, Twitter 2017, kept
+//!   causal)
 //! - **shape** — how far is the newest stretch (three piecewise means) from the nearest stretch
 //!   seen before? A causal, left-only matrix profile over a piecewise-aggregate view (Yeh et
-//!   al., *Matrix Profile I*, 2016; Keogh's PAA), in the spirit of the context detectors
-//!   CAD OSE and ARTime: a pattern already seen is no anomaly, however large.
+//!   al., *Matrix Profile I*, ICDM 2016; Keogh et al.'s PAA, 2001), in the spirit of the
+//!   context detectors CAD OSE (NAB `context_ose`) and ARTime: a pattern already seen is no
+//!   anomaly, however large.
 //!
-//! None of them is comparable across metrics as it stands, so each is judged against its own
-//! recent extremes: the block maxima of the last `blocks × block` points (Gumbel's block-maxima
-//! view of extremes; SPOT, Siffer et al., KDD 2017, for streams), the largest left out so that
-//! one earlier incident does not blind the detector. A measure at its usual extreme gives a
-//! ratio of 1; the score is `r / (1 + r)` for the largest weighted ratio `r`, so 0.5 means "as
-//! unusual as the usual worst" and an alert needs a little more. Each measure is compared in
-//! log units (`ln(1 + x)`) so that a metric whose scale collapses for a while does not make
-//! every later deviation look small.
+//! No measure is comparable across metrics as it stands, so each is judged against its own
+//! recent extremes: the second largest of its last block maxima (Gumbel's block-maxima view of
+//! extremes, as SPOT does for streams: Siffer et al., *Anomaly detection in streams with
+//! extreme value theory*, KDD 2017), compared in log units (`ln(1 + x)`) so that a stretch
+//! where the metric's scale collapsed does not make every later deviation look small, and
+//! never below a small floor, so that bounded noise beating its own tiny wobble is no news.
+//! A measure at its usual extreme gives a ratio of 1; the score is `r / (1 + r)` for the
+//! largest weighted ratio `r`, so 0.5 means "as unusual as the metric's usual worst" and an
+//! alert needs a little more.
 //!
 //! An alert opens an incident: the score stays 0 for the next `quiet` points (NAB counts only
-//! the first detection of an anomaly, and a person wants one page), and the incident's peak is
-//! remembered for the detector's whole memory, so the same kind of incident again — a nightly
-//! job's burst — is the metric's usual behaviour, while a stronger one alerts. Nothing is scored
-//! during the first `warmup` points, and every reference starts unknown (no alert) rather than
-//! guessed.
+//! the first detection of an anomaly, and a person wants one page), and the incident's peak
+//! raises the bar for `incident_memory` points, so the same incident again soon after — a
+//! batch job's burst — is the metric's usual behaviour while a stronger one alerts. Nothing
+//! is scored during the first `warmup` points, and a measure says nothing (rather than guess)
+//! until it has a baseline and a first block of extremes.
 
 use std::collections::VecDeque;
 
@@ -61,9 +64,12 @@ pub struct LiveScoreConfig {
     /// A stretch is remembered every this many points, up to `shape_memory` stretches.
     pub shape_stride: usize,
     pub shape_memory: usize,
-    /// Points per block of the extremes reference, and blocks remembered.
+    /// Points per block of the extremes reference, blocks remembered, and blocks seen before
+    /// the reference is trusted (until then the measure says nothing: a metric's first hours
+    /// have not shown its usual extremes yet, e.g. the falling half of a daily cycle).
     pub block: usize,
     pub blocks: usize,
+    pub min_blocks: usize,
     /// Weights of the level, spread, phase and shape ratios: a lower weight asks that measure
     /// to go further beyond its usual extreme before it alerts.
     pub weights: [f64; 4],
@@ -99,6 +105,7 @@ impl Default for LiveScoreConfig {
             shape_memory: 2_000,
             block: 80,
             blocks: 16,
+            min_blocks: 3,
             weights: [0.7, 1.0, 0.8, 0.9],
             warmup: 60,
             alert_score: 0.52,
@@ -129,7 +136,11 @@ impl LiveScoreConfig {
 }
 
 /// Scores a whole series in order, as the live stream would score its points one by one.
-pub fn score_points(timestamps_ms: &[i64], values: &[f64], config: LiveScoreConfig) -> Vec<PointScore> {
+pub fn score_points(
+    timestamps_ms: &[i64],
+    values: &[f64],
+    config: LiveScoreConfig,
+) -> Vec<PointScore> {
     let mut scorer = LiveScorer::new(config);
     timestamps_ms
         .iter()
@@ -190,20 +201,17 @@ impl LiveScorer {
                 config.shape_memory,
             ),
             extremes: std::array::from_fn(|i| {
-                Extremes::new(config.block, config.blocks, memory, config.floors[i])
+                Extremes::new(
+                    config.block,
+                    config.blocks,
+                    config.min_blocks,
+                    memory,
+                    config.floors[i],
+                )
             }),
             seen: 0,
             quiet_left: 0,
         }
-    }
-
-    pub fn config(&self) -> &LiveScoreConfig {
-        &self.config
-    }
-
-    /// Whether an incident opened within the last `quiet` points.
-    pub fn in_incident(&self) -> bool {
-        self.quiet_left > 0
     }
 
     /// Scores `value` at `timestamp_ms` (Unix milliseconds) and learns from it. A value that
@@ -277,12 +285,14 @@ const SPREAD_Z_CAP: f64 = 20.0;
 
 const DAY_SECONDS: i64 = 86_400;
 
-/// Mean of the last `len` values.
+/// Mean of the last `len` values. The running sum is recomputed once per window so that
+/// rounding cannot build up over months of points.
 #[derive(Debug, Clone)]
 struct RollingMean {
     len: usize,
     values: VecDeque<f64>,
     sum: f64,
+    since_exact: usize,
 }
 
 impl RollingMean {
@@ -291,6 +301,7 @@ impl RollingMean {
             len: len.max(1),
             values: VecDeque::with_capacity(len.max(1) + 1),
             sum: 0.0,
+            since_exact: 0,
         }
     }
 
@@ -301,17 +312,25 @@ impl RollingMean {
         if self.values.len() > self.len {
             self.sum -= self.values.pop_front().unwrap_or(0.0);
         }
+        self.since_exact += 1;
+        if self.since_exact >= self.len {
+            self.since_exact = 0;
+            self.sum = self.values.iter().sum();
+        }
         self.sum / self.values.len() as f64
     }
 }
 
 /// Median and robust scale of the last `window` values, recomputed every `refresh_every`.
+/// The values are also kept sorted (insertion by binary search), so a refresh reads the
+/// median and the MAD off them without copying or selecting.
 #[derive(Debug, Clone)]
 struct RollingRobust {
     window: usize,
     refresh_every: usize,
+    /// In arrival order.
     values: VecDeque<f64>,
-    scratch: Vec<f64>,
+    sorted: Vec<f64>,
     since_refresh: usize,
     median: f64,
     scale: f64,
@@ -323,7 +342,7 @@ impl RollingRobust {
             window: window.max(1),
             refresh_every: refresh_every.max(1),
             values: VecDeque::with_capacity(window.max(1)),
-            scratch: Vec::with_capacity(window.max(1)),
+            sorted: Vec::with_capacity(window.max(1)),
             since_refresh: 0,
             median: 0.0,
             scale: 0.0,
@@ -334,11 +353,23 @@ impl RollingRobust {
         self.values.len()
     }
 
+    /// Adds a finite value.
     fn push(&mut self, value: f64) {
         if self.values.len() == self.window {
-            self.values.pop_front();
+            if let Some(oldest) = self.values.pop_front() {
+                if let Ok(at) = self
+                    .sorted
+                    .binary_search_by(|probe| probe.total_cmp(&oldest))
+                {
+                    self.sorted.remove(at);
+                }
+            }
         }
         self.values.push_back(value);
+        let at = self
+            .sorted
+            .partition_point(|probe| probe.total_cmp(&value).is_lt());
+        self.sorted.insert(at, value);
         self.since_refresh += 1;
         if self.since_refresh >= self.refresh_every || self.values.len() < 32 {
             self.refresh();
@@ -349,18 +380,36 @@ impl RollingRobust {
     /// the mean absolute deviation, and never quite 0.
     fn refresh(&mut self) {
         self.since_refresh = 0;
-        self.scratch.clear();
-        self.scratch.extend(self.values.iter().copied());
-        let n = self.scratch.len();
+        let n = self.sorted.len();
         if n == 0 {
             return;
         }
-        let median = *self.scratch.select_nth_unstable_by(n / 2, f64::total_cmp).1;
-        for value in &mut self.scratch {
-            *value = (*value - median).abs();
+        let middle = n / 2;
+        let median = self.sorted[middle];
+        // The deviations below and above the median are two ascending runs: the MAD is the
+        // `middle`-th smallest of their merge.
+        let (mut below, mut above) = (middle + 1, middle + 1);
+        let mut mad = 0.0;
+        for _ in 0..=middle {
+            let from_below = (below > 0).then(|| median - self.sorted[below - 1]);
+            let from_above = (above < n).then(|| self.sorted[above] - median);
+            mad = match (from_below, from_above) {
+                (Some(b), Some(a)) if a < b => {
+                    above += 1;
+                    a
+                }
+                (Some(b), _) => {
+                    below -= 1;
+                    b
+                }
+                (None, Some(a)) => {
+                    above += 1;
+                    a
+                }
+                (None, None) => break,
+            };
         }
-        let mean_deviation = self.scratch.iter().sum::<f64>() / n as f64;
-        let mad = *self.scratch.select_nth_unstable_by(n / 2, f64::total_cmp).1;
+        let mean_deviation = self.sorted.iter().map(|v| (v - median).abs()).sum::<f64>() / n as f64;
         self.median = median;
         self.scale = (1.4826 * mad)
             .max(0.6267 * mean_deviation)
@@ -382,8 +431,10 @@ struct PhaseBaseline {
     cycles: usize,
     neighbours: usize,
     interval: Interval,
-    /// Per phase, its values in the last `cycles` cycles.
-    phases: Vec<VecDeque<f64>>,
+    /// Per phase, its values in the last `cycles` cycles: a ring of `cycles` slots each.
+    history: Vec<f64>,
+    /// Values each phase has seen (the ring's write position).
+    seen: Vec<u32>,
     scratch: Vec<f64>,
     residuals: RollingRobust,
 }
@@ -413,7 +464,8 @@ impl PhaseBaseline {
                 last: None,
                 gaps: Vec::new(),
             },
-            phases: Vec::new(),
+            history: Vec::new(),
+            seen: Vec::new(),
             scratch: Vec::new(),
             residuals,
         }
@@ -422,14 +474,16 @@ impl PhaseBaseline {
     /// |z| of `value` against its phase in earlier cycles, once that is known.
     fn push(&mut self, seconds: i64, value: f64) -> Option<f64> {
         let interval = self.learn_interval(seconds)?;
-        let phases = self.phases.len();
+        let phases = self.seen.len();
         let phase = (seconds.rem_euclid(self.period) / interval) as usize % phases;
         let mut z = None;
-        if !self.phases[phase].is_empty() {
+        if self.seen[phase] > 0 {
             self.scratch.clear();
             for offset in 0..=2 * self.neighbours {
                 let neighbour = (phase + phases + offset - self.neighbours) % phases;
-                self.scratch.extend(self.phases[neighbour].iter().copied());
+                let kept = (self.seen[neighbour] as usize).min(self.cycles);
+                let at = neighbour * self.cycles;
+                self.scratch.extend_from_slice(&self.history[at..at + kept]);
             }
             let middle = self.scratch.len() / 2;
             let expected = *self
@@ -442,11 +496,9 @@ impl PhaseBaseline {
             }
             self.residuals.push(residual);
         }
-        let history = &mut self.phases[phase];
-        if history.len() == self.cycles {
-            history.pop_front();
-        }
-        history.push_back(value);
+        let slot = self.seen[phase] as usize % self.cycles;
+        self.history[phase * self.cycles + slot] = value;
+        self.seen[phase] = self.seen[phase].saturating_add(1);
         z
     }
 
@@ -470,7 +522,8 @@ impl PhaseBaseline {
         let phases = self.period / interval;
         if self.period % interval == 0 && (8..=20_160).contains(&phases) {
             self.interval = Interval::Known(interval);
-            self.phases = vec![VecDeque::with_capacity(self.cycles); phases as usize];
+            self.history = vec![0.0; phases as usize * self.cycles];
+            self.seen = vec![0; phases as usize];
             Some(interval)
         } else {
             self.interval = Interval::Unusable;
@@ -481,8 +534,7 @@ impl PhaseBaseline {
 
 /// The distance (mean absolute difference of piecewise means, in units of `scale`) from the
 /// newest stretch to the nearest stretch remembered before it; stretches that overlap the
-/// newest are not candidates. The remembered stretches are kept sorted by their first mean,
-/// so the search stops as soon as that alone is farther than the best match.
+/// newest are not candidates.
 #[derive(Debug, Clone)]
 struct ShapeMemory {
     segment: usize,
@@ -490,13 +542,15 @@ struct ShapeMemory {
     stride: usize,
     capacity: usize,
     recent: VecDeque<f64>,
-    /// Stretches too recent to be candidates, oldest first.
-    pending: VecDeque<Vec<f64>>,
-    /// Candidate stretches by insertion number (`first_id` is the oldest kept).
-    candidates: VecDeque<Vec<f64>>,
+    /// Stretches too recent to be candidates, `segments` means each, oldest first.
+    pending: VecDeque<f64>,
+    /// Candidate stretches in a ring: stretch number `id` at `(id % capacity) * segments`.
+    stretches: Vec<f64>,
+    /// Number of the oldest candidate, and of the next to be stored.
     first_id: usize,
-    /// (first mean, insertion number) of every candidate, sorted.
-    by_first_mean: Vec<(f64, usize)>,
+    next_id: usize,
+    /// (sum of means, ring slot) of every candidate, sorted.
+    by_sum: Vec<(f64, usize)>,
     since_stored: usize,
     current: Vec<f64>,
 }
@@ -508,16 +562,18 @@ impl ShapeMemory {
     fn new(segment: usize, segments: usize, stride: usize, capacity: usize) -> Self {
         let segment = segment.max(1);
         let segments = segments.max(1);
+        let capacity = capacity.max(1);
         Self {
             segment,
             segments,
             stride: stride.max(1),
-            capacity: capacity.max(1),
+            capacity,
             recent: VecDeque::with_capacity(segment * segments + 1),
             pending: VecDeque::new(),
-            candidates: VecDeque::new(),
+            stretches: vec![0.0; capacity * segments],
             first_id: 0,
-            by_first_mean: Vec::new(),
+            next_id: 0,
+            by_sum: Vec::with_capacity(capacity),
             since_stored: 0,
             current: vec![0.0; segments],
         }
@@ -534,9 +590,10 @@ impl ShapeMemory {
         }
         for (k, mean) in self.current.iter_mut().enumerate() {
             let start = k * self.segment;
-            *mean = self.recent.range(start..start + self.segment).sum::<f64>() / self.segment as f64;
+            *mean =
+                self.recent.range(start..start + self.segment).sum::<f64>() / self.segment as f64;
         }
-        let nearest = if self.candidates.len() >= MIN_SHAPES {
+        let nearest = if self.next_id - self.first_id >= MIN_SHAPES {
             self.nearest()
         } else {
             f64::INFINITY
@@ -551,63 +608,68 @@ impl ShapeMemory {
             .then(|| nearest / self.segments as f64 / scale.max(1e-9))
     }
 
-    /// Sum of absolute differences to the nearest candidate.
+    fn stretch(&self, slot: usize) -> &[f64] {
+        let at = slot * self.segments;
+        &self.stretches[at..at + self.segments]
+    }
+
+    /// Sum of absolute differences to the nearest candidate. That sum is at least the
+    /// difference of the two stretches' sums of means, so candidates sorted by that sum are
+    /// searched outwards from the newest stretch's until the difference alone exceeds the best
+    /// match.
     fn nearest(&self) -> f64 {
-        let first = self.current[0];
-        let start = self
-            .by_first_mean
-            .partition_point(|&(mean, _)| mean < first);
-        let distance = |id: usize| -> f64 {
-            self.candidates[id - self.first_id]
+        let key = self.current.iter().sum::<f64>();
+        let distance = |slot: usize| -> f64 {
+            self.stretch(slot)
                 .iter()
                 .zip(&self.current)
                 .map(|(a, b)| (a - b).abs())
                 .sum()
         };
+        let start = self.by_sum.partition_point(|&(sum, _)| sum < key);
         let mut best = f64::INFINITY;
-        for &(mean, id) in &self.by_first_mean[start..] {
-            if mean - first >= best {
+        for &(sum, slot) in &self.by_sum[start..] {
+            if sum - key >= best {
                 break;
             }
-            best = best.min(distance(id));
+            best = best.min(distance(slot));
         }
-        for &(mean, id) in self.by_first_mean[..start].iter().rev() {
-            if first - mean >= best {
+        for &(sum, slot) in self.by_sum[..start].iter().rev() {
+            if key - sum >= best {
                 break;
             }
-            best = best.min(distance(id));
+            best = best.min(distance(slot));
         }
         best
     }
 
     /// Files the newest stretch; one that no longer overlaps the newest becomes a candidate.
     fn remember(&mut self) {
-        self.pending.push_back(self.current.clone());
-        if self.pending.len() <= self.segment * self.segments / self.stride {
+        self.pending.extend(self.current.iter().copied());
+        let overlapping = self.segment * self.segments / self.stride;
+        if self.pending.len() <= overlapping * self.segments {
             return;
         }
-        let Some(stretch) = self.pending.pop_front() else {
-            return;
-        };
-        if self.candidates.len() == self.capacity {
-            if let Some(oldest) = self.candidates.pop_front() {
-                let key = (oldest[0], self.first_id);
-                if let Ok(at) = self
-                    .by_first_mean
-                    .binary_search_by(|probe| compare(probe, &key))
-                {
-                    self.by_first_mean.remove(at);
-                }
-                self.first_id += 1;
+        if self.next_id - self.first_id == self.capacity {
+            let slot = self.first_id % self.capacity;
+            let key = (self.stretch(slot).iter().sum::<f64>(), slot);
+            if let Ok(at) = self.by_sum.binary_search_by(|probe| compare(probe, &key)) {
+                self.by_sum.remove(at);
             }
+            self.first_id += 1;
         }
-        let key = (stretch[0], self.first_id + self.candidates.len());
-        let at = self
-            .by_first_mean
+        let slot = self.next_id % self.capacity;
+        let at = slot * self.segments;
+        for mean in &mut self.stretches[at..at + self.segments] {
+            *mean = self.pending.pop_front().unwrap_or(0.0);
+        }
+        self.next_id += 1;
+        let key = (self.stretch(slot).iter().sum::<f64>(), slot);
+        let position = self
+            .by_sum
             .binary_search_by(|probe| compare(probe, &key))
-            .unwrap_or_else(|at| at);
-        self.by_first_mean.insert(at, key);
-        self.candidates.push_back(stretch);
+            .unwrap_or_else(|position| position);
+        self.by_sum.insert(position, key);
     }
 }
 
@@ -622,6 +684,7 @@ fn compare(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
 struct Extremes {
     block: usize,
     blocks: usize,
+    min_blocks: usize,
     memory: usize,
     tick: usize,
     block_max: f64,
@@ -637,10 +700,11 @@ struct Extremes {
 }
 
 impl Extremes {
-    fn new(block: usize, blocks: usize, memory: usize, floor: f64) -> Self {
+    fn new(block: usize, blocks: usize, min_blocks: usize, memory: usize, floor: f64) -> Self {
         Self {
             block: block.max(1),
             blocks: blocks.max(1),
+            min_blocks: min_blocks.clamp(1, blocks.max(1)),
             memory,
             tick: 0,
             block_max: 0.0,
@@ -686,6 +750,9 @@ impl Extremes {
         self.maxima.push_back(self.block_max);
         self.block_max = 0.0;
         self.in_block = 0;
+        if self.maxima.len() < self.min_blocks {
+            return;
+        }
         let mut sorted: Vec<f64> = self.maxima.iter().copied().collect();
         sorted.sort_by(|a, b| b.total_cmp(a));
         self.reference = sorted[1.min(sorted.len() - 1)].max(1e-9);
@@ -731,15 +798,67 @@ mod tests {
     }
 
     #[test]
+    fn the_rolling_median_and_mad_match_a_full_sort() {
+        let mut rolling = RollingRobust::new(25, 1);
+        let values: Vec<f64> = (0..200)
+            .map(|i| ((i as f64 * 7.31).sin() * 100.0).round() / 4.0)
+            .collect();
+        for (i, &value) in values.iter().enumerate() {
+            rolling.push(value);
+            let mut window: Vec<f64> = values[i.saturating_sub(24)..=i].to_vec();
+            window.sort_by(f64::total_cmp);
+            let median = window[window.len() / 2];
+            let mut deviations: Vec<f64> = window.iter().map(|v| (v - median).abs()).collect();
+            deviations.sort_by(f64::total_cmp);
+            let mad = deviations[deviations.len() / 2];
+            let mean = deviations.iter().sum::<f64>() / deviations.len() as f64;
+            assert_eq!(rolling.median, median, "row {i}");
+            let scale = (1.4826 * mad)
+                .max(0.6267 * mean)
+                .max(1e-9 + 1e-6 * median.abs());
+            assert!((rolling.scale - scale).abs() < 1e-9, "row {i}");
+        }
+    }
+
+    #[test]
     fn an_incident_of_many_points_alerts_once() {
         for seed in [16.0, 0.0, 10.0] {
-            let values = (0..1_000).map(|i| noise(i, seed) + if (600..640).contains(&i) { 60.0 } else { 0.0 });
+            let values = (0..1_000)
+                .map(|i| noise(i, seed) + if (600..640).contains(&i) { 60.0 } else { 0.0 });
             let alerts = alerts(values);
             assert_eq!(alerts.len(), 1, "seed {seed}: {alerts:?}");
             assert!((600..605).contains(&alerts[0]), "{alerts:?}");
         }
-        let values = (0..400).map(|i| noise(i, 16.0) + if (250..290).contains(&i) { 60.0 } else { 0.0 });
-        assert_eq!(alerts(values), [250]);
+        let values =
+            (0..400).map(|i| noise(i, 16.0) + if (250..290).contains(&i) { 60.0 } else { 0.0 });
+        let alerts = alerts(values);
+        assert!(
+            alerts.len() == 1 && (250..260).contains(&alerts[0]),
+            "{alerts:?}"
+        );
+    }
+
+    #[test]
+    fn the_first_day_of_a_daily_cycle_is_no_incident() {
+        // Five-minute points: a daily sine with noise; 30 points +40% from row 2,500.
+        let mut scorer = LiveScorer::new(LiveScoreConfig::default());
+        let alerts: Vec<usize> = (0..3_000)
+            .filter(|&i| {
+                let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+                let noise = ((i as f64 * 12.9898).sin() * 43_758.547).fract();
+                let incident = if (2_500..2_530).contains(&i) {
+                    1.4
+                } else {
+                    1.0
+                };
+                let value = (50.0 + 20.0 * phase.sin() + 3.0 * noise) * incident;
+                scorer
+                    .push(1_396_310_400_000 + i as i64 * 300_000, value)
+                    .alert
+            })
+            .collect();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert!((2_500..2_510).contains(&alerts[0]), "{alerts:?}");
     }
 
     #[test]
@@ -759,7 +878,10 @@ mod tests {
         });
         let alerts = alerts(values);
         assert_eq!(alerts.len(), 2, "{alerts:?}");
-        assert!((300..310).contains(&alerts[0]) && (1_500..1_510).contains(&alerts[1]), "{alerts:?}");
+        assert!(
+            (300..310).contains(&alerts[0]) && (1_500..1_510).contains(&alerts[1]),
+            "{alerts:?}"
+        );
     }
 
     #[test]

@@ -77,7 +77,12 @@ impl Store {
         .await?;
         let mut points = rows
             .iter()
-            .map(|row| Ok((row.try_get::<i64, _>("ts")?, row.try_get::<f64, _>("value")?)))
+            .map(|row| {
+                Ok((
+                    row.try_get::<i64, _>("ts")?,
+                    row.try_get::<f64, _>("value")?,
+                ))
+            })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         points.reverse();
         Ok(points)
