@@ -12,7 +12,7 @@ use crate::learning::FeedbackVerdict;
 use crate::render;
 use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions};
 use crate::series::events::read_events;
-use crate::series::timestamp::{to_calendar, to_rfc3339};
+use crate::series::timestamp::{to_rfc3339, write_calendar};
 use crate::series::RawRow;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::{Pass, Relay};
@@ -264,12 +264,7 @@ pub async fn stats(store: &Store, format: Format) -> Result<(), Failure> {
 /// (`| head`).
 pub fn score(path: &Path, options: &CsvOptions, format: Format) -> Result<(), Failure> {
     let written = read_rows_as_written(path, options).map_err(bad_input)?;
-    let timestamps: Vec<i64> = written.rows.iter().map(|row| row.timestamp).collect();
-    let values: Vec<f64> = written
-        .rows
-        .iter()
-        .map(|row| row.value.unwrap_or(f64::NAN))
-        .collect();
+    let (timestamps, values) = written.columns();
     let config = LiveScoreConfig::default();
     let scores = score_points(&timestamps, &values, config);
     let stdout = std::io::stdout();
@@ -300,14 +295,17 @@ fn write_scores_csv(
 ) -> std::io::Result<()> {
     writeln!(out, "timestamp,value,anomaly_score,alert")?;
     for (row, scored) in rows.iter().zip(scores) {
-        let value = row.value.map(|v| v.to_string()).unwrap_or_default();
-        writeln!(
-            out,
-            "{},{value},{},{}",
-            to_calendar(row.timestamp),
-            scored.score,
-            u8::from(scored.alert)
-        )?;
+        write_calendar(out, row.timestamp)?;
+        match row.value {
+            Some(value) => write!(out, ",{value},")?,
+            None => out.write_all(b",,")?,
+        }
+        if scored.score == 0.0 {
+            out.write_all(b"0")?;
+        } else {
+            write!(out, "{}", scored.score)?;
+        }
+        out.write_all(if scored.alert { b",1\n" } else { b",0\n" })?;
     }
     Ok(())
 }

@@ -48,8 +48,8 @@ pub fn load(dir: &Path) -> anyhow::Result<Vec<LabelledFile>> {
     labels
         .into_iter()
         .map(|(name, windows)| {
-            let written = read_rows_as_written(&dir.join(&name), &CsvOptions::default())?;
-            let timestamps: Vec<i64> = written.rows.iter().map(|row| row.timestamp).collect();
+            let (timestamps, values) =
+                read_rows_as_written(&dir.join(&name), &CsvOptions::default())?.columns();
             // NAB finds a window's bounds at the first row with that timestamp.
             let row_of = |text: &str| -> anyhow::Result<usize> {
                 let at = TimestampFormat::Calendar
@@ -65,12 +65,8 @@ pub fn load(dir: &Path) -> anyhow::Result<Vec<LabelledFile>> {
                 .collect::<anyhow::Result<_>>()?;
             Ok(LabelledFile {
                 name,
-                values: written
-                    .rows
-                    .iter()
-                    .map(|row| row.value.unwrap_or(f64::NAN))
-                    .collect(),
                 timestamps,
+                values,
                 windows,
             })
         })

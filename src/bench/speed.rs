@@ -1,5 +1,6 @@
 //! Speed: a full investigation on 500 points, and on 1 million points end to end from a CSV
-//! file (parse + investigate), reporting P50/P95 and points per second.
+//! file (parse + investigate); the live score of 1 million points, alone and end to end from
+//! the same file (what `score` does before printing). P50/P95 and points per second.
 
 use std::fmt;
 use std::time::Instant;
@@ -8,7 +9,8 @@ use serde::Serialize;
 
 use crate::agents::synthesizer::Weights;
 use crate::investigation::investigate;
-use crate::series::csv::{read_csv, CsvOptions};
+use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions};
+use crate::stats::live_score::{score_points, LiveScoreConfig};
 use crate::synthetic::scenarios::{generate, Tier};
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,12 +72,24 @@ pub fn run(scratch_dir: &std::path::Path) -> anyhow::Result<Vec<Timing>> {
 
     let path = scratch_dir.join("anomaly-hunter-bench-1m.csv");
     write_large_csv(&path, 1_000_000)?;
-    let result = time("detect, 1,000,000 points (CSV file)", 5, || {
-        let series = read_csv(&path, &CsvOptions::default())?;
-        Ok(investigate(&series, &[], Weights::default()).points)
-    });
+    let result = (|| {
+        let detect = time("detect, 1,000,000 points (CSV file)", 5, || {
+            let series = read_csv(&path, &CsvOptions::default())?;
+            Ok(investigate(&series, &[], Weights::default()).points)
+        })?;
+        let (timestamps, values) = read_rows_as_written(&path, &CsvOptions::default())?.columns();
+        let live = time("live score, 1,000,000 points", 5, || {
+            Ok(score_points(&timestamps, &values, LiveScoreConfig::default()).len())
+        })?;
+        let score = time("score, 1,000,000 points (CSV file)", 5, || {
+            let (timestamps, values) =
+                read_rows_as_written(&path, &CsvOptions::default())?.columns();
+            Ok(score_points(&timestamps, &values, LiveScoreConfig::default()).len())
+        })?;
+        Ok::<_, anyhow::Error>([detect, live, score])
+    })();
     let _ = std::fs::remove_file(&path);
-    timings.push(result?);
+    timings.extend(result?);
     Ok(timings)
 }
 

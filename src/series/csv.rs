@@ -102,6 +102,16 @@ pub struct RowsAsWritten {
     pub rows: Vec<RawRow>,
 }
 
+impl RowsAsWritten {
+    /// Timestamps and values side by side; a blank value is NaN.
+    pub fn columns(&self) -> (Vec<i64>, Vec<f64>) {
+        self.rows
+            .iter()
+            .map(|row| (row.timestamp, row.value.unwrap_or(f64::NAN)))
+            .unzip()
+    }
+}
+
 /// Reads a CSV file's rows as written, with the same checks and errors as [`read_csv`].
 pub fn read_rows_as_written(
     path: &Path,

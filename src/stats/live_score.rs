@@ -386,30 +386,8 @@ impl RollingRobust {
         }
         let middle = n / 2;
         let median = self.sorted[middle];
-        // The deviations below and above the median are two ascending runs: the MAD is the
-        // `middle`-th smallest of their merge.
-        let (mut below, mut above) = (middle + 1, middle + 1);
-        let mut mad = 0.0;
-        for _ in 0..=middle {
-            let from_below = (below > 0).then(|| median - self.sorted[below - 1]);
-            let from_above = (above < n).then(|| self.sorted[above] - median);
-            mad = match (from_below, from_above) {
-                (Some(b), Some(a)) if a < b => {
-                    above += 1;
-                    a
-                }
-                (Some(b), _) => {
-                    below -= 1;
-                    b
-                }
-                (None, Some(a)) => {
-                    above += 1;
-                    a
-                }
-                (None, None) => break,
-            };
-        }
-        let mean_deviation = self.sorted.iter().map(|v| (v - median).abs()).sum::<f64>() / n as f64;
+        let mad = kth_deviation(&self.sorted, middle, middle);
+        let mean_deviation = absolute_deviation_sum(&self.sorted, median) / n as f64;
         self.median = median;
         self.scale = (1.4826 * mad)
             .max(0.6267 * mean_deviation)
@@ -419,6 +397,52 @@ impl RollingRobust {
     fn z(&self, value: f64) -> f64 {
         (value - self.median) / self.scale
     }
+}
+
+/// `Σ |x - centre|`, in four independent running sums (so the additions pipeline).
+fn absolute_deviation_sum(values: &[f64], centre: f64) -> f64 {
+    let mut sums = [0.0; 4];
+    let chunks = values.chunks_exact(4);
+    let rest: f64 = chunks.remainder().iter().map(|v| (v - centre).abs()).sum();
+    for chunk in chunks {
+        for (sum, v) in sums.iter_mut().zip(chunk) {
+            *sum += (v - centre).abs();
+        }
+    }
+    sums.iter().sum::<f64>() + rest
+}
+
+/// The `k`-th smallest (from 0) of `|x - sorted[middle]|` over `sorted` (ascending), in
+/// O(log n): the deviations below the median and those above it are two ascending runs, and
+/// the answer takes the first `i` of one and the first `k + 1 - i` of the other for the `i`
+/// that a binary search finds (the k-th element of two sorted arrays).
+fn kth_deviation(sorted: &[f64], middle: usize, k: usize) -> f64 {
+    let median = sorted[middle];
+    let below = |i: usize| median - sorted[middle - i]; // i in 0..=middle
+    let above = |j: usize| sorted[middle + 1 + j] - median; // j in 0..sorted.len() - middle - 1
+    let (below_len, above_len) = (middle + 1, sorted.len() - middle - 1);
+    let (mut low, mut high) = ((k + 1).saturating_sub(above_len), (k + 1).min(below_len));
+    while low < high {
+        let i = (low + high) / 2;
+        let j = k + 1 - i;
+        if i < below_len && j > 0 && above(j - 1) > below(i) {
+            low = i + 1;
+        } else {
+            high = i;
+        }
+    }
+    let (i, j) = (low, k + 1 - low);
+    let from_below = if i > 0 {
+        below(i - 1)
+    } else {
+        f64::NEG_INFINITY
+    };
+    let from_above = if j > 0 {
+        above(j - 1)
+    } else {
+        f64::NEG_INFINITY
+    };
+    from_below.max(from_above)
 }
 
 /// What a phase of a period (a time of day, or of week) looked like in the last cycles: the
