@@ -2,29 +2,24 @@
 //! the same rows of the whole file), writes one row per input row, alerts once per incident,
 //! survives `| head`; `bench nab --results` writes NAB's result files with the same scores.
 
+mod support;
+
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-fn anomaly_hunter() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
-    command
-        .env(
-            "ANOMALY_HUNTER_DATA_DIR",
-            std::env::temp_dir().join(format!("anomaly-hunter-score-{}", std::process::id())),
-        )
-        .env_remove("DATABASE_URL");
-    command
-}
+use support::scratch_dir;
+use support::serve::anomaly_hunter;
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "anomaly-hunter-score-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// Runs `command`, which must succeed.
+fn succeeds(command: &mut Command) -> Output {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
 
 /// Five-minute points with a daily cycle and noise; from row `incident` on, 30 rows are
@@ -47,17 +42,8 @@ fn metric_csv(rows: usize, incident: usize) -> String {
 
 /// The lines `score FILE …` prints; it must succeed.
 fn score(path: &Path, extra: &[&str]) -> Vec<String> {
-    let output = anomaly_hunter()
-        .arg("score")
-        .arg(path)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let data_dir = path.parent().unwrap().to_path_buf();
+    let output = succeeds(anomaly_hunter(&data_dir).arg("score").arg(path).args(extra));
     let text = String::from_utf8(output.stdout).unwrap();
     text.lines().map(str::to_string).collect()
 }
@@ -133,7 +119,7 @@ fn bad_input_is_refused_with_the_line_and_a_closed_pipe_is_no_error() {
         "timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,abc\n",
     )
     .unwrap();
-    let output = anomaly_hunter()
+    let output = anomaly_hunter(&dir)
         .args(["score"])
         .arg(dir.join("bad.csv"))
         .output()
@@ -146,7 +132,7 @@ fn bad_input_is_refused_with_the_line_and_a_closed_pipe_is_no_error() {
     );
 
     std::fs::write(dir.join("long.csv"), metric_csv(200_000, 100_000)).unwrap();
-    let mut child = anomaly_hunter()
+    let mut child = anomaly_hunter(&dir)
         .arg("score")
         .arg(dir.join("long.csv"))
         .stdout(Stdio::piped())
@@ -183,17 +169,12 @@ fn bench_nab_writes_nabs_result_files_with_the_scores_of_score() {
         r#"{"realTest/metric.csv": [["2014-04-09 12:10:00.000000", "2014-04-10 04:45:00.000000"]]}"#,
     )
     .unwrap();
-    let output = anomaly_hunter()
-        .args(["bench", "nab", "--format", "json", "--data"])
-        .arg(dir.join("corpus"))
-        .arg("--results")
-        .arg(dir.join("results"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        anomaly_hunter(&dir)
+            .args(["bench", "nab", "--format", "json", "--data"])
+            .arg(dir.join("corpus"))
+            .arg("--results")
+            .arg(dir.join("results")),
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["windows"], 1);

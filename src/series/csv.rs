@@ -117,16 +117,8 @@ pub fn read_rows_as_written(
     path: &Path,
     options: &CsvOptions,
 ) -> Result<RowsAsWritten, IngestError> {
-    let source_name = path.display().to_string();
-    let fail = |problem: Problem| IngestError {
-        source_name: source_name.clone(),
-        problem,
-    };
     let bytes = read_bytes(path, options.limits)?;
-    check_size(&bytes, options.limits).map_err(fail)?;
-    let lines = DataLines::index(&bytes);
-    let frame = split_columns(bytes).map_err(fail)?;
-    let rows = read_rows(&frame, options, &lines).map_err(fail)?;
+    let rows = parse_rows(bytes, &path.display().to_string(), options)?;
     let metric = options
         .metric
         .clone()
@@ -165,6 +157,24 @@ pub fn parse_csv(
     options: &CsvOptions,
     default_metric: Option<String>,
 ) -> Result<Series, IngestError> {
+    let rows = parse_rows(bytes, source_name, options)?;
+    let metric = options
+        .metric
+        .clone()
+        .or(default_metric)
+        .unwrap_or_else(|| rows.value_column.clone());
+    Series::from_rows(metric, rows.related_names, rows.rows).map_err(|e| IngestError {
+        source_name: source_name.to_string(),
+        problem: e.into(),
+    })
+}
+
+/// Checks the size, splits the columns and parses every cell: the rows in file order.
+fn parse_rows(
+    bytes: Vec<u8>,
+    source_name: &str,
+    options: &CsvOptions,
+) -> Result<Rows, IngestError> {
     let fail = |problem: Problem| IngestError {
         source_name: source_name.to_string(),
         problem,
@@ -172,13 +182,7 @@ pub fn parse_csv(
     check_size(&bytes, options.limits).map_err(fail)?;
     let lines = DataLines::index(&bytes);
     let frame = split_columns(bytes).map_err(fail)?;
-    let rows = read_rows(&frame, options, &lines).map_err(fail)?;
-    let metric = options
-        .metric
-        .clone()
-        .or(default_metric)
-        .unwrap_or_else(|| rows.value_column.clone());
-    Series::from_rows(metric, rows.related_names, rows.rows).map_err(|e| fail(e.into()))
+    read_rows(&frame, options, &lines).map_err(fail)
 }
 
 pub(super) fn check_size(bytes: &[u8], limits: Limits) -> Result<(), Problem> {

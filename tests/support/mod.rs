@@ -27,12 +27,17 @@ pub async fn stores(test: &str) -> Vec<(&'static str, Store)> {
 
 /// A scratch SQLite file path for `test`, removed first.
 pub fn scratch_path(test: &str, file: &str) -> std::path::PathBuf {
+    scratch_dir(test).join(file)
+}
+
+/// An empty scratch folder for `test`.
+pub fn scratch_dir(test: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir()
         .join(format!("anomaly-hunter-tests-{}", std::process::id()))
         .join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(file)
+    dir
 }
 
 pub async fn sqlite_store(test: &str) -> Store {
