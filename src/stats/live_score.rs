@@ -186,7 +186,6 @@ impl LiveScorer {
                 RollingRobust::new(config.phase_residual_window, config.refresh_every),
             )
         };
-        let memory = config.incident_memory;
         Self {
             config,
             level: RollingRobust::new(config.level_window, config.refresh_every),
@@ -205,7 +204,7 @@ impl LiveScorer {
                     config.block,
                     config.blocks,
                     config.min_blocks,
-                    memory,
+                    config.incident_memory,
                     config.floors[i],
                 )
             }),
@@ -231,10 +230,10 @@ impl LiveScorer {
             .zip(self.config.weights)
             .map(|(ratio, weight)| ratio * weight)
             .fold(0.0, f64::max);
-        let score = if raw.is_finite() {
-            raw / (1.0 + raw)
-        } else {
-            0.0
+        let score = match raw {
+            raw if raw.is_nan() => 0.0,
+            raw if raw.is_infinite() => 1.0,
+            raw => raw / (1.0 + raw),
         };
         if self.seen < self.config.warmup {
             return NOTHING;
@@ -883,6 +882,19 @@ mod tests {
             .collect();
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         assert!((2_500..2_510).contains(&alerts[0]), "{alerts:?}");
+    }
+
+    #[test]
+    fn missing_values_teach_nothing_and_an_enormous_one_alerts() {
+        let with_gaps = (0..600).map(|i| if i % 7 == 0 { f64::NAN } else { noise(i, 2.0) });
+        assert_eq!(alerts(with_gaps), Vec::<usize>::new());
+        let mut scorer = LiveScorer::new(LiveScoreConfig::default());
+        for i in 0..600 {
+            scorer.push(i * MINUTE_MS, noise(i, 2.0));
+        }
+        assert_eq!(scorer.push(600 * MINUTE_MS, f64::INFINITY).score, 0.0);
+        let huge = scorer.push(601 * MINUTE_MS, 1e300);
+        assert!(huge.alert && huge.score > 0.99, "{huge:?}");
     }
 
     #[test]
