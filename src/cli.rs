@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::investigation::{investigate_and_record, Origin};
+use crate::learning::threshold::describe_change;
 use crate::learning::FeedbackVerdict;
 use crate::render;
 use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions};
@@ -199,11 +200,12 @@ pub async fn feedback(
         "recorded {} for investigation {id}",
         verdict.as_str().replace('_', " ")
     );
-    if outcome.threshold_after != outcome.threshold_before {
-        println!(
-            "`{}` now needs {:+.2} log-odds more evidence to alert (was {:+.2})",
-            outcome.metric, outcome.threshold_after, outcome.threshold_before
-        );
+    if let Some(change) = describe_change(
+        &outcome.metric,
+        outcome.threshold_before,
+        outcome.threshold_after,
+    ) {
+        println!("{change}");
     }
     let weights: Vec<String> = outcome
         .weights

@@ -214,11 +214,23 @@ fn a_scripted_session_of_detect_feedback_history_and_stats() {
     );
     assert!(said.contains("recorded confirmed"), "{said}");
     let said = run_in(&data_dir, &["feedback", &disk, "false-positive"]);
-    assert!(said.contains("more evidence to alert"), "{said}");
+    assert!(
+        said.contains("I will stay quiet on `disk_io_spike` for changes of this size"),
+        "{said}"
+    );
+    let again: serde_json::Value = serde_json::from_str(&run_in(
+        &data_dir,
+        &["detect", &example("disk_io_spike.csv"), "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(
+        again["anomalous"], false,
+        "after `false positive` the same data is no longer an alert: {again}"
+    );
 
     let history = run_in(&data_dir, &["history", "--format", "json"]);
     let history: serde_json::Value = serde_json::from_str(&history).unwrap();
-    assert_eq!(history.as_array().unwrap().len(), 3);
+    assert_eq!(history.as_array().unwrap().len(), 4);
     assert!(history
         .as_array()
         .unwrap()
@@ -227,7 +239,7 @@ fn a_scripted_session_of_detect_feedback_history_and_stats() {
 
     let stats: serde_json::Value =
         serde_json::from_str(&run_in(&data_dir, &["stats", "--format", "json"])).unwrap();
-    assert_eq!(stats["investigations"], 3);
+    assert_eq!(stats["investigations"], 4);
     assert_eq!(stats["confirmed"], 1);
     assert_eq!(stats["false_positives"], 1);
     assert_eq!(stats["precision"], 0.5);
@@ -235,7 +247,7 @@ fn a_scripted_session_of_detect_feedback_history_and_stats() {
     assert!(!stats["calibration"].as_array().unwrap().is_empty());
     let text = run_in(&data_dir, &["stats"]);
     for needle in [
-        "Investigations: 3",
+        "Investigations: 4",
         "Precision from feedback: 50%",
         "Agents:",
         "Patterns:",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::agents::AgentName;
 use crate::investigation::{investigate_and_record, Origin, Verdict};
+use crate::learning::threshold::describe_change;
 use crate::learning::FeedbackVerdict;
 use crate::series::csv::{parse_csv, CsvOptions, Limits};
 use crate::series::Series;
@@ -184,32 +185,61 @@ impl ChatService {
             ThreadReply::Ignore => return Ok(ThreadAnswer::Quiet),
             ThreadReply::Rerun => {
                 let metric = self.store.investigation(investigation_id).await?.metric;
-                let investigated = self.check_metric(&metric, None, &Origin::new(speaker.platform)).await?;
+                let investigated = self
+                    .check_metric(&metric, None, &Origin::new(speaker.platform))
+                    .await?;
                 return Ok(ThreadAnswer::Verdict(Box::new(investigated)));
             }
             ThreadReply::Help => super::commands::HELP_TEXT.to_string(),
             ThreadReply::Confirm { root_cause } => {
                 let cause = root_cause.clone();
-                self.store.add_feedback(feedback(FeedbackVerdict::Confirmed, root_cause)).await?;
+                self.store
+                    .add_feedback(feedback(FeedbackVerdict::Confirmed, root_cause))
+                    .await?;
                 match cause {
                     Some(c) => format!("Thanks — recorded as confirmed, root cause “{c}”. I'll cite it when this comes back."),
                     None => "Thanks — recorded as confirmed.".to_string(),
                 }
             }
             ThreadReply::RootCause(cause) => {
-                self.store.add_feedback(feedback(FeedbackVerdict::Confirmed, Some(cause.clone()))).await?;
+                self.store
+                    .add_feedback(feedback(FeedbackVerdict::Confirmed, Some(cause.clone())))
+                    .await?;
                 format!("Recorded root cause “{cause}”; I'll cite it when a similar incident comes back.")
             }
-            ThreadReply::FalsePositive => match self.store.add_feedback(feedback(FeedbackVerdict::FalsePositive, None)).await {
-                Ok(outcome) => format!(
-                    "Recorded as a false positive. `{}` now needs {:+.1} log-odds more evidence before it alerts.",
-                    outcome.metric, outcome.threshold_after
-                ),
-                Err(StoreError::NotAnAlert(_)) => "This verdict did not alert, so there is nothing to mark as a false positive.".to_string(),
+            ThreadReply::FalsePositive => match self
+                .store
+                .add_feedback(feedback(FeedbackVerdict::FalsePositive, None))
+                .await
+            {
+                Ok(outcome) => {
+                    let change = describe_change(
+                        &outcome.metric,
+                        outcome.threshold_before,
+                        outcome.threshold_after,
+                    );
+                    format!(
+                        "Recorded as a false positive. {}",
+                        change.unwrap_or_else(|| format!(
+                            "`{}` stays as quiet as it already was.",
+                            outcome.metric
+                        ))
+                    )
+                }
+                Err(StoreError::NotAnAlert(_)) => {
+                    "This verdict did not alert, so there is nothing to mark as a false positive."
+                        .to_string()
+                }
                 Err(e) => return Err(e),
             },
-            ThreadReply::Explain { agent } => discussion::explain(&self.store.investigation(investigation_id).await?.verdict, agent),
-            ThreadReply::Question(question) => discussion::answer(&self.store.investigation(investigation_id).await?.verdict, &question),
+            ThreadReply::Explain { agent } => discussion::explain(
+                &self.store.investigation(investigation_id).await?.verdict,
+                agent,
+            ),
+            ThreadReply::Question(question) => discussion::answer(
+                &self.store.investigation(investigation_id).await?.verdict,
+                &question,
+            ),
         };
         Ok(ThreadAnswer::Text(answer))
     }

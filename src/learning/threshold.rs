@@ -2,14 +2,16 @@
 //! log-odds. A false positive raises the offset just above that false alarm's evidence (so
 //! the same evidence no longer alerts, and at least a fixed step each time); a confirmation
 //! caps it below the confirmed evidence (so what was real stays visible). Offsets live in
-//! [0, MAX_OFFSET].
+//! [0, MAX_OFFSET]. People read the change in words (`describe_change`), not in log-odds.
 
 /// Margin kept between the offset and a judged verdict's evidence, in log-odds.
 pub const MARGIN: f64 = 0.5;
 /// Smallest raise per false positive, in log-odds.
 pub const STEP: f64 = 0.5;
-/// Largest offset: beyond it only overwhelming evidence (p > 0.9997) alerts.
-pub const MAX_OFFSET: f64 = 8.0;
+/// Largest offset: above the strongest evidence a verdict can carry (log-odds bounded at
+/// ±34.5 per agent, weights up to 1.25, half the weaker agent added when both agree), so that
+/// the same data as any false alarm stops alerting — "stay quiet on this" must be felt.
+pub const MAX_OFFSET: f64 = 65.0;
 
 /// The learned state for one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -41,6 +43,23 @@ impl MetricThreshold {
     }
 }
 
+/// What a change of `metric`'s offset means for the people who caused it, in their words.
+pub fn describe_change(metric: &str, before: f64, after: f64) -> Option<String> {
+    if after >= MAX_OFFSET && before < MAX_OFFSET {
+        Some(format!(
+            "I will stay quiet on `{metric}`: that alarm was as strong as I can measure, so nothing on `{metric}` alerts until someone confirms one of its verdicts."
+        ))
+    } else if after > before {
+        Some(format!(
+            "I will stay quiet on `{metric}` for changes of this size; a clearly larger one still alerts."
+        ))
+    } else if after < before {
+        Some(format!("`{metric}` alerts again on changes like this one."))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,9 +84,23 @@ mod tests {
     }
 
     #[test]
+    fn changes_are_told_in_words() {
+        assert_eq!(describe_change("m", 1.0, 1.0), None);
+        let quieter = describe_change("m", 0.0, 3.0).unwrap();
+        assert!(
+            quieter.contains("stay quiet on `m` for changes of this size"),
+            "{quieter}"
+        );
+        let silent = describe_change("m", 3.0, MAX_OFFSET).unwrap();
+        assert!(silent.contains("until someone confirms"), "{silent}");
+        let louder = describe_change("m", 3.0, 1.0).unwrap();
+        assert!(louder.contains("alerts again"), "{louder}");
+    }
+
+    #[test]
     fn the_offset_has_bounds() {
         let mut t = MetricThreshold::default();
-        for _ in 0..50 {
+        for _ in 0..100 {
             t = t.after_feedback(20.0, false);
         }
         assert_eq!(t.offset, MAX_OFFSET);
