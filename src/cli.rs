@@ -232,13 +232,13 @@ pub async fn history(
         Format::Text => {
             for e in entries {
                 println!(
-                    "{}  {}  {:<28} {:<9} sev {:>2}  conf {:>3.0}%  {:<26} {}",
+                    "{}  {}  {:<28} {:<9} sev {:>2}  conf {:>5}  {:<26} {}",
                     e.id,
                     e.created_at,
                     e.metric,
                     if e.anomalous { "ANOMALOUS" } else { "normal" },
                     e.severity,
-                    e.confidence * 100.0,
+                    render::percent(e.confidence),
                     e.pattern.as_deref().unwrap_or("-"),
                     e.feedback.as_deref().unwrap_or("")
                 );

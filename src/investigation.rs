@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::agents::synthesizer::{self, Weights};
 use crate::agents::{
     change_detective, pattern_analyst, root_cause, AgentName, AgentReport, Context, WindowKind,
+    MAX_CONFIDENCE,
 };
 use crate::learning::fingerprint::Fingerprint;
 use crate::learning::SimilarIncident;
@@ -122,7 +123,7 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
         metric: series.metric.clone(),
         anomalous: conclusion.anomalous,
         severity: conclusion.severity,
-        confidence: round3(conclusion.confidence),
+        confidence: round3(conclusion.confidence.min(MAX_CONFIDENCE)),
         verdict: conclusion.verdict,
         hypothesis: conclusion.hypothesis,
         pattern: hypothesis
@@ -132,7 +133,7 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
         agents: reports
             .into_iter()
             .map(|r| AgentReport {
-                confidence: round3(r.confidence),
+                confidence: round3(r.confidence.min(MAX_CONFIDENCE)),
                 ..r
             })
             .collect(),

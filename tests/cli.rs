@@ -76,7 +76,13 @@ fn detect_prints_json_with_every_documented_field() {
         for field in ["agent", "confidence", "finding", "evidence"] {
             assert!(agent.get(field).is_some(), "agent missing {field}");
         }
+        assert!(agent["confidence"].as_f64().unwrap() <= 0.99, "{agent}");
     }
+    assert!(
+        verdict["confidence"].as_f64().unwrap() <= 0.99,
+        "never certain: {}",
+        verdict["confidence"]
+    );
     let window = &verdict["anomalies"][0];
     assert!(window["start"].as_str().unwrap().ends_with('Z'));
     assert!(window["kind"].is_string() && window["score"].is_number());
@@ -91,6 +97,7 @@ fn detect_on_a_normal_series_exits_zero_and_says_normal() {
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("NORMAL"), "{text}");
+    assert!(!text.contains("100%"), "no certainty is claimed: {text}");
     assert!(
         text.contains("Pattern Analyst")
             && text.contains("Change Detective")

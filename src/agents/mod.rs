@@ -200,6 +200,10 @@ impl AgentReport {
     }
 }
 
+/// The highest confidence stated anywhere: statistics on a few hundred points are never
+/// certain, and a bot that says "100%" and is wrong once is not believed again.
+pub const MAX_CONFIDENCE: f64 = 0.99;
+
 /// Turns a detection strength (statistic ÷ its threshold; 1 = just detected) into a
 /// probability: 0.5 at the threshold, ~0.95 at 1.5×, ~0.05 at 0.5×.
 pub fn strength_to_probability(strength: f64) -> f64 {

@@ -3,6 +3,7 @@
 
 use crate::agents::AgentName;
 use crate::learning::SimilarIncident;
+use crate::render::percent;
 
 /// What a reply in a verdict thread asks the bot to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,9 +157,9 @@ pub fn explain(verdict: &serde_json::Value, agent: Option<AgentName>) -> String 
     let mut text = String::new();
     for a in chosen {
         let title = agent_title(a["agent"].as_str().unwrap_or(""));
-        let confidence = a["confidence"].as_f64().unwrap_or(0.0) * 100.0;
+        let confidence = percent(a["confidence"].as_f64().unwrap_or(0.0));
         text.push_str(&format!(
-            "*{title}* ({confidence:.0}% confident): {}\n",
+            "*{title}* ({confidence} confident): {}\n",
             a["finding"].as_str().unwrap_or("")
         ));
         let evidence = a["evidence"].as_array().cloned().unwrap_or_default();

@@ -5,6 +5,7 @@
 use super::discussion::ThreadReply;
 use crate::agents::synthesizer::severity_label;
 use crate::investigation::Verdict;
+use crate::render::percent;
 
 /// A button under a verdict; `action` comes back when it is pressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,10 +80,10 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
     VerdictMessage {
         investigation_id: verdict.id.clone(),
         headline: format!(
-            "{emoji} {status} · {} · severity {}/10 · {:.0}% confident",
+            "{emoji} {status} · {} · severity {}/10 · {} confident",
             verdict.metric,
             verdict.severity,
-            verdict.confidence * 100.0
+            percent(verdict.confidence)
         ),
         colour,
         verdict: verdict.verdict.clone(),
@@ -91,7 +92,7 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
             .iter()
             .map(|a| {
                 (
-                    format!("{} ({:.0}%)", a.agent.title(), a.confidence * 100.0),
+                    format!("{} ({})", a.agent.title(), percent(a.confidence)),
                     a.finding.clone(),
                 )
             })

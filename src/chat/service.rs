@@ -7,6 +7,7 @@ use crate::agents::AgentName;
 use crate::investigation::{investigate_and_record, Origin, Verdict};
 use crate::learning::threshold::describe_change;
 use crate::learning::FeedbackVerdict;
+use crate::render::percent;
 use crate::series::csv::{parse_csv, CsvOptions, Limits};
 use crate::series::Series;
 use crate::sinks::voice::{Voice, VoiceClip};
@@ -269,12 +270,12 @@ impl ChatService {
             .iter()
             .map(|e| {
                 format!(
-                    "• {} `{}` {} sev {} ({:.0}%){}",
+                    "• {} `{}` {} sev {} ({}){}",
                     &e.created_at[..16],
                     e.metric,
                     if e.anomalous { "ANOMALOUS" } else { "normal" },
                     e.severity,
-                    e.confidence * 100.0,
+                    percent(e.confidence),
                     e.feedback
                         .as_deref()
                         .map(|f| format!(" — {}", f.replace('_', " ")))

@@ -52,10 +52,10 @@ pub fn draw(
     );
     let pad = ((high - low) * 0.05).max(1e-9);
     let title = format!(
-        "{} — severity {}/10, confidence {:.0}%",
+        "{} — severity {}/10, confidence {}",
         verdict.metric,
         verdict.severity,
-        verdict.confidence * 100.0
+        super::percent(verdict.confidence)
     );
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))

@@ -17,11 +17,11 @@ pub fn report(verdict: &Verdict) -> String {
         "NORMAL"
     };
     let headline = format!(
-        "{status} · {} · severity {}/10 ({}) · confidence {:.0}% · {} of 3 agents agree",
+        "{status} · {} · severity {}/10 ({}) · confidence {} · {} of 3 agents agree",
         verdict.metric,
         verdict.severity,
         severity_label(verdict.severity),
-        verdict.confidence * 100.0,
+        super::percent(verdict.confidence),
         verdict.consensus
     );
     let width = headline.chars().count().max(60) + 2;
@@ -37,9 +37,9 @@ pub fn report(verdict: &Verdict) -> String {
     for agent in &verdict.agents {
         let _ = writeln!(
             out,
-            "\n▸ {} — confidence {:.0}%",
+            "\n▸ {} — confidence {}",
             agent.agent.title(),
-            agent.confidence * 100.0
+            super::percent(agent.confidence)
         );
         let _ = writeln!(out, "  {}", agent.finding);
         for evidence in agent.evidence.iter().take(6) {

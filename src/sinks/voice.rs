@@ -108,10 +108,14 @@ pub fn announcement(verdict: &Verdict) -> String {
             None => "cause unknown".to_string(),
         },
     };
+    let confidence = if verdict.confidence >= crate::agents::MAX_CONFIDENCE {
+        "at least 99 percent".to_string()
+    } else {
+        format!("{} percent", (verdict.confidence * 100.0).round())
+    };
     format!(
-        "{level} anomaly in {}: {suspicion}, {} percent confidence",
+        "{level} anomaly in {}: {suspicion}, {confidence} confidence",
         verdict.metric.replace('_', " "),
-        (verdict.confidence * 100.0).round()
     )
 }
 
