@@ -88,18 +88,10 @@ struct Departure {
 
 pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
     let Some(departure) = main_departure(context) else {
-        let report = AgentReport {
-            agent: AgentName::RootCause,
-            confidence: 0.9,
-            finding: format!(
-                "Nothing to explain: {} has no departure from its baseline.",
-                context.series.metric
-            ),
-            evidence: Vec::new(),
-            anomaly_probability: 0.05,
-            windows: Vec::new(),
-        };
-        return (report, None);
+        return (
+            nothing_to_explain(context, "has no departure from its baseline"),
+            None,
+        );
     };
     let candidates = rank_related(context, departure.run.start);
     let shape = measure_shape(context, &departure, &candidates);
@@ -144,6 +136,14 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
         "Kendall τ after the onset",
     ));
     let matched = best_score >= MIN_PATTERN_SCORE;
+    if !matched && departure.strength < 1.0 {
+        // A wobble below the outlier threshold that fits no pattern: nothing to explain,
+        // and no talk of an "onset".
+        return (
+            nothing_to_explain(context, "departs from its baseline by less than an outlier"),
+            None,
+        );
+    }
     let hypothesis = matched.then(|| Hypothesis {
         pattern: best.id,
         name: best.name,
@@ -169,6 +169,18 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
         windows: Vec::new(),
     };
     (report, hypothesis)
+}
+
+/// The report of an agent that found nothing to explain, saying why in plain words.
+fn nothing_to_explain(context: &Context, why: &str) -> AgentReport {
+    AgentReport {
+        agent: AgentName::RootCause,
+        confidence: 0.9,
+        finding: format!("Nothing to explain: {} {why}.", context.series.metric),
+        evidence: Vec::new(),
+        anomaly_probability: 0.05,
+        windows: Vec::new(),
+    }
 }
 
 /// The main departure: a lasting shift when there is one, else the strongest collective

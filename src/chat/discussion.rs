@@ -328,6 +328,6 @@ mod tests {
         let summary = answer(&v, "thoughts");
         assert!(summary.contains("Critical anomaly") && summary.contains("Hypothesis"));
         assert!(explain(&v, Some(AgentName::PatternAnalyst))
-            .starts_with("*Pattern Analyst* (99% confident)"));
+            .starts_with("*Pattern Analyst* (≥ 99% confident)"));
     }
 }
