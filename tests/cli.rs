@@ -99,6 +99,10 @@ fn detect_on_a_normal_series_exits_zero_and_says_normal() {
     assert!(text.contains("NORMAL"), "{text}");
     assert!(!text.contains("100%"), "no certainty is claimed: {text}");
     assert!(
+        text.contains("Nothing to explain: normal_cpu") && !text.contains("onset"),
+        "a normal series has no departure to talk about: {text}"
+    );
+    assert!(
         text.contains("Pattern Analyst")
             && text.contains("Change Detective")
             && text.contains("Root Cause Agent")

@@ -649,7 +649,7 @@ async fn a_critical_verdict_gets_an_elevenlabs_voice_alert_in_its_thread() {
     let text = request.body["text"].as_str().unwrap();
     assert!(
         text.starts_with("Critical anomaly in api latency: ")
-            && text.ends_with(" suspected, 100 percent confidence"),
+            && text.ends_with(" suspected, at least 99 percent confidence"),
         "{text}"
     );
     assert_eq!(request.body["model_id"], "eleven_multilingual_v2");
