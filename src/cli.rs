@@ -18,7 +18,7 @@ use crate::series::RawRow;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::{Pass, Relay};
 use crate::stats::live_score::{score_points, LiveScoreConfig, PointScore};
-use crate::store::{Location, NewFeedback, Store, StoreError};
+use crate::store::{related_metric, Location, NewFeedback, Store, StoreError};
 
 /// How a command failed: input the user must fix (exit 2) or anything else (exit 1).
 #[derive(Debug)]
@@ -162,11 +162,21 @@ async fn publish_queued_events(store: Arc<Store>, redpanda: RedpandaConfig) {
 pub async fn ingest(path: &Path, options: &CsvOptions) -> Result<(), Failure> {
     let series = read_csv(path, options).map_err(bad_input)?;
     let store = open_store().await?;
-    let written = store
-        .ingest_points(&series.metric, &series.timestamps, &series.values)
-        .await?;
+    let written = store.ingest_series(&series).await?;
+    let related = match series.related.as_slice() {
+        [] => String::new(),
+        columns => format!(
+            " and {} related series ({})",
+            columns.len(),
+            columns
+                .iter()
+                .map(|column| format!("`{}`", related_metric(&series.metric, &column.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     println!(
-        "stored {written} points of `{}` ({} → {}); investigate with: anomaly-hunter detect --metric {}",
+        "stored {written} points of `{}` ({} → {}){related}; investigate with: anomaly-hunter detect --metric {}",
         series.metric,
         to_rfc3339(series.timestamps[0]),
         to_rfc3339(*series.timestamps.last().unwrap_or(&series.timestamps[0])),

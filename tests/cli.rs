@@ -293,7 +293,8 @@ fn ingest_then_detect_a_stored_metric() {
         ],
     );
     assert!(
-        said.contains("stored 720 points of `orders_db_latency`"),
+        said.contains("stored 720 points of `orders_db_latency`")
+            && said.contains("1 related series (`orders_db_latency.db_connections_active`)"),
         "{said}"
     );
     let verdict: serde_json::Value = serde_json::from_str(&run_in(

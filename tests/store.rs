@@ -442,3 +442,49 @@ async fn a_stream_batch_with_repeated_points_is_stored_once_with_the_last_value(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_files_other_columns_are_stored_and_loaded_as_related_series() {
+    for (backend, store) in support::stores("related").await {
+        let mut series = example("db_query_latency.csv");
+        series.metric = "api_latency".into();
+        // A blank cell in the related column, and a look-alike metric that is not related.
+        series.related[0].values[5] = f64::NAN;
+        store
+            .ingest_points("api_latencyx.other", &[series.timestamps[0]], &[1.0])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.ingest_series(&series).await.unwrap(),
+            720,
+            "{backend}"
+        );
+
+        let loaded = store.load_series("api_latency", None).await.unwrap();
+        assert_eq!(loaded.related.len(), 1, "{backend}: {:?}", loaded.related);
+        assert_eq!(loaded.related[0].name, "db_connections_active", "{backend}");
+        let (stored, original) = (&loaded.related[0].values, &series.related[0].values);
+        assert!(stored[5].is_nan(), "{backend}: a blank stays blank");
+        assert_eq!(stored[..5], original[..5], "{backend}");
+        assert_eq!(stored[6..], original[6..], "{backend}");
+        let column = store
+            .load_series("api_latency.db_connections_active", None)
+            .await
+            .unwrap();
+        assert_eq!(column.len(), 719, "{backend}: a metric of its own too");
+
+        let verdict = investigate_and_record(&store, &loaded, &[], &Origin::new("cli"))
+            .await
+            .unwrap();
+        assert_eq!(
+            verdict.pattern,
+            Some("connection_pool_exhaustion"),
+            "{backend}"
+        );
+        assert!(
+            verdict.hypothesis.contains("db_connections_active"),
+            "{backend}: the stored metric's related series is ranked as the file's column: {}",
+            verdict.hypothesis
+        );
+    }
+}

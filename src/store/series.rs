@@ -4,10 +4,20 @@ use sqlx::Row;
 
 use super::{Store, StoreError};
 use crate::series::events::Event;
-use crate::series::Series;
+use crate::series::{RawRow, Series};
 
 /// Rows per multi-row INSERT: well inside both backends' parameter limits.
 const BATCH: usize = 300;
+
+/// Related series loaded with a metric at most (the Root Cause Agent ranks them all).
+const MAX_RELATED: usize = 50;
+
+/// The stored name of a column that came with `metric` (`api_latency.db_connections_active`
+/// for the `db_connections_active` column of `api_latency`'s file): a check of `metric` loads
+/// every stored metric named `metric.…` as a candidate cause.
+pub fn related_metric(metric: &str, column: &str) -> String {
+    format!("{metric}.{column}")
+}
 
 impl Store {
     /// Stores points of `metric`; a point at an already stored timestamp replaces it, so
@@ -24,6 +34,40 @@ impl Store {
             .map(|(ts, value)| (metric, *ts, *value))
             .collect();
         self.ingest_rows(&rows).await
+    }
+
+    /// Stores a series and each of its related columns, the latter as metrics named
+    /// [`related_metric`] (blank cells are skipped), in one transaction. Returns the number
+    /// of points written for the series itself.
+    pub async fn ingest_series(&self, series: &Series) -> Result<usize, StoreError> {
+        let related: Vec<(String, &[f64])> = series
+            .related
+            .iter()
+            .map(|column| {
+                (
+                    related_metric(&series.metric, &column.name),
+                    &column.values[..],
+                )
+            })
+            .collect();
+        let mut rows: Vec<(&str, i64, f64)> = series
+            .timestamps
+            .iter()
+            .zip(&series.values)
+            .map(|(ts, value)| (series.metric.as_str(), *ts, *value))
+            .collect();
+        for (name, values) in &related {
+            rows.extend(
+                series
+                    .timestamps
+                    .iter()
+                    .zip(values.iter())
+                    .filter(|(_, value)| value.is_finite())
+                    .map(|(ts, value)| (name.as_str(), *ts, *value)),
+            );
+        }
+        self.ingest_rows(&rows).await?;
+        Ok(series.len())
     }
 
     /// Stores points of several metrics in one transaction (the metrics stream's batches),
@@ -110,10 +154,68 @@ impl Store {
             timestamps.push(row.try_get::<i64, _>("ts")?);
             values.push(row.try_get::<f64, _>("value")?);
         }
-        Series::from_points(metric, timestamps, values).map_err(|e| StoreError::Unusable {
+        let (related_names, related) = self
+            .related_columns(metric, &timestamps)
+            .await?
+            .into_iter()
+            .unzip::<_, _, Vec<String>, Vec<Vec<f64>>>();
+        let rows = timestamps
+            .iter()
+            .zip(values)
+            .enumerate()
+            .map(|(i, (&timestamp, value))| RawRow {
+                timestamp,
+                value: Some(value),
+                related: related.iter().map(|column| column[i]).collect(),
+            })
+            .collect();
+        Series::from_rows(metric, related_names, rows).map_err(|e| StoreError::Unusable {
             metric: metric.to_string(),
             detail: e.to_string(),
         })
+    }
+
+    /// The metrics stored as related to `metric` ([`related_metric`]), each as a column
+    /// aligned with `timestamps` (NaN where it has no point), by column name.
+    async fn related_columns(
+        &self,
+        metric: &str,
+        timestamps: &[i64],
+    ) -> Result<Vec<(String, Vec<f64>)>, StoreError> {
+        let (Some(&first), Some(&last)) = (timestamps.first(), timestamps.last()) else {
+            return Ok(Vec::new());
+        };
+        let prefix = related_metric(metric, "");
+        // substr, not LIKE: `_` and `%` are ordinary in metric names, and SQLite's LIKE
+        // ignores case.
+        let rows = sqlx::query(
+            "SELECT metric, ts, value FROM metric_points
+             WHERE substr(metric, 1, CAST($1 AS INTEGER)) = $2 AND ts >= $3 AND ts <= $4
+             ORDER BY metric, ts",
+        )
+        .bind(prefix.chars().count() as i64)
+        .bind(&prefix)
+        .bind(first)
+        .bind(last)
+        .fetch_all(self.pool())
+        .await?;
+        let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
+        for row in rows {
+            let name: String = row.try_get("metric")?;
+            let column = name[prefix.len()..].to_string();
+            if columns.last().is_none_or(|(last, _)| *last != column) {
+                if columns.len() == MAX_RELATED {
+                    break;
+                }
+                columns.push((column, vec![f64::NAN; timestamps.len()]));
+            }
+            let ts: i64 = row.try_get("ts")?;
+            if let (Ok(at), Some((_, values))) = (timestamps.binary_search(&ts), columns.last_mut())
+            {
+                values[at] = row.try_get("value")?;
+            }
+        }
+        Ok(columns)
     }
 
     /// The stored series of `metric`, only its last `lookback_ms` (before its latest point)
