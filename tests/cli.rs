@@ -358,3 +358,42 @@ fn processes_racing_to_create_a_fresh_store_all_succeed() {
         "every investigation stored"
     );
 }
+
+#[test]
+fn ongoing_means_the_last_points_are_still_anomalous() {
+    let csv = |shape: &dyn Fn(usize) -> f64| -> String {
+        let mut text = String::from("timestamp,value\n");
+        for i in 0..600 {
+            let noise = ((i as f64 * 12.9898).sin() * 43_758.547).fract();
+            text.push_str(&format!(
+                "2024-01-01T{:02}:{:02}:00Z,{:.3}\n",
+                i / 60,
+                i % 60,
+                100.0 + 4.0 * noise + shape(i)
+            ));
+        }
+        text
+    };
+    // An 8-minute spike that ended 17 minutes before the last point.
+    let over = scratch_file(
+        "spike_over.csv",
+        &csv(&|i| if (575..583).contains(&i) { 120.0 } else { 0.0 }),
+    );
+    let over = detect_json(&[over.to_str().unwrap()]);
+    assert_eq!(over["anomalous"], true, "{over}");
+    assert!(
+        !over["verdict"].as_str().unwrap().contains("ongoing"),
+        "the spike is over: {}",
+        over["verdict"]
+    );
+    let shifted = scratch_file(
+        "shift_lasting.csv",
+        &csv(&|i| if i >= 450 { 120.0 } else { 0.0 }),
+    );
+    let shifted = detect_json(&[shifted.to_str().unwrap()]);
+    assert!(
+        shifted["verdict"].as_str().unwrap().contains("ongoing"),
+        "the shift lasts to the last point: {}",
+        shifted["verdict"]
+    );
+}

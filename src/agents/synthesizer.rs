@@ -4,11 +4,13 @@
 //! - not anomalous: `round(3 · P(anomalous))`, so 0–1 for a clean bill of health and at most 3;
 //! - anomalous, base by the worst window: an outage is 8; any other kind starts at 4 and gains
 //!   one point each at a deviation of 20%, 50% and 100% of the metric's level (so at most 7);
-//! - +1 when the anomaly is ongoing (its last window reaches the final 5% of the points);
+//! - +1 when the anomaly is still going on (its last window reaches the last point and the
+//!   last points still sit away from the level before it);
 //! - +1 when the case is certain: confidence ≥ 0.95 and all three agents agree;
 //! - clamped to 4–10.
 
 use super::{AgentName, AgentReport, Context, Hypothesis, Window, WindowKind};
+use crate::stats::median;
 
 /// What learning tunes: how much each agent's vote counts and how much evidence this metric
 /// needs before it is called anomalous.
@@ -161,10 +163,37 @@ fn severity(
         })
         .max()
         .unwrap_or(4);
-    let n = context.series.len();
-    let ongoing = windows.last().is_some_and(|w| w.end + n / 20 >= n - 1);
+    let ongoing = windows.last().is_some_and(|w| still_going_on(context, w));
     let certain = confidence >= 0.95 && consensus == 3;
     (base + u8::from(ongoing) + u8::from(certain)).clamp(4, 10)
+}
+
+/// Points before a window that give the level it departed from, and points at the end that
+/// say where the metric is now.
+const BEFORE_POINTS: usize = 30;
+const LAST_POINTS: usize = 5;
+
+/// Whether `window` is still going on: it reaches the last point, and the last points (with
+/// the seasonal pattern taken out) still sit at least 3 noise scales from the level before
+/// the window. A spike that is over is over, however its window was drawn.
+fn still_going_on(context: &Context, window: &Window) -> bool {
+    let d = context.decomposition;
+    let n = context.series.len();
+    if window.end + 1 < n {
+        return false;
+    }
+    let deseasonalised = |range: std::ops::Range<usize>| -> Vec<f64> {
+        range
+            .map(|i| context.series.values[i] - d.seasonal[i])
+            .collect()
+    };
+    let Some(before) = median(&deseasonalised(
+        window.start.saturating_sub(BEFORE_POINTS)..window.start,
+    )) else {
+        return true;
+    };
+    median(&deseasonalised(n.saturating_sub(LAST_POINTS)..n))
+        .is_some_and(|now| (now - before).abs() >= 3.0 * d.scale)
 }
 
 pub fn severity_label(severity: u8) -> &'static str {
@@ -188,8 +217,7 @@ fn verdict_sentence(
     else {
         return format!("{metric} looks normal: nothing departs from its baseline ({consensus} of 3 agents agree).");
     };
-    let n = context.series.len();
-    let ongoing = if main.end + n / 20 >= n - 1 {
+    let ongoing = if still_going_on(context, main) {
         ", ongoing"
     } else {
         ""
