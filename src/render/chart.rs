@@ -1,5 +1,7 @@
 //! PNG chart of a series: the values, the baseline band (baseline ± 3σ) and the anomalous
-//! windows shaded. The font is embedded so charts render the same on any machine.
+//! windows shaded, with the metric on the y axis and a legend. Long series are thinned to the
+//! minimum and maximum of each stretch, so a one-point spike is still drawn. The font is
+//! embedded so charts render the same on any machine.
 
 use std::path::Path;
 use std::sync::Once;
@@ -12,7 +14,7 @@ use crate::series::Series;
 use crate::stats::seasonality::Decomposition;
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-/// More points than pixels only blurs the line; longer series are thinned to this many.
+/// More points than pixels only blurs the line; longer series are thinned to about this many.
 const MAX_DRAWN_POINTS: usize = 4000;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +42,7 @@ pub fn draw(
     });
     let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let step = series.len().div_ceil(MAX_DRAWN_POINTS).max(1);
+    let drawn = thinned(&series.values, MAX_DRAWN_POINTS);
     let x = |i: usize| (series.timestamps[i] - series.timestamps[0]) as f64 / 3_600_000.0;
     let band = 3.0 * decomposition.scale;
     let (low, high) = series.values.iter().enumerate().fold(
@@ -73,46 +75,80 @@ pub fn draw(
             "hours since {}",
             crate::series::timestamp::to_rfc3339(series.timestamps[0])
         ))
+        .y_desc(&verdict.metric)
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|e| fail(&e))?;
-    for a in &verdict.anomalies {
+    let shaded = RED.mix(0.18);
+    for (k, a) in verdict.anomalies.iter().enumerate() {
         let shade = [
             (x(a.start_index), low - pad),
             (x(a.end_index).max(x(a.start_index) + 1e-6), high + pad),
         ];
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                shade,
-                RED.mix(0.18).filled(),
-            )))
+        let drawn = chart
+            .draw_series(std::iter::once(Rectangle::new(shade, shaded.filled())))
             .map_err(|e| fail(&e))?;
+        if k == 0 {
+            drawn.label("anomalous window").legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 16, y + 5)], shaded.filled())
+            });
+        }
     }
-    let indices = (0..series.len()).step_by(step);
-    let upper: Vec<(f64, f64)> = indices
-        .clone()
-        .map(|i| (x(i), decomposition.baseline(i) + band))
+    let upper: Vec<(f64, f64)> = drawn
+        .iter()
+        .map(|&i| (x(i), decomposition.baseline(i) + band))
         .collect();
-    let lower: Vec<(f64, f64)> = indices
-        .clone()
+    let lower: Vec<(f64, f64)> = drawn
+        .iter()
         .rev()
-        .map(|i| (x(i), decomposition.baseline(i) - band))
+        .map(|&i| (x(i), decomposition.baseline(i) - band))
         .collect();
     let polygon: Vec<(f64, f64)> = upper.into_iter().chain(lower).collect();
+    let expected = BLUE.mix(0.12);
     chart
-        .draw_series(std::iter::once(Polygon::new(
-            polygon,
-            BLUE.mix(0.12).filled(),
-        )))
-        .map_err(|e| fail(&e))?;
+        .draw_series(std::iter::once(Polygon::new(polygon, expected.filled())))
+        .map_err(|e| fail(&e))?
+        .label("expected (baseline ± 3σ)")
+        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], expected.filled()));
     chart
         .draw_series(LineSeries::new(
-            indices.map(|i| (x(i), series.values[i])),
+            drawn.iter().map(|&i| (x(i), series.values[i])),
             BLACK.stroke_width(1),
         ))
+        .map_err(|e| fail(&e))?
+        .label(verdict.metric.as_str())
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 14))
+        .draw()
         .map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))?;
     Ok(())
+}
+
+/// Indices of the points to draw: all of them up to `max_points`, else the lowest and the
+/// highest point of each stretch (in time order), so that no spike is thinned away.
+fn thinned(values: &[f64], max_points: usize) -> Vec<usize> {
+    let stretch = (2 * values.len()).div_ceil(max_points.max(2));
+    if stretch <= 1 {
+        return (0..values.len()).collect();
+    }
+    let mut drawn = Vec::with_capacity(2 * values.len() / stretch + 2);
+    for start in (0..values.len()).step_by(stretch) {
+        let end = (start + stretch).min(values.len());
+        let by_value = |a: &usize, b: &usize| values[*a].total_cmp(&values[*b]);
+        let lowest = (start..end).min_by(by_value).unwrap_or(start);
+        let highest = (start..end).max_by(by_value).unwrap_or(start);
+        drawn.push(lowest.min(highest));
+        if lowest != highest {
+            drawn.push(lowest.max(highest));
+        }
+    }
+    drawn
 }
 
 /// The chart as PNG bytes, for uploading into a chat thread.
@@ -129,4 +165,25 @@ pub fn png(
     });
     let _ = std::fs::remove_file(&path);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_every_spike_and_the_order_of_time() {
+        let mut values: Vec<f64> = (0..100_000).map(|i| (i % 7) as f64).collect();
+        values[12_345] = 1_000.0;
+        values[67_891] = -1_000.0;
+        let drawn = thinned(&values, 4_000);
+        assert!(drawn.len() <= 4_002, "{}", drawn.len());
+        assert!(drawn.contains(&12_345) && drawn.contains(&67_891));
+        assert!(drawn.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            thinned(&values[..100], 4_000).len(),
+            100,
+            "short series whole"
+        );
+    }
 }
