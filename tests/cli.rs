@@ -360,6 +360,31 @@ fn processes_racing_to_create_a_fresh_store_all_succeed() {
 }
 
 #[test]
+fn confidence_falls_when_agents_disagree() {
+    for file in [
+        "api_response_time_degradation.csv",
+        "network_packet_loss.csv",
+        "memory_leak.csv",
+    ] {
+        let verdict = detect_json(&[&example(file)]);
+        let confidence = verdict["confidence"].as_f64().unwrap();
+        let cap = match verdict["consensus"].as_u64().unwrap() {
+            3 => 0.99,
+            2 => 0.9,
+            _ => 0.75,
+        };
+        assert!(
+            confidence <= cap,
+            "{file}: {confidence} with consensus {}",
+            verdict["consensus"]
+        );
+    }
+    let split = detect_json(&[&example("network_packet_loss.csv")]);
+    assert_eq!(split["consensus"], 2, "the example this test leans on");
+    assert_eq!(split["confidence"], 0.9);
+}
+
+#[test]
 fn ongoing_means_the_last_points_are_still_anomalous() {
     let csv = |shape: &dyn Fn(usize) -> f64| -> String {
         let mut text = String::from("timestamp,value\n");

@@ -8,6 +8,9 @@
 //!   last points still sit away from the level before it);
 //! - +1 when the case is certain: confidence ≥ 0.95 and all three agents agree;
 //! - clamped to 4–10.
+//!
+//! Confidence is the probability of the verdict, at most 99%, and at most 90% when only two
+//! agents agree (75% when one does).
 
 use super::{AgentName, AgentReport, Context, Hypothesis, Window, WindowKind};
 use crate::stats::median;
@@ -86,7 +89,8 @@ pub fn synthesize(
         probability
     } else {
         1.0 - probability
-    };
+    }
+    .min(agreement_cap(consensus));
     let severity = severity(
         context,
         anomalous,
@@ -166,6 +170,16 @@ fn severity(
     let ongoing = windows.last().is_some_and(|w| still_going_on(context, w));
     let certain = confidence >= 0.95 && consensus == 3;
     (base + u8::from(ongoing) + u8::from(certain)).clamp(4, 10)
+}
+
+/// The highest confidence a verdict can state when only `consensus` of the three agents agree
+/// with it: two of three cannot make it near certain, one of three even less.
+fn agreement_cap(consensus: u8) -> f64 {
+    match consensus {
+        3.. => super::MAX_CONFIDENCE,
+        2 => 0.9,
+        _ => 0.75,
+    }
 }
 
 /// Points before a window that give the level it departed from, and points at the end that
