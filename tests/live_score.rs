@@ -182,6 +182,14 @@ fn bench_nab_writes_nabs_result_files_with_the_scores_of_score() {
     assert_eq!(standard["profile"], "standard");
     assert_eq!(standard["windows_hit"], 1, "{report}");
     assert!(standard["score"].as_f64().unwrap() > 50.0, "{report}");
+    let judged = &report["investigations"];
+    assert_eq!(
+        judged["labelled_windows_found"], 1,
+        "detect finds it: {judged}"
+    );
+    assert_eq!(judged["recall"], 1.0);
+    assert!((0.0..=1.0).contains(&judged["precision"].as_f64().unwrap()));
+    assert!(judged["brier"].as_f64().unwrap() < 0.25, "{judged}");
 
     let results = std::fs::read_to_string(
         dir.join("results/anomalyhunter/realTest/anomalyhunter_metric.csv"),

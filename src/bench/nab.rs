@@ -4,6 +4,10 @@
 //! profile is chosen for the whole corpus by NAB's sweep; the totals are normalised against
 //! the null and the perfect detector. `--results` writes NAB's result files so that NAB's
 //! `run.py --optimize --score --normalize` can check the numbers independently.
+//!
+//! It also judges the investigation (`detect`) on the same files: how many reported windows
+//! overlap a labelled one (precision), how many labelled windows a reported one overlaps
+//! (recall), and the Brier score of "this file holds an anomaly".
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,8 +19,11 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use super::nab_scoring::{best, normalised, scorable_rows, sweep, Profile, PROFILES};
+use crate::agents::synthesizer::Weights;
+use crate::investigation::investigate;
 use crate::series::csv::{read_rows_as_written, CsvOptions};
 use crate::series::timestamp::{to_calendar, TimestampFormat};
+use crate::series::Series;
 use crate::stats::live_score::{score_points, LiveScoreConfig};
 
 /// The detector's name in NAB's results (NAB splits file names on `_`, so none here).
@@ -93,6 +100,23 @@ pub struct NabReport {
     pub at_alert_threshold: Vec<ProfileScore>,
     /// Rows scored per second by the live score (one core).
     pub points_per_second: f64,
+    /// `detect` on every whole file.
+    pub investigations: InvestigationScore,
+}
+
+/// How the investigation's verdicts compare with the labels.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvestigationScore {
+    pub reported_windows: usize,
+    /// Reported windows that overlap a labelled window.
+    pub true_windows: usize,
+    /// `true_windows / reported_windows`.
+    pub precision: f64,
+    /// Labelled windows that a reported window overlaps.
+    pub labelled_windows_found: usize,
+    pub recall: f64,
+    /// Mean squared error of P(anomalous) against "the file has a labelled window".
+    pub brier: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,8 +155,59 @@ pub fn run(corpus: &[LabelledFile]) -> (NabReport, Vec<Vec<f64>>) {
             .map(|profile| profile_score(corpus, &scores, profile, Some(config.alert_score)))
             .collect(),
         points_per_second: rows as f64 / elapsed.max(1e-9),
+        investigations: judge_investigations(corpus),
     };
     (report, scores)
+}
+
+/// Investigates every whole file as `detect` would and compares the verdicts with the labels.
+pub fn judge_investigations(corpus: &[LabelledFile]) -> InvestigationScore {
+    let (mut reported, mut true_windows, mut found, mut labelled, mut squared) = (0, 0, 0, 0, 0.0);
+    for file in corpus {
+        let Ok(series) =
+            Series::from_points(&file.name, file.timestamps.clone(), file.values.clone())
+        else {
+            continue;
+        };
+        let verdict = investigate(&series, &[], Weights::default());
+        let labels: Vec<(i64, i64)> = file
+            .windows
+            .iter()
+            .map(|&(start, end)| (file.timestamps[start], file.timestamps[end]))
+            .collect();
+        let overlaps = |a: (i64, i64), b: (i64, i64)| a.0 <= b.1 && b.0 <= a.1;
+        let windows: Vec<(i64, i64)> = verdict
+            .anomalies
+            .iter()
+            .map(|a| (a.start_ms, a.end_ms))
+            .collect();
+        reported += windows.len();
+        true_windows += windows
+            .iter()
+            .filter(|w| labels.iter().any(|l| overlaps(**w, *l)))
+            .count();
+        labelled += labels.len();
+        found += labels
+            .iter()
+            .filter(|l| windows.iter().any(|w| overlaps(*w, **l)))
+            .count();
+        let p_anomalous = if verdict.anomalous {
+            verdict.confidence
+        } else {
+            1.0 - verdict.confidence
+        };
+        let outcome = f64::from(u8::from(!labels.is_empty()));
+        squared += (p_anomalous - outcome).powi(2);
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    InvestigationScore {
+        reported_windows: reported,
+        true_windows,
+        precision: ratio(true_windows, reported),
+        labelled_windows_found: found,
+        recall: ratio(found, labelled),
+        brier: squared / corpus.len().max(1) as f64,
+    }
 }
 
 /// One profile's score at `threshold`, or at NAB's optimised threshold when `None`.
@@ -237,6 +312,18 @@ impl fmt::Display for NabReport {
         };
         rows(f, &self.optimised, "(NAB's optimised threshold)")?;
         rows(f, &self.at_alert_threshold, "(the live alert threshold)")?;
+        let judged = &self.investigations;
+        writeln!(
+            f,
+            "detect on every whole file: {} of {} reported windows overlap a labelled one (precision {:.0}%), {} of {} labelled windows found (recall {:.0}%), Brier {:.3}",
+            judged.true_windows,
+            judged.reported_windows,
+            judged.precision * 100.0,
+            judged.labelled_windows_found,
+            self.windows,
+            judged.recall * 100.0,
+            judged.brier
+        )?;
         writeln!(
             f,
             "{:.0} points/s scored (one core). Published standard scores, full corpus: ARTime 74.9, HTM 70.1–70.5, CAD OSE 69.9, Skyline 58.2, windowed Gaussian 39.6",
