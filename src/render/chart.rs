@@ -9,7 +9,7 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::investigation::Verdict;
+use crate::investigation::{Anomaly, Verdict};
 use crate::series::Series;
 use crate::stats::seasonality::Decomposition;
 
@@ -48,7 +48,7 @@ pub fn draw(
     let (low, high) = series.values.iter().enumerate().fold(
         (f64::INFINITY, f64::NEG_INFINITY),
         |(lo, hi), (i, v)| {
-            let b = decomposition.baseline(i);
+            let b = expected(series, decomposition, &verdict.anomalies, i);
             (lo.min(*v).min(b - band), hi.max(*v).max(b + band))
         },
     );
@@ -96,12 +96,22 @@ pub fn draw(
     }
     let upper: Vec<(f64, f64)> = drawn
         .iter()
-        .map(|&i| (x(i), decomposition.baseline(i) + band))
+        .map(|&i| {
+            (
+                x(i),
+                expected(series, decomposition, &verdict.anomalies, i) + band,
+            )
+        })
         .collect();
     let lower: Vec<(f64, f64)> = drawn
         .iter()
         .rev()
-        .map(|&i| (x(i), decomposition.baseline(i) - band))
+        .map(|&i| {
+            (
+                x(i),
+                expected(series, decomposition, &verdict.anomalies, i) - band,
+            )
+        })
         .collect();
     let polygon: Vec<(f64, f64)> = upper.into_iter().chain(lower).collect();
     let expected = BLUE.mix(0.12);
@@ -128,6 +138,32 @@ pub fn draw(
         .map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))?;
     Ok(())
+}
+
+/// What point `i` was expected to be: the baseline, except inside an anomalous window, where
+/// the level stays what the data was before the window began (the median of the last points
+/// before it, seasonal pattern taken out; only the seasonal pattern moves on) — a baseline
+/// that follows the incident would draw the incident as normal.
+fn expected(
+    series: &Series,
+    decomposition: &Decomposition,
+    anomalies: &[Anomaly],
+    i: usize,
+) -> f64 {
+    const BEFORE_POINTS: usize = 60;
+    let window = anomalies
+        .iter()
+        .find(|a| (a.start_index..=a.end_index).contains(&i) && a.start_index > 0);
+    let level_before = window.and_then(|a| {
+        let before: Vec<f64> = (a.start_index.saturating_sub(BEFORE_POINTS)..a.start_index)
+            .map(|j| series.values[j] - decomposition.seasonal[j])
+            .collect();
+        crate::stats::median(&before)
+    });
+    match level_before {
+        Some(level) => level + decomposition.seasonal[i],
+        None => decomposition.baseline(i),
+    }
 }
 
 /// Indices of the points to draw: all of them up to `max_points`, else the lowest and the
@@ -170,6 +206,38 @@ pub fn png(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inside_a_window_the_expected_level_is_the_one_before_it() {
+        let series = Series {
+            timestamps: (0..6).map(|i| i * 60_000).collect(),
+            values: vec![10.0, 11.0, 12.0, 90.0, 91.0, 20.0],
+            ..Series::default()
+        };
+        let decomposition = Decomposition {
+            seasonality: None,
+            trend: vec![10.0, 11.0, 40.0, 80.0, 80.0, 20.0],
+            seasonal: vec![0.0, 0.0, 0.0, 1.0, 2.0, 0.0],
+            residual: vec![0.0; 6],
+            scale: 1.0,
+            scale_by_level: Vec::new(),
+        };
+        let window = Anomaly {
+            start: String::new(),
+            end: String::new(),
+            kind: crate::agents::WindowKind::LevelShift,
+            score: 1.0,
+            magnitude: 7.0,
+            start_index: 3,
+            end_index: 4,
+            start_ms: 0,
+            end_ms: 0,
+        };
+        let expected: Vec<f64> = (0..6)
+            .map(|i| expected(&series, &decomposition, std::slice::from_ref(&window), i))
+            .collect();
+        assert_eq!(expected, [10.0, 11.0, 40.0, 12.0, 13.0, 20.0]);
+    }
 
     #[test]
     fn thinning_keeps_every_spike_and_the_order_of_time() {
