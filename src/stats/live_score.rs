@@ -39,6 +39,8 @@
 
 use std::collections::VecDeque;
 
+use super::robust::MAD_TO_SIGMA;
+
 /// Tuning of [`LiveScorer`]. The defaults were chosen on NAB's development split (35 real and
 /// artificial metrics at 5 minutes to 1 hour resolution) and are the same for every metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -385,10 +387,10 @@ impl RollingRobust {
         }
         let middle = n / 2;
         let median = self.sorted[middle];
-        let mad = kth_deviation(&self.sorted, middle, middle);
+        let mad = median_deviation(&self.sorted);
         let mean_deviation = absolute_deviation_sum(&self.sorted, median) / n as f64;
         self.median = median;
-        self.scale = (1.4826 * mad)
+        self.scale = (MAD_TO_SIGMA * mad)
             .max(0.6267 * mean_deviation)
             .max(1e-9 + 1e-6 * median.abs());
     }
@@ -411,11 +413,14 @@ fn absolute_deviation_sum(values: &[f64], centre: f64) -> f64 {
     sums.iter().sum::<f64>() + rest
 }
 
-/// The `k`-th smallest (from 0) of `|x - sorted[middle]|` over `sorted` (ascending), in
-/// O(log n): the deviations below the median and those above it are two ascending runs, and
-/// the answer takes the first `i` of one and the first `k + 1 - i` of the other for the `i`
-/// that a binary search finds (the k-th element of two sorted arrays).
-fn kth_deviation(sorted: &[f64], middle: usize, k: usize) -> f64 {
+/// The MAD of `sorted` (ascending, not empty) as `RollingRobust` defines it: the `k`-th
+/// smallest (from 0) of `|x - sorted[k]|` for `k = n / 2`, in O(log n). The deviations below
+/// the median and those above it are two ascending runs; the answer takes the first `i` of one
+/// and the first `k + 1 - i` of the other for the `i` that a binary search finds (the k-th
+/// element of two sorted arrays).
+fn median_deviation(sorted: &[f64]) -> f64 {
+    let middle = sorted.len() / 2;
+    let k = middle;
     let median = sorted[middle];
     let below = |i: usize| median - sorted[middle - i]; // i in 0..=middle
     let above = |j: usize| sorted[middle + 1 + j] - median; // j in 0..sorted.len() - middle - 1
@@ -636,6 +641,11 @@ impl ShapeMemory {
         &self.stretches[at..at + self.segments]
     }
 
+    /// The search key of the candidate in `slot`: its sum of means, then the slot.
+    fn key(&self, slot: usize) -> (f64, usize) {
+        (self.stretch(slot).iter().sum(), slot)
+    }
+
     /// Sum of absolute differences to the nearest candidate. That sum is at least the
     /// difference of the two stretches' sums of means, so candidates sorted by that sum are
     /// searched outwards from the newest stretch's until the difference alone exceeds the best
@@ -674,8 +684,7 @@ impl ShapeMemory {
             return;
         }
         if self.next_id - self.first_id == self.capacity {
-            let slot = self.first_id % self.capacity;
-            let key = (self.stretch(slot).iter().sum::<f64>(), slot);
+            let key = self.key(self.first_id % self.capacity);
             if let Ok(at) = self.by_sum.binary_search_by(|probe| compare(probe, &key)) {
                 self.by_sum.remove(at);
             }
@@ -687,7 +696,7 @@ impl ShapeMemory {
             *mean = self.pending.pop_front().unwrap_or(0.0);
         }
         self.next_id += 1;
-        let key = (self.stretch(slot).iter().sum::<f64>(), slot);
+        let key = self.key(slot);
         let position = self
             .by_sum
             .binary_search_by(|probe| compare(probe, &key))
@@ -836,7 +845,7 @@ mod tests {
             let mad = deviations[deviations.len() / 2];
             let mean = deviations.iter().sum::<f64>() / deviations.len() as f64;
             assert_eq!(rolling.median, median, "row {i}");
-            let scale = (1.4826 * mad)
+            let scale = (MAD_TO_SIGMA * mad)
                 .max(0.6267 * mean)
                 .max(1e-9 + 1e-6 * median.abs());
             assert!((rolling.scale - scale).abs() < 1e-9, "row {i}");
