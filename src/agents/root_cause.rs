@@ -260,18 +260,14 @@ const DESCRIPTION_BUCKETS: usize = 200;
 /// Bucket medians (≤ 200) of the deseasonalised values from point `from` on.
 fn deseasonalised_buckets(context: &Context, from: usize) -> Vec<f64> {
     let values = &context.series.values;
-    let seasonal = &context.decomposition.seasonal;
     let n = values.len();
     let size = (n - from).div_ceil(DESCRIPTION_BUCKETS).max(1);
     (from..n)
         .step_by(size)
         .filter_map(|start| {
-            let end = (start + size).min(n);
-            median(
-                &(start..end)
-                    .map(|i| values[i] - seasonal[i])
-                    .collect::<Vec<_>>(),
-            )
+            context
+                .decomposition
+                .deseasonalised_median(values, start..(start + size).min(n))
         })
         .collect()
 }
@@ -282,17 +278,13 @@ fn measure_shape(context: &Context, departure: &Departure, candidates: &[Candida
     let n = series.len();
     let onset = departure.run.start;
     let level = context.level();
-    let before: Vec<f64> = (0..onset.max(n / 10))
-        .map(|i| series.values[i] - d.seasonal[i])
-        .collect();
-    let baseline = median(&before).unwrap_or(level);
+    let baseline = d
+        .deseasonalised_median(&series.values, 0..onset.max(n / 10))
+        .unwrap_or(level);
     let tail_start = n - (n / 10).max(3);
-    let tail = median(
-        &(tail_start..n)
-            .map(|i| series.values[i] - d.seasonal[i])
-            .collect::<Vec<_>>(),
-    )
-    .unwrap_or(baseline);
+    let tail = d
+        .deseasonalised_median(&series.values, tail_start..n)
+        .unwrap_or(baseline);
     let shift = tail - baseline;
     // A lasting shift defines the direction; the local departure only when nothing lasted.
     let sustained = shift.abs() >= (0.05 * level).max(3.0 * d.scale);

@@ -13,7 +13,6 @@
 //! agents agree (75% when one does).
 
 use super::{AgentName, AgentReport, Context, Hypothesis, Window, WindowKind};
-use crate::stats::median;
 
 /// What learning tunes: how much each agent's vote counts and how much evidence this metric
 /// needs before it is called anomalous.
@@ -182,31 +181,29 @@ fn agreement_cap(consensus: u8) -> f64 {
     }
 }
 
-/// Points before a window that give the level it departed from, and points at the end that
-/// say where the metric is now.
-const BEFORE_POINTS: usize = 30;
+/// Points at the end that say where the metric is now.
 const LAST_POINTS: usize = 5;
+
+/// The points before a window starting at `start` that give the level it departed from.
+pub fn level_before(start: usize) -> std::ops::Range<usize> {
+    const BEFORE_POINTS: usize = 30;
+    start.saturating_sub(BEFORE_POINTS)..start
+}
 
 /// Whether `window` is still going on: it reaches the last point, and the last points (with
 /// the seasonal pattern taken out) still sit at least 3 noise scales from the level before
 /// the window. A spike that is over is over, however its window was drawn.
 fn still_going_on(context: &Context, window: &Window) -> bool {
     let d = context.decomposition;
-    let n = context.series.len();
+    let values = &context.series.values;
+    let n = values.len();
     if window.end + 1 < n {
         return false;
     }
-    let deseasonalised = |range: std::ops::Range<usize>| -> Vec<f64> {
-        range
-            .map(|i| context.series.values[i] - d.seasonal[i])
-            .collect()
-    };
-    let Some(before) = median(&deseasonalised(
-        window.start.saturating_sub(BEFORE_POINTS)..window.start,
-    )) else {
+    let Some(before) = d.deseasonalised_median(values, level_before(window.start)) else {
         return true;
     };
-    median(&deseasonalised(n.saturating_sub(LAST_POINTS)..n))
+    d.deseasonalised_median(values, n.saturating_sub(LAST_POINTS)..n)
         .is_some_and(|now| (now - before).abs() >= 3.0 * d.scale)
 }
 

@@ -9,6 +9,7 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
+use crate::agents::synthesizer::level_before;
 use crate::investigation::{Anomaly, Verdict};
 use crate::series::Series;
 use crate::stats::seasonality::Decomposition;
@@ -141,24 +142,20 @@ pub fn draw(
 }
 
 /// What point `i` was expected to be: the baseline, except inside an anomalous window, where
-/// the level stays what the data was before the window began (the median of the last points
-/// before it, seasonal pattern taken out; only the seasonal pattern moves on) — a baseline
-/// that follows the incident would draw the incident as normal.
+/// the level stays what the data was before the window began (as the synthesizer judges
+/// whether it is still going on; only the seasonal pattern moves on) — a baseline that
+/// follows the incident would draw the incident as normal.
 fn expected(
     series: &Series,
     decomposition: &Decomposition,
     anomalies: &[Anomaly],
     i: usize,
 ) -> f64 {
-    const BEFORE_POINTS: usize = 60;
     let window = anomalies
         .iter()
-        .find(|a| (a.start_index..=a.end_index).contains(&i) && a.start_index > 0);
+        .find(|a| (a.start_index..=a.end_index).contains(&i));
     let level_before = window.and_then(|a| {
-        let before: Vec<f64> = (a.start_index.saturating_sub(BEFORE_POINTS)..a.start_index)
-            .map(|j| series.values[j] - decomposition.seasonal[j])
-            .collect();
-        crate::stats::median(&before)
+        decomposition.deseasonalised_median(&series.values, level_before(a.start_index))
     });
     match level_before {
         Some(level) => level + decomposition.seasonal[i],

@@ -211,6 +211,17 @@ impl Decomposition {
         self.residual[i] / self.scale_at(self.baseline(i))
     }
 
+    /// Median of `values[range]` with the seasonal pattern taken out: the level a stretch sat
+    /// at, whatever the time of day. `None` for an empty range.
+    pub fn deseasonalised_median(
+        &self,
+        values: &[f64],
+        range: std::ops::Range<usize>,
+    ) -> Option<f64> {
+        let levels: Vec<f64> = range.map(|i| values[i] - self.seasonal[i]).collect();
+        super::median(&levels)
+    }
+
     /// Noise scale for a point whose baseline is `level`.
     pub fn scale_at(&self, level: f64) -> f64 {
         self.scale_by_level
