@@ -18,7 +18,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use super::nab_scoring::{best, normalised, scorable_rows, sweep, Profile, PROFILES};
+use super::nab_scoring::{
+    best, normalised, scorable_rows, sweep, Profile, ThresholdScore, PROFILES,
+};
 use crate::agents::synthesizer::Weights;
 use crate::investigation::investigate;
 use crate::series::csv::{read_rows_as_written, CsvOptions};
@@ -141,19 +143,20 @@ pub fn run(corpus: &[LabelledFile]) -> (NabReport, Vec<Vec<f64>>) {
     let elapsed = started.elapsed().as_secs_f64();
     let rows: usize = corpus.iter().map(|file| file.values.len()).sum();
     let windows: usize = corpus.iter().map(|file| file.windows.len()).sum();
+    let swept: Vec<(ProfileScore, ProfileScore)> = PROFILES
+        .iter()
+        .map(|profile| profile_scores(corpus, &scores, profile, config.alert_score))
+        .collect();
     let report = NabReport {
         detector: DETECTOR,
         files: corpus.len(),
         rows,
         windows,
-        optimised: PROFILES
+        optimised: swept
             .iter()
-            .map(|profile| profile_score(corpus, &scores, profile, None))
+            .map(|(optimised, _)| optimised.clone())
             .collect(),
-        at_alert_threshold: PROFILES
-            .iter()
-            .map(|profile| profile_score(corpus, &scores, profile, Some(config.alert_score)))
-            .collect(),
+        at_alert_threshold: swept.into_iter().map(|(_, at_alert)| at_alert).collect(),
         points_per_second: rows as f64 / elapsed.max(1e-9),
         investigations: judge_investigations(corpus),
     };
@@ -210,47 +213,36 @@ pub fn judge_investigations(corpus: &[LabelledFile]) -> InvestigationScore {
     }
 }
 
-/// One profile's score at `threshold`, or at NAB's optimised threshold when `None`.
-fn profile_score(
+/// One profile's score at the threshold NAB's optimiser picks, and at `alert_score`, from
+/// one sweep over the whole corpus.
+fn profile_scores(
     corpus: &[LabelledFile],
     scores: &[Vec<f64>],
     profile: &Profile,
-    threshold: Option<f64>,
-) -> ProfileScore {
+    alert_score: f64,
+) -> (ProfileScore, ProfileScore) {
     let mut rows = Vec::new();
-    let mut first_window = 0;
+    let mut windows = 0;
     for (file, file_scores) in corpus.iter().zip(scores) {
-        rows.extend(scorable_rows(
-            file_scores,
-            &file.windows,
-            first_window,
-            profile,
-        ));
-        first_window += file.windows.len();
+        rows.extend(scorable_rows(file_scores, &file.windows, windows, profile));
+        windows += file.windows.len();
     }
-    let swept = sweep(rows.clone(), profile);
-    let chosen = match threshold {
-        None => best(&swept),
-        Some(threshold) => swept
-            .iter()
-            .rev()
-            .find(|score| score.threshold >= threshold)
-            .copied()
-            .unwrap_or(swept[0]),
-    };
-    let windows_hit = rows
+    let swept = sweep(rows, profile);
+    // Rows scoring at least `alert_score`: the smallest swept threshold not below it.
+    let at_alert = swept
         .iter()
-        .filter(|row| row.anomaly_score >= chosen.threshold)
-        .filter_map(|row| row.window)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    ProfileScore {
+        .rev()
+        .find(|score| score.threshold >= alert_score)
+        .copied()
+        .unwrap_or(swept[0]);
+    let summary = |chosen: ThresholdScore| ProfileScore {
         profile: profile.name,
         threshold: chosen.threshold,
-        score: normalised(chosen.raw, first_window, profile),
+        score: normalised(chosen.raw, windows, profile),
         detections: chosen.detections,
-        windows_hit,
-    }
+        windows_hit: chosen.windows_hit,
+    };
+    (summary(best(&swept)), summary(at_alert))
 }
 
 /// Writes NAB's result files, `dir/anomalyhunter/<category>/anomalyhunter_<file>.csv` with

@@ -111,6 +111,8 @@ pub struct ThresholdScore {
     pub raw: f64,
     /// Scorable rows at or above the threshold.
     pub detections: usize,
+    /// Labelled windows with a detection.
+    pub windows_hit: usize,
 }
 
 /// NAB's sweep (`calcScoreByThreshold`): the raw score at every distinct anomaly score, from
@@ -130,6 +132,8 @@ pub fn sweep(mut rows: Vec<ScorableRow>, profile: &Profile) -> Vec<ThresholdScor
     let total = |parts: &[Option<f64>], false_positives: f64| -> f64 {
         false_positives + parts.iter().flatten().sum::<f64>()
     };
+    let mut hit = vec![false; windows];
+    let mut windows_hit = 0;
     let mut threshold = 1.1;
     let mut scores = Vec::new();
     for (detections, row) in rows.iter().enumerate() {
@@ -138,6 +142,7 @@ pub fn sweep(mut rows: Vec<ScorableRow>, profile: &Profile) -> Vec<ThresholdScor
                 threshold,
                 raw: total(&window_parts, false_positives),
                 detections,
+                windows_hit,
             });
             threshold = row.anomaly_score;
         }
@@ -145,6 +150,7 @@ pub fn sweep(mut rows: Vec<ScorableRow>, profile: &Profile) -> Vec<ThresholdScor
             Some(w) => {
                 let part = window_parts[w].get_or_insert(-profile.false_negative);
                 *part = part.max(row.weight);
+                windows_hit += usize::from(!std::mem::replace(&mut hit[w], true));
             }
             None => false_positives += row.weight,
         }
@@ -153,6 +159,7 @@ pub fn sweep(mut rows: Vec<ScorableRow>, profile: &Profile) -> Vec<ThresholdScor
         threshold,
         raw: total(&window_parts, false_positives),
         detections: rows.len(),
+        windows_hit,
     });
     scores
 }
@@ -167,6 +174,7 @@ pub fn best(scores: &[ThresholdScore]) -> ThresholdScore {
             threshold: 1.1,
             raw: 0.0,
             detections: 0,
+            windows_hit: 0,
         })
 }
 
@@ -240,6 +248,11 @@ mod tests {
         assert_eq!(thresholds, [1.1, 0.95, 0.9, 0.0]);
         let top = best(&sweep);
         assert_eq!(top.threshold, 0.9);
+        assert_eq!(top.windows_hit, 1);
+        assert_eq!(
+            sweep[1].windows_hit, 0,
+            "at 0.95 only the false alarm is detected"
+        );
         assert!((top.raw - 0.89).abs() < 1e-12, "{top:?}");
     }
 
