@@ -90,8 +90,12 @@ pub enum Problem {
 /// Reads and validates a CSV file.
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Series, IngestError> {
     let bytes = read_bytes(path, options.limits)?;
-    let default_metric = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    parse_csv(bytes, &path.display().to_string(), options, default_metric)
+    parse_csv(bytes, &path.display().to_string(), options, file_stem(path))
+}
+
+/// A file's name without its extension: the metric's name when none is given.
+fn file_stem(path: &Path) -> Option<String> {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned())
 }
 
 /// A file's rows as written — file order, duplicate timestamps and blank values kept — the
@@ -118,12 +122,7 @@ pub fn read_rows_as_written(
     options: &CsvOptions,
 ) -> Result<RowsAsWritten, IngestError> {
     let bytes = read_bytes(path, options.limits)?;
-    let rows = parse_rows(bytes, &path.display().to_string(), options)?;
-    let metric = options
-        .metric
-        .clone()
-        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or(rows.value_column);
+    let (metric, rows) = parse_rows(bytes, &path.display().to_string(), options, file_stem(path))?;
     Ok(RowsAsWritten {
         metric,
         rows: rows.rows,
@@ -157,24 +156,21 @@ pub fn parse_csv(
     options: &CsvOptions,
     default_metric: Option<String>,
 ) -> Result<Series, IngestError> {
-    let rows = parse_rows(bytes, source_name, options)?;
-    let metric = options
-        .metric
-        .clone()
-        .or(default_metric)
-        .unwrap_or_else(|| rows.value_column.clone());
+    let (metric, rows) = parse_rows(bytes, source_name, options, default_metric)?;
     Series::from_rows(metric, rows.related_names, rows.rows).map_err(|e| IngestError {
         source_name: source_name.to_string(),
         problem: e.into(),
     })
 }
 
-/// Checks the size, splits the columns and parses every cell: the rows in file order.
+/// Checks the size, splits the columns and parses every cell: the metric's name (given, else
+/// `default_metric`, else the investigated column's header) and the rows in file order.
 fn parse_rows(
     bytes: Vec<u8>,
     source_name: &str,
     options: &CsvOptions,
-) -> Result<Rows, IngestError> {
+    default_metric: Option<String>,
+) -> Result<(String, Rows), IngestError> {
     let fail = |problem: Problem| IngestError {
         source_name: source_name.to_string(),
         problem,
@@ -182,7 +178,13 @@ fn parse_rows(
     check_size(&bytes, options.limits).map_err(fail)?;
     let lines = DataLines::index(&bytes);
     let frame = split_columns(bytes).map_err(fail)?;
-    read_rows(&frame, options, &lines).map_err(fail)
+    let rows = read_rows(&frame, options, &lines).map_err(fail)?;
+    let metric = options
+        .metric
+        .clone()
+        .or(default_metric)
+        .unwrap_or_else(|| rows.value_column.clone());
+    Ok((metric, rows))
 }
 
 pub(super) fn check_size(bytes: &[u8], limits: Limits) -> Result<(), Problem> {
