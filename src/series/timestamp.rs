@@ -162,37 +162,20 @@ pub fn write_calendar(out: &mut impl std::io::Write, ms: i64) -> std::io::Result
     let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
         return write!(out, "{ms}");
     };
-    let year = t.year();
-    if !(0..=9_999).contains(&year) {
-        return write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S"));
+    write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )?;
+    match ms.rem_euclid(1_000) {
+        0 => Ok(()),
+        millis => write!(out, ".{millis:03}"),
     }
-    let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
-    let year = year as u32;
-    let mut text = [0u8; 23];
-    text[..4].copy_from_slice(&[
-        b'0' + (year / 1_000) as u8,
-        b'0' + (year / 100 % 10) as u8,
-        b'0' + (year / 10 % 10) as u8,
-        b'0' + (year % 10) as u8,
-    ]);
-    text[4] = b'-';
-    text[5..7].copy_from_slice(&two(t.month()));
-    text[7] = b'-';
-    text[8..10].copy_from_slice(&two(t.day()));
-    text[10] = b' ';
-    text[11..13].copy_from_slice(&two(t.hour()));
-    text[13] = b':';
-    text[14..16].copy_from_slice(&two(t.minute()));
-    text[16] = b':';
-    text[17..19].copy_from_slice(&two(t.second()));
-    let millis = ms.rem_euclid(1_000) as u32;
-    if millis == 0 {
-        return out.write_all(&text[..19]);
-    }
-    text[19] = b'.';
-    text[20] = b'0' + (millis / 100) as u8;
-    text[21..23].copy_from_slice(&two(millis % 100));
-    out.write_all(&text)
 }
 
 /// Parses a look-back such as `90s`, `30m`, `6h`, `7d` or `2w` into milliseconds.
