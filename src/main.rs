@@ -133,6 +133,9 @@ enum Command {
         /// Seeds per scenario (efficacy).
         #[arg(long, default_value_t = 10)]
         seeds: u64,
+        /// First seed (efficacy): tune on one range, judge on another.
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
         /// Stored incidents to search (similar).
         #[arg(long, default_value_t = 100_000)]
         incidents: usize,
@@ -324,6 +327,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
         Command::Bench {
             what,
             seeds,
+            first_seed,
             incidents,
             points,
             metrics,
@@ -334,7 +338,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             let json = matches!(format, Format::Json);
             let output = match what {
                 BenchKind::Efficacy => {
-                    let report = bench::efficacy::run(seeds);
+                    let report = bench::efficacy::run(first_seed..first_seed + seeds);
                     if json {
                         serde_json::to_string_pretty(&report).context("serialising")?
                     } else {

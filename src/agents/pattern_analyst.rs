@@ -5,8 +5,10 @@ use super::{
     strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window,
     WindowKind,
 };
-use crate::series::GAP_FACTOR;
+use crate::series::{Gap, GAP_FACTOR};
 use crate::stats::anomalies::{constant_runs, cusum_regions, point_threshold, runs, Run};
+use crate::stats::seasonality::DAY_MS;
+use crate::stats::tail::rare_level;
 use crate::stats::{iqr_fences, percentile};
 
 /// CUSUM allowance: shifts under ~2σ are not collective anomalies.
@@ -24,7 +26,7 @@ pub fn investigate(context: &Context) -> AgentReport {
     let d = context.decomposition;
     let n = context.series.len();
     let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
-    let threshold = point_threshold(n);
+    let threshold = outlier_threshold(&z);
     let level = context.level();
 
     let mut windows = Vec::new();
@@ -48,6 +50,13 @@ pub fn investigate(context: &Context) -> AgentReport {
         anomaly_probability,
         windows,
     )
+}
+
+/// The |z| beyond which a point is an outlier: the Gaussian bound for this many points, or
+/// further out when the metric's own tail is heavier (a 1% chance that noise alone passes it
+/// anywhere in the series).
+pub(crate) fn outlier_threshold(z: &[f64]) -> f64 {
+    rare_level(z, 0.01, point_threshold(z.len()))
 }
 
 /// Points whose |z| passes the length-aware threshold and whose deviation is material.
@@ -131,7 +140,7 @@ pub(crate) fn outages(context: &Context) -> Vec<Window> {
     for gap in series
         .gaps
         .iter()
-        .filter(|g| g.before - g.after >= min_gap_ms)
+        .filter(|g| g.before - g.after >= min_gap_ms && !routine_silence(g, &series.gaps))
     {
         let run = Run {
             start: series.index_at(gap.after),
@@ -149,6 +158,23 @@ pub(crate) fn outages(context: &Context) -> Vec<Window> {
         found.push(outage_window(context, run, 1.5));
     }
     found
+}
+
+/// Silences the metric keeps: at least three others at least half as long (it often goes
+/// quiet this long), or one at the same hours on another day (idle nights, batch windows).
+fn routine_silence(gap: &Gap, gaps: &[Gap]) -> bool {
+    let length = |g: &Gap| g.before - g.after;
+    let similar: Vec<&Gap> = gaps
+        .iter()
+        .filter(|g| *g != gap && 2 * length(g) >= length(gap))
+        .collect();
+    // Starts a whole number of days apart, give or take half the silence.
+    let same_hours = |g: &&Gap| {
+        let apart = (g.after - gap.after).abs();
+        let off_by = (apart + DAY_MS / 2) % DAY_MS - DAY_MS / 2;
+        apart >= DAY_MS / 2 && 2 * off_by.abs() <= length(gap)
+    };
+    similar.len() >= 3 || similar.iter().any(same_hours)
 }
 
 fn outage_window(context: &Context, run: Run, strength: f64) -> Window {
@@ -194,7 +220,9 @@ fn evidence(
     let mut evidence = vec![Evidence::new(
         "max_robust_z",
         max_z,
-        format!("largest |z| against the baseline; outlier threshold {threshold:.2}"),
+        format!(
+            "largest |z| against the baseline; outlier threshold {threshold:.2} (further out when the metric's own tail is heavy)"
+        ),
     )];
     let outliers = z.iter().filter(|v| v.abs() >= threshold).count();
     evidence.push(Evidence::new(
@@ -298,4 +326,31 @@ pub(crate) fn capitalize(text: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+
+    fn gap(from_hour: i64, hours: i64) -> Gap {
+        Gap {
+            after: from_hour * HOUR,
+            before: (from_hour + hours) * HOUR,
+        }
+    }
+
+    #[test]
+    fn silences_that_recur_are_routine_and_a_lone_one_is_not() {
+        // Idle from 01:00 to 05:00 on two days.
+        let nightly = [gap(1, 4), gap(25, 4)];
+        assert!(routine_silence(&nightly[1], &nightly));
+        // A lone four-hour silence in the afternoon, beside short ones.
+        let lone = [gap(14, 4), gap(30, 1), gap(40, 1)];
+        assert!(!routine_silence(&lone[0], &lone));
+        // A metric that often goes quiet for an hour or two.
+        let often: Vec<Gap> = (0..5).map(|k| gap(10 * k + 3, 2)).collect();
+        assert!(routine_silence(&often[2], &often));
+    }
 }

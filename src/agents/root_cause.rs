@@ -9,7 +9,7 @@ use super::catalogue::{FailurePattern, CATALOGUE};
 use super::pattern_analyst::{CUSUM_ALLOWANCE, CUSUM_CLIP, CUSUM_THRESHOLD};
 use super::{strength_to_probability, AgentName, AgentReport, Context, Evidence, WindowKind};
 use crate::series::events::Event;
-use crate::stats::anomalies::{cusum_regions, point_threshold, runs, Run};
+use crate::stats::anomalies::{cusum_regions, runs, Run};
 use crate::stats::bursts::burst_periodicity;
 use crate::stats::changepoint::difference_noise_scale;
 use crate::stats::robust::{median, robust_scale};
@@ -190,7 +190,7 @@ fn main_departure(context: &Context) -> Option<Departure> {
     let n = d.residual.len();
     let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
     let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-CUSUM_CLIP, CUSUM_CLIP)).collect();
-    let threshold = point_threshold(n);
+    let threshold = super::pattern_analyst::outlier_threshold(&z);
     let region = cusum_regions(&clipped, CUSUM_ALLOWANCE, LOCATING_THRESHOLD)
         .into_iter()
         .max_by(|a, b| a.peak.total_cmp(&b.peak));

@@ -1,5 +1,8 @@
 //! Synthesizer: combines the three reports into one verdict.
 //!
+//! A stretch that is exactly a first weekend or night in a short series is the calendar at
+//! work: it is named as such and makes nothing anomalous on its own.
+//!
 //! Severity rules (0–3 info, 4–6 warning, 7–8 error, 9–10 critical):
 //! - not anomalous: `round(3 · P(anomalous))`, so 0–1 for a clean bill of health and at most 3;
 //! - anomalous, base by the worst window: an outage is 8; any other kind starts at 4 and gains
@@ -13,6 +16,8 @@
 //! agents agree (75% when one does).
 
 use super::{AgentName, AgentReport, Context, Hypothesis, Window, WindowKind};
+use crate::stats;
+use crate::stats::calendar::CalendarPeriod;
 
 /// What learning tunes: how much each agent's vote counts and how much evidence this metric
 /// needs before it is called anomalous.
@@ -68,14 +73,22 @@ pub fn synthesize(
         0.0
     };
     let evidence_log_odds = pattern.max(change) + agreement_bonus;
-    let probability = sigmoid(evidence_log_odds - weights.threshold_offset);
-    let windows = merge_windows(
-        reports
-            .iter()
-            .flat_map(|r| r.windows.iter().copied())
-            .filter(|w| w.score >= 0.5)
-            .collect(),
-    );
+    let (level_like, passing): (Vec<Window>, Vec<Window>) = reports
+        .iter()
+        .flat_map(|r| r.windows.iter().copied())
+        .filter(|w| w.score >= 0.5)
+        .partition(|w| is_level_like(w.kind));
+    let (calendar, level_changes): (Vec<Window>, Vec<Window>) = merge_windows(level_like)
+        .into_iter()
+        .partition(|w| calendar_period(context, w).is_some());
+    let passing = passing
+        .into_iter()
+        .filter(|w| !calendar.iter().any(|c| part_of_calendar_step(w, c)));
+    let windows = merge_windows(level_changes.into_iter().chain(passing).collect());
+    let mut probability = sigmoid(evidence_log_odds - weights.threshold_offset);
+    if windows.is_empty() && !calendar.is_empty() {
+        probability = probability.min(CALENDAR_PROBABILITY);
+    }
     let anomalous = probability >= 0.5 && !windows.is_empty();
     let consensus = reports
         .iter()
@@ -104,7 +117,7 @@ pub fn synthesize(
         severity,
         confidence,
         consensus,
-        verdict: verdict_sentence(context, anomalous, severity, consensus, &windows),
+        verdict: verdict_sentence(context, anomalous, severity, consensus, &windows, &calendar),
         hypothesis: hypothesis_sentence(anomalous, hypothesis),
         windows: if anomalous { windows } else { Vec::new() },
     }
@@ -181,6 +194,37 @@ fn agreement_cap(consensus: u8) -> f64 {
     }
 }
 
+/// The most a stretch explained by the calendar alone can make "anomalous" (severity 1).
+const CALENDAR_PROBABILITY: f64 = 0.3;
+
+/// Changes of level or shape, which the calendar can explain; spikes, dips, bursts and
+/// outages it never does.
+fn is_level_like(kind: WindowKind) -> bool {
+    matches!(
+        kind,
+        WindowKind::LevelShift
+            | WindowKind::Drift
+            | WindowKind::SeasonalityBreak
+            | WindowKind::VarianceChange
+    )
+}
+
+/// Whether `passing` (a spike or dip) is the edge of the calendar step `calendar`: near it
+/// (within a quarter of its length) and no larger than it, as the baseline catches up with
+/// the step.
+fn part_of_calendar_step(passing: &Window, calendar: &Window) -> bool {
+    let margin = (calendar.end - calendar.start) / 4;
+    let near = passing.end + margin >= calendar.start && passing.start <= calendar.end + margin;
+    near && passing.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
+}
+
+/// The weekend or night that explains `window` (a change of level or shape, its fragments
+/// merged), in a series too short to have shown one before.
+fn calendar_period(context: &Context, window: &Window) -> Option<CalendarPeriod> {
+    let t = &context.series.timestamps;
+    stats::calendar::calendar_period(t[window.start], t[window.end], t[0], t[t.len() - 1])
+}
+
 /// Points at the end that say where the metric is now.
 const LAST_POINTS: usize = 5;
 
@@ -222,10 +266,23 @@ fn verdict_sentence(
     severity: u8,
     consensus: u8,
     windows: &[Window],
+    calendar: &[Window],
 ) -> String {
     let metric = &context.series.metric;
     let Some(main) = super::main_window(windows, |w| (w.score, w.kind)).filter(|_| anomalous)
     else {
+        if let Some((w, period)) = calendar
+            .iter()
+            .find_map(|w| calendar_period(context, w).map(|p| (w, p)))
+        {
+            return format!(
+                "{metric} looks normal: it runs {:+.0}% from {} to {}, which is {}: a calendar effect, and the data holds no earlier one to compare with.",
+                w.magnitude * 100.0,
+                context.time_of(w.start),
+                context.time_of(w.end),
+                period.label()
+            );
+        }
         return format!("{metric} looks normal: nothing departs from its baseline ({consensus} of 3 agents agree).");
     };
     let ongoing = if still_going_on(context, main) {

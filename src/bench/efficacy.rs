@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
 use serde::Serialize;
 
 use crate::agents::synthesizer::Weights;
 use crate::investigation::{investigate, Verdict};
+use crate::synthetic::normals::{normal_cases, FAMILIES};
 use crate::synthetic::scenarios::{efficacy_cases, Case, Tier};
 
 /// One case's outcome.
@@ -50,6 +52,9 @@ pub struct EfficacyReport {
     /// Share of anomalous cases detected and located, per tier.
     pub recall: BTreeMap<&'static str, f64>,
     pub false_positive_rate: f64,
+    /// False-positive rate per kind of normal series: the tiers' backgrounds (`background`)
+    /// and each family of the wider normal set.
+    pub false_positives_by_kind: BTreeMap<&'static str, f64>,
     pub mean_confidence: f64,
     pub brier_score: f64,
     /// Reliability table: for verdicts whose confidence falls in each band, how often they
@@ -90,9 +95,11 @@ fn calibration(outcomes: &[Outcome]) -> Vec<CalibrationBand> {
         .collect()
 }
 
-/// Runs every case with `seeds` seeds per scenario.
-pub fn run(seeds: u64) -> EfficacyReport {
-    let outcomes: Vec<Outcome> = efficacy_cases(seeds).iter().map(evaluate).collect();
+/// Runs every case, one per seed for each scenario, background and family of normals.
+pub fn run(seeds: Range<u64>) -> EfficacyReport {
+    let mut cases = efficacy_cases(seeds.clone());
+    cases.extend(normal_cases(seeds));
+    let outcomes: Vec<Outcome> = cases.iter().map(evaluate).collect();
     summarise(outcomes)
 }
 
@@ -135,8 +142,18 @@ fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
         recall.insert(tier.label(), hits as f64 / of_tier.len().max(1) as f64);
     }
     let normals: Vec<&Outcome> = outcomes.iter().filter(|o| !o.expected_anomalous).collect();
-    let false_positive_rate =
-        normals.iter().filter(|o| o.anomalous).count() as f64 / normals.len().max(1) as f64;
+    let alarm_rate = |of: &[&&Outcome]| {
+        of.iter().filter(|o| o.anomalous).count() as f64 / of.len().max(1) as f64
+    };
+    let false_positive_rate = alarm_rate(&normals.iter().collect::<Vec<_>>());
+    let mut false_positives_by_kind = BTreeMap::new();
+    for kind in std::iter::once("background").chain(FAMILIES) {
+        let of_kind: Vec<&&Outcome> = normals
+            .iter()
+            .filter(|o| normal_kind(o.scenario) == kind)
+            .collect();
+        false_positives_by_kind.insert(kind, alarm_rate(&of_kind));
+    }
     let count = outcomes.len().max(1) as f64;
     let mean_confidence = outcomes.iter().map(|o| o.confidence).sum::<f64>() / count;
     let brier_score = outcomes
@@ -148,11 +165,20 @@ fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
         cases: outcomes.len(),
         recall,
         false_positive_rate,
+        false_positives_by_kind,
         mean_confidence,
         brier_score,
         calibration: calibration(&outcomes),
         outcomes,
     }
+}
+
+/// `background` for the tiers' normal series, else the family of the wider normal set.
+fn normal_kind(scenario: &'static str) -> &'static str {
+    FAMILIES
+        .into_iter()
+        .find(|family| *family == scenario)
+        .unwrap_or("background")
 }
 
 impl fmt::Display for EfficacyReport {
@@ -166,6 +192,9 @@ impl fmt::Display for EfficacyReport {
             "  false positives {:>5.1}%",
             self.false_positive_rate * 100.0
         )?;
+        for (kind, rate) in &self.false_positives_by_kind {
+            writeln!(f, "    {kind:<18} {:>5.1}%", rate * 100.0)?;
+        }
         writeln!(
             f,
             "  mean confidence {:>5.1}%",

@@ -218,6 +218,7 @@ mod tests {
             residual: vec![0.0; 6],
             scale: 1.0,
             scale_by_level: Vec::new(),
+            counts: false,
         };
         let window = Anomaly {
             start: String::new(),

@@ -5,10 +5,12 @@
 
 pub mod anomalies;
 pub mod bursts;
+pub mod calendar;
 pub mod changepoint;
 pub mod live_score;
 pub mod robust;
 pub mod seasonality;
+pub mod tail;
 pub mod trend;
 
 pub use robust::{iqr_fences, mad, median, percentile, robust_scale};

@@ -90,8 +90,9 @@ pub fn detect_period(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Op
 
 /// The lag with the highest autocorrelation after the first zero crossing, if it is a clear
 /// peak (≥ 0.5 and well above the correlation at half the lag) seen at least three times and
-/// present in both halves of the series: a rhythm that only starts midway is an anomaly (a
-/// new cron job, throttling), not seasonality.
+/// present in every quarter of the series (every half when quarters are shorter than two
+/// cycles): a rhythm that only starts midway is an anomaly (a new cron job, throttling), not
+/// seasonality.
 fn dominant_period(detrended: &[f64], bucket_ms: i64, span: i64) -> Option<Seasonality> {
     let max_lag = detrended.len() / 3;
     let acf: Vec<f64> = (0..=max_lag)
@@ -104,10 +105,10 @@ fn dominant_period(detrended: &[f64], bucket_ms: i64, span: i64) -> Option<Seaso
         .skip(first_negative)
         .max_by(|a, b| a.1.total_cmp(b.1))?;
     let period_ms = lag as i64 * bucket_ms;
-    let (first_half, second_half) = detrended.split_at(detrended.len() / 2);
-    let holds_throughout = [first_half, second_half]
-        .iter()
-        .all(|half| autocorrelation(half, lag) >= 0.3);
+    let parts = if detrended.len() / 4 >= 2 * lag { 4 } else { 2 };
+    let holds_throughout = detrended
+        .chunks(detrended.len().div_ceil(parts))
+        .all(|part| autocorrelation(&remove_linear_trend(part), lag) >= 0.3);
     (*strength >= 0.5
         && lag >= 4
         && acf[lag / 2] < strength - 0.4
@@ -198,7 +199,14 @@ pub struct Decomposition {
     /// of the baseline. Noise usually grows with the level (busy hours are noisier than
     /// quiet ones), so one global scale would call every busy-hour wiggle an outlier.
     pub scale_by_level: Vec<(f64, f64)>,
+    /// The values are small counts (non-negative integers, median ≤ [`SMALL_COUNT`]): their
+    /// noise is Poisson-like, skewed upwards, and a z-score alone overstates a burst of 9 on a
+    /// baseline of 2.
+    pub counts: bool,
 }
+
+/// Counts with a median above this are near enough to Gaussian for plain z-scores.
+pub const SMALL_COUNT: f64 = 100.0;
 
 impl Decomposition {
     /// The expected value at point `i`.
@@ -206,9 +214,21 @@ impl Decomposition {
         self.trend[i] + self.seasonal[i]
     }
 
-    /// Residual of point `i` in units of the noise scale at its baseline level.
+    /// Residual of point `i` in units of the noise scale at its baseline level. For small
+    /// counts, the Poisson deviance residual when it is the more modest of the two: it has
+    /// the Gaussian's tail probabilities where the plain z-score exaggerates them.
     pub fn z(&self, i: usize) -> f64 {
-        self.residual[i] / self.scale_at(self.baseline(i))
+        let plain = self.residual[i] / self.scale_at(self.baseline(i));
+        if !self.counts {
+            return plain;
+        }
+        let expected = self.baseline(i).max(0.5);
+        let deviance = poisson_deviance_residual(expected + self.residual[i], expected);
+        if deviance.abs() < plain.abs() {
+            deviance
+        } else {
+            plain
+        }
     }
 
     /// Median of `values[range]` with the seasonal pattern taken out: the level a stretch sat
@@ -281,10 +301,18 @@ pub fn decompose(
         Some(s) => ((s.period_ms / interval_ms.max(1)) as usize).max(4),
         None => (n / 20).clamp(10, 2000),
     };
-    let trend = block_median_trend(values, block);
-    let seasonal = match seasonality {
-        Some(s) => seasonal_profile(timestamps, values, &trend, s.period_ms, interval_ms),
-        None => vec![0.0; n],
+    let first_trend = block_median_trend(values, block);
+    let (trend, seasonal) = match seasonality {
+        Some(s) => {
+            let seasonal =
+                seasonal_profile(timestamps, values, &first_trend, s.period_ms, interval_ms);
+            // Again with the cycle taken out: a last block that holds only part of a cycle
+            // (the night hours of a day just begun) would otherwise set the level too low.
+            let deseasonalised: Vec<f64> =
+                values.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
+            (block_median_trend(&deseasonalised, block), seasonal)
+        }
+        None => (first_trend, vec![0.0; n]),
     };
     let residual: Vec<f64> = (0..n).map(|i| values[i] - trend[i] - seasonal[i]).collect();
     let scale = robust_scale(&residual)
@@ -299,7 +327,28 @@ pub fn decompose(
         residual,
         scale,
         scale_by_level,
+        counts: small_counts(values),
     }
+}
+
+/// Signed Poisson deviance residual of a count `observed` against a mean `expected` (> 0):
+/// close to a standard normal deviate in the tails too (a saddle-point approximation).
+pub fn poisson_deviance_residual(observed: f64, expected: f64) -> f64 {
+    let observed = observed.max(0.0);
+    let log_term = if observed > 0.0 {
+        observed * (observed / expected).ln()
+    } else {
+        0.0
+    };
+    let deviance = 2.0 * (log_term - (observed - expected));
+    deviance.max(0.0).sqrt() * (observed - expected).signum()
+}
+
+/// Whether `values` are small counts: all non-negative integers with a median of at most
+/// [`SMALL_COUNT`].
+fn small_counts(values: &[f64]) -> bool {
+    values.iter().all(|v| *v >= 0.0 && v.fract() == 0.0)
+        && super::median(values).is_some_and(|m| m <= SMALL_COUNT)
 }
 
 /// Scale for a series whose residuals are all zero (perfectly regular): a small fraction of
@@ -450,6 +499,44 @@ mod tests {
         let t: Vec<i64> = (0..500).map(|i| i * MINUTE_MS).collect();
         let v: Vec<f64> = (0..500).map(|i| i as f64).collect();
         assert!(detect_period(&t, &v, MINUTE_MS).is_none());
+    }
+
+    #[test]
+    fn a_rhythm_that_starts_midway_is_no_seasonality() {
+        // 15-minute bursts from 40% of the way on, none before: a change, not a baseline.
+        let t: Vec<i64> = (0..1440).map(|i| i * MINUTE_MS).collect();
+        let v: Vec<f64> = (0..1440)
+            .map(|i| {
+                let noise = ((i * 7919) % 13) as f64 / 13.0;
+                let burst = i >= 576 && i % 15 < 3;
+                10.0 + noise + if burst { 40.0 } else { 0.0 }
+            })
+            .collect();
+        assert!(detect_period(&t, &v, MINUTE_MS).is_none());
+    }
+
+    #[test]
+    fn a_cycle_cut_short_at_the_end_does_not_pull_the_level_down() {
+        // 3¼ days: the last block holds only the night hours of a new day.
+        let (mut t, mut v) = daily_series(4, 15 * MINUTE_MS);
+        let keep = t.len() - 3 * 24;
+        t.truncate(keep);
+        v.truncate(keep);
+        let season = detect_period(&t, &v, 15 * MINUTE_MS);
+        let d = decompose(&t, &v, 15 * MINUTE_MS, season);
+        let worst = d.residual[keep - 20..]
+            .iter()
+            .fold(0.0f64, |m, r| m.max(r.abs()));
+        assert!(worst < 2.0, "largest residual at the end {worst}");
+    }
+
+    #[test]
+    fn poisson_deviance_residual_is_modest_where_counts_are_small() {
+        assert_eq!(poisson_deviance_residual(3.0, 3.0), 0.0);
+        // 19 on a mean of 3 has the tail probability of about 6 Gaussian sigmas, not 9.
+        let z = poisson_deviance_residual(19.0, 3.0);
+        assert!((5.8..6.4).contains(&z), "{z}");
+        assert!(poisson_deviance_residual(0.0, 3.0) < -2.0);
     }
 
     #[test]

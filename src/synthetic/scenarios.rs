@@ -54,10 +54,10 @@ pub const SCENARIOS: [(&str, Tier); 6] = [
 /// 2024-01-01T00:00:00Z, a Monday, so weekly shapes line up with weekdays.
 pub const EPOCH_MONDAY: i64 = 1_704_067_200_000;
 
-/// Every case: `seeds` per anomalous scenario and `seeds` normal series per background.
-pub fn efficacy_cases(seeds: u64) -> Vec<Case> {
+/// Every case: one per seed for each anomalous scenario and each normal background.
+pub fn efficacy_cases(seeds: std::ops::Range<u64>) -> Vec<Case> {
     let mut cases = Vec::new();
-    for seed in 0..seeds {
+    for seed in seeds {
         for (scenario, tier) in SCENARIOS {
             cases.push(generate(scenario, tier, seed, true));
             cases.push(generate(scenario, Tier::Normal, seed, false));

@@ -1,0 +1,125 @@
+//! The calendar as a prior: a stretch that is exactly a weekend or a night, in a series too
+//! short to have shown an earlier one, is most likely the calendar at work (less traffic on
+//! Saturday and Sunday, at night), not an incident. With more history the seasonal baseline
+//! learns the pattern and this prior is no longer needed.
+//!
+//! Times are UTC; the bounds are wide enough (a day boundary ± 12 hours) to hold a weekend
+//! or a night in any time zone.
+
+use super::seasonality::{DAY_MS, HOUR_MS};
+
+/// A recurring calendar period that explains a stretch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarPeriod {
+    Weekend,
+    Night,
+}
+
+impl CalendarPeriod {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Weekend => "the weekend",
+            Self::Night => "the night",
+        }
+    }
+}
+
+/// Hours since Monday 00:00 UTC of the week holding `t` (0..168).
+fn hour_of_week(t: i64) -> f64 {
+    // 1970-01-01 was a Thursday, three days after a Monday.
+    let since_monday = (t + 3 * DAY_MS).rem_euclid(7 * DAY_MS);
+    since_monday as f64 / HOUR_MS as f64
+}
+
+fn hour_of_day(t: i64) -> f64 {
+    t.rem_euclid(DAY_MS) as f64 / HOUR_MS as f64
+}
+
+/// The calendar period that the stretch `start..=end` (UTC ms) matches, when the series
+/// (`first..=last`) holds no earlier one to compare with. A stretch that runs to the end of
+/// the series may end early (the period is not over yet).
+pub fn calendar_period(start: i64, end: i64, first: i64, last: i64) -> Option<CalendarPeriod> {
+    let runs_to_end = end >= last;
+    let duration = end - start;
+    // Saturday 00:00 and Monday 00:00, each ± 12 hours (hours of the week).
+    let starts_weekend = (108.0..=132.0).contains(&hour_of_week(start));
+    let ends_weekend = {
+        let h = hour_of_week(end);
+        h >= 156.0 || h <= 12.0 || (runs_to_end && h >= 108.0)
+    };
+    let no_earlier_weekend = start - first < 6 * DAY_MS;
+    if starts_weekend
+        && ends_weekend
+        && (DAY_MS / 2..=3 * DAY_MS).contains(&duration)
+        && no_earlier_weekend
+    {
+        return Some(CalendarPeriod::Weekend);
+    }
+    let starts_night = {
+        let h = hour_of_day(start);
+        h >= 17.0 || h <= 2.0
+    };
+    let ends_night = {
+        let h = hour_of_day(end);
+        (3.0..=11.0).contains(&h) || runs_to_end
+    };
+    let no_earlier_night = start - first < 22 * HOUR_MS;
+    (starts_night
+        && ends_night
+        && (4 * HOUR_MS..=16 * HOUR_MS).contains(&duration)
+        && no_earlier_night)
+        .then_some(CalendarPeriod::Night)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2024-01-01T00:00:00Z, a Monday.
+    const MONDAY: i64 = 1_704_067_200_000;
+
+    #[test]
+    fn a_first_weekend_is_the_calendar() {
+        let saturday = MONDAY + 5 * DAY_MS;
+        let end_of_sunday = MONDAY + 7 * DAY_MS - HOUR_MS;
+        assert_eq!(
+            calendar_period(saturday, end_of_sunday, MONDAY, end_of_sunday),
+            Some(CalendarPeriod::Weekend)
+        );
+        // Seen a weekend before: the seasonal baseline judges it, not the prior.
+        assert_eq!(
+            calendar_period(
+                saturday + 7 * DAY_MS,
+                end_of_sunday + 7 * DAY_MS,
+                MONDAY,
+                end_of_sunday + 7 * DAY_MS
+            ),
+            None
+        );
+        // A Wednesday is no weekend.
+        let wednesday = MONDAY + 2 * DAY_MS;
+        assert_eq!(
+            calendar_period(wednesday, wednesday + DAY_MS, MONDAY, MONDAY + 7 * DAY_MS),
+            None
+        );
+    }
+
+    #[test]
+    fn a_first_night_is_the_calendar_but_an_afternoon_is_not() {
+        let evening = MONDAY + 20 * HOUR_MS;
+        assert_eq!(
+            calendar_period(
+                evening,
+                evening + 10 * HOUR_MS,
+                MONDAY,
+                MONDAY + DAY_MS + 12 * HOUR_MS
+            ),
+            Some(CalendarPeriod::Night)
+        );
+        let afternoon = MONDAY + 13 * HOUR_MS;
+        assert_eq!(
+            calendar_period(afternoon, afternoon + 5 * HOUR_MS, MONDAY, MONDAY + DAY_MS),
+            None
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Noise that is normal stays normal: heavy tails, a first weekend, small counts and sparse
+//! reporting are judged against the metric's own character, while a real incident in the
+//! same data is still found.
+
+use anomaly_hunter::agents::synthesizer::Weights;
+use anomaly_hunter::investigation::investigate;
+use anomaly_hunter::series::Series;
+use anomaly_hunter::synthetic::normals::generate;
+
+fn with_values(series: &Series, values: Vec<f64>) -> Series {
+    Series::from_points(series.metric.clone(), series.timestamps.clone(), values).unwrap()
+}
+
+#[test]
+fn a_first_weekend_is_a_calendar_effect_not_an_incident() {
+    for seed in 0..5 {
+        let case = generate("weekend_step", seed);
+        let verdict = investigate(&case.series, &[], Weights::default());
+        assert!(!verdict.anomalous, "seed {seed}: {}", verdict.verdict);
+        assert!(verdict.severity <= 3, "seed {seed}: {}", verdict.severity);
+        assert!(
+            verdict.verdict.contains("calendar effect") && verdict.verdict.contains("weekend"),
+            "seed {seed}: {}",
+            verdict.verdict
+        );
+    }
+}
+
+#[test]
+fn single_readings_in_heavy_tailed_noise_are_normal_but_an_outage_in_it_is_not() {
+    let case = generate("heavy_tailed", 3);
+    let verdict = investigate(&case.series, &[], Weights::default());
+    assert!(!verdict.anomalous, "{}", verdict.verdict);
+    let pattern = &verdict.agents[0];
+    assert!(
+        pattern.evidence[0].detail.contains("outlier threshold"),
+        "{:?}",
+        pattern.evidence[0]
+    );
+
+    // The same noise with the metric stuck far above its level for 30 points.
+    let mut values = case.series.values.clone();
+    let median = anomaly_hunter::stats::median(&values).unwrap();
+    let n = values.len();
+    for v in &mut values[n / 2..n / 2 + 30] {
+        *v = median * 4.0;
+    }
+    let verdict = investigate(&with_values(&case.series, values), &[], Weights::default());
+    assert!(verdict.anomalous, "{}", verdict.verdict);
+    let main = verdict.main_window().unwrap();
+    assert!(
+        main.start_index <= n / 2 + 30 && main.end_index >= n / 2,
+        "{main:?}"
+    );
+}
+
+#[test]
+fn small_counts_and_sparse_reporting_are_normal() {
+    for seed in 0..5 {
+        for family in ["quantised_counter", "sparse_gaps"] {
+            let case = generate(family, seed);
+            let verdict = investigate(&case.series, &[], Weights::default());
+            assert!(!verdict.anomalous, "{family} {seed}: {}", verdict.verdict);
+        }
+    }
+}
+
+#[test]
+fn a_burst_of_counts_far_beyond_poisson_noise_is_found() {
+    let case = generate("quantised_counter", 2);
+    let mut values = case.series.values.clone();
+    let median = anomaly_hunter::stats::median(&values).unwrap();
+    let at = values.len() * 2 / 3;
+    for v in &mut values[at..at + 3] {
+        *v = (median * 8.0 + 20.0).round();
+    }
+    let verdict = investigate(&with_values(&case.series, values), &[], Weights::default());
+    assert!(verdict.anomalous, "{}", verdict.verdict);
+    let main = verdict.main_window().unwrap();
+    assert!(
+        main.start_index <= at + 2 && main.end_index >= at,
+        "{main:?}"
+    );
+}
