@@ -84,7 +84,9 @@ pub fn synthesize(
     let passing = passing
         .into_iter()
         .filter(|w| !calendar.iter().any(|c| part_of_calendar_step(w, c)));
-    let windows = merge_windows(level_changes.into_iter().chain(passing).collect());
+    let (windows, smaller) = incidents(merge_windows(
+        level_changes.into_iter().chain(passing).collect(),
+    ));
     let mut probability = sigmoid(evidence_log_odds - weights.threshold_offset);
     if windows.is_empty() && !calendar.is_empty() {
         probability = probability.min(CALENDAR_PROBABILITY);
@@ -117,7 +119,14 @@ pub fn synthesize(
         severity,
         confidence,
         consensus,
-        verdict: verdict_sentence(context, anomalous, severity, consensus, &windows, &calendar),
+        verdict: verdict_sentence(
+            context,
+            anomalous,
+            severity,
+            consensus,
+            (&windows, smaller),
+            &calendar,
+        ),
         hypothesis: hypothesis_sentence(anomalous, hypothesis),
         windows: if anomalous { windows } else { Vec::new() },
     }
@@ -153,6 +162,30 @@ fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
         }
     }
     merged
+}
+
+/// Most windows a verdict lists: the incidents, not every wobble around them.
+const MAX_INCIDENTS: usize = 3;
+/// A window is listed when it is at least this share as strong as the strongest.
+const COMPARABLE_STRENGTH: f64 = 0.3;
+
+/// The windows worth a person's attention, in time order: the strongest (deviation × score)
+/// and those at least [`COMPARABLE_STRENGTH`] as strong, at most [`MAX_INCIDENTS`]; and how
+/// many smaller departures were left out. Listing every fragment drowns the incident — on
+/// NAB's labelled files fewer than a third of all windows fell inside a labelled anomaly.
+fn incidents(windows: Vec<Window>) -> (Vec<Window>, usize) {
+    let strength = |w: &Window| w.magnitude.abs() * w.score;
+    let strongest = windows.iter().map(strength).fold(0.0, f64::max);
+    let mut ranked: Vec<Window> = windows.clone();
+    ranked.sort_by(|a, b| strength(b).total_cmp(&strength(a)));
+    let mut listed: Vec<Window> = ranked
+        .into_iter()
+        .filter(|w| strength(w) >= COMPARABLE_STRENGTH * strongest)
+        .take(MAX_INCIDENTS)
+        .collect();
+    listed.sort_by_key(|w| w.start);
+    let left_out = windows.len() - listed.len();
+    (listed, left_out)
 }
 
 fn severity(
@@ -265,7 +298,7 @@ fn verdict_sentence(
     anomalous: bool,
     severity: u8,
     consensus: u8,
-    windows: &[Window],
+    (windows, smaller): (&[Window], usize),
     calendar: &[Window],
 ) -> String {
     let metric = &context.series.metric;
@@ -294,6 +327,11 @@ fn verdict_sentence(
         0 => String::new(),
         1 => " and 1 other window".to_string(),
         k => format!(" and {k} other windows"),
+    };
+    let others = match smaller {
+        0 => others,
+        1 => format!("{others} (1 smaller departure not listed)"),
+        k => format!("{others} ({k} smaller departures not listed)"),
     };
     format!(
         "{} anomaly in {metric}: {} from {} to {} ({:+.0}% vs baseline{ongoing}){others}; {consensus} of 3 agents agree.",

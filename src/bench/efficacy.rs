@@ -75,24 +75,45 @@ pub struct CalibrationBand {
 /// Confidence bands of the reliability table.
 const BANDS: [(f64, f64); 5] = [(0.0, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)];
 
-fn calibration(outcomes: &[Outcome]) -> Vec<CalibrationBand> {
+/// The reliability table of `(stated confidence, was the verdict right)` pairs.
+pub fn calibration(judged: &[(f64, bool)]) -> Vec<CalibrationBand> {
     BANDS
         .iter()
         .map(|&(from, to)| {
-            let band: Vec<&Outcome> = outcomes
+            let band: Vec<&(f64, bool)> = judged
                 .iter()
-                .filter(|o| o.confidence >= from && o.confidence < to)
+                .filter(|(confidence, _)| *confidence >= from && *confidence < to)
                 .collect();
             let count = band.len().max(1) as f64;
             CalibrationBand {
                 from,
                 to: to.min(1.0),
                 verdicts: band.len(),
-                mean_confidence: band.iter().map(|o| o.confidence).sum::<f64>() / count,
-                accuracy: band.iter().filter(|o| o.correct()).count() as f64 / count,
+                mean_confidence: band.iter().map(|(c, _)| c).sum::<f64>() / count,
+                accuracy: band.iter().filter(|(_, right)| *right).count() as f64 / count,
             }
         })
         .collect()
+}
+
+/// Prints the rows of a reliability table that hold verdicts.
+pub fn write_calibration(f: &mut fmt::Formatter<'_>, bands: &[CalibrationBand]) -> fmt::Result {
+    writeln!(
+        f,
+        "  calibration (confidence band: verdicts, mean confidence → share right)"
+    )?;
+    for band in bands.iter().filter(|b| b.verdicts > 0) {
+        writeln!(
+            f,
+            "    {:.1}–{:.1}: {:>4}, {:>5.1}% → {:>5.1}%",
+            band.from,
+            band.to,
+            band.verdicts,
+            band.mean_confidence * 100.0,
+            band.accuracy * 100.0
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs every case, one per seed for each scenario, background and family of normals.
@@ -168,7 +189,12 @@ fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
         false_positives_by_kind,
         mean_confidence,
         brier_score,
-        calibration: calibration(&outcomes),
+        calibration: calibration(
+            &outcomes
+                .iter()
+                .map(|o| (o.confidence, o.correct()))
+                .collect::<Vec<_>>(),
+        ),
         outcomes,
     }
 }
@@ -201,21 +227,7 @@ impl fmt::Display for EfficacyReport {
             self.mean_confidence * 100.0
         )?;
         writeln!(f, "  Brier score     {:>6.3}", self.brier_score)?;
-        writeln!(
-            f,
-            "  calibration (confidence band: verdicts, mean confidence → share right)"
-        )?;
-        for band in self.calibration.iter().filter(|b| b.verdicts > 0) {
-            writeln!(
-                f,
-                "    {:.1}–{:.1}: {:>4}, {:>5.1}% → {:>5.1}%",
-                band.from,
-                band.to,
-                band.verdicts,
-                band.mean_confidence * 100.0,
-                band.accuracy * 100.0
-            )?;
-        }
+        write_calibration(f, &self.calibration)?;
         let misses: Vec<&Outcome> = self.outcomes.iter().filter(|o| !o.correct()).collect();
         if !misses.is_empty() {
             writeln!(f, "  wrong verdicts:")?;

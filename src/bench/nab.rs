@@ -18,6 +18,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde::Serialize;
 
+use super::efficacy::{calibration, write_calibration, CalibrationBand};
 use super::nab_scoring::{
     best, normalised, scorable_rows, sweep, Profile, ThresholdScore, PROFILES,
 };
@@ -119,6 +120,9 @@ pub struct InvestigationScore {
     pub recall: f64,
     /// Mean squared error of P(anomalous) against "the file has a labelled window".
     pub brier: f64,
+    /// Reliability of the stated confidence: a verdict is right when it calls a labelled file
+    /// anomalous with a window on a label, or an unlabelled file normal.
+    pub calibration: Vec<CalibrationBand>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +170,7 @@ pub fn run(corpus: &[LabelledFile]) -> (NabReport, Vec<Vec<f64>>) {
 /// Investigates every whole file as `detect` would and compares the verdicts with the labels.
 pub fn judge_investigations(corpus: &[LabelledFile]) -> InvestigationScore {
     let (mut reported, mut true_windows, mut found, mut labelled, mut squared) = (0, 0, 0, 0, 0.0);
+    let mut judged = Vec::new();
     for file in corpus {
         let Ok(series) =
             Series::from_points(&file.name, file.timestamps.clone(), file.values.clone())
@@ -201,6 +206,15 @@ pub fn judge_investigations(corpus: &[LabelledFile]) -> InvestigationScore {
         };
         let outcome = f64::from(u8::from(!labels.is_empty()));
         squared += (p_anomalous - outcome).powi(2);
+        let located = windows
+            .iter()
+            .any(|w| labels.iter().any(|l| overlaps(*w, *l)));
+        let right = if labels.is_empty() {
+            !verdict.anomalous
+        } else {
+            verdict.anomalous && located
+        };
+        judged.push((verdict.confidence, right));
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     InvestigationScore {
@@ -210,6 +224,7 @@ pub fn judge_investigations(corpus: &[LabelledFile]) -> InvestigationScore {
         labelled_windows_found: found,
         recall: ratio(found, labelled),
         brier: squared / corpus.len().max(1) as f64,
+        calibration: calibration(&judged),
     }
 }
 
@@ -316,6 +331,7 @@ impl fmt::Display for NabReport {
             judged.recall * 100.0,
             judged.brier
         )?;
+        write_calibration(f, &judged.calibration)?;
         writeln!(
             f,
             "{:.0} points/s scored (one core). Published standard scores, full corpus: ARTime 74.9, HTM 70.1–70.5, CAD OSE 69.9, Skyline 58.2, windowed Gaussian 39.6",
