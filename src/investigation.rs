@@ -56,7 +56,10 @@ pub struct Verdict {
     pub anomalies: Vec<Anomaly>,
     /// Past incidents of a similar shape, with what people said about them.
     pub similar_incidents: Vec<SimilarIncident>,
+    /// Points judged: the asked range (`--since`, `last 6h`) or the whole series.
     pub points: usize,
+    /// Points before the asked range, read only to know what normal looked like.
+    pub baseline_points: usize,
     /// Detected seasonal period, e.g. `daily`.
     pub seasonality: Option<String>,
     pub elapsed_ms: f64,
@@ -139,7 +142,8 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
             .collect(),
         anomalies,
         similar_incidents: Vec::new(),
-        points: series.len(),
+        points: series.len() - context.focus_start,
+        baseline_points: context.focus_start,
         seasonality: decomposition.seasonality.map(|s| s.label()),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         evidence_log_odds: conclusion.evidence_log_odds,

@@ -310,9 +310,43 @@ fn ingest_then_detect_a_stored_metric() {
         ],
     ))
     .unwrap();
+    // The README's flow: the incident (+307% from 08:20) fills most of the last six hours,
+    // and the hours before them say what normal was.
     assert_eq!(verdict["metric"], "orders_db_latency");
-    assert_eq!(verdict["points"], 361);
+    assert_eq!(verdict["points"], 361, "the asked six hours are judged");
+    assert_eq!(
+        verdict["baseline_points"], 359,
+        "the hours before set the baseline"
+    );
     assert_eq!(verdict["anomalous"], true);
+    let main = &verdict["anomalies"][0];
+    assert!(
+        main["magnitude"].as_f64().unwrap() > 2.0,
+        "up, about +300%: {main}"
+    );
+    assert!(
+        main["start"].as_str().unwrap() >= "2024-01-01T06:00:00Z",
+        "only windows inside the asked range: {main}"
+    );
+    assert_eq!(verdict["pattern"], "connection_pool_exhaustion");
+    let root_cause = verdict["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "root_cause")
+        .unwrap();
+    assert!(
+        root_cause["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "candidate_cause"
+                && e["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("db_connections_active")),
+        "the stored related series is ranked: {root_cause}"
+    );
     let missing = anomaly_hunter_in(&data_dir)
         .args(["detect", "--metric", "nothing_here"])
         .output()

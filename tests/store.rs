@@ -94,6 +94,20 @@ async fn ingest_is_idempotent_and_feeds_metric_checks() {
             .await
             .unwrap();
         assert_eq!(recent.len(), 6 * 60 + 1, "{backend}: --since 6h");
+        let asked = store
+            .recent_series("heap", Some(6 * 3_600_000))
+            .await
+            .unwrap();
+        assert_eq!(asked.asked_from, Some(latest - 6 * 3_600_000), "{backend}");
+        assert_eq!(
+            asked.len() - asked.focus_start(),
+            6 * 60 + 1,
+            "{backend}: the asked six hours"
+        );
+        assert!(
+            asked.focus_start() > 0,
+            "{backend}: with the history before them"
+        );
         let verdict = investigate_and_record(&store, &loaded, &[], &Origin::new("cli"))
             .await
             .unwrap();

@@ -45,6 +45,14 @@ pub fn investigate(context: &Context) -> AgentReport {
     changes.extend(periodic_bursts(context));
     changes.extend(seasonal_breaks(context));
     resolve_drift_versus_shift(&mut changes);
+    let mut changes: Vec<Change> = changes
+        .into_iter()
+        .filter_map(|c| {
+            context
+                .in_focus(c.window)
+                .map(|window| Change { window, ..c })
+        })
+        .collect();
     changes.sort_by_key(|c| c.window.start);
 
     let mut evidence: Vec<Evidence> = changes.iter().map(|c| c.evidence.clone()).collect();

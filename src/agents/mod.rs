@@ -24,6 +24,9 @@ pub struct Context<'a> {
     pub decomposition: &'a Decomposition,
     pub events: &'a [Event],
     level: f64,
+    /// First point of the range being judged; the points before it are history that only
+    /// sets the baseline ([`Series::asked_from`]).
+    pub focus_start: usize,
 }
 
 impl<'a> Context<'a> {
@@ -39,7 +42,22 @@ impl<'a> Context<'a> {
             decomposition,
             events,
             level,
+            focus_start: series.focus_start(),
         }
+    }
+
+    /// `window` as far as it lies in the judged range (cut at its start), or `None` when it
+    /// ended before: what happened in the history is the baseline, not the answer.
+    pub fn in_focus(&self, window: Window) -> Option<Window> {
+        (window.end >= self.focus_start).then(|| Window {
+            start: window.start.max(self.focus_start),
+            ..window
+        })
+    }
+
+    /// The indices of the judged range.
+    pub fn focus(&self) -> std::ops::Range<usize> {
+        self.focus_start..self.series.len()
     }
 
     /// Typical magnitude of the metric (|median|, or the noise scale for a metric that is

@@ -34,9 +34,15 @@ pub fn investigate(context: &Context) -> AgentReport {
     windows.extend(collective_outliers(context, &z));
     let outages = outages(context);
     windows.extend(outages.iter().copied());
+    let mut windows: Vec<Window> = windows
+        .into_iter()
+        .filter_map(|w| context.in_focus(w))
+        .collect();
     windows.sort_by_key(|w| w.start);
 
-    let max_z = z.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let max_z = z[context.focus()]
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
     let anomaly_probability = windows
         .iter()
         .map(|w| w.score)

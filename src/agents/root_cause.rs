@@ -191,12 +191,15 @@ fn main_departure(context: &Context) -> Option<Departure> {
     let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
     let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-CUSUM_CLIP, CUSUM_CLIP)).collect();
     let threshold = super::pattern_analyst::outlier_threshold(&z);
+    let focus = context.focus_start;
     let region = cusum_regions(&clipped, CUSUM_ALLOWANCE, LOCATING_THRESHOLD)
         .into_iter()
+        .filter(|r| r.run.end >= focus)
         .max_by(|a, b| a.peak.total_cmp(&b.peak));
     let (peak_index, peak_z) = z
         .iter()
         .enumerate()
+        .skip(focus)
         .map(|(i, v)| (i, *v))
         .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
     let from_region = region.map(|r| Departure {

@@ -30,6 +30,9 @@ pub struct Series {
     pub blank_at: Vec<i64>,
     /// Rows folded into another row with the same timestamp.
     pub merged_duplicates: usize,
+    /// Start (UTC ms) of the range a person asked about (`--since 6h`, `last 6h`); the points
+    /// before it are history that sets the baseline, and only the asked range is judged.
+    pub asked_from: Option<i64>,
 }
 
 /// A silence in the data: no rows between `after` and `before`.
@@ -66,6 +69,13 @@ pub enum SeriesError {
 }
 
 impl Series {
+    /// Index of the first point of the asked range (0 when the whole series is asked about).
+    pub fn focus_start(&self) -> usize {
+        self.asked_from
+            .map_or(0, |from| self.timestamps.partition_point(|t| *t < from))
+            .min(self.len().saturating_sub(1))
+    }
+
     /// Builds a clean series from raw rows in any order: sorts them, merges rows with the
     /// same timestamp (mean of their values), records blank cells and gaps.
     pub fn from_rows(

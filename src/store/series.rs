@@ -9,6 +9,9 @@ use crate::series::{RawRow, Series};
 /// Rows per multi-row INSERT: well inside both backends' parameter limits.
 const BATCH: usize = 300;
 
+/// A check of a metric's last hours also reads this many times as much history before them.
+pub const HISTORY_FACTOR: i64 = 4;
+
 /// Related series loaded with a metric at most (the Root Cause Agent ranks them all).
 const MAX_RELATED: usize = 50;
 
@@ -132,7 +135,7 @@ impl Store {
         Ok(points)
     }
 
-    /// The stored series of `metric`, from `since` (UTC ms) on.
+    /// The stored series of `metric`, from `since` (UTC ms) on, the whole of it asked about.
     pub async fn load_series(
         &self,
         metric: &str,
@@ -218,21 +221,28 @@ impl Store {
         Ok(columns)
     }
 
-    /// The stored series of `metric`, only its last `lookback_ms` (before its latest point)
-    /// when given — what `detect --metric --since` and chat checks investigate.
+    /// The stored series of `metric` for a check of its last `lookback_ms` (before its latest
+    /// point) — what `detect --metric --since` and chat checks investigate — or all of it.
+    /// A look-back also brings [`HISTORY_FACTOR`] times as much history before it, marked as
+    /// such ([`Series::asked_from`]): an incident that fills the asked range must be judged
+    /// against what came before, not become its own baseline.
     pub async fn recent_series(
         &self,
         metric: &str,
         lookback_ms: Option<i64>,
     ) -> Result<Series, StoreError> {
-        let since = match lookback_ms {
-            Some(window) => self
-                .latest_point(metric)
-                .await?
-                .map(|latest| latest - window),
-            None => None,
+        let Some(window) = lookback_ms else {
+            return self.load_series(metric, None).await;
         };
-        self.load_series(metric, since).await
+        let latest = self
+            .latest_point(metric)
+            .await?
+            .ok_or_else(|| StoreError::UnknownMetric(metric.to_string()))?;
+        let asked_from = latest.saturating_sub(window);
+        let history_from = asked_from.saturating_sub(window.saturating_mul(HISTORY_FACTOR));
+        let mut series = self.load_series(metric, Some(history_from)).await?;
+        series.asked_from = Some(asked_from);
+        Ok(series)
     }
 
     /// The recorded events that could explain a change in `series`: from the Change
