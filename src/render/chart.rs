@@ -1,5 +1,6 @@
-//! PNG chart of a series: the values, the baseline band (baseline ± 3σ) and the anomalous
-//! windows shaded, with the metric on the y axis and a legend. Long series are thinned to the
+//! PNG chart of a series: the values, the baseline band (baseline ± 3σ), the anomalous
+//! windows shaded, the history before an asked range greyed, and "now" marked at the last
+//! point, with the metric on the y axis and a legend. Long series are thinned to the
 //! minimum and maximum of each stretch, so a one-point spike is still drawn. The font is
 //! embedded so charts render the same on any machine.
 
@@ -25,6 +26,11 @@ pub struct ChartError {
     message: String,
 }
 
+/// Width and height of a chart, in pixels.
+const SIZE: (u32, u32) = (1200, 500);
+/// The colour of the "now" mark at the last point.
+const NOW: RGBColor = RGBColor(0, 140, 70);
+
 /// Draws the chart to `path` (PNG, 1200×500).
 pub fn draw(
     path: &Path,
@@ -36,13 +42,24 @@ pub fn draw(
         path: path.display().to_string(),
         message: e.to_string(),
     };
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    paint(&root, series, decomposition, verdict).map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))
+}
+
+/// Paints the chart on any plotters backend (a PNG file, or a pixel buffer in tests).
+fn paint<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    series: &Series,
+    decomposition: &Decomposition,
+    verdict: &Verdict,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     static FONT_ONCE: Once = Once::new();
     FONT_ONCE.call_once(|| {
         // The embedded font is known-good; if registration failed, text would be missing only.
         let _ = register_font("sans-serif", FontStyle::Normal, FONT);
     });
-    let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    root.fill(&WHITE)?;
     let drawn = thinned(&series.values, MAX_DRAWN_POINTS);
     let x = |i: usize| (series.timestamps[i] - series.timestamps[0]) as f64 / 3_600_000.0;
     let band = 3.0 * decomposition.scale;
@@ -60,7 +77,7 @@ pub fn draw(
         verdict.severity,
         super::percent(verdict.confidence)
     );
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(36)
@@ -68,8 +85,7 @@ pub fn draw(
         .build_cartesian_2d(
             0.0..x(series.len() - 1).max(1e-9),
             (low - pad)..(high + pad),
-        )
-        .map_err(|e| fail(&e))?;
+        )?;
     chart
         .configure_mesh()
         .x_desc(format!(
@@ -78,17 +94,25 @@ pub fn draw(
         ))
         .y_desc(&verdict.metric)
         .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(|e| fail(&e))?;
+        .draw()?;
+    let focus = series.focus_start();
+    if focus > 0 {
+        let history = BLACK.mix(0.06);
+        chart
+            .draw_series([Rectangle::new(
+                [(x(0), low - pad), (x(focus), high + pad)],
+                history.filled(),
+            )])?
+            .label("history before the asked range (baseline only)")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], history.filled()));
+    }
     let shaded = RED.mix(0.18);
     for (k, a) in verdict.anomalies.iter().enumerate() {
         let shade = [
             (x(a.start_index), low - pad),
             (x(a.end_index).max(x(a.start_index) + 1e-6), high + pad),
         ];
-        let drawn = chart
-            .draw_series(std::iter::once(Rectangle::new(shade, shaded.filled())))
-            .map_err(|e| fail(&e))?;
+        let drawn = chart.draw_series(std::iter::once(Rectangle::new(shade, shaded.filled())))?;
         if k == 0 {
             drawn.label("anomalous window").legend(move |(x, y)| {
                 Rectangle::new([(x, y - 5), (x + 16, y + 5)], shaded.filled())
@@ -117,27 +141,36 @@ pub fn draw(
     let polygon: Vec<(f64, f64)> = upper.into_iter().chain(lower).collect();
     let expected = BLUE.mix(0.12);
     chart
-        .draw_series(std::iter::once(Polygon::new(polygon, expected.filled())))
-        .map_err(|e| fail(&e))?
+        .draw_series(std::iter::once(Polygon::new(polygon, expected.filled())))?
         .label("expected (baseline ± 3σ)")
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], expected.filled()));
     chart
         .draw_series(LineSeries::new(
             drawn.iter().map(|&i| (x(i), series.values[i])),
             BLACK.stroke_width(1),
-        ))
-        .map_err(|e| fail(&e))?
+        ))?
         .label(verdict.metric.as_str())
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.stroke_width(2)));
+    let last = series.len() - 1;
+    chart
+        .draw_series([PathElement::new(
+            [(x(last), low - pad), (x(last), high + pad)],
+            NOW.stroke_width(2),
+        )])?
+        .label(format!(
+            "now: {} at {}",
+            super::number(series.values[last]),
+            crate::series::timestamp::to_rfc3339(series.timestamps[last])
+        ))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], NOW.stroke_width(2)));
+    chart.draw_series([Circle::new((x(last), series.values[last]), 4, NOW.filled())])?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .position(SeriesLabelPosition::UpperLeft)
         .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| fail(&e))?;
-    root.present().map_err(|e| fail(&e))?;
+        .draw()?;
     Ok(())
 }
 
@@ -250,6 +283,62 @@ mod tests {
             thinned(&values[..100], 4_000).len(),
             100,
             "short series whole"
+        );
+    }
+
+    /// Renders the chart of a series with one spike into a pixel buffer.
+    fn pixels_of_a_spike() -> Vec<u8> {
+        let n = 300;
+        let timestamps: Vec<i64> = (0..n).map(|i| i as i64 * 60_000).collect();
+        let mut values: Vec<f64> = (0..n).map(|i| 100.0 + (i % 5) as f64).collect();
+        values[100] = 400.0;
+        let series = Series::from_points("latency", timestamps, values).unwrap();
+        let verdict = crate::investigation::investigate(&series, &[], Default::default());
+        assert!(verdict.anomalous, "{}", verdict.verdict);
+        let decomposition = crate::investigation::decomposition_of(&series);
+        let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
+            paint(&root, &series, &decomposition, &verdict).unwrap();
+            root.present().unwrap();
+        }
+        buffer
+    }
+
+    /// Columns (x pixels) holding at least one pixel of `colour`.
+    fn columns_with(buffer: &[u8], colour: (u8, u8, u8)) -> Vec<u32> {
+        (0..SIZE.0)
+            .filter(|x| {
+                (0..SIZE.1).any(|y| {
+                    let at = ((y * SIZE.0 + x) * 3) as usize;
+                    (buffer[at], buffer[at + 1], buffer[at + 2]) == colour
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn now_is_marked_at_the_last_point_and_only_the_window_is_shaded() {
+        let buffer = pixels_of_a_spike();
+        let now: Vec<u32> = columns_with(&buffer, (NOW.0, NOW.1, NOW.2))
+            .into_iter()
+            .filter(|x| *x > 200)
+            .collect();
+        assert!(
+            !now.is_empty() && now.iter().all(|x| *x > SIZE.0 * 3 / 4),
+            "the now mark sits at the right end: {now:?}"
+        );
+        let shade = RED.mix(0.18);
+        let blended = |c: u8| (f64::from(c) * 0.18 + 255.0 * 0.82).round() as u8;
+        let shaded = columns_with(
+            &buffer,
+            (blended(shade.0), blended(shade.1), blended(shade.2)),
+        );
+        assert!(!shaded.is_empty(), "the spike's window is shaded");
+        assert!(
+            shaded.len() < (SIZE.0 / 20) as usize,
+            "a one-minute spike shades a sliver, not the rest of the chart: {} columns",
+            shaded.len()
         );
     }
 }

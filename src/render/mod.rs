@@ -14,9 +14,32 @@ pub fn percent(confidence: f64) -> String {
     }
 }
 
+/// A reading as people read it: four significant digits, no exponent for everyday sizes.
+pub fn number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 {
+        return "0".to_string();
+    }
+    if (0.01..1e9).contains(&magnitude) {
+        let decimals = (3 - magnitude.log10().floor() as i32).clamp(0, 4) as usize;
+        format!("{value:.decimals$}")
+    } else {
+        format!("{value:.3e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_keep_four_significant_digits() {
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(123.456), "123.5");
+        assert_eq!(number(0.012345), "0.0123");
+        assert_eq!(number(98765.4), "98765");
+        assert_eq!(number(-2.5), "-2.500");
+    }
 
     #[test]
     fn a_confidence_is_never_a_certainty() {
