@@ -84,6 +84,9 @@ impl Verdict {
                 self.hypothesis = format!("{} {sentence}", self.hypothesis);
             }
         }
+        if self.anomalous {
+            self.confidence = round3(confidence_after_recall(self.confidence, &similar));
+        }
         self.similar_incidents = similar;
     }
 
@@ -91,6 +94,26 @@ impl Verdict {
     pub fn main_window(&self) -> Option<&Anomaly> {
         crate::agents::main_window(&self.anomalies, |a| (a.score, a.kind))
     }
+}
+
+/// An alert's confidence once similar past incidents are known: each one people confirmed
+/// halves the remaining doubt, each one they called a false positive doubles it (two of each
+/// count at most; never below 50%, never above [`MAX_CONFIDENCE`]). People's judgement of
+/// the same shape is evidence the agents do not have, so it may lift a verdict past their
+/// agreement cap.
+fn confidence_after_recall(confidence: f64, similar: &[SimilarIncident]) -> f64 {
+    use crate::learning::FeedbackVerdict;
+    let judged = |verdict: FeedbackVerdict| {
+        similar
+            .iter()
+            .filter(|s| s.feedback == Some(verdict))
+            .count()
+            .min(2) as i32
+    };
+    let doubt = (1.0 - confidence)
+        * 0.5f64.powi(judged(FeedbackVerdict::Confirmed))
+        * 2f64.powi(judged(FeedbackVerdict::FalsePositive));
+    (1.0 - doubt).clamp(0.5, MAX_CONFIDENCE)
 }
 
 /// Runs the full investigation of `series`.

@@ -174,3 +174,36 @@ async fn a_confirmed_root_cause_is_cited_by_the_next_similar_incident() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_confirmation_the_same_shape_is_flagged_with_more_confidence() {
+    let untaught = investigate(&benign_bump(12), &[], Weights::default());
+    assert!(untaught.anomalous, "{}", untaught.verdict);
+    assert!(
+        untaught.confidence < 0.95,
+        "room to grow: {}",
+        untaught.confidence
+    );
+    for (backend, store) in support::stores("confirmed").await {
+        let first = investigate_and_record(&store, &benign_bump(11), &[], &Origin::new("test"))
+            .await
+            .unwrap();
+        assert!(first.anomalous, "{backend}: {}", first.verdict);
+        judge(&store, &first.id, FeedbackVerdict::Confirmed, None).await;
+        let next = investigate_and_record(&store, &benign_bump(12), &[], &Origin::new("test"))
+            .await
+            .unwrap();
+        assert!(
+            next.similar_incidents
+                .iter()
+                .any(|s| s.feedback == Some(FeedbackVerdict::Confirmed)),
+            "{backend}: the confirmed bump is recalled"
+        );
+        assert!(
+            next.confidence > untaught.confidence,
+            "{backend}: {} after a confirmation vs {} before",
+            next.confidence,
+            untaught.confidence
+        );
+    }
+}
