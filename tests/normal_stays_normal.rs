@@ -5,7 +5,8 @@
 use anomaly_hunter::agents::synthesizer::Weights;
 use anomaly_hunter::investigation::investigate;
 use anomaly_hunter::series::Series;
-use anomaly_hunter::synthetic::normals::generate;
+use anomaly_hunter::synthetic::normals::{generate, normal_cases};
+use anomaly_hunter::synthetic::scenarios::efficacy_cases;
 
 fn with_values(series: &Series, values: Vec<f64>) -> Series {
     Series::from_points(series.metric.clone(), series.timestamps.clone(), values).unwrap()
@@ -81,4 +82,41 @@ fn a_burst_of_counts_far_beyond_poisson_noise_is_found() {
         main.start_index <= at + 2 && main.end_index >= at,
         "{main:?}"
     );
+}
+
+#[test]
+fn an_agent_claims_certainty_only_on_evidence_that_passes_its_own_bar() {
+    let cases = efficacy_cases(0..4).into_iter().chain(normal_cases(0..4));
+    for case in cases {
+        let verdict = investigate(&case.series, &[], Weights::default());
+        let pattern = &verdict.agents[0];
+        let value = |name: &str| {
+            pattern
+                .evidence
+                .iter()
+                .find(|e| e.name == name)
+                .map_or(0.0, |e| e.value)
+        };
+        let sure_of_an_anomaly =
+            pattern.confidence >= 0.9 && !pattern.finding.contains("stays within");
+        let outage = pattern.finding.starts_with("Outage");
+        assert!(
+            !sure_of_an_anomaly
+                || outage
+                || value("max_robust_z") >= 6.0
+                || value("sustained_departure") >= 25.0,
+            "{} seed {}: {} at {} on {:?}",
+            case.scenario,
+            case.seed,
+            pattern.finding,
+            pattern.confidence,
+            pattern.evidence
+        );
+        if pattern.finding.contains("stays within") {
+            assert!(
+                pattern.confidence >= 0.5,
+                "found nothing, so it is fairly sure nothing is there"
+            );
+        }
+    }
 }

@@ -31,7 +31,8 @@ pub fn investigate(context: &Context) -> AgentReport {
 
     let mut windows = Vec::new();
     windows.extend(point_outliers(context, &z, threshold, level));
-    windows.extend(collective_outliers(context, &z));
+    let (collective, collective_peak) = collective_outliers(context, &z);
+    windows.extend(collective);
     let outages = outages(context);
     windows.extend(outages.iter().copied());
     let mut windows: Vec<Window> = windows
@@ -47,7 +48,20 @@ pub fn investigate(context: &Context) -> AgentReport {
         .iter()
         .map(|w| w.score)
         .fold(strength_to_probability(max_z / threshold * 0.8), f64::max);
-    let evidence = evidence(context, &z, threshold, max_z, &windows);
+    let mut evidence = evidence(context, &z, threshold, max_z, &windows);
+    if collective_peak > 0.0 {
+        // A sustained departure can be certain while no single point is an outlier; say so.
+        evidence.insert(
+            1,
+            Evidence::new(
+                "sustained_departure",
+                collective_peak,
+                format!(
+                    "largest CUSUM of the clipped z-scores (σ·points); a collective anomaly from {CUSUM_THRESHOLD:.0}"
+                ),
+            ),
+        );
+    }
     let finding = finding(context, &windows, max_z);
     AgentReport::detection(
         AgentName::PatternAnalyst,
@@ -96,15 +110,21 @@ fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> V
 }
 
 /// Sustained departures found by CUSUM over clipped z-scores: a seasonal series that left its
-/// usual shape, or a non-seasonal one that left its level for a while.
-fn collective_outliers(context: &Context, z: &[f64]) -> Vec<Window> {
+/// usual shape, or a non-seasonal one that left its level for a while; and the highest CUSUM
+/// reached in the judged range.
+fn collective_outliers(context: &Context, z: &[f64]) -> (Vec<Window>, f64) {
     let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-CUSUM_CLIP, CUSUM_CLIP)).collect();
     let kind = if context.decomposition.seasonality.is_some() {
         WindowKind::SeasonalityBreak
     } else {
         WindowKind::LevelShift
     };
-    cusum_regions(&clipped, CUSUM_ALLOWANCE, CUSUM_THRESHOLD)
+    let regions: Vec<_> = cusum_regions(&clipped, CUSUM_ALLOWANCE, CUSUM_THRESHOLD)
+        .into_iter()
+        .filter(|region| region.run.end >= context.focus_start)
+        .collect();
+    let peak = regions.iter().map(|r| r.peak).fold(0.0, f64::max);
+    let windows = regions
         .into_iter()
         .filter(|region| region.run.points() >= 3)
         .map(|region| Window {
@@ -115,7 +135,8 @@ fn collective_outliers(context: &Context, z: &[f64]) -> Vec<Window> {
             magnitude: window_magnitude(context, region.run.start, region.run.end),
         })
         .filter(|window| window.magnitude.abs() >= MATERIALITY)
-        .collect()
+        .collect();
+    (windows, peak)
 }
 
 /// Zero runs where the metric is normally non-zero, flat-lines where it normally moves,
