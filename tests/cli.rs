@@ -445,6 +445,16 @@ fn ongoing_means_the_last_points_are_still_anomalous() {
         "the spike is over: {}",
         over["verdict"]
     );
+    let spike = &over["anomalies"][0];
+    assert_eq!(spike["kind"], "spike", "a spike is a spike: {over}");
+    assert_eq!(
+        (
+            spike["start"].as_str().unwrap(),
+            spike["end"].as_str().unwrap()
+        ),
+        ("2024-01-01T09:35:00Z", "2024-01-01T09:42:00Z"),
+        "the window ends where the data returned to normal"
+    );
     let shifted = scratch_file(
         "shift_lasting.csv",
         &csv(&|i| if i >= 450 { 120.0 } else { 0.0 }),

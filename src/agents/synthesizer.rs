@@ -84,9 +84,11 @@ pub fn synthesize(
     let passing = passing
         .into_iter()
         .filter(|w| !calendar.iter().any(|c| part_of_calendar_step(w, c)));
-    let (windows, smaller) = incidents(merge_windows(
-        level_changes.into_iter().chain(passing).collect(),
-    ));
+    let settled = merge_windows(level_changes.into_iter().chain(passing).collect())
+        .into_iter()
+        .map(|w| settle(context, w))
+        .collect();
+    let (windows, smaller) = incidents(merge_windows(settled));
     let mut probability = sigmoid(evidence_log_odds - weights.threshold_offset);
     if windows.is_empty() && !calendar.is_empty() {
         probability = probability.min(CALENDAR_PROBABILITY);
@@ -162,6 +164,62 @@ fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
         }
     }
     merged
+}
+
+/// A window that lasts at most this many points (or this share of the series) and is over
+/// before the end is a spike or a dip, whatever found it.
+const SHORT_POINTS: usize = 15;
+const SHORT_SHARE: f64 = 0.02;
+
+/// Noise scales from the level before a window beyond which the data have departed from it.
+const DEPARTED: f64 = 3.0;
+
+/// `window` cut to where the data actually departed (the first and last points at least
+/// [`DEPARTED`] noise scales from the level before it, in its direction): a window ends where
+/// the data returned to normal. A short departure that is over is named a spike or a dip.
+/// Outages keep their extent: a flat or silent run is its own evidence.
+fn settle(context: &Context, window: Window) -> Window {
+    if window.kind == WindowKind::Outage {
+        return window;
+    }
+    let d = context.decomposition;
+    let values = &context.series.values;
+    let Some(before) = d.deseasonalised_median(values, level_before(window.start)) else {
+        return window;
+    };
+    let direction = if window.magnitude >= 0.0 { 1.0 } else { -1.0 };
+    let scale = d.scale_at(before);
+    // Against the level before the window, not the baseline: the baseline follows a lasting
+    // shift after a while, the level before it does not.
+    let deviation = |i: usize| direction * (values[i] - d.seasonal[i] - before) / scale;
+    let first = (window.start..=window.end).find(|&i| deviation(i) >= DEPARTED);
+    let last = (window.start..=window.end)
+        .rev()
+        .find(|&i| deviation(i) >= DEPARTED);
+    let (Some(start), Some(end)) = (first, last) else {
+        return window;
+    };
+    let n = context.series.len();
+    let short = end - start < SHORT_POINTS.max((SHORT_SHARE * n as f64) as usize);
+    let over = end + LAST_POINTS < n;
+    let kind = match window.kind {
+        WindowKind::LevelShift | WindowKind::SeasonalityBreak | WindowKind::Drift
+            if short && over =>
+        {
+            if direction > 0.0 {
+                WindowKind::Spike
+            } else {
+                WindowKind::Dip
+            }
+        }
+        kind => kind,
+    };
+    Window {
+        start,
+        end,
+        kind,
+        ..window
+    }
 }
 
 /// Most windows a verdict lists: the incidents, not every wobble around them.
