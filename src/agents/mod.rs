@@ -27,6 +27,8 @@ pub struct Context<'a> {
     /// First point of the range being judged; the points before it are history that only
     /// sets the baseline ([`Series::asked_from`]).
     pub focus_start: usize,
+    /// Every point's z-score and the outlier threshold, computed once for all agents.
+    z: std::sync::OnceLock<(Vec<f64>, f64)>,
 }
 
 impl<'a> Context<'a> {
@@ -43,7 +45,33 @@ impl<'a> Context<'a> {
             events,
             level,
             focus_start: series.focus_start(),
+            z: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Every point's z-score against the shared baseline.
+    pub fn z(&self) -> &[f64] {
+        &self.z_and_threshold().0
+    }
+
+    /// The |z| beyond which a point is an outlier: the Gaussian bound for this many points,
+    /// or further out when the metric's own tail is heavier (a 1% chance that noise alone
+    /// passes it anywhere in the series).
+    pub fn outlier_threshold(&self) -> f64 {
+        self.z_and_threshold().1
+    }
+
+    fn z_and_threshold(&self) -> &(Vec<f64>, f64) {
+        self.z.get_or_init(|| {
+            let d = self.decomposition;
+            let z: Vec<f64> = (0..d.residual.len()).map(|i| d.z(i)).collect();
+            let threshold = crate::stats::tail::rare_level(
+                &z,
+                0.01,
+                crate::stats::anomalies::point_threshold(z.len()),
+            );
+            (z, threshold)
+        })
     }
 
     /// `window` as far as it lies in the judged range (cut at its start), or `None` when it
@@ -140,6 +168,15 @@ pub enum WindowKind {
 }
 
 impl WindowKind {
+    /// A short departure: a spike above the baseline, a dip below it.
+    pub fn excursion(magnitude: f64) -> Self {
+        if magnitude >= 0.0 {
+            Self::Spike
+        } else {
+            Self::Dip
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Outage => "outage",

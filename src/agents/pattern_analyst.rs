@@ -6,9 +6,8 @@ use super::{
     WindowKind,
 };
 use crate::series::{Gap, GAP_FACTOR};
-use crate::stats::anomalies::{constant_runs, cusum_regions, point_threshold, runs, Run};
+use crate::stats::anomalies::{constant_runs, cusum_regions, runs, Run};
 use crate::stats::seasonality::DAY_MS;
-use crate::stats::tail::rare_level;
 use crate::stats::{iqr_fences, percentile};
 
 /// CUSUM allowance: shifts under ~2σ are not collective anomalies.
@@ -23,15 +22,13 @@ const MATERIALITY: f64 = 0.005;
 const MIN_FLAT_RUN: usize = 5;
 
 pub fn investigate(context: &Context) -> AgentReport {
-    let d = context.decomposition;
-    let n = context.series.len();
-    let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
-    let threshold = outlier_threshold(&z);
+    let z = context.z();
+    let threshold = context.outlier_threshold();
     let level = context.level();
 
     let mut windows = Vec::new();
-    windows.extend(point_outliers(context, &z, threshold, level));
-    let (collective, collective_peak) = collective_outliers(context, &z);
+    windows.extend(point_outliers(context, z, threshold, level));
+    let (collective, collective_peak) = collective_outliers(context, z);
     windows.extend(collective);
     let outages = outages(context);
     windows.extend(outages.iter().copied());
@@ -48,7 +45,7 @@ pub fn investigate(context: &Context) -> AgentReport {
         .iter()
         .map(|w| w.score)
         .fold(strength_to_probability(max_z / threshold * 0.8), f64::max);
-    let mut evidence = evidence(context, &z, threshold, max_z, &windows);
+    let mut evidence = evidence(context, z, threshold, max_z, &windows);
     if collective_peak > 0.0 {
         // A sustained departure can be certain while no single point is an outlier; say so.
         evidence.insert(
@@ -72,13 +69,6 @@ pub fn investigate(context: &Context) -> AgentReport {
     )
 }
 
-/// The |z| beyond which a point is an outlier: the Gaussian bound for this many points, or
-/// further out when the metric's own tail is heavier (a 1% chance that noise alone passes it
-/// anywhere in the series).
-pub(crate) fn outlier_threshold(z: &[f64]) -> f64 {
-    rare_level(z, 0.01, point_threshold(z.len()))
-}
-
 /// Points whose |z| passes the length-aware threshold and whose deviation is material.
 fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> Vec<Window> {
     let d = context.decomposition;
@@ -97,11 +87,7 @@ fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> V
             Window {
                 start: run.start,
                 end: run.end,
-                kind: if magnitude >= 0.0 {
-                    WindowKind::Spike
-                } else {
-                    WindowKind::Dip
-                },
+                kind: WindowKind::excursion(magnitude),
                 score: strength_to_probability(peak / threshold),
                 magnitude,
             }

@@ -186,11 +186,9 @@ fn nothing_to_explain(context: &Context, why: &str) -> AgentReport {
 /// The main departure: a lasting shift when there is one, else the strongest collective
 /// excursion (CUSUM) or the largest single outlier, whichever is stronger.
 fn main_departure(context: &Context) -> Option<Departure> {
-    let d = context.decomposition;
-    let n = d.residual.len();
-    let z: Vec<f64> = (0..n).map(|i| d.z(i)).collect();
+    let z = context.z();
     let clipped: Vec<f64> = z.iter().map(|v| v.clamp(-CUSUM_CLIP, CUSUM_CLIP)).collect();
-    let threshold = super::pattern_analyst::outlier_threshold(&z);
+    let threshold = context.outlier_threshold();
     let focus = context.focus_start;
     let region = cusum_regions(&clipped, CUSUM_ALLOWANCE, LOCATING_THRESHOLD)
         .into_iter()

@@ -206,11 +206,7 @@ fn settle(context: &Context, window: Window) -> Window {
         WindowKind::LevelShift | WindowKind::SeasonalityBreak | WindowKind::Drift
             if short && over =>
         {
-            if direction > 0.0 {
-                WindowKind::Spike
-            } else {
-                WindowKind::Dip
-            }
+            WindowKind::excursion(direction)
         }
         kind => kind,
     };

@@ -7,7 +7,7 @@
 //! rather than confirm.
 
 use super::rng::Rng;
-use super::scenarios::{Case, Tier, EPOCH_MONDAY};
+use super::scenarios::{daily_wave, Case, Tier, EPOCH_MONDAY};
 use crate::series::Series;
 use crate::stats::seasonality::{DAY_MS, HOUR_MS, MINUTE_MS};
 
@@ -128,12 +128,6 @@ fn grid(step_ms: i64, points: usize) -> Vec<i64> {
     (0..points as i64)
         .map(|i| EPOCH_MONDAY + i * step_ms)
         .collect()
-}
-
-/// −1..1 over a day, highest mid-afternoon.
-fn daily_wave(t: i64) -> f64 {
-    let hour = ((t - EPOCH_MONDAY) % DAY_MS) as f64 / HOUR_MS as f64;
-    (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin()
 }
 
 /// Student-t with `degrees` (integer) degrees of freedom: a normal over the root of a scaled

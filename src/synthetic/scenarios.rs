@@ -177,13 +177,19 @@ fn clean_background(bg: &Background, timestamps: &[i64], rng: &mut Rng) -> Vec<f
 /// Relative seasonal effect at `t`; `holiday` makes a weekday look like a weekend.
 fn seasonal_shape(bg: &Background, t: i64, holiday: bool) -> f64 {
     let hour = ((t - EPOCH_MONDAY) % DAY_MS) as f64 / HOUR_MS as f64;
-    let daily = bg.daily * (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin();
+    let daily = bg.daily * daily_wave(t);
     if !bg.weekly {
         return daily;
     }
     let weekday = ((t - EPOCH_MONDAY) % WEEK_MS) / DAY_MS;
     let business = (8.0..19.0).contains(&hour) && weekday < 5 && !holiday;
-    0.1 * (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin() + if business { 0.8 } else { 0.0 }
+    0.1 * daily_wave(t) + if business { 0.8 } else { 0.0 }
+}
+
+/// −1..1 over a day, highest mid-afternoon: the daily rhythm of every generated series.
+pub fn daily_wave(t: i64) -> f64 {
+    let hour = ((t - EPOCH_MONDAY) % DAY_MS) as f64 / HOUR_MS as f64;
+    (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin()
 }
 
 fn inject_anomaly(
