@@ -7,16 +7,18 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::chat::service::{ChatService, Investigated};
 use crate::investigation::{investigate_and_record, Origin};
 use crate::learning::threshold::describe_change;
 use crate::learning::FeedbackVerdict;
 use crate::render;
-use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions};
+use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions, Limits};
 use crate::series::events::read_events;
 use crate::series::timestamp::{to_rfc3339, write_calendar};
 use crate::series::RawRow;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::{Pass, Relay};
+use crate::sources::prometheus_check::PrometheusSource;
 use crate::stats::live_score::{score_points, LiveScoreConfig, PointScore};
 use crate::store::{related_metric, Location, NewFeedback, Store, StoreError};
 
@@ -71,6 +73,11 @@ pub enum Source {
         metric: String,
         since_ms: Option<i64>,
     },
+    /// A PromQL expression, from the Prometheus `PROMETHEUS_URL` names.
+    Query {
+        query: String,
+        since_ms: Option<i64>,
+    },
 }
 
 pub struct DetectRequest {
@@ -85,11 +92,17 @@ pub struct DetectRequest {
 pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
     let from_file = match &request.source {
         Source::File { path, options } => Some(read_csv(path, options).map_err(bad_input)?),
-        Source::Stored { .. } => None,
+        _ => None,
     };
     let events = match &request.events {
         Some(path) => read_events(path).map_err(bad_input)?,
         None => Vec::new(),
+    };
+    let prometheus = match &request.source {
+        Source::Query { .. } => Some(PrometheusSource::from_env().map_err(bad_input)?.ok_or_else(
+            || bad_input(anyhow::anyhow!("--query needs PROMETHEUS_URL, the base URL of Prometheus' HTTP API (e.g. http://localhost:9090)")),
+        )?),
+        _ => None,
     };
     let redpanda = RedpandaConfig::from_env().map_err(bad_input)?;
     let mut store = open_store().await?;
@@ -97,29 +110,44 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         store = store.with_event_outbox();
     }
     let store = Arc::new(store);
-    let series = match (from_file, &request.source) {
-        (Some(series), _) => series,
-        (None, Source::Stored { metric, since_ms }) => {
-            store.recent_series(metric, *since_ms).await?
-        }
-        (None, Source::File { .. }) => unreachable!("a file source was read above"),
-    };
     if !events.is_empty() {
         store.save_events(&events).await?;
     }
-    // The file's events were just stored, so the store now holds every relevant one.
-    let events = store.events_for(&series).await?;
-    let verdict = investigate_and_record(&store, &series, &events, &Origin::new("cli")).await?;
+    let origin = Origin::new("cli");
+    let investigated = match (from_file, &request.source, prometheus) {
+        (_, Source::Query { query, since_ms }, Some(prometheus)) => {
+            ChatService::new(store.clone(), Limits::default())
+                .with_prometheus(prometheus)
+                .check_query(query, *since_ms, &origin)
+                .await
+                .map_err(|e| {
+                    Failure::Internal(anyhow::anyhow!("could not investigate `{query}`: {e}"))
+                })?
+        }
+        (Some(series), ..) => investigate_stored_events(&store, series, &origin).await?,
+        (None, Source::Stored { metric, since_ms }, _) => {
+            let series = store.recent_series(metric, *since_ms).await?;
+            investigate_stored_events(&store, series, &origin).await?
+        }
+        _ => unreachable!("each source was read above"),
+    };
+    let verdict = &investigated.verdict;
     match request.format {
-        Format::Text => print!("{}", render::text::report(&verdict)),
+        Format::Text => print!("{}", render::text::report(verdict)),
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&verdict).context("serialising the verdict")?
+            serde_json::to_string_pretty(verdict).context("serialising the verdict")?
         ),
     }
+    if let Some(others) = &investigated.others {
+        match request.format {
+            Format::Text => println!("\n{}", others.replace("```\n", "").replace("\n```", "")),
+            Format::Json => eprintln!("{}", others.replace("```\n", "").replace("\n```", "")),
+        }
+    }
     if let Some(path) = &request.chart {
-        let decomposition = crate::investigation::decomposition_of(&series);
-        render::chart::draw(path, &series, &decomposition, &verdict)
+        let decomposition = crate::investigation::decomposition_of(&investigated.series);
+        render::chart::draw(path, &investigated.series, &decomposition, verdict)
             .map_err(anyhow::Error::from)?;
         eprintln!("chart written to {}", path.display());
     }
@@ -127,6 +155,22 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         publish_queued_events(store, redpanda).await;
     }
     Ok(())
+}
+
+/// Investigates `series` with the events the store holds around it (a file's events were
+/// stored just before, so they are among them).
+async fn investigate_stored_events(
+    store: &Store,
+    series: crate::series::Series,
+    origin: &Origin,
+) -> Result<Investigated, Failure> {
+    let events = store.events_for(&series).await?;
+    let verdict = investigate_and_record(store, &series, &events, origin).await?;
+    Ok(Investigated {
+        verdict,
+        series,
+        others: None,
+    })
 }
 
 /// How long `detect` tries to hand its event to the broker before leaving it to `serve`.

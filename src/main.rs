@@ -58,7 +58,12 @@ enum Command {
         file: Option<PathBuf>,
         #[command(flatten)]
         csv: CsvArgs,
-        /// With a stored metric: only its last stretch (`30m`, `6h`, `7d`).
+        /// A PromQL expression to investigate, from the Prometheus at PROMETHEUS_URL (each
+        /// series it returns, worst first).
+        #[arg(long, conflicts_with_all = ["file", "metric"])]
+        query: Option<String>,
+        /// With a stored metric or a query: only its last stretch (`30m`, `6h`, `7d`), judged
+        /// against four times as much history before it.
         #[arg(long, value_parser = anomaly_hunter::series::timestamp::parse_duration)]
         since: Option<i64>,
         /// Deploys and config changes, a `timestamp,kind,description` CSV (also stored).
@@ -239,23 +244,28 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
         Command::Detect {
             file,
             csv,
+            query,
             since,
             events,
             format,
             chart,
         } => {
-            let source = match (file, &csv.metric) {
-                (Some(path), _) => Source::File {
+            let source = match (file, &csv.metric, query) {
+                (_, _, Some(query)) => Source::Query {
+                    query,
+                    since_ms: since,
+                },
+                (Some(path), ..) => Source::File {
                     path,
                     options: csv.options(),
                 },
-                (None, Some(metric)) => Source::Stored {
+                (None, Some(metric), None) => Source::Stored {
                     metric: metric.clone(),
                     since_ms: since,
                 },
-                (None, None) => {
+                (None, None, None) => {
                     return Err(Failure::BadInput(anyhow::anyhow!(
-                        "give a CSV file, or --metric NAME to investigate a stored metric"
+                        "give a CSV file, --metric NAME to investigate a stored metric, or --query PROMQL"
                     )))
                 }
             };

@@ -20,6 +20,7 @@ use crate::sinks::voice::{Voice, VoiceConfig};
 use crate::slack::app::SlackApp;
 use crate::slack::web::{SlackWeb, DEFAULT_API_URL};
 use crate::sources::metric_stream::MetricStream;
+use crate::sources::prometheus_check::PrometheusSource;
 use crate::store::Store;
 
 /// Default listening address: loopback, so nothing is exposed by accident.
@@ -36,6 +37,8 @@ pub struct Config {
     pub redpanda: Option<RedpandaConfig>,
     /// Spoken alerts for critical verdicts.
     pub voice: VoiceConfig,
+    /// Checks of PromQL and of metrics the store does not hold, when `PROMETHEUS_URL` is set.
+    pub prometheus: Option<PrometheusSource>,
     /// Where incidents found on the metrics stream are posted.
     pub alert_slack_channel: Option<String>,
     pub alert_discord_channel: Option<u64>,
@@ -103,6 +106,7 @@ impl Config {
             discord,
             redpanda: RedpandaConfig::from_env()?,
             voice: VoiceConfig::from_env()?,
+            prometheus: PrometheusSource::from_env()?,
             alert_slack_channel: var("ALERT_SLACK_CHANNEL"),
             alert_discord_channel: var("ALERT_DISCORD_CHANNEL")
                 .map(|id| {
@@ -129,8 +133,11 @@ pub struct Bot {
 
 impl Bot {
     pub fn assemble(config: &Config, store: Arc<Store>) -> anyhow::Result<Self> {
-        let service = ChatService::new(store.clone(), config.limits)
+        let mut service = ChatService::new(store.clone(), config.limits)
             .with_voice(Voice::new(config.voice.clone()));
+        if let Some(prometheus) = config.prometheus.clone() {
+            service = service.with_prometheus(prometheus);
+        }
         let mut integrations = json!({"slack": false, "slack_mode": null, "discord": false});
         let mut router = Router::new();
         let mut slack_socket = None;
@@ -240,7 +247,8 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         Some(redpanda) => format!("topic {} on {}", redpanda.topic, redpanda.brokers),
         None => "off".to_string(),
     };
-    println!("anomaly-hunter listening on http://{bound} (slack: {slack}, discord: {discord}, events: {events})");
+    let prometheus = config.prometheus.as_ref().map_or("off", |p| p.url());
+    println!("anomaly-hunter listening on http://{bound} (slack: {slack}, discord: {discord}, events: {events}, prometheus: {prometheus})");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let relay = match config.redpanda.clone() {
         Some(redpanda) => Some(tokio::spawn(

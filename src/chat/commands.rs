@@ -6,11 +6,13 @@
 use thiserror::Error;
 
 use crate::series::timestamp::parse_duration;
+use crate::sources::promql::from_chat;
 
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Investigate a stored metric, or (no metric) the CSV attached or just shared.
+    /// Investigate a stored metric or a PromQL expression, or (neither) the CSV attached or
+    /// just shared.
     Check {
         metric: Option<String>,
         lookback_ms: Option<i64>,
@@ -93,9 +95,10 @@ pub fn parse(text: &str, bare_metric_is_check: bool) -> Result<Command, CommandE
     }
 }
 
-/// `[metric] [last|since|--since] [6h]`, in any order of metric and look-back.
+/// `[metric or PromQL] [last|since|--since] [6h]`: the look-back words are taken out (a
+/// bare duration counts as one), and what remains, spaces included, is the target.
 fn parse_check(words: &[&str]) -> Result<Command, CommandError> {
-    let mut metric = None;
+    let mut target = Vec::new();
     let mut lookback_ms = None;
     let mut words = words.iter().peekable();
     while let Some(word) = words.next() {
@@ -106,14 +109,15 @@ fn parse_check(words: &[&str]) -> Result<Command, CommandError> {
                 })?;
                 lookback_ms = Some(parse_duration(amount).map_err(CommandError::BadLookback)?);
             }
-            _ if metric.is_none() && parse_duration(word).is_err() => {
-                metric = Some(metric_name(word)?)
-            }
-            _ => lookback_ms = Some(parse_duration(word).map_err(CommandError::BadLookback)?),
+            _ => match parse_duration(word) {
+                Ok(duration) if lookback_ms.is_none() => lookback_ms = Some(duration),
+                _ => target.push(*word),
+            },
         }
     }
+    let target = from_chat(&target.join(" "));
     Ok(Command::Check {
-        metric,
+        metric: (!target.is_empty()).then_some(target),
         lookback_ms,
     })
 }
@@ -190,6 +194,30 @@ mod tests {
     }
 
     #[test]
+    fn promql_with_spaces_and_chat_escapes() {
+        assert_eq!(
+            parse(
+                "check sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m])) last 6h",
+                false
+            ),
+            Ok(Command::Check {
+                metric: Some("sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m]))".into()),
+                lookback_ms: Some(HOURS_6)
+            })
+        );
+        assert_eq!(
+            parse(
+                "check `api_latency_seconds{job=\u{201C}api\u{201D}} &gt; 0.5` 6h",
+                false
+            ),
+            Ok(Command::Check {
+                metric: Some("api_latency_seconds{job=\"api\"} > 0.5".into()),
+                lookback_ms: Some(HOURS_6)
+            })
+        );
+    }
+
+    #[test]
     fn refusals_say_what_to_do() {
         let unknown = parse("deploy everything", false).unwrap_err();
         assert_eq!(unknown, CommandError::Unknown("deploy".into()));
@@ -203,7 +231,7 @@ mod tests {
             Err(CommandError::BadLookback(_))
         ));
         assert!(matches!(
-            parse("check <script>", false),
+            parse("history <script>", false),
             Err(CommandError::BadMetric(_))
         ));
     }

@@ -11,6 +11,8 @@ use crate::render::percent;
 use crate::series::csv::{parse_csv, CsvOptions, Limits};
 use crate::series::Series;
 use crate::sinks::voice::{Voice, VoiceClip};
+use crate::sources::prometheus_check::{Fetched, PrometheusSource, MAX_SERIES};
+use crate::sources::promql::is_metric_name;
 use crate::store::{NewFeedback, Store, StoreError};
 
 use super::attachment::{Attachment, Fetcher};
@@ -30,12 +32,16 @@ pub struct ChatService {
     store: Arc<Store>,
     limits: Limits,
     voice: Option<Arc<Voice>>,
+    prometheus: Option<Arc<PrometheusSource>>,
 }
 
 /// An investigation's outcome for posting: the verdict and the series (for the chart).
 pub struct Investigated {
     pub verdict: Verdict,
     pub series: Series,
+    /// When a query returned several series: the others, worst first, as a compact table
+    /// posted under the verdict.
+    pub others: Option<String>,
 }
 
 /// The verdict's chart as a PNG file to attach.
@@ -74,7 +80,14 @@ impl ChatService {
             store,
             limits,
             voice: None,
+            prometheus: None,
         }
+    }
+
+    /// Checks of names the store does not hold, and of PromQL, go to Prometheus.
+    pub fn with_prometheus(mut self, source: PrometheusSource) -> Self {
+        self.prometheus = Some(Arc::new(source));
+        self
     }
 
     /// Critical verdicts also get a spoken alert in their thread.
@@ -103,6 +116,82 @@ impl ChatService {
         self.limits
     }
 
+    /// Investigates `target`, a metric name or a PromQL expression, over its last
+    /// `lookback_ms`: a name the store holds from the store (what was ingested or streamed on
+    /// purpose), anything else from Prometheus when it is configured. Errors are sentences.
+    pub async fn check(
+        &self,
+        target: &str,
+        lookback_ms: Option<i64>,
+        origin: &Origin,
+    ) -> Result<Investigated, String> {
+        let failed = |e: String| format!("Could not investigate `{target}`: {e}");
+        let stored = is_metric_name(target)
+            && self
+                .store
+                .latest_point(target)
+                .await
+                .map_err(|e| failed(e.to_string()))?
+                .is_some();
+        match &self.prometheus {
+            Some(_) if !stored => self
+                .check_query(target, lookback_ms, origin)
+                .await
+                .map_err(failed),
+            None if !is_metric_name(target) => Err(format!(
+                "`{target}` is not a stored metric name (letters, digits, `_ . : -`); PromQL queries need PROMETHEUS_URL to be set"
+            )),
+            _ => self
+                .check_metric(target, lookback_ms, origin)
+                .await
+                .map_err(|e| failed(e.to_string())),
+        }
+    }
+
+    /// Investigates every series a Prometheus query returns (up to [`MAX_SERIES`]); the
+    /// worst comes back with a table of the others.
+    pub async fn check_query(
+        &self,
+        query: &str,
+        lookback_ms: Option<i64>,
+        origin: &Origin,
+    ) -> Result<Investigated, String> {
+        let Some(prometheus) = &self.prometheus else {
+            return Err("PromQL queries need PROMETHEUS_URL to be set".to_string());
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let fetched = prometheus
+            .fetch(query, lookback_ms, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Fetched {
+            series,
+            returned,
+            too_short,
+        } = fetched;
+        let mut investigated = Vec::with_capacity(series.len());
+        for (series, events) in series {
+            let verdict = investigate_and_record(&self.store, &series, &events, origin)
+                .await
+                .map_err(|e| e.to_string())?;
+            investigated.push(Investigated {
+                verdict,
+                series,
+                others: None,
+            });
+        }
+        investigated.sort_by(|a, b| worst_first(&a.verdict, &b.verdict));
+        if investigated.is_empty() {
+            return Err(format!(
+                "none of its {returned} series has the {} points an investigation needs in that range",
+                crate::series::MIN_POINTS
+            ));
+        }
+        let mut worst = investigated.remove(0);
+        worst.others = others_table(&investigated, returned, &too_short);
+        Ok(worst)
+    }
+
     /// Investigates a stored metric, optionally only its last `lookback_ms`.
     pub async fn check_metric(
         &self,
@@ -113,7 +202,11 @@ impl ChatService {
         let series = self.store.recent_series(metric, lookback_ms).await?;
         let events = self.store.events_for(&series).await?;
         let verdict = investigate_and_record(&self.store, &series, &events, origin).await?;
-        Ok(Investigated { verdict, series })
+        Ok(Investigated {
+            verdict,
+            series,
+            others: None,
+        })
     }
 
     /// Investigates an uploaded CSV (bytes already size-checked while downloading). The metric
@@ -138,7 +231,11 @@ impl ChatService {
         let verdict = investigate_and_record(&self.store, &series, &[], origin)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Investigated { verdict, series })
+        Ok(Investigated {
+            verdict,
+            series,
+            others: None,
+        })
     }
 
     /// Investigates an attached file: refuses what is not a CSV or too large, fetches it
@@ -285,4 +382,47 @@ impl ChatService {
             .collect();
         Ok(lines.join("\n"))
     }
+}
+
+/// Alerts before normal verdicts, then by severity and confidence.
+fn worst_first(a: &Verdict, b: &Verdict) -> std::cmp::Ordering {
+    (b.anomalous, b.severity)
+        .cmp(&(a.anomalous, a.severity))
+        .then(b.confidence.total_cmp(&a.confidence))
+}
+
+/// The other series of a query, worst first, one line each, and what was not investigated.
+fn others_table(others: &[Investigated], returned: usize, too_short: &[String]) -> Option<String> {
+    if others.is_empty() && too_short.is_empty() && returned <= MAX_SERIES {
+        return None;
+    }
+    let mut lines = vec!["sev  conf  verdict    series".to_string()];
+    for other in others {
+        let verdict = &other.verdict;
+        lines.push(format!(
+            "{:<4} {:<5} {:<10} {}",
+            verdict.severity,
+            percent(verdict.confidence),
+            if verdict.anomalous {
+                "ANOMALOUS"
+            } else {
+                "normal"
+            },
+            verdict.metric
+        ));
+    }
+    for name in too_short {
+        lines.push(format!("-    -     too short  {name}"));
+    }
+    let mut text = format!(
+        "Other series of this query, worst first:\n```\n{}\n```",
+        lines.join("\n")
+    );
+    if returned > MAX_SERIES {
+        text.push_str(&format!(
+            "\n{} more series not investigated (at most {MAX_SERIES} per query): narrow the query with labels, or `topk()`.",
+            returned - MAX_SERIES
+        ));
+    }
+    Some(text)
 }

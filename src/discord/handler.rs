@@ -176,6 +176,9 @@ impl Handler {
             tracing::error!(error = %e, investigation = %investigated.verdict.id, "could not post the verdict");
             return;
         }
+        if let Some(others) = &investigated.others {
+            say(http, channel, None, others).await;
+        }
         if let Some(clip) = self.service.voice_alert(&investigated.verdict).await {
             post::voice_clip(http, channel, clip).await;
         }
@@ -212,11 +215,7 @@ impl Handler {
                 (file.filename.clone(), outcome)
             }
             (None, Some(metric)) => {
-                let outcome = self
-                    .service
-                    .check_metric(&metric, lookback_ms, &origin)
-                    .await
-                    .map_err(|e| format!("Could not investigate `{metric}`: {e}"));
+                let outcome = self.service.check(&metric, lookback_ms, &origin).await;
                 (metric, outcome)
             }
             (None, None) => (
@@ -440,10 +439,7 @@ impl Handler {
             return Err("Give a stored `metric`, or attach a CSV as `file`.".to_string());
         };
         let lookback_ms = last.as_deref().map(parse_duration).transpose()?;
-        self.service
-            .check_metric(&metric, lookback_ms, origin)
-            .await
-            .map_err(|e| format!("Could not investigate `{metric}`: {e}"))
+        self.service.check(&metric, lookback_ms, origin).await
     }
 
     /// In a guild: the deferred response becomes the headline and a thread holds the verdict.

@@ -129,6 +129,9 @@ impl SlackApp {
                 if let Err(e) = self.service.store().link_thread(&thread, &verdict.id).await {
                     tracing::error!(error = %e, "could not remember the verdict thread");
                 }
+                if let Some(others) = &investigated.others {
+                    self.say(channel, Some(&thread_id), others).await;
+                }
                 self.upload_chart(channel, &thread_id, investigated).await;
                 if let Some(clip) = self.service.voice_alert(verdict).await {
                     let uploaded = self
@@ -212,26 +215,15 @@ impl SlackApp {
     ) {
         let app = self.clone();
         tokio::spawn(async move {
-            match app
-                .service
-                .check_metric(
-                    &metric,
-                    lookback_ms,
-                    &Origin::chat("slack", &channel, thread_ts.as_deref()),
-                )
-                .await
-            {
+            let origin = Origin::chat("slack", &channel, thread_ts.as_deref());
+            match app.service.check(&metric, lookback_ms, &origin).await {
                 Ok(investigated) => {
                     app.post_verdict(&channel, thread_ts.as_deref(), &investigated)
                         .await
                 }
                 Err(e) => {
-                    app.say(
-                        &channel,
-                        thread_ts.as_deref(),
-                        &format!(":warning: Could not investigate `{metric}`: {e}"),
-                    )
-                    .await
+                    app.say(&channel, thread_ts.as_deref(), &format!(":warning: {e}"))
+                        .await
                 }
             }
         });

@@ -23,7 +23,7 @@ use tokio::sync::{Notify, RwLock};
 pub use feedback::{FeedbackOutcome, NewFeedback};
 pub use investigations::{HistoryEntry, StoredInvestigation};
 pub use outbox::PendingEvent;
-pub use series::related_metric;
+pub use series::{related_metric, HISTORY_FACTOR};
 pub use similar::ImportedIncident;
 pub use stats::{AgentStats, CalibrationPeriod, PatternStats, StatsReport, ThresholdStats};
 pub use threads::ThreadRef;

@@ -293,3 +293,28 @@ async fn web_api(
     };
     Json(answer).into_response()
 }
+
+/// Sends `/anomaly <text>` to the bot at `bot_url`, signed with `secret` as Slack would, and
+/// returns its immediate (ephemeral) answer.
+pub async fn slash(bot_url: &str, secret: &str, text: &str) -> Value {
+    let body = serde_urlencoded::to_string([
+        ("command", "/anomaly"),
+        ("text", text),
+        ("channel_id", "C0INCIDENT"),
+        ("user_id", "U0SRE"),
+    ])
+    .unwrap();
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let signature = anomaly_hunter::slack::signature::sign(secret, &timestamp, body.as_bytes());
+    let response = reqwest::Client::new()
+        .post(format!("{bot_url}/slack/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", &timestamp)
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}

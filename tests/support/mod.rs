@@ -7,6 +7,7 @@ pub mod fake_discord;
 pub mod fake_elevenlabs;
 pub mod fake_sentry;
 pub mod fake_slack;
+pub mod prometheus;
 pub mod serve;
 
 use anomaly_hunter::store::{Location, Store};

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 /// Settings `serve` reads; cleared so the developer's own environment never leaks in.
-const PLATFORM_VARIABLES: [&str; 20] = [
+const PLATFORM_VARIABLES: [&str; 28] = [
     "DATABASE_URL",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
@@ -29,6 +29,14 @@ const PLATFORM_VARIABLES: [&str; 20] = [
     "VOICE_MIN_SEVERITY",
     "VOICE_MIN_CONFIDENCE",
     "SENTRY_DSN",
+    "PROMETHEUS_URL",
+    "PROMETHEUS_BEARER_TOKEN",
+    "PROMETHEUS_BASIC_AUTH",
+    "PROMETHEUS_HEADERS",
+    "PROMETHEUS_TIMEOUT",
+    "PROMETHEUS_MIN_STEP",
+    "PROMETHEUS_RELATED_QUERIES",
+    "ALERTMANAGER_WEBHOOK_TOKEN",
 ];
 
 /// A running `serve`, killed when dropped.
@@ -154,6 +162,17 @@ impl ServeProcess {
             .output()
             .unwrap();
         serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// The newest stored verdict (JSON, as reported), read from the same store.
+    pub async fn last_verdict(&self) -> Value {
+        use anomaly_hunter::store::{Location, Store, DEFAULT_FILE};
+        let store = Store::open(Location::Sqlite(self.data_dir.join(DEFAULT_FILE)))
+            .await
+            .unwrap();
+        let newest = store.history(None, 1).await.unwrap();
+        let id = &newest.first().expect("a stored investigation").id;
+        store.investigation(id).await.unwrap().verdict
     }
 
     /// What `serve` logged so far.
