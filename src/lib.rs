@@ -5,6 +5,7 @@
 //! `render` and `sinks` (text, JSON, chart, chat threads, the event stream).
 
 pub mod agents;
+pub mod alert_threads;
 pub mod bench;
 pub mod chat;
 pub mod cli;

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::alert_threads::AlertDesk;
 use crate::chat::service::ChatService;
 use crate::discord::{Discord, DiscordConfig};
 use crate::investigation::Origin;
@@ -42,6 +43,8 @@ pub struct Config {
     /// Where incidents found on the metrics stream are posted.
     pub alert_slack_channel: Option<String>,
     pub alert_discord_channel: Option<u64>,
+    /// `POST /alertmanager` is on when this bearer token is set.
+    pub alertmanager_token: Option<String>,
 }
 
 #[derive(Clone)]
@@ -115,6 +118,7 @@ impl Config {
                     })
                 })
                 .transpose()?,
+            alertmanager_token: var("ALERTMANAGER_WEBHOOK_TOKEN"),
         })
     }
 }
@@ -129,6 +133,8 @@ pub struct Bot {
     discord: Option<Arc<Discord>>,
     /// The metrics stream consumer and the incidents it reports.
     stream: Option<(MetricStream, mpsc::Receiver<String>)>,
+    /// Alertmanager's alerts, investigated into threads.
+    alert_desk: Option<Arc<AlertDesk>>,
 }
 
 impl Bot {
@@ -169,6 +175,18 @@ impl Bot {
             .map(|discord| Arc::new(Discord::new(discord, service.clone())));
         integrations["discord"] = json!(discord.is_some());
         let gateway = discord.clone();
+        let alert_desk = config.alertmanager_token.as_ref().map(|token| {
+            let desk = Arc::new(AlertDesk::new(
+                service.clone(),
+                slack_app
+                    .clone()
+                    .map(|app| (app, config.alert_slack_channel.clone())),
+                discord.clone().map(|d| (d, config.alert_discord_channel)),
+            ));
+            router = std::mem::take(&mut router).merge(desk.clone().routes(token.clone()));
+            integrations["alertmanager"] = json!(true);
+            desk
+        });
         let stream = match &config.redpanda {
             Some(
                 redpanda @ RedpandaConfig {
@@ -225,6 +243,7 @@ impl Bot {
             slack_socket,
             discord,
             stream,
+            alert_desk,
         })
     }
 }
@@ -267,6 +286,9 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         tokio::spawn(alerts.run(incidents));
         tokio::spawn(stream.run(stopped.clone()))
     });
+    let desk = bot
+        .alert_desk
+        .map(|desk| tokio::spawn(desk.run(stopped.clone())));
     if let Some((app, opener)) = bot.slack_socket {
         tokio::spawn(crate::slack::socket::run(app, opener));
     }
@@ -278,7 +300,7 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         .await?;
     // Let the relay give its lease back so the next process publishes at once.
     let _ = stop.send(true);
-    for task in [relay, consumer].into_iter().flatten() {
+    for task in [relay, consumer, desk].into_iter().flatten() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
     }
     Ok(())

@@ -37,6 +37,7 @@ struct Telemetry {
     duration_sum_micros: AtomicU64,
     chat_commands: Mutex<BTreeMap<(String, String), u64>>,
     errors: Mutex<BTreeMap<String, u64>>,
+    alert_notifications: Mutex<BTreeMap<String, u64>>,
 }
 
 static TELEMETRY: LazyLock<Telemetry> = LazyLock::new(Telemetry::default);
@@ -62,6 +63,11 @@ pub fn chat_command(platform: &str, command: &str) {
         &TELEMETRY.chat_commands,
         (platform.to_string(), command.to_string()),
     );
+}
+
+/// Counts an Alertmanager notification by what became of it (`recorded`, `refused`, `failed`).
+pub fn alert_notification(result: &str) {
+    bump(&TELEMETRY.alert_notifications, result.to_string());
 }
 
 /// Counts an error logged by `component` (the module that logged it).
@@ -132,6 +138,23 @@ pub fn render(event_backlog: Option<i64>) -> String {
         );
         let _ = writeln!(out, "anomaly_hunter_event_backlog {backlog}");
     }
+    header(
+        &mut out,
+        "alertmanager_notifications_total",
+        "counter",
+        "Alertmanager webhook notifications by result.",
+    );
+    let notifications = t
+        .alert_notifications
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    for (result, n) in notifications.iter() {
+        let _ = writeln!(
+            out,
+            "anomaly_hunter_alertmanager_notifications_total{{result=\"{result}\"}} {n}"
+        );
+    }
+    drop(notifications);
     header(
         &mut out,
         "chat_commands_total",

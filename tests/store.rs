@@ -502,3 +502,65 @@ async fn a_files_other_columns_are_stored_and_loaded_as_related_series() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_are_recorded_once_and_stay_pending_until_posted() {
+    use anomaly_hunter::sources::alertmanager::parse_notification;
+    use anomaly_hunter::store::AlertThreads;
+    let notification = |status: &str, ends: &str| {
+        format!(
+            r#"{{"version":"4","status":"{status}","alerts":[{{"status":"{status}","labels":{{"alertname":"HighLatency"}},
+            "annotations":{{}},"startsAt":"2026-12-01T09:00:00Z","endsAt":"{ends}","generatorURL":"","fingerprint":"f1"}}]}}"#
+        )
+    };
+    let firing =
+        parse_notification(notification("firing", "0001-01-01T00:00:00Z").as_bytes()).unwrap();
+    let resolved =
+        parse_notification(notification("resolved", "2026-12-01T09:12:00Z").as_bytes()).unwrap();
+    for (backend, store) in support::stores("alerts").await {
+        assert_eq!(store.record_alerts(&firing).await.unwrap(), 1, "{backend}");
+        assert_eq!(
+            store.record_alerts(&firing).await.unwrap(),
+            0,
+            "{backend}: a repeat is not new"
+        );
+        let pending = store.pending_alerts().await.unwrap();
+        assert_eq!(pending.len(), 1, "{backend}");
+        assert!(pending[0].threads.is_none() && !pending[0].resolved);
+        let threads = AlertThreads {
+            investigation_id: Some("inv-1".into()),
+            slack: Some(("C0ALERTS".into(), "1700000000.000001".into())),
+            discord: None,
+        };
+        store.alert_posted(&pending[0], &threads).await.unwrap();
+        assert!(
+            store.pending_alerts().await.unwrap().is_empty(),
+            "{backend}"
+        );
+
+        // Resolved: pending again, with its thread, until the resolution is posted.
+        assert_eq!(
+            store.record_alerts(&resolved).await.unwrap(),
+            0,
+            "{backend}"
+        );
+        let pending = store.pending_alerts().await.unwrap();
+        assert_eq!(pending.len(), 1, "{backend}");
+        assert!(pending[0].resolved);
+        assert_eq!(pending[0].threads.as_ref(), Some(&threads), "{backend}");
+        assert_eq!(
+            pending[0].ends_at.unwrap() - pending[0].starts_at,
+            12 * 60_000
+        );
+        store
+            .alert_attempt_failed(&pending[0], "Slack is down")
+            .await
+            .unwrap();
+        assert_eq!(store.pending_alerts().await.unwrap()[0].attempts, 1);
+        store.alert_resolution_posted(&pending[0]).await.unwrap();
+        assert!(
+            store.pending_alerts().await.unwrap().is_empty(),
+            "{backend}"
+        );
+    }
+}

@@ -298,6 +298,33 @@ impl Handler {
         }
     }
 
+    /// Starts an alert's thread in `channel`: the headline, a thread from it, and there the
+    /// verdict (or why there is none). Returns the thread.
+    pub async fn start_alert_thread(
+        &self,
+        http: &Http,
+        channel: ChannelId,
+        headline: &str,
+        outcome: &Result<Investigated, String>,
+    ) -> Result<ChannelId, String> {
+        let body = post::text_body(headline, None);
+        let message = retrying(|| http.send_message(channel, vec![], &body))
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = match outcome {
+            Ok(investigated) => verdict_message(&investigated.verdict).headline,
+            Err(_) => headline.to_string(),
+        };
+        let thread = start_thread(http, channel, message.id, &name)
+            .await
+            .map_err(|e| e.to_string())?;
+        match outcome {
+            Ok(investigated) => self.post_and_link(http, thread, investigated).await,
+            Err(error) => say(http, thread, None, &format!("⚠️ {error}")).await,
+        }
+        Ok(thread)
+    }
+
     /// Posts a check's outcome — the verdict or a readable error — where it belongs.
     async fn deliver(
         &self,

@@ -84,6 +84,34 @@ impl Discord {
             .await;
     }
 
+    /// Starts an alert's thread in `channel` (see [`Handler::start_alert_thread`]); returns
+    /// the thread's id.
+    pub async fn start_alert_thread(
+        &self,
+        channel: u64,
+        headline: &str,
+        outcome: &Result<Investigated, String>,
+    ) -> Result<u64, String> {
+        let channel = std::num::NonZeroU64::new(channel).ok_or("channel id 0")?;
+        self.handler
+            .start_alert_thread(&self.http, ChannelId::from(channel), headline, outcome)
+            .await
+            .map(|thread| thread.get())
+    }
+
+    /// Posts `text` in thread `thread`; the error is returned so the caller can retry.
+    pub async fn post_in_thread(&self, thread: u64, text: &str) -> Result<(), String> {
+        let thread = std::num::NonZeroU64::new(thread).ok_or("thread id 0")?;
+        let body = post::text_body(text, None);
+        post::retrying(|| {
+            self.http
+                .send_message(ChannelId::from(thread), vec![], &body)
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
     /// `connecting`, `connected`, `disconnected` or `refused`, for `/healthz`.
     pub fn gateway_state(&self) -> &'static str {
         self.handler.gateway_state()

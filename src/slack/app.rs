@@ -155,6 +155,38 @@ impl SlackApp {
         }
     }
 
+    /// Starts an alert's thread in `channel`: the headline, then in its thread the verdict
+    /// (or why there is none). Returns the thread's timestamp.
+    pub async fn start_alert_thread(
+        &self,
+        channel: &str,
+        headline: &str,
+        outcome: &Result<Investigated, String>,
+    ) -> Result<String, String> {
+        let ts = self
+            .web
+            .post_message(channel, None, headline, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        match outcome {
+            Ok(investigated) => self.post_verdict(channel, Some(&ts), investigated).await,
+            Err(e) => {
+                self.say(channel, Some(&ts), &format!(":warning: {e}"))
+                    .await
+            }
+        }
+        Ok(ts)
+    }
+
+    /// Posts `text` in an existing thread; the error is returned so the caller can retry.
+    pub async fn post_in_thread(&self, channel: &str, ts: &str, text: &str) -> Result<(), String> {
+        self.web
+            .post_message(channel, Some(ts), text, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     /// The chart goes into the verdict's thread; a failure is logged, never blocks the verdict.
     async fn upload_chart(&self, channel: &str, thread_ts: &str, investigated: &Investigated) {
         let verdict = &investigated.verdict;

@@ -131,11 +131,7 @@ pub fn events_in(query: &EventQuery, answer: &[PromSeries], range_start_ms: i64)
                 events.push(Event {
                     timestamp: at,
                     kind: query.kind.clone(),
-                    description: format!(
-                        "{name}{{{labels}}} {} → {}",
-                        exact(before),
-                        exact(after)
-                    ),
+                    description: format!("{name}{{{labels}}} {} → {}", exact(before), exact(after)),
                 });
             }
         }

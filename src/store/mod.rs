@@ -5,6 +5,7 @@
 //!
 //! Queries are portable SQL with `$n` placeholders; times are UTC milliseconds, booleans 0/1.
 
+mod alerts;
 mod feedback;
 mod investigations;
 mod outbox;
@@ -20,6 +21,7 @@ use sqlx::AnyPool;
 use thiserror::Error;
 use tokio::sync::{Notify, RwLock};
 
+pub use alerts::{AlertThreads, PendingAlert};
 pub use feedback::{FeedbackOutcome, NewFeedback};
 pub use investigations::{HistoryEntry, StoredInvestigation};
 pub use outbox::PendingEvent;
@@ -113,6 +115,8 @@ pub enum StoreError {
     UnknownMetric(String),
     #[error("stored data for `{metric}` cannot be investigated: {detail}")]
     Unusable { metric: String, detail: String },
+    #[error("a stored alert cannot be read back: {0}")]
+    BadAlert(String),
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
 }
