@@ -71,6 +71,14 @@ fn incident(now: i64) -> Vec<Backfill<'static>> {
                 .collect(),
         },
         Backfill {
+            name: "kube_deployment_status_observed_generation",
+            labels: api,
+            samples: times
+                .iter()
+                .map(|&t| (t, if t < onset - 20 * 60 { 41.0 } else { 42.0 }))
+                .collect(),
+        },
+        Backfill {
             name: "process_resident_memory_bytes",
             labels: api,
             samples: times
@@ -186,6 +194,19 @@ fn detect_query_investigates_the_backfilled_incident_with_its_related_series() {
     );
     let verdict: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_the_pool_incident(&verdict);
+    let change = verdict["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "change_detective")
+        .unwrap();
+    assert!(
+        change["finding"]
+            .as_str()
+            .unwrap()
+            .contains("deploy `kube_deployment_status_observed_generation{instance=\"api-1:8080\",job=\"api\"} 41 → 42`"),
+        "the deploy read from Prometheus: {change:#}"
+    );
     assert_eq!(
         verdict["metric"],
         "api_latency_seconds{instance=\"api-1:8080\",job=\"api\"}"

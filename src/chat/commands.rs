@@ -39,7 +39,7 @@ pub const HELP: &str = "Try `check <metric> [last 6h]`, `check` with a CSV attac
 
 /// The full help text.
 pub const HELP_TEXT: &str = "*Anomaly Hunter* investigates a metric with three statistical agents and answers in a thread.\n\
-• `check <metric> [last 6h]` — investigate a stored metric (optionally only its last stretch)\n\
+• `check <metric or PromQL> [last 6h]` — investigate a stored metric, or a Prometheus query when one is connected (optionally only its last stretch)\n\
 • `check` — investigate the CSV attached to the message, or the one you shared here a moment ago\n\
 • `stats` — precision, agent agreement and calibration from the team's feedback\n\
 • `history [metric]` — recent investigations\n\

@@ -283,10 +283,15 @@ impl ChatService {
             ThreadReply::Ignore => return Ok(ThreadAnswer::Quiet),
             ThreadReply::Rerun => {
                 let metric = self.store.investigation(investigation_id).await?.metric;
-                let investigated = self
-                    .check_metric(&metric, None, &Origin::new(speaker.platform))
-                    .await?;
-                return Ok(ThreadAnswer::Verdict(Box::new(investigated)));
+                return Ok(
+                    match self
+                        .check(&metric, None, &Origin::new(speaker.platform))
+                        .await
+                    {
+                        Ok(investigated) => ThreadAnswer::Verdict(Box::new(investigated)),
+                        Err(e) => ThreadAnswer::Text(e),
+                    },
+                );
             }
             ThreadReply::Help => super::commands::HELP_TEXT.to_string(),
             ThreadReply::Confirm { root_cause } => {

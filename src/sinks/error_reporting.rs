@@ -13,7 +13,7 @@ use crate::investigation::Verdict;
 pub const VERDICT_MIN_SEVERITY: u8 = 7;
 
 /// Variables whose values must never leave the process.
-const SECRET_VARIABLES: [&str; 8] = [
+const SECRET_VARIABLES: [&str; 11] = [
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -22,6 +22,9 @@ const SECRET_VARIABLES: [&str; 8] = [
     "REDPANDA_PASSWORD",
     "DATABASE_URL",
     "OPENAI_API_KEY",
+    "PROMETHEUS_BEARER_TOKEN",
+    "PROMETHEUS_BASIC_AUTH",
+    "ALERTMANAGER_WEBHOOK_TOKEN",
 ];
 
 /// Prefixes of tokens that are secret whatever variable they came from.
@@ -97,6 +100,13 @@ impl Secrets {
             let Some(value) = std::env::var(name).ok().filter(|v| v.len() >= 6) else {
                 continue;
             };
+            // Basic auth is `user:password`: the password alone may show up too.
+            if let Some((_, password)) = value
+                .split_once(':')
+                .filter(|_| name == "PROMETHEUS_BASIC_AUTH")
+            {
+                values.push(password.to_string());
+            }
             // A database URL is secret for its password, not for its host.
             if let Some(password) = url_password(&value) {
                 values.push(password);

@@ -487,6 +487,21 @@ mod tests {
     }
 
     #[test]
+    fn extra_headers_are_name_value_pairs() {
+        assert_eq!(
+            parse_headers("X-Scope-OrgID=tenant-1, X-Other = v ,").unwrap(),
+            vec![
+                ("X-Scope-OrgID".to_string(), "tenant-1".to_string()),
+                ("X-Other".to_string(), "v".to_string())
+            ]
+        );
+        assert!(parse_headers("X-Scope-OrgID")
+            .unwrap_err()
+            .to_string()
+            .contains("Name=value"));
+    }
+
+    #[test]
     fn reads_the_global_scrape_interval() {
         let yaml = "global:\n  scrape_interval: 30s\n  evaluation_interval: 1m\nscrape_configs:\n- job_name: x\n  scrape_interval: 1s\n";
         assert_eq!(global_scrape_interval(yaml), Some(30_000));
