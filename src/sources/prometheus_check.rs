@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use futures_util::future::{join, join_all};
+use futures_util::stream::{self, StreamExt};
 
 use crate::series::events::Event;
 use crate::series::{RelatedColumn, Series};
@@ -17,6 +18,9 @@ pub const MAX_SERIES: usize = 20;
 
 /// Related series given to the Root Cause Agent at most.
 pub const MAX_RELATED: usize = 30;
+
+/// Services whose related series are fetched at the same time.
+const SERVICES_AT_ONCE: usize = 4;
 
 /// The range a check without `last …` looks at.
 pub const DEFAULT_LOOKBACK_MS: i64 = 6 * 3_600_000;
@@ -86,18 +90,15 @@ impl PrometheusSource {
                 query: query.to_string(),
             });
         }
-        let mut services: HashMap<String, Surroundings> = HashMap::new();
+        let answer: Vec<PromSeries> = answer.into_iter().take(MAX_SERIES).collect();
+        let services = self.services_around(&answer, range).await;
         let mut fetched = Fetched {
             series: Vec::new(),
             returned,
             too_short: Vec::new(),
         };
-        for prom in answer.into_iter().take(MAX_SERIES) {
+        for prom in answer {
             let selector = service_selector(&prom.labels);
-            if !services.contains_key(&selector) {
-                let found = self.around(&selector, range).await;
-                services.insert(selector.clone(), found);
-            }
             let Surroundings { related, events } = &services[&selector];
             let own_labels = prom.labels.clone();
             match prom.into_series(query, Some(now_ms - lookback_ms)) {
@@ -120,6 +121,27 @@ impl PrometheusSource {
             }
         }
         Ok(fetched)
+    }
+
+    /// What surrounds each distinct service among `answer`, a few services at a time so a
+    /// slow Prometheus costs a few timeouts, not one per series.
+    async fn services_around(
+        &self,
+        answer: &[PromSeries],
+        range: QueryRange,
+    ) -> HashMap<String, Surroundings> {
+        let mut selectors: Vec<String> =
+            answer.iter().map(|s| service_selector(&s.labels)).collect();
+        selectors.sort();
+        selectors.dedup();
+        stream::iter(selectors)
+            .map(|selector| async move {
+                let found = self.around(&selector, range).await;
+                (selector, found)
+            })
+            .buffer_unordered(SERVICES_AT_ONCE)
+            .collect()
+            .await
     }
 
     /// The related series and deploy events of the service `selector` names, fetched
