@@ -130,6 +130,21 @@ fn detect_query(data_dir: &Path, prometheus: &str, args: &[&str]) -> std::proces
         .unwrap()
 }
 
+/// `detect --query QUERY --since SINCE --format json`, which must succeed: its verdict.
+fn detect_json(data_dir: &Path, prometheus: &str, query: &str, since: &str) -> Value {
+    let output = detect_query(
+        data_dir,
+        prometheus,
+        &["--query", query, "--since", since, "--format", "json"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 fn evidence<'a>(verdict: &'a Value, agent: &str, name: &str) -> Vec<&'a Value> {
     verdict["agents"]
         .as_array()
@@ -175,24 +190,7 @@ fn detect_query_investigates_the_backfilled_incident_with_its_related_series() {
         return;
     };
     let data = support::scratch_dir("prom-detect-store");
-    let output = detect_query(
-        &data,
-        &prometheus.url(),
-        &[
-            "--query",
-            "api_latency_seconds",
-            "--since",
-            "6h",
-            "--format",
-            "json",
-        ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let verdict: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let verdict = detect_json(&data, &prometheus.url(), "api_latency_seconds", "6h");
     assert_the_pool_incident(&verdict);
     let change = verdict["agents"]
         .as_array()
@@ -237,23 +235,8 @@ fn detect_query_investigates_the_backfilled_incident_with_its_related_series() {
     assert!(!table.contains("web-b"), "{table}");
 
     // 60 days at a 15 s step would be 345,600 points a series: stepped, never refused.
-    let output = detect_query(
-        &data,
-        &prometheus.url(),
-        &[
-            "--query",
-            "api_latency_seconds",
-            "--since",
-            "12d",
-            "--format",
-            "json",
-        ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stepped = detect_json(&data, &prometheus.url(), "api_latency_seconds", "12d");
+    assert!(stepped["points"].as_u64().unwrap() >= 20, "{stepped:#}");
 
     // Prometheus' own refusal, in words.
     let output = detect_query(

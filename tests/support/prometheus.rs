@@ -116,23 +116,15 @@ pub fn start_prometheus(
         config.replace("{rules}", &rule_file.display().to_string()),
     )
     .unwrap();
-    let port = free_port();
-    let child = Command::new(binary)
-        .arg(format!("--config.file={}", config_file.display()))
-        .arg(format!("--storage.tsdb.path={}", storage.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--storage.tsdb.retention.time=30d")
-        .stdout(Stdio::null())
-        .stderr(log_file(dir))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-    let server = Server {
-        child,
-        port,
-        dir: dir.to_path_buf(),
-    };
-    wait_ready(&server, "/-/ready");
-    server
+    spawn(
+        binary,
+        dir,
+        &[
+            format!("--config.file={}", config_file.display()),
+            format!("--storage.tsdb.path={}", storage.display()),
+            "--storage.tsdb.retention.time=30d".to_string(),
+        ],
+    )
 }
 
 /// Starts Alertmanager on a free port with `config` (`alertmanager.yml` text), clustering off.
@@ -141,12 +133,24 @@ pub fn start_alertmanager(binary: &Path, dir: &Path, config: &str) -> Server {
     std::fs::write(&config_file, config).unwrap();
     let storage = dir.join("alertmanager-data");
     std::fs::create_dir_all(&storage).unwrap();
+    spawn(
+        binary,
+        dir,
+        &[
+            format!("--config.file={}", config_file.display()),
+            format!("--storage.path={}", storage.display()),
+            "--cluster.listen-address=".to_string(),
+        ],
+    )
+}
+
+/// Runs `binary` with `args` on a free port (`--web.listen-address`), logging into `dir`, and
+/// waits until it is ready.
+fn spawn(binary: &Path, dir: &Path, args: &[String]) -> Server {
     let port = free_port();
     let child = Command::new(binary)
-        .arg(format!("--config.file={}", config_file.display()))
-        .arg(format!("--storage.path={}", storage.display()))
+        .args(args)
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
         .stdout(Stdio::null())
         .stderr(log_file(dir))
         .spawn()
