@@ -174,6 +174,7 @@ impl Bot {
             .clone()
             .map(|discord| Arc::new(Discord::new(discord, service.clone())));
         integrations["discord"] = json!(discord.is_some());
+        integrations["prometheus"] = json!(config.prometheus.is_some());
         let gateway = discord.clone();
         let alert_desk = config.alertmanager_token.as_ref().map(|token| {
             let desk = Arc::new(AlertDesk::new(
@@ -266,7 +267,10 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         Some(redpanda) => format!("topic {} on {}", redpanda.topic, redpanda.brokers),
         None => "off".to_string(),
     };
-    let prometheus = config.prometheus.as_ref().map_or("off", |p| p.url());
+    let prometheus = config
+        .prometheus
+        .as_ref()
+        .map_or("off".to_string(), |p| p.url());
     println!("anomaly-hunter listening on http://{bound} (slack: {slack}, discord: {discord}, events: {events}, prometheus: {prometheus})");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let relay = match config.redpanda.clone() {

@@ -233,8 +233,16 @@ impl Prometheus {
         })
     }
 
-    pub fn url(&self) -> &str {
-        &self.config.url
+    /// The base URL without any credentials in it, for logs and start-up lines.
+    pub fn display_url(&self) -> String {
+        match reqwest::Url::parse(&self.config.url) {
+            Ok(mut url) => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.to_string().trim_end_matches('/').to_string()
+            }
+            Err(_) => "(unparsable URL)".to_string(),
+        }
     }
 
     /// The smallest step: configured, or the server's global scrape interval (read once it
@@ -310,7 +318,7 @@ impl Prometheus {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> PrometheusError {
-        let url = self.config.url.clone();
+        let url = self.display_url();
         if e.is_timeout() {
             PrometheusError::Timeout {
                 url,
@@ -484,6 +492,23 @@ mod tests {
             parse_matrix(200, scalar),
             Err(PrometheusError::NotAMatrix(_))
         ));
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_never_shown() {
+        let client = Prometheus::new(PrometheusConfig {
+            url: "https://user:secret@prometheus.example:9090/prefix".into(),
+            bearer_token: None,
+            basic_auth: None,
+            headers: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            min_step_ms: None,
+        })
+        .unwrap();
+        assert_eq!(
+            client.display_url(),
+            "https://prometheus.example:9090/prefix"
+        );
     }
 
     #[test]

@@ -68,8 +68,9 @@ impl PrometheusSource {
         Ok(Some(Self::new(Prometheus::new(config)?, queries)))
     }
 
-    pub fn url(&self) -> &str {
-        self.client.url()
+    /// Where Prometheus is, credentials left out.
+    pub fn url(&self) -> String {
+        self.client.display_url()
     }
 
     /// The series of `query` over the last `lookback_ms` before `now_ms` (with the history
