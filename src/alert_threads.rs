@@ -19,7 +19,7 @@ use crate::discord::Discord;
 use crate::investigation::Origin;
 use crate::series::timestamp::to_rfc3339;
 use crate::slack::app::SlackApp;
-use crate::sources::alertmanager::{duration_words, parse_notification};
+use crate::sources::alertmanager::{duration_words, parse_notification, window_end};
 use crate::store::{AlertThreads, PendingAlert};
 
 /// How often pending alerts are looked at again when nothing new arrives (a chat API that
@@ -161,10 +161,13 @@ impl AlertDesk {
         let expression = alert.alert.expression().ok_or(
             "this alert names no expression to investigate: its generatorURL has no g0.expr; add an `anomaly_hunter_query` annotation",
         )?;
+        let lookback = alert.alert.lookback_ms();
+        let now = chrono::Utc::now().timestamp_millis();
         self.service
             .check_query(
                 &expression,
-                Some(alert.alert.lookback_ms()),
+                Some(lookback),
+                Some(window_end(alert.starts_at, now, lookback)),
                 &Origin::new("alertmanager"),
             )
             .await

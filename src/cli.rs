@@ -118,7 +118,7 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         (_, Source::Query { query, since_ms }, Some(prometheus)) => {
             ChatService::new(store.clone(), Limits::default())
                 .with_prometheus(prometheus)
-                .check_query(query, *since_ms, &origin)
+                .check_query(query, *since_ms, None, &origin)
                 .await
                 .map_err(|e| {
                     Failure::Internal(anyhow::anyhow!("could not investigate `{query}`: {e}"))

@@ -135,7 +135,7 @@ impl ChatService {
                 .is_some();
         match &self.prometheus {
             Some(_) if !stored => self
-                .check_query(target, lookback_ms, origin)
+                .check_query(target, lookback_ms, None, origin)
                 .await
                 .map_err(failed),
             None if !is_metric_name(target) => Err(format!(
@@ -148,20 +148,22 @@ impl ChatService {
         }
     }
 
-    /// Investigates every series a Prometheus query returns (up to [`MAX_SERIES`]); the
-    /// worst comes back with a table of the others.
+    /// Investigates every series a Prometheus query returns (up to [`MAX_SERIES`]) over the
+    /// `lookback_ms` before `end_ms` (default: now); the worst comes back with a table of the
+    /// others.
     pub async fn check_query(
         &self,
         query: &str,
         lookback_ms: Option<i64>,
+        end_ms: Option<i64>,
         origin: &Origin,
     ) -> Result<Investigated, String> {
         let Some(prometheus) = &self.prometheus else {
             return Err("PromQL queries need PROMETHEUS_URL to be set".to_string());
         };
-        let now = chrono::Utc::now().timestamp_millis();
+        let end_ms = end_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         let fetched = prometheus
-            .fetch(query, lookback_ms, now)
+            .fetch(query, lookback_ms, end_ms)
             .await
             .map_err(|e| e.to_string())?;
         let Fetched {

@@ -155,6 +155,13 @@ impl Alert {
     }
 }
 
+/// Where an alert's investigation window ends: now, unless the alert is posted late (the bot
+/// was down, a chat API was), when the window is kept around the alert's start rather than
+/// sliding past it.
+pub fn window_end(starts_at_ms: i64, now_ms: i64, lookback_ms: i64) -> i64 {
+    now_ms.min(starts_at_ms.saturating_add(lookback_ms / 2))
+}
+
 /// `12 min`, `3 h 5 min`: how long an alert fired.
 pub fn duration_words(ms: i64) -> String {
     let minutes = (ms.max(0) + 30_000) / 60_000;
@@ -221,6 +228,16 @@ mod tests {
         assert_eq!(alert.alert.discord_channel(), Some(42));
         assert_eq!(duration_words(12 * 60_000), "12 min");
         assert_eq!(duration_words(185 * 60_000), "3 h 5 min");
+        let hour = 3_600_000;
+        assert_eq!(
+            window_end(10 * hour, 10 * hour + 60_000, 6 * hour),
+            10 * hour + 60_000
+        );
+        assert_eq!(
+            window_end(10 * hour, 40 * hour, 6 * hour),
+            13 * hour,
+            "late: around the start"
+        );
     }
 
     #[test]
