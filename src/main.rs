@@ -205,7 +205,11 @@ async fn main() -> ExitCode {
         }
     };
     init_logging();
-    match run(Cli::parse()).await {
+    let command_line = Cli::parse();
+    if !matches!(command_line.command, Command::Serve { .. }) {
+        stop_quietly_when_stdout_closes();
+    }
+    match run(command_line).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(e)) => {
             eprintln!("error: {e:#}");
@@ -215,6 +219,18 @@ async fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Like other command-line tools, end quietly when the reader of stdout goes away
+/// (`detect … | head -1`): Rust ignores SIGPIPE, which turns a closed pipe into a panic inside
+/// `println!`. Not for `serve`, whose sockets must see a closed peer as an error instead.
+fn stop_quietly_when_stdout_closes() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal, before any thread writes to a
+    // pipe; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

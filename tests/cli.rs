@@ -466,3 +466,40 @@ fn ongoing_means_the_last_points_are_still_anomalous() {
         shifted["verdict"]
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    // `detect … | head -c 1`: the reader goes away after the first byte.
+    for args in [
+        vec!["detect", "--format", "json"],
+        vec!["history", "--limit", "50"],
+    ] {
+        let mut command = anomaly_hunter();
+        command.args(&args);
+        if args[0] == "detect" {
+            command.arg(example("db_query_latency.csv"));
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            output.status.success() || output.status.signal() == Some(13),
+            "{args:?}: ended by SIGPIPE like any tool, not exit 101: {:?}",
+            output.status
+        );
+    }
+    let too_long = anomaly_hunter()
+        .args(["detect", "--metric", "m", "--since", "99999999999999w"])
+        .output()
+        .unwrap();
+    assert_eq!(too_long.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&too_long.stderr).contains("at most 3650d"));
+}

@@ -44,7 +44,9 @@ impl ThreadReply {
 /// other text is a question only when the bot was mentioned or it ends with `?`.
 pub fn parse_reply(text: &str, mentions_bot: bool) -> ThreadReply {
     let text = strip_mentions(text);
-    let lower = text.to_lowercase();
+    // ASCII lower-casing keeps every byte where it was, so offsets found in `lower` are valid
+    // in `text` (full Unicode lower-casing changes lengths: the Kelvin sign `K` becomes `k`).
+    let lower = text.to_ascii_lowercase();
     let after = |prefix_len: usize| {
         text[prefix_len..]
             .trim_start_matches([':', ',', ' ', '-', '—'])
@@ -281,6 +283,31 @@ mod tests {
         );
         assert_eq!(parse_reply("rerun", false), ThreadReply::Rerun);
         assert_eq!(parse_reply("help", false), ThreadReply::Help);
+    }
+
+    #[test]
+    fn letters_that_change_length_when_lower_cased_never_panic() {
+        // The Kelvin sign (3 bytes) lower-cases to `k` (1 byte); `İ` grows instead.
+        assert_eq!(
+            parse_reply("AC\u{212A}", true),
+            ThreadReply::Question("AC\u{212A}".into())
+        );
+        assert!(matches!(
+            parse_reply("ACK \u{212A}\u{212A}", false),
+            ThreadReply::Confirm { .. }
+        ));
+        for text in [
+            "\u{212A}",
+            "İİİ root cause",
+            "root cause: İstanbul DC",
+            "ẞ?",
+        ] {
+            let _ = parse_reply(text, true);
+        }
+        assert_eq!(
+            parse_reply("root cause: İstanbul DC", false),
+            ThreadReply::RootCause("İstanbul DC".into())
+        );
     }
 
     #[test]

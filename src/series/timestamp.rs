@@ -196,14 +196,36 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         "w" => 604_800_000,
         _ => return Err(format!("`{text}`: the unit must be s, m, h, d or w")),
     };
-    Ok(number * unit_ms)
+    match number.checked_mul(unit_ms) {
+        Some(0) => Err(format!("`{text}`: a look-back must be longer than zero")),
+        Some(ms) if ms <= MAX_DURATION_MS => Ok(ms),
+        _ => Err(format!(
+            "`{text}` is longer than any history kept (at most 3650d)"
+        )),
+    }
 }
+
+/// The longest look-back accepted: ten years.
+pub const MAX_DURATION_MS: i64 = 3_650 * 86_400_000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOON_2024_03_01: i64 = 1_709_294_400_000;
+
+    #[test]
+    fn durations_never_overflow() {
+        assert_eq!(parse_duration("6h"), Ok(6 * 3_600_000));
+        assert!(parse_duration("99999999999999w")
+            .unwrap_err()
+            .contains("at most 3650d"));
+        assert!(parse_duration("9223372036854775807s").is_err());
+        assert!(parse_duration("99999999999999999999999h").is_err());
+        assert!(parse_duration("0m")
+            .unwrap_err()
+            .contains("longer than zero"));
+    }
 
     #[test]
     fn calendar_text_round_trips() {
