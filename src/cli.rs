@@ -22,6 +22,32 @@ use crate::sources::prometheus_check::PrometheusSource;
 use crate::stats::live_score::{score_points, LiveScoreConfig, PointScore};
 use crate::store::{related_metric, Location, NewFeedback, Store, StoreError};
 
+/// `print!` for command output: when the reader of stdout has gone away (`detect … | head`),
+/// the command ends quietly with success, as ripgrep does — what it did is stored, and nobody
+/// reads the rest. (`print!` would panic on the broken pipe.)
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` for command output; see [`out!`].
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Writes to stdout; exits 0 on a closed pipe, 1 on any other write error.
+pub fn write_stdout(text: std::fmt::Arguments) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// How a command failed: input the user must fix (exit 2) or anything else (exit 1).
 #[derive(Debug)]
 pub enum Failure {
@@ -133,15 +159,15 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
     };
     let verdict = &investigated.verdict;
     match request.format {
-        Format::Text => print!("{}", render::text::report(verdict)),
-        Format::Json => println!(
+        Format::Text => out!("{}", render::text::report(verdict)),
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(verdict).context("serialising the verdict")?
         ),
     }
     if let Some(others) = &investigated.others {
         match request.format {
-            Format::Text => println!("\n{}", others.replace("```\n", "").replace("\n```", "")),
+            Format::Text => outln!("\n{}", others.replace("```\n", "").replace("\n```", "")),
             Format::Json => eprintln!("{}", others.replace("```\n", "").replace("\n```", "")),
         }
     }
@@ -219,7 +245,7 @@ pub async fn ingest(path: &Path, options: &CsvOptions) -> Result<(), Failure> {
                 .join(", ")
         ),
     };
-    println!(
+    outln!(
         "stored {written} points of `{}` ({} → {}){related}; investigate with: anomaly-hunter detect --metric {}",
         series.metric,
         to_rfc3339(series.timestamps[0]),
@@ -250,7 +276,7 @@ pub async fn feedback(
             platform: Some("cli".into()),
         })
         .await?;
-    println!(
+    outln!(
         "recorded {} for investigation {id}",
         verdict.as_str().replace('_', " ")
     );
@@ -259,14 +285,14 @@ pub async fn feedback(
         outcome.threshold_before,
         outcome.threshold_after,
     ) {
-        println!("{change}");
+        outln!("{change}");
     }
     let weights: Vec<String> = outcome
         .weights
         .iter()
         .map(|(agent, w)| format!("{agent} {w:.2}"))
         .collect();
-    println!("agent weights: {}", weights.join(", "));
+    outln!("agent weights: {}", weights.join(", "));
     Ok(())
 }
 
@@ -278,14 +304,14 @@ pub async fn history(
 ) -> Result<(), Failure> {
     let entries = store.history(metric, limit).await?;
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&entries).context("serialising the history")?
         ),
-        Format::Text if entries.is_empty() => println!("no investigations yet"),
+        Format::Text if entries.is_empty() => outln!("no investigations yet"),
         Format::Text => {
             for e in entries {
-                println!(
+                outln!(
                     "{}  {}  {:<28} {:<9} sev {:>2}  conf {:>5}  {:<26} {}",
                     e.id,
                     e.created_at,
@@ -305,8 +331,8 @@ pub async fn history(
 pub async fn stats(store: &Store, format: Format) -> Result<(), Failure> {
     let report = store.stats().await?;
     match format {
-        Format::Text => print!("{report}"),
-        Format::Json => println!(
+        Format::Text => out!("{report}"),
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&report).context("serialising the stats")?
         ),

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use anomaly_hunter::cli::{self, DetectRequest, Failure, Source};
 use anomaly_hunter::series::csv::{CsvOptions, Limits};
 use anomaly_hunter::{bench, synthetic};
+use anomaly_hunter::{out, outln};
 
 #[derive(Parser)]
 #[command(
@@ -205,11 +206,7 @@ async fn main() -> ExitCode {
         }
     };
     init_logging();
-    let command_line = Cli::parse();
-    if !matches!(command_line.command, Command::Serve { .. }) {
-        stop_quietly_when_stdout_closes();
-    }
-    match run(command_line).await {
+    match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(e)) => {
             eprintln!("error: {e:#}");
@@ -219,18 +216,6 @@ async fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Like other command-line tools, end quietly when the reader of stdout goes away
-/// (`detect … | head -1`): Rust ignores SIGPIPE, which turns a closed pipe into a panic inside
-/// `println!`. Not for `serve`, whose sockets must see a closed peer as an error instead.
-fn stop_quietly_when_stdout_closes() {
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of one signal, before any thread writes to a
-    // pipe; no handler runs Rust code.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -346,7 +331,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 let path = out.join(file.file_name);
                 std::fs::write(&path, &file.csv)
                     .with_context(|| format!("writing {}", path.display()))?;
-                println!("{}  ({})", path.display(), file.pattern.unwrap_or("normal"));
+                outln!("{}  ({})", path.display(), file.pattern.unwrap_or("normal"));
             }
             Ok(())
         }
@@ -421,9 +406,9 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                     }
                 }
             };
-            print!("{output}");
+            out!("{output}");
             if json {
-                println!();
+                outln!("");
             }
             Ok(())
         }

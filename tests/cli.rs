@@ -469,7 +469,6 @@ fn ongoing_means_the_last_points_are_still_anomalous() {
 
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
-    use std::os::unix::process::ExitStatusExt;
     use std::process::Stdio;
     // `detect … | head -c 1`: the reader goes away after the first byte.
     for args in [
@@ -491,8 +490,8 @@ fn a_closed_stdout_ends_the_command_quietly() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(
-            output.status.success() || output.status.signal() == Some(13),
-            "{args:?}: ended by SIGPIPE like any tool, not exit 101: {:?}",
+            output.status.success(),
+            "{args:?}: a closed pipe is no error, not exit 101: {:?}",
             output.status
         );
     }
