@@ -167,8 +167,8 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
     }
     if let Some(others) = &investigated.others {
         match request.format {
-            Format::Text => outln!("\n{}", others.replace("```\n", "").replace("\n```", "")),
-            Format::Json => eprintln!("{}", others.replace("```\n", "").replace("\n```", "")),
+            Format::Text => outln!("\n{}", others.plain()),
+            Format::Json => eprintln!("{}", others.plain()),
         }
     }
     if let Some(path) = &request.chart {

@@ -176,7 +176,8 @@ impl Bot {
         integrations["discord"] = json!(discord.is_some());
         integrations["prometheus"] = json!(config.prometheus.is_some());
         let gateway = discord.clone();
-        let alert_desk = config.alertmanager_token.as_ref().map(|token| {
+        let mut alert_desk = None;
+        if let Some(token) = &config.alertmanager_token {
             let desk = Arc::new(AlertDesk::new(
                 service.clone(),
                 slack_app
@@ -184,10 +185,10 @@ impl Bot {
                     .map(|app| (app, config.alert_slack_channel.clone())),
                 discord.clone().map(|d| (d, config.alert_discord_channel)),
             ));
-            router = std::mem::take(&mut router).merge(desk.clone().routes(token.clone()));
+            router = router.merge(desk.clone().routes(token.clone()));
             integrations["alertmanager"] = json!(true);
-            desk
-        });
+            alert_desk = Some(desk);
+        }
         let stream = match &config.redpanda {
             Some(
                 redpanda @ RedpandaConfig {

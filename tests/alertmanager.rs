@@ -14,7 +14,7 @@ use support::broker::free_port;
 use support::fake_discord::{FakeDiscord, CHANNEL_ID, GUILD_ID};
 use support::fake_slack::{Call, FakeSlack};
 use support::prometheus::{
-    binary, start_alertmanager, start_prometheus, Backfill, ALERTMANAGER_ENV, PROMETHEUS_ENV,
+    start_alertmanager, start_prometheus, Backfill, ALERTMANAGER_ENV, PROMETHEUS_ENV,
 };
 use support::serve::ServeProcess;
 
@@ -145,9 +145,10 @@ fn recorded(metrics: &str) -> u64 {
 #[tokio::test]
 async fn a_firing_alert_gets_one_thread_and_its_resolution_even_across_a_restart() {
     let test = "alertmanager-threads";
-    let (Some(prometheus_binary), Some(alertmanager_binary)) =
-        (binary(PROMETHEUS_ENV, test), binary(ALERTMANAGER_ENV, test))
-    else {
+    let (Some(prometheus_binary), Some(alertmanager_binary)) = (
+        support::service_binary(PROMETHEUS_ENV, test),
+        support::service_binary(ALERTMANAGER_ENV, test),
+    ) else {
         return;
     };
     let dir = support::scratch_dir(test);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::fake_discord::{FakeDiscord, CHANNEL_ID, GUILD_ID, TOKEN};
 use support::fake_slack::FakeSlack;
-use support::prometheus::{binary, start_prometheus, Backfill, Server, PROMETHEUS_ENV};
+use support::prometheus::{start_prometheus, Backfill, Server, PROMETHEUS_ENV};
 use support::serve::{anomaly_hunter, ServeProcess};
 
 /// Minutes before "now" at which the latency incident starts; the pool fills 14 min earlier.
@@ -114,7 +114,7 @@ const CONFIG: &str = "global:\n  scrape_interval: 15s\n";
 
 /// The real Prometheus with the incident in its storage, or `None` (skipped).
 fn prometheus(test: &str) -> Option<Server> {
-    let binary = binary(PROMETHEUS_ENV, test)?;
+    let binary = support::service_binary(PROMETHEUS_ENV, test)?;
     let dir = support::scratch_dir(test);
     let now = chrono::Utc::now().timestamp() / STEP_SECONDS * STEP_SECONDS - STEP_SECONDS;
     Some(start_prometheus(&binary, &dir, &incident(now), CONFIG, ""))

@@ -39,9 +39,40 @@ pub struct ChatService {
 pub struct Investigated {
     pub verdict: Verdict,
     pub series: Series,
-    /// When a query returned several series: the others, worst first, as a compact table
-    /// posted under the verdict.
-    pub others: Option<String>,
+    /// When a query returned several series: the others, worst first, posted under the
+    /// verdict.
+    pub others: Option<OtherSeries>,
+}
+
+/// The other series of a query, one line each, and what was left out.
+pub struct OtherSeries {
+    /// A header line, then one line per series.
+    pub table: Vec<String>,
+    /// Series beyond [`MAX_SERIES`], not investigated.
+    pub left_out: usize,
+}
+
+impl OtherSeries {
+    /// For a terminal: the table as plain lines.
+    pub fn plain(&self) -> String {
+        self.text(&self.table.join("\n"))
+    }
+
+    /// For chat: the table in a code block, so its columns line up.
+    pub fn markdown(&self) -> String {
+        self.text(&format!("```\n{}\n```", self.table.join("\n")))
+    }
+
+    fn text(&self, table: &str) -> String {
+        let mut text = format!("Other series of this query, worst first:\n{table}");
+        if self.left_out > 0 {
+            text.push_str(&format!(
+                "\n{} more series not investigated (at most {MAX_SERIES} per query): narrow the query with labels, or `topk()`.",
+                self.left_out
+            ));
+        }
+        text
+    }
 }
 
 /// The verdict's chart as a PNG file to attach.
@@ -399,14 +430,19 @@ fn worst_first(a: &Verdict, b: &Verdict) -> std::cmp::Ordering {
 }
 
 /// The other series of a query, worst first, one line each, and what was not investigated.
-fn others_table(others: &[Investigated], returned: usize, too_short: &[String]) -> Option<String> {
-    if others.is_empty() && too_short.is_empty() && returned <= MAX_SERIES {
+fn others_table(
+    others: &[Investigated],
+    returned: usize,
+    too_short: &[String],
+) -> Option<OtherSeries> {
+    let left_out = returned.saturating_sub(MAX_SERIES);
+    if others.is_empty() && too_short.is_empty() && left_out == 0 {
         return None;
     }
-    let mut lines = vec!["sev  conf  verdict    series".to_string()];
+    let mut table = vec!["sev  conf  verdict    series".to_string()];
     for other in others {
         let verdict = &other.verdict;
-        lines.push(format!(
+        table.push(format!(
             "{:<4} {:<5} {:<10} {}",
             verdict.severity,
             percent(verdict.confidence),
@@ -419,17 +455,7 @@ fn others_table(others: &[Investigated], returned: usize, too_short: &[String]) 
         ));
     }
     for name in too_short {
-        lines.push(format!("-    -     too short  {name}"));
+        table.push(format!("-    -     too short  {name}"));
     }
-    let mut text = format!(
-        "Other series of this query, worst first:\n```\n{}\n```",
-        lines.join("\n")
-    );
-    if returned > MAX_SERIES {
-        text.push_str(&format!(
-            "\n{} more series not investigated (at most {MAX_SERIES} per query): narrow the query with labels, or `topk()`.",
-            returned - MAX_SERIES
-        ));
-    }
-    Some(text)
+    Some(OtherSeries { table, left_out })
 }

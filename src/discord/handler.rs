@@ -177,7 +177,7 @@ impl Handler {
             return;
         }
         if let Some(others) = &investigated.others {
-            say(http, channel, None, others).await;
+            say(http, channel, None, &others.markdown()).await;
         }
         if let Some(clip) = self.service.voice_alert(&investigated.verdict).await {
             post::voice_clip(http, channel, clip).await;

@@ -130,7 +130,8 @@ impl SlackApp {
                     tracing::error!(error = %e, "could not remember the verdict thread");
                 }
                 if let Some(others) = &investigated.others {
-                    self.say(channel, Some(&thread_id), others).await;
+                    self.say(channel, Some(&thread_id), &others.markdown())
+                        .await;
                 }
                 self.upload_chart(channel, &thread_id, investigated).await;
                 if let Some(clip) = self.service.voice_alert(verdict).await {

@@ -411,7 +411,7 @@ pub fn global_scrape_interval(yaml: &str) -> Option<i64> {
 
 impl PromSeries {
     /// A clean series named after the query and labels: NaN and ±Inf samples become blanks,
-    /// missing steps gaps. `related` are aligned onto its timestamps.
+    /// missing steps gaps.
     pub fn into_series(self, query: &str, asked_from: Option<i64>) -> Result<Series, SeriesError> {
         let name = promql::series_name(query, &self.labels);
         let rows = self

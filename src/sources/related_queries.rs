@@ -84,13 +84,7 @@ pub fn column_name(query: &RelatedQuery, series: &PromSeries, several: bool) -> 
     if !several {
         return base;
     }
-    let distinguishing: std::collections::BTreeMap<String, String> = series
-        .labels
-        .iter()
-        .filter(|(name, _)| name.as_str() != "__name__")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    match super::promql::label_list(&distinguishing) {
+    match super::promql::label_list(&series.labels) {
         labels if labels.is_empty() => base,
         labels => format!("{base}{{{labels}}}"),
     }

@@ -97,15 +97,16 @@ impl Store {
                 let slack_channel: Option<String> = row.try_get("slack_channel")?;
                 let slack_thread: Option<String> = row.try_get("slack_thread")?;
                 let status: String = row.try_get("status")?;
+                let threads = AlertThreads {
+                    investigation_id: row.try_get("investigation_id")?,
+                    slack: slack_channel.zip(slack_thread),
+                    discord: row.try_get("discord_thread")?,
+                };
                 Ok(PendingAlert {
                     fingerprint: row.try_get("fingerprint")?,
                     starts_at: row.try_get("starts_at")?,
                     alert,
-                    threads: posted.map(|_| AlertThreads {
-                        investigation_id: row.try_get("investigation_id").ok().flatten(),
-                        slack: slack_channel.zip(slack_thread),
-                        discord: row.try_get("discord_thread").ok().flatten(),
-                    }),
+                    threads: posted.map(|_| threads),
                     ends_at: row.try_get("ends_at")?,
                     resolved: status == "resolved",
                     attempts: row.try_get("attempts")?,

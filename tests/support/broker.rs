@@ -14,15 +14,7 @@ pub const TANSU_ENV: &str = "ANOMALY_HUNTER_TEST_TANSU";
 
 /// The tansu binary, or `None` after printing the one "skipped" line for `test`.
 pub fn tansu(test: &str) -> Option<PathBuf> {
-    match std::env::var(TANSU_ENV) {
-        Ok(path) if !path.is_empty() => Some(PathBuf::from(path)),
-        _ => {
-            println!(
-                "skipped: set {TANSU_ENV}=/path/to/tansu to run `{test}` against a real broker"
-            );
-            None
-        }
-    }
+    super::service_binary(TANSU_ENV, test)
 }
 
 /// A free loopback port (the broker binds it later).

@@ -26,6 +26,18 @@ pub async fn stores(test: &str) -> Vec<(&'static str, Store)> {
     stores
 }
 
+/// The server binary `variable` names (`.ci/run` sets it), or `None` after printing the one
+/// "skipped" line for `test`.
+pub fn service_binary(variable: &str, test: &str) -> Option<std::path::PathBuf> {
+    match std::env::var(variable) {
+        Ok(path) if !path.is_empty() => Some(std::path::PathBuf::from(path)),
+        _ => {
+            println!("skipped: set {variable}=/path/to/the/binary to run `{test}` against the real server");
+            None
+        }
+    }
+}
+
 /// A scratch SQLite file path for `test`, removed first.
 pub fn scratch_path(test: &str, file: &str) -> std::path::PathBuf {
     scratch_dir(test).join(file)

@@ -14,17 +14,6 @@ pub const PROMETHEUS_ENV: &str = "ANOMALY_HUNTER_TEST_PROMETHEUS";
 /// Environment variable naming the Alertmanager binary.
 pub const ALERTMANAGER_ENV: &str = "ANOMALY_HUNTER_TEST_ALERTMANAGER";
 
-/// The binary `variable` names, or `None` after printing the one "skipped" line for `test`.
-pub fn binary(variable: &str, test: &str) -> Option<PathBuf> {
-    match std::env::var(variable) {
-        Ok(path) if !path.is_empty() => Some(PathBuf::from(path)),
-        _ => {
-            println!("skipped: set {variable}=/usr/bin/… to run `{test}` against the real server");
-            None
-        }
-    }
-}
-
 /// A running server process, killed when dropped.
 pub struct Server {
     child: Child,
