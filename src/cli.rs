@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::chat::service::{ChatService, Investigated};
+use crate::config::{PrometheusSettings, RedpandaSettings, StoreSettings};
 use crate::investigation::{investigate_and_record, Origin};
 use crate::learning::threshold::describe_change;
 use crate::learning::FeedbackVerdict;
@@ -48,6 +49,20 @@ pub fn write_stdout(text: std::fmt::Arguments) {
     }
 }
 
+/// An error and its causes on one line, each cause once: many errors already quote their
+/// source ("cannot open …: pool timed out"), and printing the chain as well said it twice.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// How a command failed: input the user must fix (exit 2) or anything else (exit 1).
 #[derive(Debug)]
 pub enum Failure {
@@ -83,9 +98,9 @@ pub enum Format {
     Json,
 }
 
-/// Opens the store named by the environment (`DATABASE_URL`, `ANOMALY_HUNTER_DATA_DIR`).
-pub async fn open_store() -> Result<Store, Failure> {
-    let location = Location::from_env().map_err(bad_input)?;
+/// Opens the store the settings name (`DATABASE_URL`, `ANOMALY_HUNTER_DATA_DIR`).
+pub async fn open_store(settings: &StoreSettings) -> Result<Store, Failure> {
+    let location = Location::from_settings(settings).map_err(bad_input)?;
     Ok(Store::open(location).await?)
 }
 
@@ -111,11 +126,17 @@ pub struct DetectRequest {
     pub events: Option<PathBuf>,
     pub format: Format,
     pub chart: Option<PathBuf>,
+    pub store: StoreSettings,
+    pub redpanda: RedpandaSettings,
+    pub prometheus: PrometheusSettings,
 }
 
 /// Investigates and stores. Files are read and checked before the store is opened, so bad
 /// input never touches it.
 pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
+    if let Some(path) = &request.chart {
+        check_output_folder(path).map_err(bad_input)?;
+    }
     let from_file = match &request.source {
         Source::File { path, options } => Some(read_csv(path, options).map_err(bad_input)?),
         _ => None,
@@ -125,13 +146,13 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         None => Vec::new(),
     };
     let prometheus = match &request.source {
-        Source::Query { .. } => Some(PrometheusSource::from_env().map_err(bad_input)?.ok_or_else(
+        Source::Query { .. } => Some(PrometheusSource::from_settings(&request.prometheus).map_err(bad_input)?.ok_or_else(
             || bad_input(anyhow::anyhow!("--query needs PROMETHEUS_URL, the base URL of Prometheus' HTTP API (e.g. http://localhost:9090)")),
         )?),
         _ => None,
     };
-    let redpanda = RedpandaConfig::from_env().map_err(bad_input)?;
-    let mut store = open_store().await?;
+    let redpanda = RedpandaConfig::from_settings(&request.redpanda).map_err(bad_input)?;
+    let mut store = open_store(&request.store).await?;
     if redpanda.is_some() {
         store = store.with_event_outbox();
     }
@@ -172,14 +193,36 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         }
     }
     if let Some(path) = &request.chart {
-        let decomposition = crate::investigation::decomposition_of(&investigated.series);
-        render::chart::draw(path, &investigated.series, &decomposition, verdict)
-            .map_err(anyhow::Error::from)?;
+        // Drawn in memory, then written: a write error reads as one, not as a plotters dump.
+        let png = investigated
+            .chart()
+            .map_err(|e| anyhow::anyhow!("cannot draw the chart: {e}"))?;
+        std::fs::write(path, png.png).with_context(|| {
+            format!(
+                "the verdict is stored, but the chart could not be written to {}",
+                path.display()
+            )
+        })?;
         eprintln!("chart written to {}", path.display());
     }
     if let Some(redpanda) = redpanda {
         publish_queued_events(store, redpanda).await;
     }
+    Ok(())
+}
+
+/// Refuses an output path whose folder does not exist, before anything is investigated.
+fn check_output_folder(path: &Path) -> anyhow::Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    anyhow::ensure!(
+        folder.is_dir(),
+        "--chart {}: the folder {} does not exist",
+        path.display(),
+        folder.display()
+    );
     Ok(())
 }
 
@@ -206,7 +249,7 @@ const CLI_PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// for `anomaly-hunter serve`. Never fails the command: the verdict is already stored.
 async fn publish_queued_events(store: Arc<Store>, redpanda: RedpandaConfig) {
     let topic = redpanda.topic.clone();
-    let relay = match Relay::new(store, redpanda) {
+    let relay = match Relay::new(store, redpanda, "detect") {
         Ok(relay) => relay,
         Err(e) => return eprintln!("event queued in the outbox, not published: {e}"),
     };
@@ -214,12 +257,17 @@ async fn publish_queued_events(store: Arc<Store>, redpanda: RedpandaConfig) {
     if let Err(e) = relay.release().await {
         tracing::warn!(error = %e, "could not release the relay lease");
     }
-    const LATER: &str = "`anomaly-hunter serve` publishes it when the broker is back.";
+    const LATER: &str =
+        "It waits in the outbox: `anomaly-hunter serve` (or the next `detect`) publishes it when the broker is back.";
     match outcome {
         Ok(Ok(Pass::Published(n))) => eprintln!("published {n} event(s) to {topic}"),
-        Ok(Ok(Pass::NotLeader)) => {
-            eprintln!("event queued; the running `anomaly-hunter serve` publishes it")
+        Ok(Ok(Pass::NotLeader(Some(holder)))) if holder.holder.starts_with("serve@") => {
+            eprintln!("event queued; {holder} holds the event relay and publishes it")
         }
+        Ok(Ok(Pass::NotLeader(holder))) => eprintln!(
+            "event queued in the outbox; {} holds the event relay right now, so it was not published by this command.\n{LATER}",
+            holder.map_or_else(|| "another process".to_string(), |h| h.to_string())
+        ),
         Ok(Err(e)) => eprintln!("event queued in the outbox, not published: {e}\n{LATER}"),
         Err(_) => eprintln!(
             "event queued in the outbox, not published within {} s: {}\n{LATER}",
@@ -229,9 +277,13 @@ async fn publish_queued_events(store: Arc<Store>, redpanda: RedpandaConfig) {
     }
 }
 
-pub async fn ingest(path: &Path, options: &CsvOptions) -> Result<(), Failure> {
+pub async fn ingest(
+    path: &Path,
+    options: &CsvOptions,
+    store: &StoreSettings,
+) -> Result<(), Failure> {
     let series = read_csv(path, options).map_err(bad_input)?;
-    let store = open_store().await?;
+    let store = open_store(store).await?;
     let written = store.ingest_series(&series).await?;
     let related = match series.related.as_slice() {
         [] => String::new(),

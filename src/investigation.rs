@@ -284,9 +284,10 @@ async fn record(
     Ok(verdict)
 }
 
-/// Runs CPU-bound work without starving the async runtime: `block_in_place` on a
-/// multi-threaded runtime, inline on a single-threaded one (where it is not allowed).
-fn compute<T>(work: impl FnOnce() -> T) -> T {
+/// Runs CPU-bound work (investigating, parsing, charting) without starving the async runtime:
+/// `block_in_place` on a multi-threaded runtime, inline on a single-threaded one (where it is
+/// not allowed).
+pub fn compute<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),

@@ -9,6 +9,7 @@ pub mod alert_threads;
 pub mod bench;
 pub mod chat;
 pub mod cli;
+pub mod config;
 pub mod discord;
 pub mod investigation;
 pub mod learning;

@@ -4,10 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 use anomaly_hunter::cli::{self, DetectRequest, Failure, Source};
-use anomaly_hunter::series::csv::{CsvOptions, Limits};
+use anomaly_hunter::config::{
+    self, LimitSettings, LogSettings, PrometheusSettings, RedpandaSettings, Settings, StoreSettings,
+};
+use anomaly_hunter::series::csv::CsvOptions;
+use anomaly_hunter::sinks::error_reporting;
+use anomaly_hunter::sinks::redpanda::RedpandaConfig;
 use anomaly_hunter::{bench, synthetic};
 use anomaly_hunter::{out, outln};
 
@@ -18,6 +23,8 @@ use anomaly_hunter::{out, outln};
     about = "Investigates a metric's time series: three statistical agents and a verdict"
 )]
 struct Cli {
+    #[command(flatten)]
+    log: LogSettings,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,12 +37,8 @@ struct CsvArgs {
     /// Column to investigate (default: the first column after the timestamp).
     #[arg(long)]
     column: Option<String>,
-    /// Largest accepted file, in bytes.
-    #[arg(long, env = "ANOMALY_HUNTER_MAX_BYTES", default_value_t = Limits::default().max_bytes)]
-    max_bytes: u64,
-    /// Most accepted rows.
-    #[arg(long, env = "ANOMALY_HUNTER_MAX_ROWS", default_value_t = Limits::default().max_rows)]
-    max_rows: usize,
+    #[command(flatten)]
+    limits: LimitSettings,
 }
 
 impl CsvArgs {
@@ -43,14 +46,13 @@ impl CsvArgs {
         CsvOptions {
             metric: self.metric.clone(),
             column: self.column.clone(),
-            limits: Limits {
-                max_bytes: self.max_bytes,
-                max_rows: self.max_rows,
-            },
+            limits: self.limits.limits(),
         }
     }
 }
 
+// Parsed once per process: the size of a variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Investigate a CSV file, or a stored metric with `--metric NAME` and no file.
@@ -75,6 +77,12 @@ enum Command {
         /// Also draw a PNG chart here.
         #[arg(long)]
         chart: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreSettings,
+        #[command(flatten)]
+        redpanda: RedpandaSettings,
+        #[command(flatten)]
+        prometheus: PrometheusSettings,
     },
     /// The live anomaly score of every row, exactly as `serve` scores a metric's points as
     /// they arrive: `timestamp,value,anomaly_score,alert`, each score from the rows before it.
@@ -85,20 +93,20 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ScoreFormat::Csv)]
         format: ScoreFormat,
     },
-    /// Run the chat bot (Slack when SLACK_BOT_TOKEN is set) on ANOMALY_HUNTER_ADDR.
+    /// Run the chat bot on ANOMALY_HUNTER_ADDR: Slack when SLACK_BOT_TOKEN is set, Discord
+    /// when DISCORD_TOKEN is, and so on. Every option can be given as the environment variable
+    /// it names, or in `.env` (see `.env.example`).
     Serve {
-        /// Largest accepted upload, in bytes.
-        #[arg(long, env = "ANOMALY_HUNTER_MAX_BYTES", default_value_t = Limits::default().max_bytes)]
-        max_bytes: u64,
-        /// Most accepted rows in an upload.
-        #[arg(long, env = "ANOMALY_HUNTER_MAX_ROWS", default_value_t = Limits::default().max_rows)]
-        max_rows: usize,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Store a CSV's points under a metric name (a point at a stored timestamp is replaced).
     Ingest {
         file: PathBuf,
         #[command(flatten)]
         csv: CsvArgs,
+        #[command(flatten)]
+        store: StoreSettings,
     },
     /// Tell the bot whether a verdict was right; it learns from it.
     Feedback {
@@ -112,6 +120,8 @@ enum Command {
         root_cause: Option<String>,
         #[arg(long, env = "USER")]
         author: Option<String>,
+        #[command(flatten)]
+        store: StoreSettings,
     },
     /// Past investigations, newest first.
     History {
@@ -121,11 +131,15 @@ enum Command {
         limit: i64,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        store: StoreSettings,
     },
     /// Precision, agent agreement, patterns, calibration and learned thresholds from feedback.
     Stats {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        store: StoreSettings,
     },
     /// Write the demo datasets (seven incidents and normal series) as CSV files.
     Demo {
@@ -159,6 +173,9 @@ enum Command {
         results: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// With REDPANDA_BROKERS, `bench stream` also sends its points through the broker.
+        #[command(flatten)]
+        redpanda: RedpandaSettings,
     },
 }
 
@@ -195,38 +212,82 @@ enum BenchKind {
 /// Exit code for input the user must fix.
 const BAD_INPUT: u8 = 2;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // `.env` and blank variables first, while this is the only thread.
+    if let Err(e) = config::load_environment(&Cli::command()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(BAD_INPUT);
+    }
+    let command_line = match Cli::try_parse() {
+        Ok(command_line) => command_line,
+        Err(e) => return settings_error(e),
+    };
     // Before logging, so the Sentry layer has a client; kept alive to flush at exit.
-    let _sentry = match anomaly_hunter::sinks::error_reporting::init_from_env() {
-        Ok(guard) => guard,
+    let _sentry = error_reporting::init(&command_line.log);
+    init_logging(&command_line.log.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(BAD_INPUT);
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
         }
     };
-    init_logging();
-    match run(Cli::parse()).await {
+    match runtime.block_on(run(command_line)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli::error_text(&e));
             ExitCode::from(BAD_INPUT)
         }
         Err(Failure::Internal(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli::error_text(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// A value clap refused (`REDPANDA_BROKERS=::`) is one line that names the variable; help,
+/// version and usage mistakes print as clap prints them.
+fn settings_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        e.exit();
+    }
+    let arg = e.get(ContextKind::InvalidArg).and_then(|arg| match arg {
+        ContextValue::String(arg) => Some(arg.clone()),
+        _ => None,
+    });
+    let variable = arg.as_deref().and_then(|arg| {
+        let long = arg.split_whitespace().next()?.trim_start_matches("--");
+        Cli::command()
+            .get_subcommands()
+            .flat_map(|sub| sub.get_arguments())
+            .chain(Cli::command().get_arguments())
+            .find(|a| a.get_long() == Some(long))
+            .and_then(|a| a.get_env())
+            .map(|env| env.to_string_lossy().into_owned())
+    });
+    let rendered = e.render().to_string();
+    let first_line = rendered.lines().next().unwrap_or("error: invalid setting");
+    match variable {
+        Some(variable) => eprintln!("{first_line} (environment variable {variable})"),
+        None => eprintln!("{first_line}"),
+    }
+    ExitCode::from(BAD_INPUT)
+}
+
 /// Logs to stderr filtered by `ANOMALY_HUNTER_LOG` (default: warnings); errors are also
 /// counted for `/metrics` and sent to Sentry (when on) whatever the filter.
-fn init_logging() {
+fn init_logging(filter: &str) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ANOMALY_HUNTER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| {
+        eprintln!("warning: ANOMALY_HUNTER_LOG `{filter}` is not a log filter; logging warnings");
+        tracing_subscriber::EnvFilter::new("warn")
+    });
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -250,6 +311,9 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             events,
             format,
             chart,
+            store,
+            redpanda,
+            prometheus,
         } => {
             let source = match (file, &csv.metric, query) {
                 (_, _, Some(query)) => Source::Query {
@@ -275,19 +339,16 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 events,
                 format: format.into(),
                 chart,
+                store,
+                redpanda,
+                prometheus,
             })
             .await
         }
-        Command::Serve {
-            max_bytes,
-            max_rows,
-        } => {
-            let config = anomaly_hunter::serve::Config::from_env(Limits {
-                max_bytes,
-                max_rows,
-            })
-            .map_err(Failure::BadInput)?;
-            let mut store = cli::open_store().await?;
+        Command::Serve { settings } => {
+            let config = anomaly_hunter::serve::Config::from_settings(&settings)
+                .map_err(Failure::BadInput)?;
+            let mut store = cli::open_store(&settings.store).await?;
             if config.redpanda.is_some() {
                 store = store.with_event_outbox();
             }
@@ -295,7 +356,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 .await
                 .map_err(Failure::Internal)
         }
-        Command::Ingest { file, csv } => cli::ingest(&file, &csv.options()).await,
+        Command::Ingest { file, csv, store } => cli::ingest(&file, &csv.options(), &store).await,
         Command::Score { file, csv, format } => cli::score(
             &file,
             &csv.options(),
@@ -309,20 +370,22 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             verdict,
             root_cause,
             author,
+            store,
         } => {
-            let store = cli::open_store().await?;
+            let store = cli::open_store(&store).await?;
             cli::feedback(&store, &id, &verdict, root_cause, author).await
         }
         Command::History {
             metric,
             limit,
             format,
+            store,
         } => {
-            let store = cli::open_store().await?;
+            let store = cli::open_store(&store).await?;
             cli::history(&store, metric.as_deref(), limit, format.into()).await
         }
-        Command::Stats { format } => {
-            let store = cli::open_store().await?;
+        Command::Stats { format, store } => {
+            let store = cli::open_store(&store).await?;
             cli::stats(&store, format.into()).await
         }
         Command::Demo { out } => {
@@ -345,6 +408,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             data,
             results,
             format,
+            redpanda,
         } => {
             let json = matches!(format, Format::Json);
             let output = match what {
@@ -389,7 +453,13 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 }
                 BenchKind::Stream => {
                     eprintln!("parsing, storing and scoring {points} metric points ({metrics} metrics) in a scratch SQLite store…");
-                    let timing = bench::stream::run(&std::env::temp_dir(), points, metrics).await?;
+                    let timing = bench::stream::run(
+                        &std::env::temp_dir(),
+                        points,
+                        metrics,
+                        RedpandaConfig::from_settings(&redpanda).map_err(Failure::BadInput)?,
+                    )
+                    .await?;
                     if json {
                         serde_json::to_string_pretty(&timing).context("serialising")?
                     } else {

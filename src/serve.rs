@@ -1,5 +1,6 @@
 //! `anomaly-hunter serve`: one process for every chat platform that is configured. Settings
-//! come from the environment (see `.env.example`); each integration is on when its tokens are.
+//! come from `config::Settings` (options or environment, see `.env.example`); each
+//! integration is on when its tokens are.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::alert_threads::AlertDesk;
+use crate::chat::admission::WorkLimits;
 use crate::chat::service::ChatService;
+use crate::config::Settings;
 use crate::discord::{Discord, DiscordConfig};
 use crate::investigation::Origin;
 use crate::series::csv::Limits;
@@ -19,15 +22,12 @@ use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::Relay;
 use crate::sinks::voice::{Voice, VoiceConfig};
 use crate::slack::app::SlackApp;
-use crate::slack::web::{SlackWeb, DEFAULT_API_URL};
+use crate::slack::web::SlackWeb;
 use crate::sources::metric_stream::MetricStream;
 use crate::sources::prometheus_check::PrometheusSource;
 use crate::store::Store;
 
-/// Default listening address: loopback, so nothing is exposed by accident.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
-
-/// Everything `serve` reads from the environment, parsed once.
+/// What `serve` runs with, built once from the settings.
 #[derive(Clone)]
 pub struct Config {
     pub addr: SocketAddr,
@@ -45,6 +45,10 @@ pub struct Config {
     pub alert_discord_channel: Option<u64>,
     /// `POST /alertmanager` is on when this bearer token is set.
     pub alertmanager_token: Option<String>,
+    /// Investigations at once and waiting, and chat commands' rate limits.
+    pub work: WorkLimits,
+    /// Stored metric points older than this are pruned.
+    pub retention_ms: i64,
 }
 
 #[derive(Clone)]
@@ -55,6 +59,8 @@ pub struct SlackConfig {
     /// `xapp-…`: when set, Socket Mode (no public URL needed).
     pub app_token: Option<String>,
     pub api_url: String,
+    /// Messages per second to one channel.
+    pub messages_per_second: f64,
 }
 
 impl std::fmt::Debug for SlackConfig {
@@ -66,59 +72,56 @@ impl std::fmt::Debug for SlackConfig {
 }
 
 impl Config {
-    pub fn from_env(limits: Limits) -> anyhow::Result<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let addr = var("ANOMALY_HUNTER_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_string());
-        let addr = addr.parse().with_context(|| {
-            format!("ANOMALY_HUNTER_ADDR `{addr}` is not an address like 127.0.0.1:8080")
-        })?;
-        let slack = match var("SLACK_BOT_TOKEN") {
+    /// The integrations' configurations from the settings clap has read and checked; what
+    /// is left to check here are rules between variables.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let slack = match &settings.slack.slack_bot_token {
             Some(bot_token) => {
-                let app_token = var("SLACK_APP_TOKEN");
-                let signing_secret = var("SLACK_SIGNING_SECRET");
+                let app_token = settings.slack.slack_app_token.clone();
+                let signing_secret = settings.slack.slack_signing_secret.clone();
                 if app_token.is_none() && signing_secret.is_none() {
                     anyhow::bail!("SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is");
                 }
                 Some(SlackConfig {
-                    bot_token,
+                    bot_token: bot_token.clone(),
                     signing_secret,
                     app_token,
-                    api_url: var("SLACK_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
+                    api_url: settings.slack.slack_api_url.clone(),
+                    messages_per_second: settings.slack.slack_messages_per_second,
                 })
             }
             None => None,
         };
-        let discord = match var("DISCORD_TOKEN") {
-            Some(token) => Some(DiscordConfig {
+        let discord = settings
+            .discord
+            .discord_token
+            .clone()
+            .map(|token| DiscordConfig {
                 token,
-                api_url: var("DISCORD_API_URL"),
-                guild_id: var("DISCORD_GUILD_ID")
-                    .map(|id| {
-                        id.parse::<u64>().ok().filter(|id| *id > 0).with_context(|| {
-                            format!("DISCORD_GUILD_ID `{id}` is not a Discord server id (a number; Developer Mode → Copy Server ID)")
-                        })
-                    })
-                    .transpose()?,
-            }),
-            None => None,
-        };
+                api_url: settings.discord.discord_api_url.clone(),
+                guild_id: settings.discord.discord_guild_id,
+            });
         Ok(Self {
-            addr,
-            limits,
+            addr: settings.serve.addr,
+            limits: settings.limits.limits(),
             slack,
             discord,
-            redpanda: RedpandaConfig::from_env()?,
-            voice: VoiceConfig::from_env()?,
-            prometheus: PrometheusSource::from_env()?,
-            alert_slack_channel: var("ALERT_SLACK_CHANNEL"),
-            alert_discord_channel: var("ALERT_DISCORD_CHANNEL")
-                .map(|id| {
-                    id.parse::<u64>().ok().filter(|id| *id > 0).with_context(|| {
-                        format!("ALERT_DISCORD_CHANNEL `{id}` is not a Discord channel id (a number)")
-                    })
-                })
-                .transpose()?,
-            alertmanager_token: var("ALERTMANAGER_WEBHOOK_TOKEN"),
+            redpanda: RedpandaConfig::from_settings(&settings.redpanda)?,
+            voice: VoiceConfig::from_settings(&settings.voice),
+            prometheus: PrometheusSource::from_settings(&settings.prometheus)?,
+            alert_slack_channel: settings.serve.alert_slack_channel.clone(),
+            alert_discord_channel: settings.serve.alert_discord_channel,
+            alertmanager_token: settings.serve.alertmanager_webhook_token.clone(),
+            work: WorkLimits {
+                concurrency: settings
+                    .serve
+                    .concurrency
+                    .map_or(WorkLimits::default().concurrency, |n| n as usize),
+                queue: settings.serve.queue as usize,
+                user_rate: settings.serve.user_rate,
+                channel_rate: settings.serve.channel_rate,
+            },
+            retention_ms: settings.serve.retention,
         })
     }
 }
@@ -140,7 +143,8 @@ pub struct Bot {
 impl Bot {
     pub fn assemble(config: &Config, store: Arc<Store>) -> anyhow::Result<Self> {
         let mut service = ChatService::new(store.clone(), config.limits)
-            .with_voice(Voice::new(config.voice.clone()));
+            .with_voice(Voice::new(config.voice.clone()))
+            .with_work_limits(config.work);
         if let Some(prometheus) = config.prometheus.clone() {
             service = service.with_prometheus(prometheus);
         }
@@ -149,7 +153,7 @@ impl Bot {
         let mut slack_socket = None;
         let mut slack_app = None;
         if let Some(slack) = &config.slack {
-            let web = SlackWeb::new(&slack.api_url, &slack.bot_token);
+            let web = SlackWeb::new(&slack.api_url, &slack.bot_token, slack.messages_per_second);
             let app = Arc::new(SlackApp::new(
                 service.clone(),
                 web,
@@ -165,7 +169,10 @@ impl Bot {
                 router = router.nest("/slack", app.clone().routes());
             }
             if let Some(app_token) = &slack.app_token {
-                slack_socket = Some((app.clone(), SlackWeb::new(&slack.api_url, app_token)));
+                slack_socket = Some((
+                    app.clone(),
+                    SlackWeb::new(&slack.api_url, app_token, slack.messages_per_second),
+                ));
             }
             slack_app = Some(app);
         }
@@ -211,11 +218,12 @@ impl Bot {
             _ => None,
         };
         let assignment = stream.as_ref().map(|(s, _)| s.assignment());
+        let metrics_store = store.clone();
         let router = router.route(
             "/metrics",
             get(move || async move {
-                let backlog = match store.event_outbox_enabled() {
-                    true => store.event_backlog().await.ok(),
+                let outbox = match metrics_store.event_outbox_enabled() {
+                    true => metrics_store.event_backlog().await.ok(),
                     false => None,
                 };
                 (
@@ -223,7 +231,7 @@ impl Bot {
                         axum::http::header::CONTENT_TYPE,
                         "text/plain; version=0.0.4",
                     )],
-                    crate::telemetry::render(backlog),
+                    crate::telemetry::render(outbox),
                 )
             }),
         );
@@ -231,6 +239,12 @@ impl Bot {
             "/healthz",
             get(move || async move {
                 let mut integrations = integrations.clone();
+                if store.event_outbox_enabled() {
+                    integrations["event_relay"] = json!({
+                        "leading": crate::telemetry::relay_lease_held(),
+                        "outbox": store.event_backlog().await.ok(),
+                    });
+                }
                 integrations["discord_gateway"] =
                     json!(gateway.as_ref().map(|d| d.gateway_state()));
                 integrations["metrics_partitions"] =
@@ -276,7 +290,7 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let relay = match config.redpanda.clone() {
         Some(redpanda) => Some(tokio::spawn(
-            Relay::new(store, redpanda)
+            Relay::new(store.clone(), redpanda, "serve")
                 .context("cannot start the event relay")?
                 .run(stopped.clone()),
         )),
@@ -294,6 +308,11 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
     let desk = bot
         .alert_desk
         .map(|desk| tokio::spawn(desk.run(stopped.clone())));
+    let pruner = tokio::spawn(prune_regularly(
+        store.clone(),
+        config.retention_ms,
+        stopped.clone(),
+    ));
     if let Some((app, opener)) = bot.slack_socket {
         tokio::spawn(crate::slack::socket::run(app, opener));
     }
@@ -305,10 +324,38 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         .await?;
     // Let the relay give its lease back so the next process publishes at once.
     let _ = stop.send(true);
-    for task in [relay, consumer, desk].into_iter().flatten() {
+    for task in [relay, consumer, desk, Some(pruner)].into_iter().flatten() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
     }
     Ok(())
+}
+
+/// How often stored points past the retention are deleted.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes stored metric points more than `retention_ms` older than their metric's newest
+/// (and forgotten deliveries), at start and then hourly, so the store does not grow without
+/// end.
+async fn prune_regularly(
+    store: Arc<Store>,
+    retention_ms: i64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            _ = tick.tick() => {}
+        }
+        match store.prune(retention_ms).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                points = n,
+                "pruned metric points older than the retention (ANOMALY_HUNTER_RETENTION)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not prune old metric points"),
+        }
+    }
 }
 
 /// How much of a metric's recent history an alert investigates.

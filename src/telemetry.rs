@@ -38,6 +38,25 @@ struct Telemetry {
     chat_commands: Mutex<BTreeMap<(String, String), u64>>,
     errors: Mutex<BTreeMap<String, u64>>,
     alert_notifications: Mutex<BTreeMap<String, u64>>,
+    panics: AtomicU64,
+    /// Investigations running and waiting for a slot (see `chat::work`).
+    running: AtomicU64,
+    queued: AtomicU64,
+    /// Commands refused: `busy` (queue full), `user_rate`, `channel_rate`.
+    refused: Mutex<BTreeMap<String, u64>>,
+    events_published: AtomicU64,
+    events_failed: AtomicU64,
+    /// 1 while this process holds the event relay's lease.
+    relay_lease_held: AtomicU64,
+}
+
+/// The outbox as the store sees it, for `/metrics` and `/healthz`.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct OutboxState {
+    /// Events not yet published.
+    pub backlog: i64,
+    /// Age of the oldest of them, in seconds (0 when none).
+    pub oldest_pending_seconds: f64,
 }
 
 static TELEMETRY: LazyLock<Telemetry> = LazyLock::new(Telemetry::default);
@@ -70,6 +89,47 @@ pub fn alert_notification(result: &str) {
     bump(&TELEMETRY.alert_notifications, result.to_string());
 }
 
+/// Counts work refused, by reason (`busy`, `user_rate`, `channel_rate`).
+pub fn refused(reason: &str) {
+    bump(&TELEMETRY.refused, reason.to_string());
+}
+
+/// Sets the number of investigations running and waiting.
+pub fn work_queue(running: usize, queued: usize) {
+    TELEMETRY.running.store(running as u64, Ordering::Relaxed);
+    TELEMETRY.queued.store(queued as u64, Ordering::Relaxed);
+}
+
+/// Counts verdict events the relay published, or failed to publish.
+pub fn events_published(n: u64) {
+    TELEMETRY.events_published.fetch_add(n, Ordering::Relaxed);
+}
+
+pub fn event_failed() {
+    TELEMETRY.events_failed.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Whether this process holds the relay lease now.
+pub fn relay_lease(held: bool) {
+    TELEMETRY
+        .relay_lease_held
+        .store(u64::from(held), Ordering::Relaxed);
+}
+
+pub fn relay_lease_held() -> bool {
+    TELEMETRY.relay_lease_held.load(Ordering::Relaxed) == 1
+}
+
+/// Counts every panic (a bug: no input should reach one), then runs the hook installed before
+/// (sentry's, which reports it, and the default, which prints it). Call after Sentry's init.
+pub fn count_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        TELEMETRY.panics.fetch_add(1, Ordering::Relaxed);
+        previous(info);
+    }));
+}
+
 /// Counts an error logged by `component` (the module that logged it).
 pub fn error(component: &str) {
     bump(&TELEMETRY.errors, component.to_string());
@@ -82,8 +142,9 @@ fn bump<K: Ord>(counters: &Mutex<BTreeMap<K, u64>>, key: K) {
     *counters.entry(key).or_default() += 1;
 }
 
-/// The Prometheus text exposition; `event_backlog` is read from the store by the caller.
-pub fn render(event_backlog: Option<i64>) -> String {
+/// The Prometheus text exposition; the outbox is read from the store by the caller (`None`
+/// when events are off).
+pub fn render(outbox: Option<OutboxState>) -> String {
     let t = &*TELEMETRY;
     let mut out = String::new();
     header(
@@ -129,14 +190,85 @@ pub fn render(event_backlog: Option<i64>) -> String {
         out,
         "anomaly_hunter_investigation_duration_seconds_count {count}"
     );
-    if let Some(backlog) = event_backlog {
-        header(
-            &mut out,
-            "event_backlog",
-            "gauge",
-            "Verdict events waiting in the outbox for the broker.",
+    if let Some(outbox) = outbox {
+        let gauges = [
+            (
+                "event_backlog",
+                "gauge",
+                "Verdict events waiting in the outbox for the broker.",
+                outbox.backlog as f64,
+            ),
+            (
+                "event_oldest_pending_seconds",
+                "gauge",
+                "Age of the oldest verdict event not yet published.",
+                outbox.oldest_pending_seconds,
+            ),
+            (
+                "events_published_total",
+                "counter",
+                "Verdict events this process published.",
+                t.events_published.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "event_publish_failures_total",
+                "counter",
+                "Publish attempts that failed (retried later).",
+                t.events_failed.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "relay_lease_held",
+                "gauge",
+                "1 while this process holds the event relay's lease.",
+                t.relay_lease_held.load(Ordering::Relaxed) as f64,
+            ),
+        ];
+        for (name, kind, help, value) in gauges {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "anomaly_hunter_{name} {value}");
+        }
+    }
+    for (name, help, value) in [
+        (
+            "investigations_running",
+            "Investigations running now.",
+            &t.running,
+        ),
+        (
+            "investigations_queued",
+            "Investigations waiting for a free slot.",
+            &t.queued,
+        ),
+    ] {
+        header(&mut out, name, "gauge", help);
+        let _ = writeln!(
+            out,
+            "anomaly_hunter_{name} {}",
+            value.load(Ordering::Relaxed)
         );
-        let _ = writeln!(out, "anomaly_hunter_event_backlog {backlog}");
+    }
+    header(
+        &mut out,
+        "panics_total",
+        "counter",
+        "Panics (bugs); each also goes to Sentry.",
+    );
+    let _ = writeln!(
+        out,
+        "anomaly_hunter_panics_total {}",
+        t.panics.load(Ordering::Relaxed)
+    );
+    header(
+        &mut out,
+        "commands_refused_total",
+        "counter",
+        "Commands refused: busy, or over a rate limit.",
+    );
+    for (reason, n) in t.refused.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let _ = writeln!(
+            out,
+            "anomaly_hunter_commands_refused_total{{reason=\"{reason}\"}} {n}"
+        );
     }
     header(
         &mut out,
@@ -225,7 +357,10 @@ mod tests {
         investigation(Outcome::Normal, Duration::from_micros(2_000));
         investigation(Outcome::Anomalous, Duration::from_secs(2));
         chat_command("slack", "check \"x\"");
-        let text = render(Some(4));
+        let text = render(Some(OutboxState {
+            backlog: 4,
+            oldest_pending_seconds: 1.5,
+        }));
         let bucket = |le: &str| {
             text.lines()
                 .find(|l| {
@@ -242,5 +377,15 @@ mod tests {
         assert!(bucket("+Inf") >= 2);
         assert!(text.contains("anomaly_hunter_event_backlog 4"));
         assert!(text.contains(r#"command="check \"x\"""#), "{text}");
+        assert!(text.contains("anomaly_hunter_event_oldest_pending_seconds 1.5"));
+    }
+
+    #[test]
+    fn panics_are_counted() {
+        count_panics();
+        let before = TELEMETRY.panics.load(Ordering::Relaxed);
+        let _ = std::panic::catch_unwind(|| panic!("a bug"));
+        assert_eq!(TELEMETRY.panics.load(Ordering::Relaxed), before + 1);
+        assert!(render(None).contains("anomaly_hunter_panics_total "));
     }
 }

@@ -657,14 +657,7 @@ async fn a_critical_verdict_gets_an_elevenlabs_voice_alert_in_its_thread() {
 
 #[tokio::test]
 async fn without_a_key_espeak_ng_speaks_a_playable_wav() {
-    if std::process::Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!(
-            "skipped: install espeak-ng to run `without_a_key_espeak_ng_speaks_a_playable_wav`"
-        );
+    if !support::espeak_ng("without_a_key_espeak_ng_speaks_a_playable_wav") {
         return;
     }
     let (discord, base) = FakeDiscord::start().await;

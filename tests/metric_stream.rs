@@ -15,7 +15,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use serde_json::json;
 
-use anomaly_hunter::sources::metric_stream::PointIngest;
+use anomaly_hunter::sources::metric_stream::{PointIngest, SCORER_IDLE};
 use support::broker::{free_port, tansu, Broker};
 use support::fake_discord::{FakeDiscord, CHANNEL_ID, TOKEN};
 use support::fake_slack::{FakeSlack, BOT_TOKEN};
@@ -352,6 +352,12 @@ async fn after_a_restart_the_detector_still_knows_the_metrics_usual_bursts() {
     ] {
         let mut ingest = PointIngest::new(store.clone());
         for chunk in range.collect::<Vec<i64>>().chunks(100) {
+            if chunk[0] == 1_099 {
+                // An idle scorer evicted (memory bounded) is seeded again from the store.
+                let later = std::time::Instant::now() + SCORER_IDLE + Duration::from_secs(1);
+                ingest.evict_idle(later);
+                assert_eq!(ingest.scorers(), 0);
+            }
             let batch: Vec<_> = chunk.iter().map(|&i| point(i)).collect();
             ingest.store(&batch).await.unwrap();
             for _ in ingest.detect(&batch).await {
@@ -362,6 +368,6 @@ async fn after_a_restart_the_detector_still_knows_the_metrics_usual_bursts() {
     assert_eq!(
         alerts,
         [("first", 300), ("restarted again", 1_500)],
-        "the first burst and the stronger one alert; the usual ones do not, restart or not"
+        "the first burst and the stronger one alert; the usual ones do not, restart, eviction or not"
     );
 }

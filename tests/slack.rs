@@ -206,12 +206,7 @@ async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
 
 #[tokio::test]
 async fn a_critical_verdict_gets_a_spoken_alert_in_its_thread_after_the_chart() {
-    if std::process::Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!("skipped: install espeak-ng to run `a_critical_verdict_gets_a_spoken_alert_in_its_thread_after_the_chart`");
+    if !support::espeak_ng("a_critical_verdict_gets_a_spoken_alert_in_its_thread_after_the_chart") {
         return;
     }
     let (slack, api) = FakeSlack::start().await;
@@ -357,24 +352,15 @@ async fn rate_limits_are_waited_out() {
 async fn a_hundred_commands_at_once_are_all_acknowledged_and_answered_once() {
     let (slack, api) = FakeSlack::start().await;
     let bot = std::sync::Arc::new(Bot::start("load", &api));
-    let started = std::time::Instant::now();
     let requests: Vec<_> = (0..100)
         .map(|_| {
             let bot = bot.clone();
-            tokio::spawn(async move {
-                let sent = std::time::Instant::now();
-                let response = bot.slash("check api_latency").await;
-                (response.status(), sent.elapsed())
-            })
+            tokio::spawn(async move { bot.slash("check api_latency").await.status() })
         })
         .collect();
+    // Each is acknowledged before its investigation runs (how fast is `bench`'s business).
     for request in requests {
-        let (status, took) = request.await.unwrap();
-        assert_eq!(status, 200);
-        assert!(
-            took < std::time::Duration::from_secs(3),
-            "acknowledged in {took:?}"
-        );
+        assert_eq!(request.await.unwrap(), 200);
     }
     let posts = slack.wait_for("chat.postMessage", 100, 60).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -389,7 +375,6 @@ async fn a_hundred_commands_at_once_are_all_acknowledged_and_answered_once() {
     );
     let stats = bot.stats();
     assert_eq!(stats["investigations"], 100, "every investigation stored");
-    println!("100 commands answered in {:?}", started.elapsed());
 }
 
 fn file_event(slack: &FakeSlack, name: &str, filetype: &str, bytes: Vec<u8>, ts: &str) -> Value {

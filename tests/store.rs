@@ -346,7 +346,7 @@ async fn the_event_outbox_keeps_order_and_one_relay_holds_the_lease() {
     for (backend, store) in support::stores("event_outbox").await {
         let quiet = record(&store, "normal_cpu.csv", "cli").await;
         assert_eq!(
-            store.event_backlog().await.unwrap(),
+            store.event_backlog().await.unwrap().backlog,
             0,
             "{backend}: no outbox, no events"
         );
@@ -383,7 +383,7 @@ async fn the_event_outbox_keeps_order_and_one_relay_holds_the_lease() {
             .await
             .unwrap();
         store.mark_published(&ids[0]).await.unwrap();
-        assert_eq!(store.event_backlog().await.unwrap(), 2, "{backend}");
+        assert_eq!(store.event_backlog().await.unwrap().backlog, 2, "{backend}");
         assert_eq!(
             store.pending_events(10).await.unwrap()[0].investigation_id,
             ids[1]
@@ -560,6 +560,42 @@ async fn alerts_are_recorded_once_and_stay_pending_until_posted() {
         store.alert_resolution_posted(&pending[0]).await.unwrap();
         assert!(
             store.pending_alerts().await.unwrap().is_empty(),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_keeps_each_metrics_latest_stretch_and_deliveries_are_claimed_once() {
+    for (backend, store) in support::stores("retention").await {
+        // `live` is recent, `old` is a CSV of long ago: each keeps 10 minutes before its newest.
+        let now = chrono::Utc::now().timestamp_millis();
+        let rows: Vec<(&str, i64, f64)> = (0..60)
+            .flat_map(|i| {
+                [
+                    ("live", now - i * 60_000, 1.0),
+                    ("old", 1_000_000 + i * 60_000, 2.0),
+                ]
+            })
+            .collect();
+        store.ingest_rows(&rows).await.unwrap();
+        let deleted = store.prune(10 * 60_000).await.unwrap();
+        assert_eq!(deleted, 2 * 49, "{backend}");
+        for metric in ["live", "old"] {
+            let kept = store.points_before(metric, i64::MAX, 1_000).await.unwrap();
+            assert_eq!(kept.len(), 11, "{backend}: {metric}");
+        }
+
+        assert!(
+            store.claim_delivery("slack:message:C1:1.0").await.unwrap(),
+            "{backend}"
+        );
+        assert!(
+            !store.claim_delivery("slack:message:C1:1.0").await.unwrap(),
+            "{backend}: once"
+        );
+        assert!(
+            store.claim_delivery("slack:message:C1:2.0").await.unwrap(),
             "{backend}"
         );
     }

@@ -69,11 +69,12 @@ impl fmt::Display for StreamTiming {
 }
 
 /// Runs the benchmark in a scratch folder under `scratch_dir`, removed afterwards. One
-/// metric in ten carries an incident.
+/// metric in ten carries an incident. With a broker, the points also go through it.
 pub async fn run(
     scratch_dir: &std::path::Path,
     points: usize,
     metrics: usize,
+    broker: Option<RedpandaConfig>,
 ) -> anyhow::Result<StreamTiming> {
     let dir = scratch_dir.join(format!(
         "anomaly-hunter-bench-stream-{}",
@@ -96,10 +97,10 @@ pub async fn run(
         opened += ingest.detect(&batch).await.len();
         score += started.elapsed().as_secs_f64();
     }
-    let through_broker = match RedpandaConfig::from_env()? {
+    let through_broker = match &broker {
         Some(config) => {
             let store = Arc::new(Store::open(Location::Sqlite(dir.join("broker.db"))).await?);
-            Some(through_broker(&config, store, &messages).await?)
+            Some(through_broker(config, store, &messages).await?)
         }
         None => None,
     };

@@ -51,6 +51,8 @@ pub enum FetchError {
     ForeignHost(String),
     #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("the file host redirected more than {MAX_REDIRECTS} times")]
+    Redirects,
     #[error("the file host answered HTTP {0}")]
     Status(u16),
     #[error("cannot fetch the file: {0}")]
@@ -82,10 +84,26 @@ pub fn host_of(url: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Redirects followed between the allowed hosts before giving up.
+const MAX_REDIRECTS: usize = 5;
+
 impl Fetcher {
     pub fn new(hosts: Vec<String>, bearer: Option<String>) -> Self {
+        // Every hop is checked, not only the first URL: a file host that redirects elsewhere
+        // would otherwise have foreign content investigated and posted. A refused hop stops
+        // the client, and `fetch` reports the redirect's target.
+        let allowed = hosts.clone();
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            let host = attempt.url().host_str().unwrap_or_default();
+            if attempt.previous().len() <= MAX_REDIRECTS && allowed.iter().any(|h| h == host) {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            .redirect(policy)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {
@@ -109,6 +127,20 @@ impl Fetcher {
             .send()
             .await
             .map_err(|e| FetchError::Http(e.without_url()))?;
+        if response.status().is_redirection() {
+            let target = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| response.url().join(l).ok())
+                .map(|u| u.host_str().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            return Err(if self.hosts.contains(&target) {
+                FetchError::Redirects
+            } else {
+                FetchError::ForeignHost(target)
+            });
+        }
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }

@@ -2,9 +2,9 @@
 //! bot answers, and how a verdict reads in a message. Slack and Discord adapters only
 //! translate between their platform and these types.
 
+pub mod admission;
 pub mod attachment;
 pub mod commands;
-pub mod dedup;
 pub mod discussion;
 pub mod message;
 pub mod service;

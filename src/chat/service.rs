@@ -15,6 +15,7 @@ use crate::sources::prometheus_check::{Fetched, PrometheusSource, MAX_SERIES};
 use crate::sources::promql::is_metric_name;
 use crate::store::{NewFeedback, Store, StoreError};
 
+use super::admission::{Admission, Ticket, WorkLimits};
 use super::attachment::{Attachment, Fetcher};
 use super::discussion::{self, ThreadReply};
 
@@ -33,6 +34,7 @@ pub struct ChatService {
     limits: Limits,
     voice: Option<Arc<Voice>>,
     prometheus: Option<Arc<PrometheusSource>>,
+    admission: Arc<Admission>,
 }
 
 /// An investigation's outcome for posting: the verdict and the series (for the chart).
@@ -85,9 +87,12 @@ impl Investigated {
     /// Draws the chart (series, baseline band, anomalous windows).
     pub fn chart(&self) -> Result<Chart, String> {
         let verdict = &self.verdict;
-        let decomposition = crate::investigation::decomposition_of(&self.series);
-        let png = crate::render::chart::png(&self.series, &decomposition, verdict)
-            .map_err(|e| e.to_string())?;
+        let decomposition =
+            crate::investigation::compute(|| crate::investigation::decomposition_of(&self.series));
+        let png = crate::investigation::compute(|| {
+            crate::render::chart::png(&self.series, &decomposition, verdict)
+        })
+        .map_err(|e| e.to_string())?;
         let short_id: String = verdict.id.chars().take(8).collect();
         Ok(Chart {
             filename: format!("{}-{short_id}.png", verdict.metric),
@@ -112,7 +117,20 @@ impl ChatService {
             limits,
             voice: None,
             prometheus: None,
+            admission: Arc::new(Admission::new(WorkLimits::default())),
         }
+    }
+
+    /// How many investigations run at once and wait, and the rate limits of chat commands.
+    pub fn with_work_limits(mut self, limits: WorkLimits) -> Self {
+        self.admission = Arc::new(Admission::new(limits));
+        self
+    }
+
+    /// A place in the investigation queue for a person's command, or the polite refusal to
+    /// post instead (over a rate limit, or too busy).
+    pub fn admit(&self, platform: &str, user: &str, channel: &str) -> Result<Ticket, String> {
+        self.admission.admit(platform, user, channel)
     }
 
     /// Checks of names the store does not hold, and of PromQL, go to Prometheus.
@@ -260,7 +278,9 @@ impl ChatService {
             limits: self.limits,
             ..CsvOptions::default()
         };
-        let series = parse_csv(bytes, name, &options, metric).map_err(|e| e.to_string())?;
+        // Parsing up to ANOMALY_HUNTER_MAX_BYTES is CPU work: off the async workers.
+        let series = crate::investigation::compute(|| parse_csv(bytes, name, &options, metric))
+            .map_err(|e| e.to_string())?;
         let verdict = investigate_and_record(&self.store, &series, &[], origin)
             .await
             .map_err(|e| e.to_string())?;
@@ -316,15 +336,15 @@ impl ChatService {
             ThreadReply::Ignore => return Ok(ThreadAnswer::Quiet),
             ThreadReply::Rerun => {
                 let metric = self.store.investigation(investigation_id).await?.metric;
-                return Ok(
-                    match self
-                        .check(&metric, None, &Origin::new(speaker.platform))
-                        .await
-                    {
-                        Ok(investigated) => ThreadAnswer::Verdict(Box::new(investigated)),
-                        Err(e) => ThreadAnswer::Text(e),
-                    },
-                );
+                let ticket = match self.admission.ticket() {
+                    Ok(ticket) => ticket,
+                    Err(busy) => return Ok(ThreadAnswer::Text(busy)),
+                };
+                let origin = Origin::new(speaker.platform);
+                return Ok(match ticket.run(self.check(&metric, None, &origin)).await {
+                    Ok(investigated) => ThreadAnswer::Verdict(Box::new(investigated)),
+                    Err(e) => ThreadAnswer::Text(e),
+                });
             }
             ThreadReply::Help => super::commands::HELP_TEXT.to_string(),
             ThreadReply::Confirm { root_cause } => {

@@ -18,7 +18,6 @@ use super::post::{
 };
 use crate::chat::attachment::{Attachment, Fetcher};
 use crate::chat::commands::{self, Command, HELP_TEXT};
-use crate::chat::dedup::RecentIds;
 use crate::chat::discussion::parse_reply;
 use crate::chat::message::{button_reply, verdict_message};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
@@ -32,8 +31,6 @@ pub const PREFIX: &str = "!check_anomaly";
 const HELP_ON_DISCORD: &str = "On Discord, type the commands below after `!check_anomaly` (a bare metric name means `check`: `!check_anomaly api_latency last 6h`), or use `/anomaly`.";
 /// The application command definitions registered at start-up.
 pub const APPLICATION_COMMANDS: &str = include_str!("../../commands/discord-commands.json");
-/// Message and interaction ids remembered, so a replayed delivery runs once.
-const REMEMBERED_DELIVERIES: usize = 10_000;
 /// Interaction response types.
 const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
 const CHANNEL_MESSAGE: u8 = 4;
@@ -49,7 +46,6 @@ pub struct Handler {
     fetcher: Fetcher,
     /// Register the application commands in this guild (instant) instead of globally.
     guild: Option<GuildId>,
-    seen: RecentIds,
     me: OnceLock<UserId>,
     gateway: Mutex<&'static str>,
 }
@@ -113,9 +109,20 @@ impl Handler {
             service,
             fetcher,
             guild,
-            seen: RecentIds::new(REMEMBERED_DELIVERIES),
             me: OnceLock::new(),
             gateway: Mutex::new(CONNECTING),
+        }
+    }
+
+    /// True for the first delivery of `key` across every replica sharing the store (a gateway
+    /// replays events after a resume; two bots with one token both receive them).
+    async fn first_delivery(&self, key: &str) -> bool {
+        match self.service.store().claim_delivery(key).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!("cannot record Discord delivery {key}: {e}");
+                true
+            }
         }
     }
 
@@ -258,8 +265,28 @@ impl Handler {
         metric: Option<String>,
         lookback_ms: Option<i64>,
     ) {
+        let ticket = match self.service.admit(
+            "discord",
+            &message.author.id.to_string(),
+            &message.channel_id.to_string(),
+        ) {
+            Ok(ticket) => ticket,
+            Err(refusal) => {
+                return say(
+                    http,
+                    message.channel_id,
+                    Some(message.id),
+                    &format!("⏳ {refusal}"),
+                )
+                .await
+            }
+        };
         acknowledge(http, message.channel_id, message.id).await;
-        let (subject, outcome) = self.check(message, metric, lookback_ms).await;
+        if ticket.ahead.is_some() {
+            let note = format!("Investigating…{}", ticket.queued_note());
+            say(http, message.channel_id, Some(message.id), &note).await;
+        }
+        let (subject, outcome) = ticket.run(self.check(message, metric, lookback_ms)).await;
         let destination =
             if message.guild_id.is_none() || self.is_verdict_thread(message.channel_id).await {
                 Destination::Channel {
@@ -423,15 +450,24 @@ impl Handler {
                     ResolvedValue::Attachment(file) => Some(file),
                     _ => None,
                 });
-                let outcome = self
-                    .slash_check(
-                        file,
-                        text_argument("metric"),
-                        text_argument("last"),
-                        &Origin::chat("discord", &command.channel_id.to_string(), None),
-                    )
-                    .await;
-                return self.answer_check(http, command, outcome).await;
+                let channel = command.channel_id.to_string();
+                match self
+                    .service
+                    .admit("discord", &command.user.id.to_string(), &channel)
+                {
+                    Ok(ticket) => {
+                        let origin = Origin::chat("discord", &channel, None);
+                        let check = self.slash_check(
+                            file,
+                            text_argument("metric"),
+                            text_argument("last"),
+                            &origin,
+                        );
+                        let outcome = ticket.run(check).await;
+                        return self.answer_check(http, command, outcome).await;
+                    }
+                    Err(refusal) => format!("⏳ {refusal}"),
+                }
             }
             _ => discord_help(),
         };
@@ -590,7 +626,11 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, message: Message) {
-        if message.author.bot || !self.seen.first_time(&message.id.to_string()) {
+        if message.author.bot
+            || !self
+                .first_delivery(&format!("discord:message:{}", message.id))
+                .await
+        {
             return;
         }
         match command_text(&message.content) {
@@ -600,7 +640,10 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        if !self.seen.first_time(&interaction.id().to_string()) {
+        if !self
+            .first_delivery(&format!("discord:interaction:{}", interaction.id()))
+            .await
+        {
             return;
         }
         match &interaction {

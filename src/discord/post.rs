@@ -42,7 +42,8 @@ where
             Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(response)))
                 if response.status_code.as_u16() == 429 && attempt < RATE_LIMIT_ATTEMPTS =>
             {
-                tracing::info!(url = %response.url, ?wait, "Discord rate limit; retrying");
+                // Not the URL: an interaction's path holds its token, and logs reach Sentry.
+                tracing::info!(method = ?response.method, ?wait, "Discord rate limit; retrying");
                 tokio::time::sleep(wait).await;
                 wait *= 2;
                 attempt += 1;

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use sentry::protocol::{Event, Level};
 
+use crate::config::LogSettings;
 use crate::investigation::Verdict;
 
 /// Verdicts this severe are also Sentry events.
@@ -34,23 +34,17 @@ const REDACTED: &str = "[redacted]";
 
 /// Starts Sentry when `SENTRY_DSN` is set; keep the guard alive for the whole process (it
 /// flushes pending events when dropped).
-pub fn init_from_env() -> anyhow::Result<Option<sentry::ClientInitGuard>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let Some(dsn) = var("SENTRY_DSN") else {
-        return Ok(None);
-    };
-    let dsn: sentry::types::Dsn = dsn
-        .parse()
-        .context("SENTRY_DSN is not a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID)")?;
+pub fn init(settings: &LogSettings) -> Option<sentry::ClientInitGuard> {
+    let dsn: sentry::types::Dsn = settings.sentry_dsn.as_deref()?.parse().ok()?;
     let secrets = Secrets::from_env();
-    Ok(Some(sentry::init(sentry::ClientOptions {
+    Some(sentry::init(sentry::ClientOptions {
         dsn: Some(dsn),
         release: sentry::release_name!(),
-        environment: var("SENTRY_ENVIRONMENT").map(Into::into),
+        environment: settings.sentry_environment.clone().map(Into::into),
         send_default_pii: false,
         before_send: Some(Arc::new(move |event| secrets.scrub_event(event))),
         ..Default::default()
-    })))
+    }))
 }
 
 /// Sends a serious verdict to Sentry (a no-op when Sentry is off). Events group by metric and
@@ -94,6 +88,8 @@ pub fn report_verdict(verdict: &Verdict) {
 pub struct Secrets(Vec<String>);
 
 impl Secrets {
+    /// The secret variables' values in the environment (a setting given as a command-line
+    /// option instead is visible in `ps` anyway).
     pub fn from_env() -> Self {
         let mut values = Vec::new();
         for name in SECRET_VARIABLES {

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context as _;
+use crate::config::RedpandaSettings;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientConfig, ClientContext};
@@ -23,6 +23,9 @@ pub struct RedpandaConfig {
     pub topic: String,
     /// Partitions of the verdict topic when the bot has to create it.
     pub partitions: i32,
+    /// Replicas of each partition when the bot has to create the topic (`None`: the
+    /// cluster's default).
+    pub replication_factor: Option<i32>,
     pub sasl: Option<Sasl>,
     pub tls: bool,
     /// PEM file of the CA that signed the brokers' certificates (default: the system's).
@@ -52,59 +55,36 @@ impl std::fmt::Debug for RedpandaConfig {
     }
 }
 
-const MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"];
-
 impl RedpandaConfig {
     /// `None` when `REDPANDA_BROKERS` is unset: events are off.
-    pub fn from_env() -> anyhow::Result<Option<Self>> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let Some(brokers) = var("REDPANDA_BROKERS") else {
+    pub fn from_settings(settings: &RedpandaSettings) -> anyhow::Result<Option<Self>> {
+        let Some(brokers) = settings.redpanda_brokers.clone() else {
             return Ok(None);
         };
-        let sasl = match (var("REDPANDA_USERNAME"), var("REDPANDA_PASSWORD")) {
-            (Some(username), Some(password)) => {
-                let mechanism = var("REDPANDA_SASL_MECHANISM")
-                    .unwrap_or_else(|| MECHANISMS[0].to_string())
-                    .to_ascii_uppercase();
-                anyhow::ensure!(
-                    MECHANISMS.contains(&mechanism.as_str()),
-                    "REDPANDA_SASL_MECHANISM `{mechanism}` is not one of {}",
-                    MECHANISMS.join(", ")
-                );
-                Some(Sasl {
-                    username,
-                    password,
-                    mechanism,
-                })
-            }
+        let sasl = match (&settings.redpanda_username, &settings.redpanda_password) {
+            (Some(username), Some(password)) => Some(Sasl {
+                username: username.clone(),
+                password: password.clone(),
+                mechanism: settings.redpanda_sasl_mechanism.to_ascii_uppercase(),
+            }),
             (None, None) => None,
             _ => anyhow::bail!(
                 "set both REDPANDA_USERNAME and REDPANDA_PASSWORD for SASL, or neither"
             ),
         };
-        let tls = match var("REDPANDA_TLS").as_deref() {
-            None | Some("false" | "0" | "no") => false,
-            Some("true" | "1" | "yes") => true,
-            Some(other) => anyhow::bail!("REDPANDA_TLS `{other}` is not true or false"),
-        };
-        let partitions = var("REDPANDA_TOPIC_PARTITIONS")
-            .map(|n| {
-                n.parse::<i32>().ok().filter(|n| *n > 0).with_context(|| {
-                    format!("REDPANDA_TOPIC_PARTITIONS `{n}` is not a positive number")
-                })
-            })
-            .transpose()?
-            .unwrap_or(3);
         Ok(Some(Self {
             brokers,
-            topic: var("REDPANDA_TOPIC").unwrap_or_else(|| DEFAULT_TOPIC.to_string()),
-            partitions,
+            topic: settings.redpanda_topic.clone(),
+            partitions: settings.redpanda_topic_partitions,
+            replication_factor: settings.redpanda_replication_factor,
             sasl,
-            tls,
-            tls_ca: var("REDPANDA_TLS_CA"),
-            metrics_topic: var("REDPANDA_METRICS_TOPIC"),
-            consumer_group: var("REDPANDA_CONSUMER_GROUP")
-                .unwrap_or_else(|| "anomaly-hunter".to_string()),
+            tls: settings.redpanda_tls,
+            tls_ca: settings
+                .redpanda_tls_ca
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            metrics_topic: settings.redpanda_metrics_topic.clone(),
+            consumer_group: settings.redpanda_consumer_group.clone(),
         }))
     }
 
@@ -142,6 +122,9 @@ impl RedpandaConfig {
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
+            // Java's, Go's (sarama's hash partitioner aside) and Redpanda tooling's default:
+            // a metric's events land on the partition any other client would put them on.
+            .set("partitioner", "murmur2_random")
             .set("message.timeout.ms", MESSAGE_TIMEOUT_MS);
         config
     }
@@ -185,6 +168,7 @@ mod tests {
             brokers: "127.0.0.1:9092".into(),
             topic: DEFAULT_TOPIC.into(),
             partitions: 3,
+            replication_factor: None,
             sasl: sasl.then(|| Sasl {
                 username: "bot".into(),
                 password: "hunter2".into(),
@@ -212,6 +196,7 @@ mod tests {
         let producer = config(true, false).producer_config();
         assert_eq!(producer.get("enable.idempotence"), Some("true"));
         assert_eq!(producer.get("acks"), Some("all"));
+        assert_eq!(producer.get("partitioner"), Some("murmur2_random"));
         assert!(!format!("{:?}", config(true, true)).contains("hunter2"));
     }
 

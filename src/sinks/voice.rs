@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
+use crate::config::VoiceSettings;
 use thiserror::Error;
 
 use crate::agents::catalogue::CATALOGUE;
@@ -47,38 +47,23 @@ impl std::fmt::Debug for VoiceConfig {
 }
 
 impl VoiceConfig {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let min_severity = match var("VOICE_MIN_SEVERITY") {
-            Some(v) => v.parse::<u8>().ok().filter(|s| *s <= 11).with_context(|| {
-                format!("VOICE_MIN_SEVERITY `{v}` is not a severity 0–10 (11 turns voice off)")
-            })?,
-            None => 8,
-        };
-        let min_confidence = match var("VOICE_MIN_CONFIDENCE") {
-            Some(v) => v
-                .parse::<f64>()
-                .ok()
-                .filter(|c| (0.0..=1.0).contains(c))
-                .with_context(|| {
-                    format!("VOICE_MIN_CONFIDENCE `{v}` is not a number from 0 to 1")
-                })?,
-            None => 0.70,
-        };
-        Ok(Self {
-            min_severity,
-            min_confidence,
-            elevenlabs: var("ELEVENLABS_API_KEY").map(|api_key| ElevenLabs {
-                api_key,
-                api_url: var("ELEVENLABS_API_URL")
-                    .unwrap_or_else(|| DEFAULT_ELEVENLABS_URL.to_string())
-                    .trim_end_matches('/')
-                    .to_string(),
-                voice_id: var("ELEVENLABS_VOICE_ID")
-                    .unwrap_or_else(|| DEFAULT_VOICE_ID.to_string()),
-            }),
-            espeak: var("ANOMALY_HUNTER_ESPEAK").unwrap_or_else(|| "espeak-ng".to_string()),
-        })
+    pub fn from_settings(settings: &VoiceSettings) -> Self {
+        Self {
+            min_severity: settings.voice_min_severity,
+            min_confidence: settings.voice_min_confidence,
+            elevenlabs: settings
+                .elevenlabs_api_key
+                .clone()
+                .map(|api_key| ElevenLabs {
+                    api_key,
+                    api_url: settings
+                        .elevenlabs_api_url
+                        .trim_end_matches('/')
+                        .to_string(),
+                    voice_id: settings.elevenlabs_voice_id.clone(),
+                }),
+            espeak: settings.espeak.clone(),
+        }
     }
 
     /// The sentence to speak for `verdict`, or `None` below the thresholds.

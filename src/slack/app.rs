@@ -19,17 +19,14 @@ use serde_json::{json, Value};
 use super::blocks::verdict_blocks;
 use super::signature;
 use super::web::SlackWeb;
+use crate::chat::admission::Ticket;
 use crate::chat::attachment::Attachment;
 use crate::chat::commands::{self, Command, HELP_TEXT};
-use crate::chat::dedup::RecentIds;
 use crate::chat::discussion::{parse_reply, ThreadReply};
 use crate::chat::message::{button_reply, verdict_message};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
 use crate::investigation::Origin;
 use crate::store::ThreadRef;
-
-/// Event ids remembered to drop Slack's retries and duplicate deliveries.
-const REMEMBERED_EVENTS: usize = 10_000;
 
 /// Everything the Slack routes need.
 pub struct SlackApp {
@@ -37,7 +34,6 @@ pub struct SlackApp {
     pub web: SlackWeb,
     /// Present in HTTP mode; Socket Mode needs none.
     signing_secret: Option<String>,
-    seen_events: RecentIds,
     /// The last file each person shared in each channel, for a bare `/anomaly check`.
     recent_files: Mutex<HashMap<(String, String), (Instant, Value)>>,
 }
@@ -51,7 +47,6 @@ impl SlackApp {
             service,
             web,
             signing_secret,
-            seen_events: RecentIds::new(REMEMBERED_EVENTS),
             recent_files: Mutex::new(HashMap::new()),
         }
     }
@@ -238,16 +233,18 @@ impl SlackApp {
         }
     }
 
-    /// Investigates a stored metric in the background and posts the verdict or a readable error.
+    /// Investigates a stored metric in the background (when `ticket`'s turn comes) and posts
+    /// the verdict or a readable error.
     fn investigate_metric(
         self: &Arc<Self>,
+        ticket: Ticket,
         channel: String,
         thread_ts: Option<String>,
         metric: String,
         lookback_ms: Option<i64>,
     ) {
         let app = self.clone();
-        tokio::spawn(async move {
+        tokio::spawn(ticket.run(async move {
             let origin = Origin::chat("slack", &channel, thread_ts.as_deref());
             match app.service.check(&metric, lookback_ms, &origin).await {
                 Ok(investigated) => {
@@ -259,7 +256,7 @@ impl SlackApp {
                         .await
                 }
             }
-        });
+        }));
     }
 }
 
@@ -297,31 +294,54 @@ impl SlackApp {
             Ok(Command::Check { metric: None, .. }) => match self.recent_file(&request.channel_id, &request.user_id) {
                 Some(file) => {
                     let name = file["name"].as_str().unwrap_or("your file").to_string();
+                    let ticket = match self.service.admit("slack", &request.user_id, &request.channel_id) {
+                        Ok(ticket) => ticket,
+                        Err(refusal) => return ephemeral(refusal),
+                    };
+                    let note = ticket.queued_note();
                     let app = self.clone();
-                    tokio::spawn(async move { app.investigate_file(request.channel_id, None, file).await });
-                    ephemeral(format!("Investigating `{name}`…"))
+                    tokio::spawn(ticket.run(async move { app.investigate_file(request.channel_id, None, file).await }));
+                    ephemeral(format!("Investigating `{name}`…{note}"))
                 }
                 None => ephemeral("Share a CSV in this channel first (or mention me on the message with the file), or name a stored metric: `/anomaly check <metric>`."),
             },
             Ok(Command::Check { metric: Some(metric), lookback_ms }) => {
-                self.investigate_metric(request.channel_id, None, metric.clone(), lookback_ms);
-                ephemeral(format!("Investigating `{metric}`…"))
+                match self.service.admit("slack", &request.user_id, &request.channel_id) {
+                    Ok(ticket) => {
+                        let note = ticket.queued_note();
+                        self.investigate_metric(ticket, request.channel_id, None, metric.clone(), lookback_ms);
+                        ephemeral(format!("Investigating `{metric}`…{note}"))
+                    }
+                    Err(refusal) => ephemeral(refusal),
+                }
             }
         }
     }
 
-    /// Takes an Events API payload: answers `url_verification`, drops repeated deliveries,
-    /// and handles each new event in the background.
+    /// Takes an Events API payload: answers `url_verification`, and handles each event in the
+    /// background once, whichever replica and however many deliveries it arrives in.
     pub fn on_event(self: &Arc<Self>, payload: Value) -> Option<Value> {
         if payload["type"] == "url_verification" {
             return Some(json!({"challenge": payload["challenge"]}));
         }
-        let event_id = payload["event_id"].as_str().unwrap_or_default();
-        if payload["type"] == "event_callback" && self.seen_events.first_time(event_id) {
-            let app = self.clone();
-            let event = payload["event"].clone();
-            tokio::spawn(async move { handle_event(app, event).await });
+        if payload["type"] != "event_callback" {
+            return None;
         }
+        let app = self.clone();
+        tokio::spawn(async move {
+            let key = delivery_key(&payload);
+            match app.service.store().claim_delivery(&key).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                // Answering twice is better than never: go on without the store's word.
+                Err(e) => tracing::warn!("cannot record Slack delivery {key}: {e}"),
+            }
+            let mut event = payload["event"].clone();
+            if mentions_bot(&payload) {
+                event["type"] = json!("app_mention");
+            }
+            handle_event(app, event).await
+        });
         None
     }
 
@@ -376,6 +396,37 @@ async fn event(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes
     }
 }
 
+/// What makes deliveries the same human action: a message is its channel and `ts` (a mention
+/// arrives as both `message` and `app_mention`, with different event ids); anything else its
+/// event id.
+pub fn delivery_key(payload: &Value) -> String {
+    let event = &payload["event"];
+    match (event["channel"].as_str(), event["ts"].as_str()) {
+        (Some(channel), Some(ts))
+            if matches!(event["type"].as_str(), Some("message" | "app_mention")) =>
+        {
+            format!("slack:message:{channel}:{ts}")
+        }
+        _ => format!(
+            "slack:event:{}",
+            payload["event_id"].as_str().unwrap_or_default()
+        ),
+    }
+}
+
+/// Whether the event's text mentions this bot (`authorizations[].user_id` is the bot's user),
+/// so that a mention is handled as one whichever of its two deliveries comes first.
+pub fn mentions_bot(payload: &Value) -> bool {
+    let text = payload["event"]["text"].as_str().unwrap_or_default();
+    payload["event"]["type"] == "app_mention"
+        || payload["authorizations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["user_id"].as_str())
+            .any(|bot| text.contains(&format!("<@{bot}>")))
+}
+
 /// A message or mention: in a verdict thread it is discussion; a mention outside one is a command.
 async fn handle_event(app: Arc<SlackApp>, event: Value) {
     if event["bot_id"].is_string() || event["subtype"] == "bot_message" {
@@ -411,9 +462,24 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
         }
         return;
     }
+    let reply_in = event["ts"].as_str().map(str::to_string);
     if let Some(file) = event["files"].as_array().and_then(|files| files.first()) {
-        let reply_in = event["ts"].as_str().map(str::to_string);
-        app.investigate_file(channel, reply_in, file.clone()).await;
+        match app.service.admit("slack", &user, &channel) {
+            Ok(ticket) => {
+                if ticket.ahead.is_some() {
+                    let note = format!(
+                        "Investigating `{}`…{}",
+                        file["name"].as_str().unwrap_or("the file"),
+                        ticket.queued_note()
+                    );
+                    app.say(&channel, reply_in.as_deref(), &note).await;
+                }
+                ticket
+                    .run(app.investigate_file(channel, reply_in, file.clone()))
+                    .await;
+            }
+            Err(refusal) => app.say(&channel, reply_in.as_deref(), &refusal).await,
+        }
         return;
     }
     let words = text
@@ -421,9 +487,16 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
         .filter(|w| !w.starts_with("<@"))
         .collect::<Vec<_>>()
         .join(" ");
-    let reply_in = event["ts"].as_str().map(str::to_string);
     match commands::receive("slack", &words, false) {
-        Ok(Command::Check { metric: Some(metric), lookback_ms }) => app.investigate_metric(channel, reply_in, metric, lookback_ms),
+        Ok(Command::Check { metric: Some(metric), lookback_ms }) => match app.service.admit("slack", &user, &channel) {
+            Ok(ticket) => {
+                if ticket.ahead.is_some() {
+                    app.say(&channel, reply_in.as_deref(), &format!("Investigating `{metric}`…{}", ticket.queued_note())).await;
+                }
+                app.investigate_metric(ticket, channel, reply_in, metric, lookback_ms)
+            }
+            Err(refusal) => app.say(&channel, reply_in.as_deref(), &refusal).await,
+        },
         Ok(Command::Help) => app.say(&channel, reply_in.as_deref(), HELP_TEXT).await,
         Ok(_) => app.say(&channel, reply_in.as_deref(), "Use `/anomaly stats` or `/anomaly history` for those; here I can `check <metric>`.").await,
         Err(e) => app.say(&channel, reply_in.as_deref(), &e.to_string()).await,

@@ -53,7 +53,7 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now_seconds - sent_at).abs() > REPLAY_WINDOW_SECONDS {
+    if now_seconds.abs_diff(sent_at) > REPLAY_WINDOW_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let expected = signature

@@ -3,7 +3,9 @@
 //! retried after its `Retry-After` (a few times at most); any `"ok": false` is an error that
 //! names the method and Slack's error code. The token never reaches a log line.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use thiserror::Error;
@@ -39,6 +41,47 @@ pub struct SlackWeb {
     http: reqwest::Client,
     base: String,
     token: String,
+    pacer: Arc<ChannelPacer>,
+}
+
+/// Messages per channel a burst may hold before pacing starts.
+const CHANNEL_BURST: f64 = 3.0;
+
+/// Slack accepts about one message per second per channel (short bursts allowed) and answers
+/// 429 beyond: messages to one channel are spaced to that rate in the order they were asked
+/// for (GCRA: each channel's theoretical arrival time moves one interval per message).
+#[derive(Debug)]
+pub struct ChannelPacer {
+    interval: Duration,
+    next: Mutex<HashMap<String, Instant>>,
+}
+
+impl ChannelPacer {
+    pub fn new(messages_per_second: f64) -> Self {
+        Self {
+            interval: Duration::from_secs_f64(1.0 / messages_per_second.max(0.01)),
+            next: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long the next message to `channel` must wait; reserves its place.
+    pub fn reserve(&self, channel: &str, now: Instant) -> Duration {
+        let tolerance = self.interval.mul_f64(CHANNEL_BURST - 1.0);
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        if next.len() > 10_000 {
+            next.retain(|_, at| *at > now);
+        }
+        let arrival = next.get(channel).copied().unwrap_or(now).max(now);
+        next.insert(channel.to_string(), arrival + self.interval);
+        arrival.saturating_duration_since(now + tolerance)
+    }
+
+    async fn wait_turn(&self, channel: &str) {
+        let wait = self.reserve(channel, Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 impl std::fmt::Debug for SlackWeb {
@@ -51,7 +94,8 @@ impl std::fmt::Debug for SlackWeb {
 }
 
 impl SlackWeb {
-    pub fn new(base: &str, token: &str) -> Self {
+    /// A client that sends at most `messages_per_second` messages to each channel.
+    pub fn new(base: &str, token: &str, messages_per_second: f64) -> Self {
         let base = if base.ends_with('/') {
             base.to_string()
         } else {
@@ -65,6 +109,7 @@ impl SlackWeb {
             http,
             base,
             token: token.to_string(),
+            pacer: Arc::new(ChannelPacer::new(messages_per_second)),
         }
     }
 
@@ -83,6 +128,7 @@ impl SlackWeb {
         if let Some(blocks) = blocks {
             body["blocks"] = blocks.clone();
         }
+        self.pacer.wait_turn(channel).await;
         let answer = self.call("chat.postMessage", &body).await?;
         Ok(answer["ts"].as_str().unwrap_or_default().to_string())
     }
@@ -146,6 +192,8 @@ impl SlackWeb {
             }
         }
         let body = json!({"files": [{"id": file_id, "title": title}], "channel_id": channel, "thread_ts": thread_ts});
+        // Sharing the file posts a message in the channel: paced like one.
+        self.pacer.wait_turn(channel).await;
         self.call("files.completeUploadExternal", &body)
             .await
             .map(|_| ())
@@ -233,4 +281,30 @@ fn retry_after(response: &reqwest::Response) -> Duration {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map_or(Duration::from_secs(1), Duration::from_secs_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_passes_then_one_message_a_second_per_channel() {
+        let pacer = ChannelPacer::new(1.0);
+        let now = Instant::now();
+        let waits: Vec<u64> = (0..6)
+            .map(|_| pacer.reserve("C1", now).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, [0, 0, 0, 1_000, 2_000, 3_000]);
+        assert_eq!(
+            pacer.reserve("C2", now),
+            Duration::ZERO,
+            "channels are paced apart"
+        );
+        let later = now + Duration::from_secs(60);
+        assert_eq!(
+            pacer.reserve("C1", later),
+            Duration::ZERO,
+            "a quiet channel has its burst back"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
@@ -133,15 +133,44 @@ impl ConsumerContext for GroupContext {
 /// metric's live scorer. (The benchmark drives it directly.)
 pub struct PointIngest {
     store: Arc<Store>,
-    scorers: HashMap<String, LiveScorer>,
+    /// Each metric's scorer and when it last got a point.
+    scorers: HashMap<String, (LiveScorer, Instant)>,
+    last_eviction: Instant,
 }
+
+/// A metric without points for this long has its scorer dropped (it is seeded again from the
+/// store if the metric comes back), so memory follows the live metrics, not every metric ever
+/// seen.
+pub const SCORER_IDLE: Duration = Duration::from_secs(3600);
+/// Scorers kept at most; beyond, the longest idle go first.
+pub const MAX_SCORERS: usize = 20_000;
 
 impl PointIngest {
     pub fn new(store: Arc<Store>) -> Self {
         Self {
             store,
             scorers: HashMap::new(),
+            last_eviction: Instant::now(),
         }
+    }
+
+    /// Metrics with a scorer in memory.
+    pub fn scorers(&self) -> usize {
+        self.scorers.len()
+    }
+
+    /// Drops the scorers idle since before `now - SCORER_IDLE`, and the longest idle beyond
+    /// [`MAX_SCORERS`].
+    pub fn evict_idle(&mut self, now: Instant) {
+        self.scorers
+            .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < SCORER_IDLE);
+        if self.scorers.len() > MAX_SCORERS {
+            let mut seen: Vec<Instant> = self.scorers.values().map(|(_, at)| *at).collect();
+            seen.sort_unstable();
+            let cutoff = seen[self.scorers.len() - MAX_SCORERS];
+            self.scorers.retain(|_, (_, at)| *at >= cutoff);
+        }
+        self.last_eviction = now;
     }
 
     /// Stores a batch in one transaction.
@@ -157,14 +186,19 @@ impl PointIngest {
     /// opened in this batch.
     pub async fn detect(&mut self, points: &[(String, i64, f64)]) -> Vec<String> {
         let mut opened = Vec::new();
+        let now = Instant::now();
+        if now.duration_since(self.last_eviction) > SCORER_IDLE / 4 {
+            self.evict_idle(now);
+        }
         for (metric, ts, value) in points {
             if !self.scorers.contains_key(metric) {
                 let scorer = self.seeded_scorer(metric, *ts).await;
-                self.scorers.insert(metric.clone(), scorer);
+                self.scorers.insert(metric.clone(), (scorer, now));
             }
-            let Some(scorer) = self.scorers.get_mut(metric) else {
+            let Some((scorer, seen)) = self.scorers.get_mut(metric) else {
                 continue;
             };
+            *seen = now;
             let scored = scorer.push(*ts, *value);
             if scored.alert {
                 tracing::info!(

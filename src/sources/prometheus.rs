@@ -12,6 +12,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio::sync::OnceCell;
 
+use crate::config::PrometheusSettings;
 use crate::series::{RawRow, Series, SeriesError};
 use crate::store::HISTORY_FACTOR;
 
@@ -52,62 +53,37 @@ impl std::fmt::Debug for PrometheusConfig {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl PrometheusConfig {
-    /// `PROMETHEUS_URL`, `PROMETHEUS_BEARER_TOKEN`, `PROMETHEUS_BASIC_AUTH` (`user:password`),
-    /// `PROMETHEUS_HEADERS` (`Name=value,Name=value`), `PROMETHEUS_TIMEOUT`,
-    /// `PROMETHEUS_MIN_STEP`; `None` without a URL.
-    pub fn from_env() -> anyhow::Result<Option<Self>> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let Some(url) = var("PROMETHEUS_URL") else {
-            return Ok(None);
-        };
-        anyhow::ensure!(
-            url.starts_with("http://") || url.starts_with("https://"),
-            "PROMETHEUS_URL `{url}` must start with http:// or https://"
-        );
-        let duration = |name: &str| -> anyhow::Result<Option<i64>> {
-            var(name)
-                .map(|v| {
-                    crate::series::timestamp::parse_duration(&v)
-                        .map_err(|e| anyhow::anyhow!("{name} `{v}`: {e}"))
-                })
-                .transpose()
-        };
-        let basic_auth = var("PROMETHEUS_BASIC_AUTH")
-            .map(|pair| match pair.split_once(':') {
-                Some((user, password)) => Ok((user.to_string(), password.to_string())),
-                None => Err(anyhow::anyhow!(
-                    "PROMETHEUS_BASIC_AUTH must be `user:password`"
-                )),
-            })
-            .transpose()?;
-        let headers = var("PROMETHEUS_HEADERS")
-            .map(|list| parse_headers(&list))
-            .transpose()?
-            .unwrap_or_default();
-        Ok(Some(Self {
+    /// From the `PROMETHEUS_*` settings (values already checked by clap); `None` without a URL.
+    pub fn from_settings(settings: &PrometheusSettings) -> Option<Self> {
+        let url = settings.prometheus_url.as_deref()?;
+        Some(Self {
             url: url.trim().trim_end_matches('/').to_string(),
-            bearer_token: var("PROMETHEUS_BEARER_TOKEN"),
-            basic_auth,
-            headers,
-            timeout: duration("PROMETHEUS_TIMEOUT")?.map_or(DEFAULT_TIMEOUT, |ms| {
-                Duration::from_millis(ms.max(1_000) as u64)
-            }),
-            min_step_ms: duration("PROMETHEUS_MIN_STEP")?,
-        }))
+            bearer_token: settings.prometheus_bearer_token.clone(),
+            basic_auth: settings
+                .prometheus_basic_auth
+                .as_deref()
+                .and_then(|pair| pair.split_once(':'))
+                .map(|(user, password)| (user.to_string(), password.to_string())),
+            headers: settings
+                .prometheus_headers
+                .as_deref()
+                .and_then(|list| parse_headers(list).ok())
+                .unwrap_or_default(),
+            timeout: Duration::from_millis(settings.prometheus_timeout.max(1_000) as u64),
+            min_step_ms: settings.prometheus_min_step,
+        })
     }
 }
 
 /// `X-Scope-OrgID=tenant-1,X-Other=v` → header pairs.
-fn parse_headers(list: &str) -> anyhow::Result<Vec<(String, String)>> {
+pub fn parse_headers(list: &str) -> Result<Vec<(String, String)>, String> {
     list.split(',')
         .filter(|item| !item.trim().is_empty())
         .map(|item| match item.split_once('=') {
             Some((name, value)) if !name.trim().is_empty() => {
                 Ok((name.trim().to_string(), value.trim().to_string()))
             }
-            _ => Err(anyhow::anyhow!(
-                "PROMETHEUS_HEADERS item `{item}` is not `Name=value`"
-            )),
+            _ => Err(format!("item `{item}` is not `Name=value`")),
         })
         .collect()
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use futures_util::future::{join, join_all};
 use futures_util::stream::{self, StreamExt};
 
+use crate::config::PrometheusSettings;
 use crate::series::events::Event;
 use crate::series::{RelatedColumn, Series};
 
@@ -53,17 +54,16 @@ impl PrometheusSource {
         Self { client, queries }
     }
 
-    /// Prometheus as the environment configures it (`PROMETHEUS_URL` and friends, see
-    /// `.env.example`); `None` when `PROMETHEUS_URL` is not set.
-    pub fn from_env() -> anyhow::Result<Option<Self>> {
-        let Some(config) = PrometheusConfig::from_env()? else {
+    /// Prometheus as the `PROMETHEUS_*` settings configure it; `None` when `PROMETHEUS_URL`
+    /// is not set.
+    pub fn from_settings(settings: &PrometheusSettings) -> anyhow::Result<Option<Self>> {
+        let Some(config) = PrometheusConfig::from_settings(settings) else {
             return Ok(None);
         };
-        let queries = match std::env::var("PROMETHEUS_RELATED_QUERIES") {
-            Ok(path) if !path.trim().is_empty() => {
-                QuerySet::read(std::path::Path::new(path.trim())).map_err(anyhow::Error::msg)?
-            }
-            _ => QuerySet::built_in(),
+        let queries = match &settings.prometheus_related_queries {
+            Some(path) => QuerySet::read(path)
+                .map_err(|e| anyhow::anyhow!("PROMETHEUS_RELATED_QUERIES: {e}"))?,
+            None => QuerySet::built_in(),
         };
         Ok(Some(Self::new(Prometheus::new(config)?, queries)))
     }

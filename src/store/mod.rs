@@ -6,6 +6,7 @@
 //! Queries are portable SQL with `$n` placeholders; times are UTC milliseconds, booleans 0/1.
 
 mod alerts;
+mod deliveries;
 mod feedback;
 mod investigations;
 mod outbox;
@@ -32,6 +33,11 @@ pub use threads::ThreadRef;
 
 use similar::FingerprintIndex;
 
+use crate::config::StoreSettings;
+
+/// How long a query waits for a connection (and the first connect for the server).
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// File name of the embedded default store.
 pub const DEFAULT_FILE: &str = "anomaly-hunter.db";
 
@@ -45,19 +51,11 @@ pub enum Location {
 
 impl Location {
     /// `DATABASE_URL` when set (postgres:// or sqlite://), else `anomaly-hunter.db` in
-    /// `ANOMALY_HUNTER_DATA_DIR` or the working directory.
-    pub fn from_env() -> Result<Self, StoreError> {
-        match std::env::var("DATABASE_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        {
-            Some(url) => Self::from_url(&url),
-            None => {
-                let dir = std::env::var_os("ANOMALY_HUNTER_DATA_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from("."));
-                Ok(Self::Sqlite(dir.join(DEFAULT_FILE)))
-            }
+    /// `ANOMALY_HUNTER_DATA_DIR`.
+    pub fn from_settings(settings: &StoreSettings) -> Result<Self, StoreError> {
+        match &settings.database_url {
+            Some(url) => Self::from_url(url),
+            None => Ok(Self::Sqlite(settings.data_dir.join(DEFAULT_FILE))),
         }
     }
 
@@ -100,6 +98,8 @@ pub enum StoreError {
     },
     #[error("{path} is not an Anomaly Hunter database (SQLite says: {detail}); it was left untouched — move it aside or set ANOMALY_HUNTER_DATA_DIR")]
     Corrupt { path: String, detail: String },
+    #[error("the store at {location} did not accept a connection within {seconds} s; is the server running and DATABASE_URL right?")]
+    Unreachable { location: String, seconds: u64 },
     #[error("cannot open the store at {location}: {source}")]
     Open {
         location: String,
@@ -146,6 +146,8 @@ impl Store {
         let described = location.describe();
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
+            // An unreachable server is reported in seconds, not after sqlx's 30 s default.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(&url)
             .await
             .map_err(|source| classify_open_error(&location, source))?;
@@ -236,6 +238,10 @@ fn classify_open_error(location: &Location, source: sqlx::Error) -> StoreError {
                 detail,
             }
         }
+        _ if matches!(source, sqlx::Error::PoolTimedOut) => StoreError::Unreachable {
+            location: location.describe(),
+            seconds: ACQUIRE_TIMEOUT.as_secs(),
+        },
         _ => StoreError::Open {
             location: location.describe(),
             source,

@@ -7,6 +7,7 @@ use sqlx::{Any, Row, Transaction};
 use super::{now_ms, Store, StoreError};
 use crate::investigation::{Origin, Verdict};
 use crate::sinks::events::VerdictEvent;
+use crate::telemetry::OutboxState;
 
 /// An event waiting for the broker.
 #[derive(Debug, Clone)]
@@ -66,14 +67,19 @@ impl Store {
             .collect()
     }
 
-    /// How many events wait for the broker.
-    pub async fn event_backlog(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query("SELECT COUNT(*) AS n FROM event_outbox WHERE published_at IS NULL")
-                .fetch_one(self.pool())
-                .await?
-                .try_get("n")?,
+    /// How many events wait for the broker, and since when the oldest has.
+    pub async fn event_backlog(&self) -> Result<OutboxState, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM event_outbox WHERE published_at IS NULL",
         )
+        .fetch_one(self.pool())
+        .await?;
+        let oldest: Option<i64> = row.try_get("oldest")?;
+        Ok(OutboxState {
+            backlog: row.try_get("n")?,
+            oldest_pending_seconds: oldest
+                .map_or(0.0, |created| (now_ms() - created).max(0) as f64 / 1000.0),
+        })
     }
 
     pub async fn mark_published(&self, investigation_id: &str) -> Result<(), StoreError> {
@@ -129,6 +135,19 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// Who holds the lease `name` and until when (ms), if anyone does.
+    pub async fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT holder, expires_at FROM leases WHERE name = $1 AND expires_at >= $2",
+        )
+        .bind(name)
+        .bind(now_ms())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| Ok((row.try_get("holder")?, row.try_get("expires_at")?)))
+            .transpose()
     }
 
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {

@@ -22,6 +22,9 @@ pub fn related_metric(metric: &str, column: &str) -> String {
     format!("{metric}.{column}")
 }
 
+/// Points a check without a look-back reads at most (70 days of one-minute points).
+pub const MAX_CHECK_POINTS: i64 = 100_000;
+
 impl Store {
     /// Stores points of `metric`; a point at an already stored timestamp replaces it, so
     /// loading the same file twice changes nothing. Returns the number of points written.
@@ -222,7 +225,8 @@ impl Store {
     }
 
     /// The stored series of `metric` for a check of its last `lookback_ms` (before its latest
-    /// point) — what `detect --metric --since` and chat checks investigate — or all of it.
+    /// point) — what `detect --metric --since` and chat checks investigate — or its latest
+    /// [`MAX_CHECK_POINTS`].
     /// A look-back also brings [`HISTORY_FACTOR`] times as much history before it, marked as
     /// such ([`Series::asked_from`]): an incident that fills the asked range must be judged
     /// against what came before, not become its own baseline.
@@ -232,7 +236,18 @@ impl Store {
         lookback_ms: Option<i64>,
     ) -> Result<Series, StoreError> {
         let Some(window) = lookback_ms else {
-            return self.load_series(metric, None).await;
+            // Without a look-back, the latest points only: a check's work stays bounded
+            // however long the metric has been stored.
+            let oldest_kept = sqlx::query(
+                "SELECT ts FROM metric_points WHERE metric = $1 ORDER BY ts DESC LIMIT 1 OFFSET $2",
+            )
+            .bind(metric)
+            .bind(MAX_CHECK_POINTS - 1)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| row.try_get::<i64, _>("ts"))
+            .transpose()?;
+            return self.load_series(metric, oldest_kept).await;
         };
         let latest = self
             .latest_point(metric)

@@ -1,6 +1,10 @@
 //! "Seen before": nearest past incidents by shape fingerprint. Every fingerprint is held in
 //! memory (18 floats an incident, ~10 MB per 100 000) and scanned exhaustively, which answers
-//! in about a millisecond; the database is read once, on first use.
+//! in about a millisecond. The database is read in full once, on first use; after that each
+//! search first reads what was stored since (by this or any other process sharing the store),
+//! so replicas see each other's incidents.
+
+use std::collections::HashSet;
 
 use sqlx::Row;
 
@@ -22,8 +26,26 @@ struct Entry {
     fingerprint: Fingerprint,
 }
 
+/// Rows stored up to this long before the newest one seen are read again on refresh: another
+/// process may commit an incident stamped a little earlier than one already read.
+const REFRESH_OVERLAP_MS: i64 = 60_000;
+
 #[derive(Default)]
-pub(super) struct FingerprintIndex(Vec<Entry>);
+pub(super) struct FingerprintIndex {
+    entries: Vec<Entry>,
+    ids: HashSet<String>,
+    /// Newest `created_at` read from the database.
+    newest: i64,
+}
+
+impl FingerprintIndex {
+    fn add(&mut self, entry: Entry) {
+        if self.ids.insert(entry.id.clone()) {
+            self.newest = self.newest.max(entry.created_at);
+            self.entries.push(entry);
+        }
+    }
+}
 
 impl FingerprintIndex {
     /// The `k` nearest entries within the similarity radius, nearest first.
@@ -36,7 +58,7 @@ impl FingerprintIndex {
         k: usize,
     ) -> Vec<(&Entry, f64)> {
         let mut scored: Vec<(&Entry, f64)> = self
-            .0
+            .entries
             .iter()
             .filter(|e| e.id != exclude)
             .map(|e| {
@@ -99,16 +121,17 @@ impl Store {
         Ok(found)
     }
 
-    /// Loads every stored fingerprint into memory, once.
+    /// Loads every stored fingerprint into memory the first time, and what was stored since
+    /// (by any process) each time after.
     pub async fn ensure_index(&self) -> Result<(), StoreError> {
-        if self.index.read().await.is_some() {
-            return Ok(());
-        }
-        let mut guard = self.index.write().await;
-        if guard.is_some() {
-            return Ok(());
-        }
-        let rows = sqlx::query("SELECT id, metric, window_kind, created_at, pattern, fingerprint FROM investigations WHERE fingerprint IS NOT NULL")
+        let since = self
+            .index
+            .read()
+            .await
+            .as_ref()
+            .map(|index| index.newest - REFRESH_OVERLAP_MS);
+        let rows = sqlx::query("SELECT id, metric, window_kind, created_at, pattern, fingerprint FROM investigations WHERE fingerprint IS NOT NULL AND created_at >= $1")
+            .bind(since.unwrap_or(i64::MIN))
             .fetch_all(self.pool())
             .await?;
         let mut entries = Vec::with_capacity(rows.len());
@@ -129,7 +152,11 @@ impl Store {
                 fingerprint,
             });
         }
-        *guard = Some(FingerprintIndex(entries));
+        let mut guard = self.index.write().await;
+        let index = guard.get_or_insert_with(FingerprintIndex::default);
+        for entry in entries {
+            index.add(entry);
+        }
         Ok(())
     }
 
@@ -144,7 +171,7 @@ impl Store {
         pattern: Option<&str>,
     ) {
         if let Some(index) = self.index.write().await.as_mut() {
-            index.0.push(Entry {
+            index.add(Entry {
                 id: id.to_string(),
                 metric: metric.to_string(),
                 kind: kind.to_string(),
@@ -210,14 +237,16 @@ impl Store {
         }
         tx.commit().await?;
         if let Some(index) = self.index.write().await.as_mut() {
-            index.0.extend(incidents.iter().map(|i| Entry {
-                id: i.id.clone(),
-                metric: i.metric.clone(),
-                kind: i.kind.clone(),
-                created_at: i.created_at,
-                pattern: i.pattern.clone(),
-                fingerprint: i.fingerprint.clone(),
-            }));
+            for i in incidents {
+                index.add(Entry {
+                    id: i.id.clone(),
+                    metric: i.metric.clone(),
+                    kind: i.kind.clone(),
+                    created_at: i.created_at,
+                    pattern: i.pattern.clone(),
+                    fingerprint: i.fingerprint.clone(),
+                });
+            }
         }
         Ok(())
     }

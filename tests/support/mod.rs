@@ -21,21 +21,45 @@ pub async fn stores(test: &str) -> Vec<(&'static str, Store)> {
     let mut stores = vec![("sqlite", sqlite_store(test).await)];
     match std::env::var(POSTGRES_ENV) {
         Ok(url) if !url.is_empty() => stores.push(("postgres", postgres_store(&url, test).await)),
-        _ => println!("skipped: set {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test to run `{test}` on PostgreSQL too"),
+        _ => missing(
+            &format!("{POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test"),
+            &format!("{test} (on PostgreSQL)"),
+        ),
     }
     stores
 }
 
 /// The server binary `variable` names (`.ci/run` sets it), or `None` after printing the one
-/// "skipped" line for `test`.
+/// "skipped" line for `test` (a failure under CI).
 pub fn service_binary(variable: &str, test: &str) -> Option<std::path::PathBuf> {
     match std::env::var(variable) {
         Ok(path) if !path.is_empty() => Some(std::path::PathBuf::from(path)),
         _ => {
-            println!("skipped: set {variable}=/path/to/the/binary to run `{test}` against the real server");
+            missing(&format!("{variable}=/path/to/the/binary"), test);
             None
         }
     }
+}
+
+/// Whether espeak-ng can run, or `false` after the "skipped" line (a failure under CI).
+pub fn espeak_ng(test: &str) -> bool {
+    let runs = std::process::Command::new("espeak-ng")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !runs {
+        missing("espeak-ng (install it: apt-get install espeak-ng)", test);
+    }
+    runs
+}
+
+/// A service `test` needs is missing: under CI (`CI=true`, as `.ci/run` runs) that fails the
+/// test, since a skipped test there is a hole; on a developer's machine it prints one line.
+pub fn missing(what: &str, test: &str) {
+    if std::env::var("CI").is_ok_and(|ci| ci == "true" || ci == "1") {
+        panic!("CI=true but {what} is not set up, so `{test}` cannot run; bash .ci/run sets it up");
+    }
+    println!("skipped: set {what} to run `{test}`");
 }
 
 /// A scratch SQLite file path for `test`, removed first.
@@ -61,6 +85,12 @@ pub async fn sqlite_store(test: &str) -> Store {
 
 /// A store in a new schema of its own, so tests running side by side never see each other.
 async fn postgres_store(url: &str, test: &str) -> Store {
+    let scoped = postgres_schema_url(url, test).await;
+    Store::open(Location::Postgres(scoped)).await.unwrap()
+}
+
+/// A `DATABASE_URL` for a new, empty schema of the PostgreSQL server at `url`.
+pub async fn postgres_schema_url(url: &str, test: &str) -> String {
     use sqlx::Connection as _;
     sqlx::any::install_default_drivers();
     let schema = format!(
@@ -76,6 +106,5 @@ async fn postgres_store(url: &str, test: &str) -> Store {
         .await
         .unwrap();
     let separator = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
-    Store::open(Location::Postgres(scoped)).await.unwrap()
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }

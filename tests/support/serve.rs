@@ -7,37 +7,23 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-/// Settings `serve` reads; cleared so the developer's own environment never leaks in.
-const PLATFORM_VARIABLES: [&str; 28] = [
-    "DATABASE_URL",
-    "SLACK_BOT_TOKEN",
-    "SLACK_APP_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_API_URL",
-    "DISCORD_TOKEN",
-    "DISCORD_API_URL",
-    "DISCORD_GUILD_ID",
-    "REDPANDA_BROKERS",
-    "REDPANDA_TOPIC",
-    "REDPANDA_USERNAME",
-    "REDPANDA_PASSWORD",
-    "REDPANDA_TLS",
-    "REDPANDA_METRICS_TOPIC",
-    "ELEVENLABS_API_KEY",
-    "ELEVENLABS_API_URL",
-    "ELEVENLABS_VOICE_ID",
-    "VOICE_MIN_SEVERITY",
-    "VOICE_MIN_CONFIDENCE",
-    "SENTRY_DSN",
-    "PROMETHEUS_URL",
-    "PROMETHEUS_BEARER_TOKEN",
-    "PROMETHEUS_BASIC_AUTH",
-    "PROMETHEUS_HEADERS",
-    "PROMETHEUS_TIMEOUT",
-    "PROMETHEUS_MIN_STEP",
-    "PROMETHEUS_RELATED_QUERIES",
-    "ALERTMANAGER_WEBHOOK_TOKEN",
-];
+/// Every setting `serve` reads (the variables `.env.example` lists), so the developer's own
+/// environment is cleared and never leaks into a test.
+pub fn setting_variables() -> Vec<String> {
+    let example = include_str!("../../.env.example");
+    example
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, _)| name.trim())
+        .filter(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_string)
+        .collect()
+}
 
 /// A running `serve`, killed when dropped.
 pub struct ServeProcess {
@@ -57,10 +43,10 @@ impl Drop for ServeProcess {
 /// The CLI on `data_dir`'s store, with none of the developer's platform settings.
 pub fn anomaly_hunter(data_dir: &PathBuf) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_anomaly-hunter"));
-    command.env("ANOMALY_HUNTER_DATA_DIR", data_dir);
-    for variable in PLATFORM_VARIABLES {
+    for variable in setting_variables() {
         command.env_remove(variable);
     }
+    command.env("ANOMALY_HUNTER_DATA_DIR", data_dir);
     command
 }
 
@@ -105,6 +91,11 @@ impl ServeProcess {
             .env("ANOMALY_HUNTER_MAX_BYTES", "200000")
             // Voice alerts off unless a test turns them on: threads hold only what it expects.
             .env("VOICE_MIN_SEVERITY", "11")
+            // Tests send many commands at once from one fake user and channel; the limits
+            // have tests of their own.
+            .env("ANOMALY_HUNTER_USER_RATE", "0")
+            .env("ANOMALY_HUNTER_CHANNEL_RATE", "0")
+            .env("SLACK_MESSAGES_PER_SECOND", "1000")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log);
@@ -176,6 +167,11 @@ impl ServeProcess {
     }
 
     /// What `serve` logged so far.
+    /// The process id (for its memory in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("serve.log")).unwrap_or_default()
     }
