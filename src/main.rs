@@ -224,6 +224,8 @@ fn main() -> ExitCode {
     };
     // Before logging, so the Sentry layer has a client; kept alive to flush at exit.
     let _sentry = error_reporting::init(&command_line.log);
+    // After Sentry's hook, so a panic is counted, then reported and printed.
+    anomaly_hunter::telemetry::count_panics();
     init_logging(&command_line.log.log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

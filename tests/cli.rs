@@ -502,3 +502,62 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert_eq!(too_long.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&too_long.stderr).contains("at most 3650d"));
 }
+
+#[test]
+fn a_chart_path_in_a_missing_folder_is_refused_before_anything_is_stored() {
+    let data_dir =
+        std::env::temp_dir().join(format!("anomaly-hunter-cli-chart-{}", std::process::id()));
+    let output = anomaly_hunter_in(&data_dir)
+        .args([
+            "detect",
+            &example("memory_leak.csv"),
+            "--chart",
+            "/nonexistent/x.png",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.trim(),
+        "error: --chart /nonexistent/x.png: the folder /nonexistent does not exist"
+    );
+    let history = anomaly_hunter_in(&data_dir)
+        .arg("history")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&history.stdout).trim(),
+        "no investigations yet"
+    );
+}
+
+#[test]
+fn errors_name_their_cause_once_and_an_unreachable_database_is_reported_in_seconds() {
+    let not_a_dir = scratch_file("a-file", "x");
+    let output = anomaly_hunter_in(&not_a_dir.join("store"))
+        .arg("history")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("os error").count(),
+        1,
+        "the cause once: {stderr}"
+    );
+
+    // Nothing listens on port 1: the store says so, once, after its 5 s connect timeout.
+    let output = anomaly_hunter()
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .arg("history")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("did not accept a connection within 5 s"),
+        "{stderr}"
+    );
+}

@@ -200,8 +200,14 @@ async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
 
     // Chatter between people in the thread gets no answer.
     bot.event("Ev3", json!({"type": "message", "channel": CHANNEL, "user": "U0SRE", "text": "looking at the pool now", "ts": "1700000003.000001", "thread_ts": thread_ts})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(slack.calls("chat.postMessage").len(), 3);
+    // A question after it is answered; by then the chatter would have been.
+    bot.event("Ev4", json!({"type": "app_mention", "channel": CHANNEL, "user": "U0SRE", "text": "<@U0BOT> help", "ts": "1700000004.000001", "thread_ts": thread_ts})).await;
+    let replies = slack.wait_for("chat.postMessage", 4, 10).await;
+    assert_eq!(replies.len(), 4, "the chatter got no answer");
+    assert!(replies[3].body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("*Anomaly Hunter*"));
 }
 
 #[tokio::test]
@@ -325,13 +331,12 @@ async fn url_verification_and_duplicate_deliveries() {
     for _ in 0..2 {
         assert_eq!(bot.event("EvSame", mention.clone()).await.status(), 200);
     }
-    let posts = slack.wait_for("chat.postMessage", 1, 10).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(
-        slack.calls("chat.postMessage").len(),
-        1,
-        "the same event twice gives one verdict"
-    );
+    // Another mention after them is answered; by then a duplicate would have been.
+    let mut other = mention.clone();
+    other["ts"] = json!("1700000101.000001");
+    bot.event("EvOther", other).await;
+    let posts = slack.wait_for("chat.postMessage", 2, 10).await;
+    assert_eq!(posts.len(), 2, "the same event twice gives one verdict");
     assert_eq!(
         posts[0].body["thread_ts"], "1700000100.000001",
         "a mention is answered in its thread"
@@ -362,19 +367,17 @@ async fn a_hundred_commands_at_once_are_all_acknowledged_and_answered_once() {
     for request in requests {
         assert_eq!(request.await.unwrap(), 200);
     }
-    let posts = slack.wait_for("chat.postMessage", 100, 60).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(
-        slack.calls("chat.postMessage").len(),
-        100,
-        "exactly one verdict per command"
-    );
+    slack.wait_for("chat.postMessage", 100, 60).await;
+    // One more, answered after the hundred: none of them was answered twice.
+    assert_eq!(bot.slash("check api_latency").await.status(), 200);
+    let posts = slack.wait_for("chat.postMessage", 101, 30).await;
+    assert_eq!(posts.len(), 101, "exactly one verdict per command");
     assert!(
         posts.iter().all(|p| p.body["blocks"].is_array()),
         "all verdicts, no errors"
     );
     let stats = bot.stats();
-    assert_eq!(stats["investigations"], 100, "every investigation stored");
+    assert_eq!(stats["investigations"], 101, "every investigation stored");
 }
 
 fn file_event(slack: &FakeSlack, name: &str, filetype: &str, bytes: Vec<u8>, ts: &str) -> Value {
@@ -510,15 +513,19 @@ async fn a_bare_check_uses_the_csv_just_shared_by_the_same_person() {
     shared["type"] = json!("message");
     shared["text"] = json!("here's the export");
     bot.event("EvShared", shared).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
-        slack.calls("chat.postMessage").is_empty(),
-        "sharing alone does not trigger anything"
-    );
 
-    let ack: Value = bot.slash("check").await.json().await.unwrap();
+    // The share is taken in the background: ask until the bot has seen it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ack = loop {
+        let ack: Value = bot.slash("check").await.json().await.unwrap();
+        if ack["text"] != nothing["text"] || std::time::Instant::now() > deadline {
+            break ack;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(ack["text"], "Investigating `disk.csv`…");
     let posts = slack.wait_for("chat.postMessage", 1, 10).await;
+    assert_eq!(posts.len(), 1, "sharing alone triggered nothing");
     assert!(
         posts[0].body["text"]
             .as_str()

@@ -31,8 +31,8 @@ const SIZE: (u32, u32) = (1200, 500);
 /// The colour of the "now" mark at the last point.
 const NOW: RGBColor = RGBColor(0, 140, 70);
 
-/// Draws the chart to `path` (PNG, 1200×500).
-pub fn draw(
+/// Draws the chart to `path` (PNG, 1200×500); [`png`] is the way in.
+fn draw(
     path: &Path,
     series: &Series,
     decomposition: &Decomposition,
