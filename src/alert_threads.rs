@@ -25,6 +25,9 @@ use crate::store::{AlertThreads, PendingAlert};
 /// How often pending alerts are looked at again when nothing new arrives (a chat API that
 /// was down, a restart).
 const RETRY_EVERY: Duration = Duration::from_secs(10);
+/// An alert being posted by one replica is left alone by the others while it is (released
+/// after), or this long if that replica died mid-post.
+const CLAIM_MS: i64 = 2 * 60_000;
 
 /// Where alert threads go and who investigates them.
 pub struct AlertDesk {
@@ -34,6 +37,8 @@ pub struct AlertDesk {
     /// The Discord bot and its default alert channel.
     discord: Option<(Arc<Discord>, Option<u64>)>,
     wake: Notify,
+    /// This desk's name in the claims it takes (replicas share the store).
+    holder: String,
 }
 
 impl AlertDesk {
@@ -47,6 +52,11 @@ impl AlertDesk {
             slack,
             discord,
             wake: Notify::new(),
+            holder: format!(
+                "alert-desk pid {} ({})",
+                std::process::id(),
+                uuid::Uuid::new_v4()
+            ),
         }
     }
 
@@ -79,11 +89,35 @@ impl AlertDesk {
             }
         };
         for alert in pending {
-            if let Err(e) = self.post(&alert).await {
-                tracing::warn!(error = %e, fingerprint = %alert.fingerprint, attempts = alert.attempts + 1, "alert thread not posted yet; will retry");
-                if let Err(e) = self.service.store().alert_attempt_failed(&alert, &e).await {
-                    tracing::error!(error = %e, "cannot record a failed alert post");
+            // With replicas sharing the store, one posts each alert.
+            let claim = format!("alert:{}:{}", alert.fingerprint, alert.starts_at);
+            let store = self.service.store();
+            match store.acquire_lease(&claim, &self.holder, CLAIM_MS).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim a pending alert");
+                    continue;
                 }
+            }
+            // Read again under the claim: another replica may have posted it meanwhile.
+            match store
+                .pending_alert(&alert.fingerprint, alert.starts_at)
+                .await
+            {
+                Ok(Some(alert)) => {
+                    if let Err(e) = self.post(&alert).await {
+                        tracing::warn!(error = %e, fingerprint = %alert.fingerprint, attempts = alert.attempts + 1, "alert thread not posted yet; will retry");
+                        if let Err(e) = store.alert_attempt_failed(&alert, &e).await {
+                            tracing::error!(error = %e, "cannot record a failed alert post");
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot read a pending alert"),
+            }
+            if let Err(e) = store.release_lease(&claim, &self.holder).await {
+                tracing::warn!(error = %e, "cannot release an alert claim; it expires by itself");
             }
         }
     }

@@ -98,7 +98,12 @@ impl Config {
             .clone()
             .map(|token| DiscordConfig {
                 token,
-                api_url: settings.discord.discord_api_url.clone(),
+                // Discord itself is the default: its own rate limiter stays on.
+                api_url: settings
+                    .discord
+                    .discord_api_url
+                    .clone()
+                    .filter(|url| url.trim_end_matches('/') != "https://discord.com"),
                 guild_id: settings.discord.discord_guild_id,
             });
         Ok(Self {

@@ -142,6 +142,10 @@ fn recorded(metrics: &str) -> u64 {
         .map_or(0, |n| n.parse().unwrap())
 }
 
+#[cfg_attr(
+    not(all(test_prometheus, test_alertmanager)),
+    ignore = "needs Prometheus and Alertmanager: set ANOMALY_HUNTER_TEST_PROMETHEUS and ANOMALY_HUNTER_TEST_ALERTMANAGER"
+)]
 #[tokio::test]
 async fn a_firing_alert_gets_one_thread_and_its_resolution_even_across_a_restart() {
     let test = "alertmanager-threads";

@@ -654,6 +654,10 @@ async fn a_critical_verdict_gets_an_elevenlabs_voice_alert_in_its_thread() {
     assert_eq!(request.body["model_id"], "eleven_multilingual_v2");
 }
 
+#[cfg_attr(
+    not(test_espeak),
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
 #[tokio::test]
 async fn without_a_key_espeak_ng_speaks_a_playable_wav() {
     if !support::espeak_ng("without_a_key_espeak_ng_speaks_a_playable_wav") {

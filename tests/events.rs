@@ -48,6 +48,10 @@ async fn shared_store(dir: &Path) -> Arc<Store> {
     Arc::new(store.with_event_outbox())
 }
 
+#[cfg_attr(
+    not(test_tansu),
+    ignore = "needs a Kafka-protocol broker: set ANOMALY_HUNTER_TEST_TANSU (bash .ci/run installs tansu)"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn detect_publishes_events_with_the_documented_schema_or_leaves_them_for_serve() {
     let Some(tansu) = tansu("detect_publishes_events") else {
@@ -160,6 +164,10 @@ async fn detect_publishes_events_with_the_documented_schema_or_leaves_them_for_s
     );
 }
 
+#[cfg_attr(
+    not(test_tansu),
+    ignore = "needs a Kafka-protocol broker: set ANOMALY_HUNTER_TEST_TANSU (bash .ci/run installs tansu)"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broker_outage_and_a_bot_restart_lose_nothing_and_duplicate_nothing() {
     let Some(tansu) = tansu("a_broker_outage_and_a_bot_restart") else {

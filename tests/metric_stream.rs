@@ -82,6 +82,10 @@ fn partitions(health: &serde_json::Value) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+#[cfg_attr(
+    not(test_tansu),
+    ignore = "needs a Kafka-protocol broker: set ANOMALY_HUNTER_TEST_TANSU (bash .ci/run installs tansu)"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn two_bots_split_the_partitions_and_an_incident_alerts_once() {
     let Some(tansu) = tansu("two_bots_split_the_partitions") else {
@@ -156,6 +160,10 @@ async fn two_bots_split_the_partitions_and_an_incident_alerts_once() {
     assert!(history[0].anomalous);
 }
 
+#[cfg_attr(
+    not(test_tansu),
+    ignore = "needs a Kafka-protocol broker: set ANOMALY_HUNTER_TEST_TANSU (bash .ci/run installs tansu)"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stream_benchmark_runs_the_consumer_path_through_a_broker() {
     let Some(tansu) = tansu("the_stream_benchmark") else {
@@ -205,6 +213,10 @@ async fn the_stream_benchmark_runs_the_consumer_path_through_a_broker() {
     );
 }
 
+#[cfg_attr(
+    not(test_tansu),
+    ignore = "needs a Kafka-protocol broker: set ANOMALY_HUNTER_TEST_TANSU (bash .ci/run installs tansu)"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn an_incident_alerts_once_in_a_discord_channel_with_a_verdict_thread() {
     let Some(tansu) = tansu("an_incident_alerts_once_in_a_discord_channel") else {

@@ -183,6 +183,10 @@ fn assert_the_pool_incident(verdict: &Value) {
     );
 }
 
+#[cfg_attr(
+    not(test_prometheus),
+    ignore = "needs Prometheus: set ANOMALY_HUNTER_TEST_PROMETHEUS (bash .ci/run installs it)"
+)]
 #[test]
 fn detect_query_investigates_the_backfilled_incident_with_its_related_series() {
     let Some(prometheus) = prometheus("prom-detect") else {
@@ -254,6 +258,10 @@ fn detect_query_investigates_the_backfilled_incident_with_its_related_series() {
     assert!(stderr.contains("no data for `no_such_metric`"), "{stderr}");
 }
 
+#[cfg_attr(
+    not(test_prometheus),
+    ignore = "needs Prometheus: set ANOMALY_HUNTER_TEST_PROMETHEUS (bash .ci/run installs it)"
+)]
 #[tokio::test]
 async fn slack_and_discord_checks_read_prometheus() {
     let Some(prometheus) = prometheus("prom-chat") else {

@@ -120,6 +120,10 @@ fn seen_before(post: &Value) -> usize {
         .map_or(0, |t| t.lines().count() - 1)
 }
 
+#[cfg_attr(
+    not(all(test_postgres, test_tansu)),
+    ignore = "needs PostgreSQL and a broker: set ANOMALY_HUNTER_TEST_POSTGRES_URL and ANOMALY_HUNTER_TEST_TANSU"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_answer_once_share_incidents_and_hand_over_the_relay() {
     let Some(postgres) = std::env::var(support::POSTGRES_ENV)

@@ -210,6 +210,10 @@ async fn a_signed_check_is_acknowledged_then_answered_in_a_thread() {
         .starts_with("*Anomaly Hunter*"));
 }
 
+#[cfg_attr(
+    not(test_espeak),
+    ignore = "needs espeak-ng (apt-get install espeak-ng)"
+)]
 #[tokio::test]
 async fn a_critical_verdict_gets_a_spoken_alert_in_its_thread_after_the_chart() {
     if !support::espeak_ng("a_critical_verdict_gets_a_spoken_alert_in_its_thread_after_the_chart") {

@@ -79,13 +79,31 @@ impl Store {
 
     /// Alerts whose thread or resolution is not posted yet, oldest first.
     pub async fn pending_alerts(&self) -> Result<Vec<PendingAlert>, StoreError> {
+        self.pending(None).await
+    }
+
+    /// The alert as the store has it now, if something of it is still to post (another
+    /// replica may have posted it since the pending list was read).
+    pub async fn pending_alert(
+        &self,
+        fingerprint: &str,
+        starts_at: i64,
+    ) -> Result<Option<PendingAlert>, StoreError> {
+        Ok(self.pending(Some((fingerprint, starts_at))).await?.pop())
+    }
+
+    async fn pending(&self, only: Option<(&str, i64)>) -> Result<Vec<PendingAlert>, StoreError> {
+        let (fingerprint, starts_at) = only.unzip();
         let rows = sqlx::query(
             "SELECT fingerprint, starts_at, status, ends_at, payload, posted_at, investigation_id, slack_channel, slack_thread, discord_thread, attempts
              FROM alerts
              WHERE attempts < $1 AND (posted_at IS NULL OR (status = 'resolved' AND resolution_posted_at IS NULL))
+               AND ($2 IS NULL OR (fingerprint = $2 AND starts_at = $3))
              ORDER BY received_at, fingerprint",
         )
         .bind(MAX_ATTEMPTS)
+        .bind(fingerprint)
+        .bind(starts_at)
         .fetch_all(self.pool())
         .await?;
         rows.iter()

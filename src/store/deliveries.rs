@@ -26,8 +26,8 @@ impl Store {
 
     /// Deletes each metric's points older than `retention_ms` before its newest point (a
     /// live metric keeps its last `retention_ms`; a CSV of last year, ingested to investigate,
-    /// is not wiped for being old) and deliveries older than a day; returns the points
-    /// deleted. Investigations, feedback and alerts are kept.
+    /// is not wiped for being old), and deliveries and leases older than a day; returns the
+    /// points deleted. Investigations, feedback and alerts are kept.
     pub async fn prune(&self, retention_ms: i64) -> Result<u64, StoreError> {
         let newest =
             sqlx::query("SELECT metric, MAX(ts) AS newest FROM metric_points GROUP BY metric")
@@ -45,6 +45,11 @@ impl Store {
                 .rows_affected();
         }
         sqlx::query("DELETE FROM deliveries WHERE received_at < $1")
+            .bind(now_ms() - REMEMBERED_FOR_MS)
+            .execute(self.pool())
+            .await?;
+        // Claims on single alerts outlive their holders; expired a day ago, they are noise.
+        sqlx::query("DELETE FROM leases WHERE expires_at < $1")
             .bind(now_ms() - REMEMBERED_FOR_MS)
             .execute(self.pool())
             .await?;
