@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::broker::{free_port, read_topic, tansu, Broker};
 use support::fake_discord::{FakeDiscord, CHANNEL_ID, GUILD_ID, TOKEN};
-use support::fake_slack::{FakeSlack, BOT_TOKEN};
+use support::fake_slack::{signed_post, FakeSlack, BOT_TOKEN};
 use support::serve::{anomaly_hunter, ServeProcess};
 
 const SECRET: &str = "soak-signing-secret";
@@ -29,25 +29,6 @@ struct Sent {
     uploads: Mutex<Vec<String>>,
     /// Discord command message ids (each must get a thread or a refusal).
     discord: Mutex<Vec<String>>,
-}
-
-async fn signed_post(
-    client: &reqwest::Client,
-    url: &str,
-    content_type: &str,
-    body: String,
-) -> reqwest::Response {
-    let timestamp = chrono::Utc::now().timestamp().to_string();
-    let signature = anomaly_hunter::slack::signature::sign(SECRET, &timestamp, body.as_bytes());
-    client
-        .post(url)
-        .header("content-type", content_type)
-        .header("x-slack-request-timestamp", timestamp)
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Resident memory of `pid`, in MiB.
@@ -123,7 +104,7 @@ async fn two_minutes_of_200_concurrent_senders() {
                                 ("command", "/anomaly"), ("text", "check api_latency"),
                                 ("channel_id", channel.as_str()), ("user_id", user.as_str()),
                             ]).unwrap();
-                            let response = signed_post(&client, &format!("{url}/slack/commands"), "application/x-www-form-urlencoded", body).await;
+                            let response = signed_post(&client, &format!("{url}/slack/commands"), SECRET, "application/x-www-form-urlencoded", body).await;
                             assert_eq!(response.status(), 200);
                             let ack: Value = response.json().await.unwrap();
                             let text = ack["text"].as_str().unwrap_or_default();
@@ -140,7 +121,7 @@ async fn two_minutes_of_200_concurrent_senders() {
                                 "text": "<@U0BOT> check", "ts": ts,
                                 "files": [{"id": format!("F{n}"), "name": "heap.csv", "filetype": "csv", "size": csv_size, "url_private": file_url}]});
                             let body = json!({"type": "event_callback", "event_id": format!("Ev{n}"), "event": event}).to_string();
-                            let response = signed_post(&client, &format!("{url}/slack/events"), "application/json", body).await;
+                            let response = signed_post(&client, &format!("{url}/slack/events"), SECRET, "application/json", body).await;
                             assert_eq!(response.status(), 200);
                             sent.uploads.lock().unwrap().push(ts);
                         }

@@ -304,17 +304,52 @@ pub async fn slash(bot_url: &str, secret: &str, text: &str) -> Value {
         ("user_id", "U0SRE"),
     ])
     .unwrap();
+    let response = signed_post(
+        &reqwest::Client::new(),
+        &format!("{bot_url}/slack/commands"),
+        secret,
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Sends an Events API delivery of `event` (the bot's user is `U0BOT`), signed with `secret`.
+pub async fn post_event(bot_url: &str, secret: &str, event_id: &str, event: Value) {
+    let body = json!({"type": "event_callback", "event_id": event_id,
+        "authorizations": [{"user_id": "U0BOT"}], "event": event})
+    .to_string();
+    let url = format!("{bot_url}/slack/events");
+    let response = signed_post(
+        &reqwest::Client::new(),
+        &url,
+        secret,
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+}
+
+/// POSTs `body` to the bot signed with `secret`, as Slack does.
+pub async fn signed_post(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    content_type: &str,
+    body: String,
+) -> reqwest::Response {
     let timestamp = chrono::Utc::now().timestamp().to_string();
     let signature = anomaly_hunter::slack::signature::sign(secret, &timestamp, body.as_bytes());
-    let response = reqwest::Client::new()
-        .post(format!("{bot_url}/slack/commands"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", &timestamp)
+    client
+        .post(url)
+        .header("content-type", content_type)
+        .header("x-slack-request-timestamp", timestamp)
         .header("x-slack-signature", signature)
         .body(body)
         .send()
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+        .unwrap()
 }

@@ -25,6 +25,25 @@ pub fn setting_variables() -> Vec<String> {
         .collect()
 }
 
+/// Stores the demo database-latency incident as `metric`, in `data_dir`'s store or the one
+/// `env` names (`DATABASE_URL`).
+pub fn ingest_incident(data_dir: &PathBuf, metric: &str, env: &[(&str, &str)]) {
+    let example = format!(
+        "{}/examples/db_query_latency.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ingest = anomaly_hunter(data_dir)
+        .envs(env.iter().copied())
+        .args(["ingest", &example, "--metric", metric])
+        .output()
+        .unwrap();
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+}
+
 /// A running `serve`, killed when dropped.
 pub struct ServeProcess {
     child: Child,
@@ -60,19 +79,7 @@ impl ServeProcess {
         ));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).unwrap();
-        let example = format!(
-            "{}/examples/db_query_latency.csv",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let ingest = anomaly_hunter(&data_dir)
-            .args(["ingest", &example, "--metric", "api_latency"])
-            .output()
-            .unwrap();
-        assert!(
-            ingest.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ingest.stderr)
-        );
+        ingest_incident(&data_dir, "api_latency", &[]);
         Self::start_in(data_dir, env)
     }
 
