@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::broker::{free_port, read_topic, tansu, Broker};
-use support::fake_slack::{FakeSlack, BOT_TOKEN};
-use support::serve::{anomaly_hunter, ServeProcess};
+use support::fake_slack::{post_event, FakeSlack, BOT_TOKEN};
+use support::serve::{ingest_incident, ServeProcess};
 
 const SECRET: &str = "replica-signing-secret";
 const TOPIC: &str = "replica.verdicts";
@@ -72,24 +72,6 @@ fn murmur2_matches_kafkas_own_test_vectors() {
     );
 }
 
-async fn post_event(bot: &ServeProcess, event_id: &str, event: Value) {
-    let body = json!({"type": "event_callback", "event_id": event_id,
-        "authorizations": [{"user_id": "U0BOT"}], "event": event})
-    .to_string();
-    let timestamp = chrono::Utc::now().timestamp().to_string();
-    let signature = anomaly_hunter::slack::signature::sign(SECRET, &timestamp, body.as_bytes());
-    let response = reqwest::Client::new()
-        .post(format!("{}/slack/events", bot.url))
-        .header("content-type", "application/json")
-        .header("x-slack-request-timestamp", timestamp)
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
 /// Polls `/healthz` until one replica leads the event relay; its index.
 async fn relay_leader(replicas: &[&ServeProcess], within: Duration) -> Option<usize> {
     let deadline = Instant::now() + within;
@@ -138,25 +120,12 @@ async fn two_replicas_answer_once_share_incidents_and_hand_over_the_relay() {
     let broker = Broker::start(&tansu, free_port());
     let database_url = support::postgres_schema_url(&postgres, "replicas").await;
     let (slack, api) = FakeSlack::start().await;
-    let example = format!(
-        "{}/examples/db_query_latency.csv",
-        env!("CARGO_MANIFEST_DIR")
-    );
     let dirs = [
         support::scratch_dir("replica-a"),
         support::scratch_dir("replica-b"),
     ];
     for metric in METRICS {
-        let ingest = anomaly_hunter(&dirs[0])
-            .env("DATABASE_URL", &database_url)
-            .args(["ingest", &example, "--metric", metric])
-            .output()
-            .unwrap();
-        assert!(
-            ingest.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ingest.stderr)
-        );
+        ingest_incident(&dirs[0], metric, &[("DATABASE_URL", &database_url)]);
     }
     let broker_address = broker.address();
     let env = [
@@ -195,10 +164,22 @@ async fn two_replicas_answer_once_share_incidents_and_hand_over_the_relay() {
         json!({"type": kind, "channel": "C0INCIDENT", "user": "U0SRE",
                "text": "<@U0BOT> check api_latency", "ts": "1700000100.000001"})
     };
-    post_event(live(&replicas, 0), "Ev1", mention("app_mention")).await;
-    post_event(live(&replicas, 1), "Ev1", mention("app_mention")).await;
-    post_event(live(&replicas, 1), "Ev2", mention("message")).await;
-    post_event(live(&replicas, 0), "Ev2", mention("message")).await;
+    post_event(
+        &live(&replicas, 0).url,
+        SECRET,
+        "Ev1",
+        mention("app_mention"),
+    )
+    .await;
+    post_event(
+        &live(&replicas, 1).url,
+        SECRET,
+        "Ev1",
+        mention("app_mention"),
+    )
+    .await;
+    post_event(&live(&replicas, 1).url, SECRET, "Ev2", mention("message")).await;
+    post_event(&live(&replicas, 0).url, SECRET, "Ev2", mention("message")).await;
     verdicts += 1;
     slack.wait_for("chat.postMessage", verdicts, 30).await;
     // A later command, answered after any duplicate would have been: still one answer each.
