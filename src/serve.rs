@@ -47,7 +47,7 @@ pub struct Config {
     pub alertmanager_token: Option<String>,
     /// Investigations at once and waiting, and chat commands' rate limits.
     pub work: WorkLimits,
-    /// Stored metric points older than this are pruned.
+    /// Each metric keeps this much history before its newest point; older points are pruned.
     pub retention_ms: i64,
 }
 
@@ -381,31 +381,37 @@ impl Alerts {
             tracing::warn!("the metrics stream is on but neither ALERT_SLACK_CHANNEL nor ALERT_DISCORD_CHANNEL is set: incidents are stored and published, not posted");
         }
         while let Some(metric) = incidents.recv().await {
-            let origin = Origin::new("stream");
-            let investigated = match self
-                .service
-                .check_metric(&metric, Some(ALERT_LOOKBACK_MS), &origin)
-                .await
-            {
-                Ok(investigated) => investigated,
-                Err(e) => {
-                    tracing::error!(error = %e, metric, "could not investigate a stream incident");
-                    continue;
-                }
-            };
-            if !investigated.verdict.anomalous {
-                tracing::info!(
-                    metric,
-                    "the full investigation found the stream incident normal; not posted"
-                );
-                continue;
+            self.handle(&metric).await;
+            crate::telemetry::stream_incident_handled();
+        }
+    }
+
+    /// Investigates one incident and posts the verdict when it is anomalous.
+    async fn handle(&self, metric: &str) {
+        let origin = Origin::new("stream");
+        let investigated = match self
+            .service
+            .check_metric(metric, Some(ALERT_LOOKBACK_MS), &origin)
+            .await
+        {
+            Ok(investigated) => investigated,
+            Err(e) => {
+                tracing::error!(error = %e, metric, "could not investigate a stream incident");
+                return;
             }
-            if let Some((app, channel)) = &self.slack {
-                app.post_verdict(channel, None, &investigated).await;
-            }
-            if let Some((discord, channel)) = &self.discord {
-                discord.post_alert(*channel, investigated).await;
-            }
+        };
+        if !investigated.verdict.anomalous {
+            tracing::info!(
+                metric,
+                "the full investigation found the stream incident normal; not posted"
+            );
+            return;
+        }
+        if let Some((app, channel)) = &self.slack {
+            app.post_verdict(channel, None, &investigated).await;
+        }
+        if let Some((discord, channel)) = &self.discord {
+            discord.post_alert(*channel, investigated).await;
         }
     }
 }

@@ -48,6 +48,10 @@ struct Telemetry {
     events_failed: AtomicU64,
     /// 1 while this process holds the event relay's lease.
     relay_lease_held: AtomicU64,
+    /// The metrics stream: points scored, incidents opened, incidents investigated.
+    stream_points: AtomicU64,
+    stream_incidents: AtomicU64,
+    stream_incidents_handled: AtomicU64,
 }
 
 /// The outbox as the store sees it, for `/metrics` and `/healthz`.
@@ -114,6 +118,21 @@ pub fn relay_lease(held: bool) {
     TELEMETRY
         .relay_lease_held
         .store(u64::from(held), Ordering::Relaxed);
+}
+
+/// Counts points the metrics stream stored and scored, and the incidents they opened.
+pub fn stream_points(points: usize, incidents: usize) {
+    let t = &*TELEMETRY;
+    t.stream_points.fetch_add(points as u64, Ordering::Relaxed);
+    t.stream_incidents
+        .fetch_add(incidents as u64, Ordering::Relaxed);
+}
+
+/// Counts a stream incident investigated (and posted, when anomalous).
+pub fn stream_incident_handled() {
+    TELEMETRY
+        .stream_incidents_handled
+        .fetch_add(1, Ordering::Relaxed);
 }
 
 pub fn relay_lease_held() -> bool {
@@ -241,6 +260,30 @@ pub fn render(outbox: Option<OutboxState>) -> String {
         ),
     ] {
         header(&mut out, name, "gauge", help);
+        let _ = writeln!(
+            out,
+            "anomaly_hunter_{name} {}",
+            value.load(Ordering::Relaxed)
+        );
+    }
+    for (name, help, value) in [
+        (
+            "stream_points_total",
+            "Metric points the stream stored and scored.",
+            &t.stream_points,
+        ),
+        (
+            "stream_incidents_total",
+            "Incidents the live score opened.",
+            &t.stream_incidents,
+        ),
+        (
+            "stream_incidents_handled_total",
+            "Stream incidents investigated (and posted when anomalous).",
+            &t.stream_incidents_handled,
+        ),
+    ] {
+        header(&mut out, name, "counter", help);
         let _ = writeln!(
             out,
             "anomaly_hunter_{name} {}",

@@ -75,6 +75,35 @@ async fn produce_points(brokers: &str) {
     }
 }
 
+/// Waits until the bots have scored every produced point and investigated every incident
+/// they opened (their `/metrics` say so); returns how many incidents were opened.
+async fn settled(bots: &[&ServeProcess]) -> u64 {
+    let counter = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (mut points, mut opened, mut handled) = (0, 0, 0);
+        for bot in bots {
+            let text = bot.metrics().await;
+            points += counter(&text, "anomaly_hunter_stream_points_total ");
+            opened += counter(&text, "anomaly_hunter_stream_incidents_total ");
+            handled += counter(&text, "anomaly_hunter_stream_incidents_handled_total ");
+        }
+        let all_points = POINTS as u64 * METRICS.len() as u64;
+        if points >= all_points && opened == handled || std::time::Instant::now() > deadline {
+            assert!(
+                points >= all_points,
+                "{points} of {all_points} points scored"
+            );
+            return opened;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn partitions(health: &serde_json::Value) -> Vec<i64> {
     health["integrations"]["metrics_partitions"]
         .as_array()
@@ -130,7 +159,7 @@ async fn two_bots_split_the_partitions_and_an_incident_alerts_once() {
 
     let alerts = slack.wait_for("chat.postMessage", 1, 60).await;
     assert_eq!(alerts.len(), 1, "an alert; log:\n{}", first.log());
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(settled(&[&first, &second]).await, 1, "one incident opened");
     let alerts = slack.calls("chat.postMessage");
     assert_eq!(
         alerts.len(),
@@ -274,7 +303,7 @@ async fn an_incident_alerts_once_in_a_discord_channel_with_a_verdict_thread() {
         verdicts[0].body["embeds"][0].is_object(),
         "the verdict embed in the thread"
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(settled(&[&bot]).await, 1, "one incident opened");
     let headlines = discord.wait_for("POST", |p| p == in_channel, 2, 0).await;
     assert_eq!(headlines.len(), 1, "one alert for the whole incident");
 }

@@ -372,7 +372,9 @@ impl MetricStream {
 
     /// Scores the batch; each newly opened incident is passed on.
     async fn detect(&mut self, points: &[(String, i64, f64)]) {
-        for metric in self.ingest.detect(points).await {
+        let opened = self.ingest.detect(points).await;
+        crate::telemetry::stream_points(points.len(), opened.len());
+        for metric in opened {
             if self.incidents.send(metric).await.is_err() {
                 return;
             }
