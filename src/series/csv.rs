@@ -417,27 +417,79 @@ fn is_blank(text: &str) -> bool {
     )
 }
 
-/// Maps a data row number (as polars counts them) to its 1-based line in the file.
+/// Maps a data row number (as polars counts them) to the 1-based line its record starts on.
 pub(super) struct DataLines(Vec<usize>);
 
 impl DataLines {
-    /// Records the line number of every line after the header (blank lines before the
-    /// header are skipped, as polars does); polars keeps later blank lines as null rows, so
-    /// row `r` is the `r`-th entry.
+    /// Records the starting line of every record after the header (blank lines before the
+    /// header are skipped, as polars does; later ones are null rows to polars, so row `r` is
+    /// the `r`-th entry). A newline inside a quoted field belongs to its record: the lines
+    /// after it still count, so an error names the line a person's editor shows.
     pub(super) fn index(bytes: &[u8]) -> Self {
-        let mut lines = Vec::new();
-        let mut seen_header = false;
-        for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
-            if seen_header {
-                lines.push(number + 1);
-            } else if !line.iter().all(|b| b.is_ascii_whitespace()) {
-                seen_header = true;
+        let mut starts = Vec::new();
+        let (mut line, mut start) = (1, 1);
+        let (mut quoted, mut blank, mut seen_header) = (false, true, false);
+        for &byte in bytes {
+            match byte {
+                b'"' => {
+                    quoted = !quoted;
+                    blank = false;
+                }
+                b'\n' if !quoted => {
+                    if seen_header {
+                        starts.push(start);
+                    } else if !blank {
+                        seen_header = true;
+                    }
+                    line += 1;
+                    (start, blank) = (line, true);
+                }
+                b'\n' => line += 1,
+                byte if !byte.is_ascii_whitespace() => blank = false,
+                _ => {}
             }
         }
-        Self(lines)
+        if seen_header {
+            starts.push(start);
+        }
+        Self(starts)
     }
 
     fn line_of(&self, row: usize) -> usize {
         self.0.get(row).copied().unwrap_or(row + 2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_cell_after_a_quoted_newline_is_reported_on_its_own_line() {
+        let csv = "timestamp,value,note\n\
+                   2024-01-01T00:00:00Z,1,\"two\nlines\"\n\
+                   2024-01-01T00:01:00Z,2,\"say \"\"hi\"\"\"\n\
+                   2024-01-01T00:02:00Z,abc,plain\n";
+        let error = parse_csv(
+            csv.as_bytes().to_vec(),
+            "notes.csv",
+            &CsvOptions::default(),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("line 5, column `value`: `abc` is not a number"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn blank_lines_before_the_header_are_skipped() {
+        let lines = DataLines::index(b"\n\ntimestamp,value\n1,2\n\n3,4");
+        assert_eq!(
+            (lines.line_of(0), lines.line_of(1), lines.line_of(2)),
+            (4, 5, 6)
+        );
     }
 }
