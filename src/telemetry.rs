@@ -1,12 +1,15 @@
-//! Self-monitoring: counters the bot keeps about itself, served as Prometheus text on
-//! `GET /metrics`. Process-wide and lock-light, so any part of the bot can record without
-//! carrying a handle around.
+//! Self-monitoring: what the bot counts about itself, served as Prometheus text on
+//! `GET /metrics` through the `metrics` facade and its Prometheus exporter, with the process's
+//! own metrics (CPU, memory, open files, threads) from `metrics-process`. Any part of the bot
+//! records through the functions here without carrying a handle; the recorder is installed on
+//! first use.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Upper bounds (seconds) of the investigation duration histogram.
 const DURATION_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0];
@@ -29,31 +32,6 @@ impl Outcome {
     }
 }
 
-#[derive(Default)]
-struct Telemetry {
-    investigations: Mutex<BTreeMap<Outcome, u64>>,
-    /// Cumulative counts per bucket of `DURATION_BUCKETS`, then +Inf.
-    duration_buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
-    duration_sum_micros: AtomicU64,
-    chat_commands: Mutex<BTreeMap<(String, String), u64>>,
-    errors: Mutex<BTreeMap<String, u64>>,
-    alert_notifications: Mutex<BTreeMap<String, u64>>,
-    panics: AtomicU64,
-    /// Investigations running and waiting for a slot (see `chat::work`).
-    running: AtomicU64,
-    queued: AtomicU64,
-    /// Commands refused: `busy` (queue full), `user_rate`, `channel_rate`.
-    refused: Mutex<BTreeMap<String, u64>>,
-    events_published: AtomicU64,
-    events_failed: AtomicU64,
-    /// 1 while this process holds the event relay's lease.
-    relay_lease_held: AtomicU64,
-    /// The metrics stream: points scored, incidents opened, incidents investigated.
-    stream_points: AtomicU64,
-    stream_incidents: AtomicU64,
-    stream_incidents_handled: AtomicU64,
-}
-
 /// The outbox as the store sees it, for `/metrics` and `/healthz`.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct OutboxState {
@@ -63,321 +41,220 @@ pub struct OutboxState {
     pub oldest_pending_seconds: f64,
 }
 
-static TELEMETRY: LazyLock<Telemetry> = LazyLock::new(Telemetry::default);
+struct Exporter {
+    handle: Option<PrometheusHandle>,
+    process: metrics_process::Collector,
+}
+
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+/// Whether this process holds the event relay's lease (also shown on `/healthz`).
+static RELAY_LEASE_HELD: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Prometheus recorder once and describes every series; the series the bot
+/// always has start at zero, so a scrape sees them before the first event.
+fn exporter() -> &'static Exporter {
+    EXPORTER.get_or_init(|| {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("anomaly_hunter_investigation_duration_seconds".into()),
+                &DURATION_BUCKETS,
+            )
+            .and_then(|builder| builder.install_recorder())
+            .map_err(|e| eprintln!("warning: /metrics is off: {e}"))
+            .ok();
+        let process = metrics_process::Collector::default();
+        process.describe();
+        describe();
+        for outcome in [Outcome::Anomalous, Outcome::Normal, Outcome::Failed] {
+            counter!("anomaly_hunter_investigations_total", "result" => outcome.label())
+                .absolute(0);
+        }
+        for name in [
+            "anomaly_hunter_panics_total",
+            "anomaly_hunter_stream_points_total",
+            "anomaly_hunter_stream_incidents_total",
+            "anomaly_hunter_stream_incidents_handled_total",
+        ] {
+            counter!(name).absolute(0);
+        }
+        gauge!("anomaly_hunter_investigations_running").set(0.0);
+        gauge!("anomaly_hunter_investigations_queued").set(0.0);
+        Exporter { handle, process }
+    })
+}
+
+fn describe() {
+    describe_counter!(
+        "anomaly_hunter_investigations_total",
+        "Investigations by result."
+    );
+    describe_histogram!(
+        "anomaly_hunter_investigation_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to investigate, store and recall similar incidents."
+    );
+    describe_gauge!(
+        "anomaly_hunter_investigations_running",
+        "Investigations running now."
+    );
+    describe_gauge!(
+        "anomaly_hunter_investigations_queued",
+        "Investigations waiting for a free slot."
+    );
+    describe_counter!(
+        "anomaly_hunter_commands_refused_total",
+        "Commands refused: busy, or over a rate limit."
+    );
+    describe_counter!(
+        "anomaly_hunter_chat_commands_total",
+        "Chat commands by platform and command."
+    );
+    describe_counter!(
+        "anomaly_hunter_alertmanager_notifications_total",
+        "Alertmanager webhook notifications by result."
+    );
+    describe_counter!(
+        "anomaly_hunter_errors_total",
+        "Errors logged, by component."
+    );
+    describe_counter!(
+        "anomaly_hunter_panics_total",
+        "Panics (bugs); each also goes to Sentry."
+    );
+    describe_gauge!(
+        "anomaly_hunter_event_backlog",
+        "Verdict events waiting in the outbox for the broker."
+    );
+    describe_gauge!(
+        "anomaly_hunter_event_oldest_pending_seconds",
+        "Age of the oldest verdict event not yet published."
+    );
+    describe_counter!(
+        "anomaly_hunter_events_published_total",
+        "Verdict events this process published."
+    );
+    describe_counter!(
+        "anomaly_hunter_event_publish_failures_total",
+        "Publish attempts that failed (retried later)."
+    );
+    describe_gauge!(
+        "anomaly_hunter_relay_lease_held",
+        "1 while this process holds the event relay's lease."
+    );
+    describe_counter!(
+        "anomaly_hunter_stream_points_total",
+        "Metric points the stream stored and scored."
+    );
+    describe_counter!(
+        "anomaly_hunter_stream_incidents_total",
+        "Incidents the live score opened."
+    );
+    describe_counter!(
+        "anomaly_hunter_stream_incidents_handled_total",
+        "Stream incidents investigated (and posted when anomalous)."
+    );
+}
 
 /// Counts a finished (or failed) investigation and how long it took.
 pub fn investigation(outcome: Outcome, elapsed: Duration) {
-    let t = &*TELEMETRY;
-    bump(&t.investigations, outcome);
-    let seconds = elapsed.as_secs_f64();
-    for (bucket, bound) in t.duration_buckets.iter().zip(DURATION_BUCKETS) {
-        if seconds <= bound {
-            bucket.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    t.duration_buckets[DURATION_BUCKETS.len()].fetch_add(1, Ordering::Relaxed);
-    t.duration_sum_micros
-        .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    exporter();
+    counter!("anomaly_hunter_investigations_total", "result" => outcome.label()).increment(1);
+    histogram!("anomaly_hunter_investigation_duration_seconds").record(elapsed.as_secs_f64());
 }
 
 /// Counts a chat command (`check`, `stats`, `history`, `help`, `thread_reply`, `button`…).
 pub fn chat_command(platform: &str, command: &str) {
-    bump(
-        &TELEMETRY.chat_commands,
-        (platform.to_string(), command.to_string()),
-    );
+    exporter();
+    counter!("anomaly_hunter_chat_commands_total", "platform" => platform.to_string(), "command" => command.to_string())
+        .increment(1);
 }
 
 /// Counts an Alertmanager notification by what became of it (`recorded`, `refused`, `failed`).
 pub fn alert_notification(result: &str) {
-    bump(&TELEMETRY.alert_notifications, result.to_string());
+    exporter();
+    counter!("anomaly_hunter_alertmanager_notifications_total", "result" => result.to_string())
+        .increment(1);
 }
 
 /// Counts work refused, by reason (`busy`, `user_rate`, `channel_rate`).
 pub fn refused(reason: &str) {
-    bump(&TELEMETRY.refused, reason.to_string());
+    exporter();
+    counter!("anomaly_hunter_commands_refused_total", "reason" => reason.to_string()).increment(1);
 }
 
 /// Sets the number of investigations running and waiting.
 pub fn work_queue(running: usize, queued: usize) {
-    TELEMETRY.running.store(running as u64, Ordering::Relaxed);
-    TELEMETRY.queued.store(queued as u64, Ordering::Relaxed);
+    exporter();
+    gauge!("anomaly_hunter_investigations_running").set(running as f64);
+    gauge!("anomaly_hunter_investigations_queued").set(queued as f64);
 }
 
 /// Counts verdict events the relay published, or failed to publish.
 pub fn events_published(n: u64) {
-    TELEMETRY.events_published.fetch_add(n, Ordering::Relaxed);
+    exporter();
+    counter!("anomaly_hunter_events_published_total").increment(n);
 }
 
 pub fn event_failed() {
-    TELEMETRY.events_failed.fetch_add(1, Ordering::Relaxed);
+    exporter();
+    counter!("anomaly_hunter_event_publish_failures_total").increment(1);
 }
 
 /// Whether this process holds the relay lease now.
 pub fn relay_lease(held: bool) {
-    TELEMETRY
-        .relay_lease_held
-        .store(u64::from(held), Ordering::Relaxed);
+    exporter();
+    RELAY_LEASE_HELD.store(held, Ordering::Relaxed);
+    gauge!("anomaly_hunter_relay_lease_held").set(if held { 1.0 } else { 0.0 });
+}
+
+pub fn relay_lease_held() -> bool {
+    RELAY_LEASE_HELD.load(Ordering::Relaxed)
 }
 
 /// Counts points the metrics stream stored and scored, and the incidents they opened.
 pub fn stream_points(points: usize, incidents: usize) {
-    let t = &*TELEMETRY;
-    t.stream_points.fetch_add(points as u64, Ordering::Relaxed);
-    t.stream_incidents
-        .fetch_add(incidents as u64, Ordering::Relaxed);
+    exporter();
+    counter!("anomaly_hunter_stream_points_total").increment(points as u64);
+    counter!("anomaly_hunter_stream_incidents_total").increment(incidents as u64);
 }
 
 /// Counts a stream incident investigated (and posted, when anomalous).
 pub fn stream_incident_handled() {
-    TELEMETRY
-        .stream_incidents_handled
-        .fetch_add(1, Ordering::Relaxed);
-}
-
-pub fn relay_lease_held() -> bool {
-    TELEMETRY.relay_lease_held.load(Ordering::Relaxed) == 1
+    exporter();
+    counter!("anomaly_hunter_stream_incidents_handled_total").increment(1);
 }
 
 /// Counts every panic (a bug: no input should reach one), then runs the hook installed before
 /// (sentry's, which reports it, and the default, which prints it). Call after Sentry's init.
 pub fn count_panics() {
+    exporter();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        TELEMETRY.panics.fetch_add(1, Ordering::Relaxed);
+        counter!("anomaly_hunter_panics_total").increment(1);
         previous(info);
     }));
 }
 
 /// Counts an error logged by `component` (the module that logged it).
 pub fn error(component: &str) {
-    bump(&TELEMETRY.errors, component.to_string());
+    exporter();
+    counter!("anomaly_hunter_errors_total", "component" => component.to_string()).increment(1);
 }
 
-fn bump<K: Ord>(counters: &Mutex<BTreeMap<K, u64>>, key: K) {
-    let mut counters = counters
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    *counters.entry(key).or_default() += 1;
-}
-
-/// The Prometheus text exposition; the outbox is read from the store by the caller (`None`
-/// when events are off).
+/// The Prometheus text exposition, process metrics included; the outbox is read from the
+/// store by the caller (`None` when events are off).
 pub fn render(outbox: Option<OutboxState>) -> String {
-    let t = &*TELEMETRY;
-    let mut out = String::new();
-    header(
-        &mut out,
-        "investigations_total",
-        "counter",
-        "Investigations by result.",
-    );
-    let investigations = t.investigations.lock().unwrap_or_else(|p| p.into_inner());
-    for outcome in [Outcome::Anomalous, Outcome::Normal, Outcome::Failed] {
-        let n = investigations.get(&outcome).copied().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "anomaly_hunter_investigations_total{{result=\"{}\"}} {n}",
-            outcome.label()
-        );
-    }
-    drop(investigations);
-    header(
-        &mut out,
-        "investigation_duration_seconds",
-        "histogram",
-        "Time to investigate, store and recall similar incidents.",
-    );
-    for (bucket, bound) in t.duration_buckets.iter().zip(DURATION_BUCKETS) {
-        let _ = writeln!(
-            out,
-            "anomaly_hunter_investigation_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-            bucket.load(Ordering::Relaxed)
-        );
-    }
-    let count = t.duration_buckets[DURATION_BUCKETS.len()].load(Ordering::Relaxed);
-    let _ = writeln!(
-        out,
-        "anomaly_hunter_investigation_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-    );
-    let sum = t.duration_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-    let _ = writeln!(
-        out,
-        "anomaly_hunter_investigation_duration_seconds_sum {sum}"
-    );
-    let _ = writeln!(
-        out,
-        "anomaly_hunter_investigation_duration_seconds_count {count}"
-    );
+    let exporter = exporter();
     if let Some(outbox) = outbox {
-        let gauges = [
-            (
-                "event_backlog",
-                "gauge",
-                "Verdict events waiting in the outbox for the broker.",
-                outbox.backlog as f64,
-            ),
-            (
-                "event_oldest_pending_seconds",
-                "gauge",
-                "Age of the oldest verdict event not yet published.",
-                outbox.oldest_pending_seconds,
-            ),
-            (
-                "events_published_total",
-                "counter",
-                "Verdict events this process published.",
-                t.events_published.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "event_publish_failures_total",
-                "counter",
-                "Publish attempts that failed (retried later).",
-                t.events_failed.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "relay_lease_held",
-                "gauge",
-                "1 while this process holds the event relay's lease.",
-                t.relay_lease_held.load(Ordering::Relaxed) as f64,
-            ),
-        ];
-        for (name, kind, help, value) in gauges {
-            header(&mut out, name, kind, help);
-            let _ = writeln!(out, "anomaly_hunter_{name} {value}");
-        }
+        gauge!("anomaly_hunter_event_backlog").set(outbox.backlog as f64);
+        gauge!("anomaly_hunter_event_oldest_pending_seconds").set(outbox.oldest_pending_seconds);
     }
-    for (name, help, value) in [
-        (
-            "investigations_running",
-            "Investigations running now.",
-            &t.running,
-        ),
-        (
-            "investigations_queued",
-            "Investigations waiting for a free slot.",
-            &t.queued,
-        ),
-    ] {
-        header(&mut out, name, "gauge", help);
-        let _ = writeln!(
-            out,
-            "anomaly_hunter_{name} {}",
-            value.load(Ordering::Relaxed)
-        );
-    }
-    for (name, help, value) in [
-        (
-            "stream_points_total",
-            "Metric points the stream stored and scored.",
-            &t.stream_points,
-        ),
-        (
-            "stream_incidents_total",
-            "Incidents the live score opened.",
-            &t.stream_incidents,
-        ),
-        (
-            "stream_incidents_handled_total",
-            "Stream incidents investigated (and posted when anomalous).",
-            &t.stream_incidents_handled,
-        ),
-    ] {
-        header(&mut out, name, "counter", help);
-        let _ = writeln!(
-            out,
-            "anomaly_hunter_{name} {}",
-            value.load(Ordering::Relaxed)
-        );
-    }
-    header(
-        &mut out,
-        "panics_total",
-        "counter",
-        "Panics (bugs); each also goes to Sentry.",
-    );
-    let _ = writeln!(
-        out,
-        "anomaly_hunter_panics_total {}",
-        t.panics.load(Ordering::Relaxed)
-    );
-    header(
-        &mut out,
-        "commands_refused_total",
-        "counter",
-        "Commands refused: busy, or over a rate limit.",
-    );
-    for (reason, n) in t.refused.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        let _ = writeln!(
-            out,
-            "anomaly_hunter_commands_refused_total{{reason=\"{reason}\"}} {n}"
-        );
-    }
-    header(
-        &mut out,
-        "alertmanager_notifications_total",
-        "counter",
-        "Alertmanager webhook notifications by result.",
-    );
-    let notifications = t
-        .alert_notifications
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    for (result, n) in notifications.iter() {
-        let _ = writeln!(
-            out,
-            "anomaly_hunter_alertmanager_notifications_total{{result=\"{result}\"}} {n}"
-        );
-    }
-    drop(notifications);
-    header(
-        &mut out,
-        "chat_commands_total",
-        "counter",
-        "Chat commands by platform and command.",
-    );
-    for ((platform, command), n) in t
-        .chat_commands
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-    {
-        let _ = writeln!(
-            out,
-            "anomaly_hunter_chat_commands_total{{platform=\"{}\",command=\"{}\"}} {n}",
-            escape(platform),
-            escape(command)
-        );
-    }
-    header(
-        &mut out,
-        "errors_total",
-        "counter",
-        "Errors logged, by component.",
-    );
-    for (component, n) in t.errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        let _ = writeln!(
-            out,
-            "anomaly_hunter_errors_total{{component=\"{}\"}} {n}",
-            escape(component)
-        );
-    }
-    out
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(
-        out,
-        "# HELP anomaly_hunter_{name} {help}\n# TYPE anomaly_hunter_{name} {kind}"
-    );
-}
-
-/// Label values may not hold raw quotes, backslashes or newlines.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    exporter.process.collect();
+    exporter
+        .handle
+        .as_ref()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default()
 }
 
 /// A `tracing` layer that counts every ERROR event by its module, whatever the log filter.
@@ -395,8 +272,15 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ErrorCounter {
 mod tests {
     use super::*;
 
+    /// The value of the sample line that starts with `series`.
+    fn sample(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    }
+
     #[test]
-    fn histogram_buckets_are_cumulative_and_labels_are_escaped() {
+    fn histogram_buckets_are_cumulative_and_process_metrics_are_exposed() {
         investigation(Outcome::Normal, Duration::from_micros(2_000));
         investigation(Outcome::Anomalous, Duration::from_secs(2));
         chat_command("slack", "check \"x\"");
@@ -405,30 +289,35 @@ mod tests {
             oldest_pending_seconds: 1.5,
         }));
         let bucket = |le: &str| {
-            text.lines()
-                .find(|l| {
-                    l.starts_with(&format!(
-                        "anomaly_hunter_investigation_duration_seconds_bucket{{le=\"{le}\"}}"
-                    ))
-                })
-                .and_then(|l| l.rsplit(' ').next())
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap()
+            sample(
+                &text,
+                &format!("anomaly_hunter_investigation_duration_seconds_bucket{{le=\"{le}\"}} "),
+            )
         };
-        assert!(bucket("0.0025") >= 1);
+        assert!(bucket("0.0025") >= 1.0);
         assert!(bucket("5") > bucket("0.0025"), "{text}");
-        assert!(bucket("+Inf") >= 2);
-        assert!(text.contains("anomaly_hunter_event_backlog 4"));
+        assert!(bucket("+Inf") >= 2.0);
+        assert_eq!(sample(&text, "anomaly_hunter_event_backlog "), 4.0);
+        assert_eq!(
+            sample(&text, "anomaly_hunter_event_oldest_pending_seconds "),
+            1.5
+        );
         assert!(text.contains(r#"command="check \"x\"""#), "{text}");
-        assert!(text.contains("anomaly_hunter_event_oldest_pending_seconds 1.5"));
+        assert!(
+            sample(&text, "process_resident_memory_bytes ") > 0.0,
+            "{text}"
+        );
+        assert!(sample(&text, "process_open_fds ") > 0.0, "{text}");
     }
 
     #[test]
     fn panics_are_counted() {
         count_panics();
-        let before = TELEMETRY.panics.load(Ordering::Relaxed);
+        let before = sample(&render(None), "anomaly_hunter_panics_total ");
         let _ = std::panic::catch_unwind(|| panic!("a bug"));
-        assert_eq!(TELEMETRY.panics.load(Ordering::Relaxed), before + 1);
-        assert!(render(None).contains("anomaly_hunter_panics_total "));
+        assert_eq!(
+            sample(&render(None), "anomaly_hunter_panics_total "),
+            before + 1.0
+        );
     }
 }
