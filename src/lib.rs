@@ -14,6 +14,7 @@ pub mod discord;
 pub mod investigation;
 pub mod learning;
 pub mod render;
+pub mod retry;
 pub mod series;
 pub mod serve;
 pub mod sinks;

@@ -121,7 +121,7 @@ impl Discord {
     /// if the client stops altogether it is rebuilt with growing pauses. A rejected token or
     /// intents stop the Discord side for good, with a message that says what to fix.
     pub async fn run(&self) {
-        let mut backoff = Duration::from_secs(1);
+        let mut pauses = crate::retry::pauses(Duration::from_secs(1), MAX_BACKOFF);
         loop {
             let started = Instant::now();
             match connect(&self.config, self.handler.clone()).await {
@@ -139,10 +139,9 @@ impl Discord {
             }
             self.handler.set_gateway_state(handler::DISCONNECTED);
             if started.elapsed() > MAX_BACKOFF {
-                backoff = Duration::from_secs(1);
+                pauses = crate::retry::pauses(Duration::from_secs(1), MAX_BACKOFF);
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tokio::time::sleep(pauses.next().unwrap_or(MAX_BACKOFF)).await;
         }
     }
 }

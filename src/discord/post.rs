@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use backon::Retryable as _;
 use serde_json::{json, Value};
 use serenity::all::{ChannelId, CreateAttachment, Message, MessageId, ReactionType};
 use serenity::http::{Http, HttpError};
@@ -24,9 +25,9 @@ const THREAD_ARCHIVE_MINUTES: u32 = 1440;
 pub const WORKING_ON_IT: &str = "🔍";
 
 /// Attempts at a call that keeps coming back 429.
-const RATE_LIMIT_ATTEMPTS: u32 = 4;
+const RATE_LIMIT_ATTEMPTS: usize = 4;
 
-/// Runs a REST call, waiting out 429 answers (0.5 s, 1 s, 2 s). serenity's own rate limiter
+/// Runs a REST call, waiting out 429 answers (about 0.5 s, 1 s, 2 s). serenity's own rate limiter
 /// handles this when the bot talks to Discord directly; through `DISCORD_API_URL` it is off
 /// (serenity 0.12 would bypass the proxy with it), so this keeps a verdict from being lost to
 /// a rate limit the proxy passes on.
@@ -35,22 +36,15 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = serenity::Result<T>>,
 {
-    let mut wait = Duration::from_millis(500);
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(response)))
-                if response.status_code.as_u16() == 429 && attempt < RATE_LIMIT_ATTEMPTS =>
-            {
-                // Not the URL: an interaction's path holds its token, and logs reach Sentry.
-                tracing::info!(method = ?response.method, ?wait, "Discord rate limit; retrying");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-                attempt += 1;
-            }
-            outcome => return outcome,
-        }
-    }
+    let rate_limited = |e: &serenity::Error| matches!(e, serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if response.status_code.as_u16() == 429);
+    call.retry(
+        crate::retry::backoff(Duration::from_millis(500), Duration::from_secs(4))
+            .with_max_times(RATE_LIMIT_ATTEMPTS - 1),
+    )
+    .when(rate_limited)
+    // Not the URL: an interaction's path holds its token, and logs reach Sentry.
+    .notify(|_, wait| tracing::info!(?wait, "Discord rate limit; retrying"))
+    .await
 }
 
 /// A message body that never pings anyone, whatever the text echoes back.

@@ -160,7 +160,7 @@ impl Relay {
     /// Publishes until `shutdown` turns true, then gives the lease back.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let heartbeat = self.heartbeat();
-        let mut backoff = Duration::ZERO;
+        let mut pauses = crate::retry::pauses(Duration::from_secs(1), MAX_BACKOFF);
         let mut topic_ready = false;
         let mut failing = false;
         let mut follower_of: Option<String> = None;
@@ -185,7 +185,7 @@ impl Relay {
                         if std::mem::take(&mut failing) {
                             tracing::info!(topic = %self.config.topic, "event stream reachable again; publishing the backlog");
                         }
-                        backoff = Duration::ZERO;
+                        pauses = crate::retry::pauses(Duration::from_secs(1), MAX_BACKOFF);
                         if n > 0 {
                             continue;
                         }
@@ -195,8 +195,7 @@ impl Relay {
                         if !std::mem::replace(&mut failing, true) {
                             tracing::warn!(error = %e, "events wait in the outbox until the broker is back");
                         }
-                        backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
-                        backoff
+                        pauses.next().unwrap_or(MAX_BACKOFF)
                     }
                 }
             };

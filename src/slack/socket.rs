@@ -13,21 +13,22 @@ use tokio_tungstenite::tungstenite::Message;
 use super::app::{SlackApp, SlashCommand};
 use super::web::SlackWeb;
 
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Runs forever, reconnecting as needed.
 pub async fn run(app: Arc<SlackApp>, opener: SlackWeb) {
-    let mut backoff = Duration::from_secs(1);
+    let mut pauses = crate::retry::pauses(FIRST_PAUSE, MAX_BACKOFF);
     loop {
         match session(&app, &opener).await {
             Ok(()) => {
                 tracing::info!("Socket Mode connection closed by Slack; reconnecting");
-                backoff = Duration::from_secs(1);
+                pauses = crate::retry::pauses(FIRST_PAUSE, MAX_BACKOFF);
             }
             Err(e) => {
-                tracing::warn!(error = %e, wait_s = backoff.as_secs(), "Socket Mode connection failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let pause = pauses.next().unwrap_or(MAX_BACKOFF);
+                tracing::warn!(error = %e, wait_ms = pause.as_millis() as u64, "Socket Mode connection failed; retrying");
+                tokio::time::sleep(pause).await;
             }
         }
     }

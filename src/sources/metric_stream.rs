@@ -358,14 +358,14 @@ impl MetricStream {
         points: &[(String, i64, f64)],
         shutdown: &mut watch::Receiver<bool>,
     ) -> bool {
-        let mut pause = Duration::from_millis(200);
+        let mut pauses = crate::retry::pauses(Duration::from_millis(200), Duration::from_secs(10));
         while let Err(e) = self.ingest.store(points).await {
             tracing::error!(error = %e, "cannot store metric points; retrying");
+            let pause = pauses.next().unwrap_or(Duration::from_secs(10));
             tokio::select! {
                 _ = shutdown.wait_for(|stop| *stop) => return false,
                 _ = tokio::time::sleep(pause) => {}
             }
-            pause = (pause * 2).min(Duration::from_secs(10));
         }
         true
     }

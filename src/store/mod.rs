@@ -200,18 +200,24 @@ impl Store {
 /// lock; SQLite has none, so a process that loses the race to create a fresh file's tables
 /// ("already exists") looks again, finds them applied, and carries on.
 async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
-    const ATTEMPTS: u32 = 5;
+    use backon::BackoffBuilder as _;
     let migrator = sqlx::migrate!("./migrations");
-    let mut attempt = 1;
+    let mut pauses = crate::retry::backoff(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_millis(400),
+    )
+    .with_max_times(4)
+    .build();
     loop {
         match migrator.run(pool).await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < ATTEMPTS => {
-                tracing::debug!(error = %e, attempt, "migration raced another process; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => match pauses.next() {
+                Some(pause) => {
+                    tracing::debug!(error = %e, "migration raced another process; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                None => return Err(e.into()),
+            },
         }
     }
 }
