@@ -127,20 +127,14 @@ pub fn iqr_fences(values: &[f64], k: f64) -> Option<(f64, f64)> {
     Some((q1 - k * iqr, q3 + k * iqr))
 }
 
-/// Standard normal upper-tail probability P(Z > z), Abramowitz–Stegun 7.1.26 (error < 1.5e-7).
+/// Standard normal upper-tail probability P(Z > z) (statrs: accurate in the far tail too,
+/// where a polynomial approximation's absolute error swamps the probability).
 pub fn normal_sf(z: f64) -> f64 {
-    let x = z.abs() / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736
-                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    let erfc = poly * (-x * x).exp();
-    if z >= 0.0 {
-        erfc / 2.0
-    } else {
-        1.0 - erfc / 2.0
+    use statrs::distribution::{ContinuousCDF, Normal};
+    if z.is_nan() {
+        return f64::NAN;
     }
+    Normal::standard().sf(z)
 }
 
 #[cfg(test)]
