@@ -2,47 +2,55 @@
 //! hypothesis, similar incidents) and a row of buttons whose `custom_id` carries the action and
 //! the investigation id.
 
-use serde_json::{json, Value};
+use serenity::all::{ButtonStyle, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedFooter};
 
 use crate::chat::message::{truncate_chars, VerdictMessage};
 
-/// Discord's limits: field values ≤ 1024 characters, descriptions ≤ 4096.
+/// Discord's limits: field values ≤ 1024 characters, descriptions ≤ 4096, titles ≤ 256.
 const FIELD_LIMIT: usize = 1024;
 const DESCRIPTION_LIMIT: usize = 4096;
-/// Button style "primary" (blurple) and "secondary" (grey).
-const PRIMARY: u8 = 1;
-const SECONDARY: u8 = 2;
+const TITLE_LIMIT: usize = 256;
 
-/// The message body for a verdict (`embeds` + `components`), ready for Create Message.
-pub fn verdict_message_body(message: &VerdictMessage) -> Value {
-    let mut fields: Vec<Value> = message
+/// A verdict's embed and its row of buttons (the first one primary).
+pub fn verdict_embed(message: &VerdictMessage) -> (CreateEmbed, CreateActionRow) {
+    let mut fields: Vec<(String, String, bool)> = message
         .agents
         .iter()
-        .map(|(agent, finding)| json!({"name": agent, "value": truncate_chars(finding, FIELD_LIMIT), "inline": false}))
+        .map(|(agent, finding)| (agent.clone(), truncate_chars(finding, FIELD_LIMIT), false))
         .collect();
-    fields.push(json!({"name": "Hypothesis", "value": truncate_chars(&message.hypothesis, FIELD_LIMIT), "inline": false}));
+    fields.push((
+        "Hypothesis".into(),
+        truncate_chars(&message.hypothesis, FIELD_LIMIT),
+        false,
+    ));
     if !message.similar.is_empty() {
-        fields.push(json!({"name": "Seen before", "value": truncate_chars(&message.similar.join("\n"), FIELD_LIMIT), "inline": false}));
+        let similar = truncate_chars(&message.similar.join("\n"), FIELD_LIMIT);
+        fields.push(("Seen before".into(), similar, false));
     }
-    let buttons: Vec<Value> = message
+    let embed = CreateEmbed::new()
+        .title(truncate_chars(&message.headline, TITLE_LIMIT))
+        .description(truncate_chars(&message.verdict, DESCRIPTION_LIMIT))
+        .colour(message.colour)
+        .fields(fields)
+        .footer(CreateEmbedFooter::new(format!(
+            "investigation {}",
+            message.investigation_id
+        )));
+    let buttons = message
         .buttons
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            json!({"type": 2, "style": if i == 0 { PRIMARY } else { SECONDARY }, "label": b.label,
-                   "custom_id": format!("{}:{}", b.action, message.investigation_id)})
+            CreateButton::new(format!("{}:{}", b.action, message.investigation_id))
+                .label(b.label)
+                .style(if i == 0 {
+                    ButtonStyle::Primary
+                } else {
+                    ButtonStyle::Secondary
+                })
         })
         .collect();
-    json!({
-        "embeds": [{
-            "title": truncate_chars(&message.headline, 256),
-            "description": truncate_chars(&message.verdict, DESCRIPTION_LIMIT),
-            "color": message.colour,
-            "fields": fields,
-            "footer": {"text": format!("investigation {}", message.investigation_id)}
-        }],
-        "components": [{"type": 1, "components": buttons}]
-    })
+    (embed, CreateActionRow::Buttons(buttons))
 }
 
 /// Splits a button's `custom_id` back into (action, investigation id).
@@ -69,8 +77,9 @@ mod tests {
             similar: vec![],
             buttons: VERDICT_BUTTONS.to_vec(),
         };
-        let body = verdict_message_body(&message);
-        let embed = &body["embeds"][0];
+        let (embed, buttons) = verdict_embed(&message);
+        let embed = serde_json::to_value(embed).unwrap();
+        let buttons = serde_json::to_value(buttons).unwrap();
         assert_eq!(embed["color"], 0xE01E5A);
         assert_eq!(
             embed["fields"].as_array().unwrap().len(),
@@ -85,8 +94,11 @@ mod tests {
                 .count(),
             1024
         );
-        let buttons = body["components"][0]["components"].as_array().unwrap();
-        assert_eq!(buttons[1]["custom_id"], "false_positive:inv-7");
+        assert_eq!(
+            buttons["components"][1]["custom_id"],
+            "false_positive:inv-7"
+        );
+        assert_eq!(buttons["components"][0]["style"], 1, "the first is primary");
         assert_eq!(
             parse_custom_id("false_positive:inv-7"),
             Some(("false_positive", "inv-7"))

@@ -3,11 +3,12 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use serenity::all::{
-    ChannelId, CommandInteraction, ComponentInteraction, Context, EventHandler, GuildId,
-    Interaction, Message, MessageId, Ready, ResolvedOption, ResolvedValue, ResumedEvent,
-    ShardStageUpdateEvent, UserId,
+    ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EditInteractionResponse, EventHandler, GuildId, Interaction,
+    Message, MessageId, Ready, ResolvedOption, ResolvedValue, ResumedEvent, ShardStageUpdateEvent,
+    UserId,
 };
 use serenity::gateway::ConnectionStage;
 use serenity::http::Http;
@@ -31,9 +32,6 @@ pub const PREFIX: &str = "!check_anomaly";
 const HELP_ON_DISCORD: &str = "On Discord, type the commands below after `!check_anomaly` (a bare metric name means `check`: `!check_anomaly api_latency last 6h`), or use `/anomaly`.";
 /// The application command definitions registered at start-up.
 pub const APPLICATION_COMMANDS: &str = include_str!("../../commands/discord-commands.json");
-/// Interaction response types.
-const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
-const CHANNEL_MESSAGE: u8 = 4;
 
 /// Gateway states reported by `/healthz`.
 pub const CONNECTING: &str = "connecting";
@@ -310,8 +308,8 @@ impl Handler {
             "🚨 Anomaly on `{}` (severity {}/10) — details in the thread",
             verdict.metric, verdict.severity
         );
-        let body = post::text_body(&headline, None);
-        match retrying(|| http.send_message(channel, vec![], &body)).await {
+        let message = post::text_message(&headline, None);
+        match retrying(|| channel.send_message(http, message.clone())).await {
             Ok(message) => {
                 let subject = verdict.metric.clone();
                 let destination = Destination::NewThread {
@@ -334,8 +332,8 @@ impl Handler {
         headline: &str,
         outcome: &Result<Investigated, String>,
     ) -> Result<ChannelId, String> {
-        let body = post::text_body(headline, None);
-        let message = retrying(|| http.send_message(channel, vec![], &body))
+        let headline_message = post::text_message(headline, None);
+        let message = retrying(|| channel.send_message(http, headline_message.clone()))
             .await
             .map_err(|e| e.to_string())?;
         let name = match outcome {
@@ -409,12 +407,8 @@ impl Handler {
     /// `/anomaly check|stats|history|help`: deferred at once (Discord allows 3 seconds), then
     /// answered by editing the deferred response. A verdict goes into a thread started from it.
     async fn on_application_command(&self, http: &Http, command: &CommandInteraction) {
-        let deferred = json!({"type": DEFERRED_CHANNEL_MESSAGE});
-        if let Err(e) = retrying(|| {
-            http.create_interaction_response(command.id, &command.token, &deferred, vec![])
-        })
-        .await
-        {
+        let deferred = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
+        if let Err(e) = retrying(|| command.create_response(http, deferred.clone())).await {
             tracing::error!(error = %e, "could not defer the /anomaly command");
             return;
         }
@@ -471,13 +465,8 @@ impl Handler {
             }
             _ => discord_help(),
         };
-        self.edit_response(
-            http,
-            command,
-            &post::text_body(&truncate_answer(&answer), None),
-            vec![],
-        )
-        .await;
+        self.edit_response(http, command, post::text_edit(&truncate_answer(&answer)))
+            .await;
     }
 
     async fn slash_check(
@@ -516,15 +505,14 @@ impl Handler {
         let investigated = match outcome {
             Ok(investigated) => investigated,
             Err(error) => {
-                let body = post::text_body(&truncate_answer(&format!("⚠️ {error}")), None);
-                self.edit_response(http, command, &body, vec![]).await;
+                let edit = post::text_edit(&truncate_answer(&format!("⚠️ {error}")));
+                self.edit_response(http, command, edit).await;
                 return;
             }
         };
         if command.guild_id.is_none() {
-            let (body, files) = post::verdict_with_chart(&investigated);
             if self
-                .edit_response(http, command, &body, files)
+                .edit_response(http, command, post::verdict_edit(&investigated))
                 .await
                 .is_some()
             {
@@ -533,8 +521,8 @@ impl Handler {
             return;
         }
         let headline = verdict_message(&investigated.verdict).headline;
-        let body = post::text_body(&format!("{headline} — details in the thread"), None);
-        let Some(response) = self.edit_response(http, command, &body, vec![]).await else {
+        let edit = post::text_edit(&format!("{headline} — details in the thread"));
+        let Some(response) = self.edit_response(http, command, edit).await else {
             return;
         };
         let channel = match start_thread(http, command.channel_id, response.id, &headline).await {
@@ -551,14 +539,9 @@ impl Handler {
         &self,
         http: &Http,
         command: &CommandInteraction,
-        body: &Value,
-        files: Vec<serenity::all::CreateAttachment>,
+        edit: EditInteractionResponse,
     ) -> Option<Message> {
-        match retrying(|| {
-            http.edit_original_interaction_response(&command.token, body, files.clone())
-        })
-        .await
-        {
+        match retrying(|| command.edit_response(http, edit.clone())).await {
             Ok(message) => Some(message),
             Err(e) => {
                 tracing::error!(error = %e, "could not answer the /anomaly command");
@@ -583,12 +566,9 @@ impl Handler {
             Ok(_) => return,
             Err(e) => format!("⚠️ {e}"),
         };
-        let mut body = post::text_body(&truncate_answer(&text), None);
-        let response = json!({"type": CHANNEL_MESSAGE, "data": body.take()});
-        if let Err(e) =
-            retrying(|| http.create_interaction_response(press.id, &press.token, &response, vec![]))
-                .await
-        {
+        let response =
+            CreateInteractionResponse::Message(post::text_response(&truncate_answer(&text)));
+        if let Err(e) = retrying(|| press.create_response(http, response.clone())).await {
             tracing::error!(error = %e, "could not answer a button");
         }
     }

@@ -102,14 +102,11 @@ impl Discord {
     /// Posts `text` in thread `thread`; the error is returned so the caller can retry.
     pub async fn post_in_thread(&self, thread: u64, text: &str) -> Result<(), String> {
         let thread = std::num::NonZeroU64::new(thread).ok_or("thread id 0")?;
-        let body = post::text_body(text, None);
-        post::retrying(|| {
-            self.http
-                .send_message(ChannelId::from(thread), vec![], &body)
-        })
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        let message = post::text_message(text, None);
+        post::retrying(|| ChannelId::from(thread).send_message(&self.http, message.clone()))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// `connecting`, `connected`, `disconnected` or `refused`, for `/healthz`.

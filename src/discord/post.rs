@@ -6,11 +6,14 @@ use std::future::Future;
 use std::time::Duration;
 
 use backon::Retryable as _;
-use serde_json::{json, Value};
-use serenity::all::{ChannelId, CreateAttachment, Message, MessageId, ReactionType};
+use serenity::all::{
+    AutoArchiveDuration, ChannelId, CreateAllowedMentions, CreateAttachment, CreateEmbed,
+    CreateInteractionResponseMessage, CreateMessage, CreateThread, EditInteractionResponse,
+    Message, MessageId, MessageReference, ReactionType,
+};
 use serenity::http::{Http, HttpError};
 
-use super::embed::verdict_message_body;
+use super::embed::verdict_embed;
 use crate::chat::message::verdict_message;
 use crate::chat::service::Investigated;
 use crate::sinks::voice::VoiceClip;
@@ -19,8 +22,6 @@ use crate::sinks::voice::VoiceClip;
 pub const CONTENT_LIMIT: usize = 2000;
 /// Longest thread name Discord accepts.
 const THREAD_NAME_LIMIT: usize = 100;
-/// Threads archive after a day without messages.
-const THREAD_ARCHIVE_MINUTES: u32 = 1440;
 /// The reaction put on a command the moment it arrives.
 pub const WORKING_ON_IT: &str = "🔍";
 
@@ -47,14 +48,34 @@ where
     .await
 }
 
-/// A message body that never pings anyone, whatever the text echoes back.
-pub fn text_body(text: &str, reply_to: Option<MessageId>) -> Value {
-    let mut body = json!({"content": text, "allowed_mentions": {"parse": []}});
-    if let Some(message) = reply_to {
-        body["message_reference"] =
-            json!({"message_id": message.to_string(), "fail_if_not_exists": false});
+/// A text message that never pings anyone, whatever the text echoes back; a reply to
+/// `reply_to` (in `channel`) when given, sent even if that message is gone.
+pub fn text_message(text: &str, reply_to: Option<(ChannelId, MessageId)>) -> CreateMessage {
+    let message = CreateMessage::new()
+        .content(text)
+        .allowed_mentions(CreateAllowedMentions::new());
+    match reply_to {
+        Some(pair) => {
+            let mut reference = MessageReference::from(pair);
+            reference.fail_if_not_exists = Some(false);
+            message.reference_message(reference)
+        }
+        None => message,
     }
-    body
+}
+
+/// The same text as the answer to an interaction (a button press).
+pub fn text_response(text: &str) -> CreateInteractionResponseMessage {
+    CreateInteractionResponseMessage::new()
+        .content(text)
+        .allowed_mentions(CreateAllowedMentions::new())
+}
+
+/// The same text as the edit of a deferred `/anomaly` response.
+pub fn text_edit(text: &str) -> EditInteractionResponse {
+    EditInteractionResponse::new()
+        .content(text)
+        .allowed_mentions(CreateAllowedMentions::new())
 }
 
 /// Splits a long answer into messages Discord accepts, at line breaks where possible.
@@ -84,9 +105,9 @@ pub fn split_for_discord(text: &str) -> Vec<String> {
 
 /// Posts a spoken alert as an audio file; a failure is logged.
 pub async fn voice_clip(http: &Http, channel: ChannelId, clip: VoiceClip) {
-    let body = json!({"content": "🔊 Voice alert", "allowed_mentions": {"parse": []}});
-    let files = vec![CreateAttachment::bytes(clip.audio, clip.filename)];
-    if let Err(e) = retrying(|| http.send_message(channel, files.clone(), &body)).await {
+    let message = text_message("🔊 Voice alert", None)
+        .add_file(CreateAttachment::bytes(clip.audio, clip.filename));
+    if let Err(e) = retrying(|| channel.send_message(http, message.clone())).await {
         tracing::warn!(error = %e, %channel, "could not post the voice alert");
     }
 }
@@ -94,9 +115,11 @@ pub async fn voice_clip(http: &Http, channel: ChannelId, clip: VoiceClip) {
 /// Posts a text answer (several messages if it is long); failures are logged.
 pub async fn say(http: &Http, channel: ChannelId, reply_to: Option<MessageId>, text: &str) {
     for (i, part) in split_for_discord(text).iter().enumerate() {
-        let reply_to = if i == 0 { reply_to } else { None };
-        let body = text_body(part, reply_to);
-        if let Err(e) = retrying(|| http.send_message(channel, vec![], &body)).await {
+        let reply_to = reply_to
+            .filter(|_| i == 0)
+            .map(|message| (channel, message));
+        let message = text_message(part, reply_to);
+        if let Err(e) = retrying(|| channel.send_message(http, message.clone())).await {
             tracing::error!(error = %e, %channel, "could not post to Discord");
             return;
         }
@@ -110,30 +133,54 @@ pub async fn post_verdict(
     channel: ChannelId,
     investigated: &Investigated,
 ) -> serenity::Result<Message> {
-    let (body, files) = verdict_with_chart(investigated);
-    retrying(|| http.send_message(channel, files.clone(), &body)).await
+    let (embed, buttons, chart) = verdict_parts(investigated);
+    let mut message = CreateMessage::new()
+        .embed(embed)
+        .components(vec![buttons])
+        .allowed_mentions(CreateAllowedMentions::new());
+    if let Some(chart) = chart {
+        message = message.add_file(chart);
+    }
+    retrying(|| channel.send_message(http, message.clone())).await
 }
 
-/// The verdict body and the chart file it refers to.
-pub fn verdict_with_chart(investigated: &Investigated) -> (Value, Vec<CreateAttachment>) {
-    let mut body = verdict_message_body(&verdict_message(&investigated.verdict));
-    body["allowed_mentions"] = json!({"parse": []});
+/// The verdict as the edit of a deferred `/anomaly` response (a direct message has no threads).
+pub fn verdict_edit(investigated: &Investigated) -> EditInteractionResponse {
+    let (embed, buttons, chart) = verdict_parts(investigated);
+    let edit = EditInteractionResponse::new()
+        .embed(embed)
+        .components(vec![buttons])
+        .allowed_mentions(CreateAllowedMentions::new());
+    match chart {
+        Some(chart) => edit.new_attachment(chart),
+        None => edit,
+    }
+}
+
+/// The verdict's embed (showing its chart, when one could be drawn), buttons and chart file.
+fn verdict_parts(
+    investigated: &Investigated,
+) -> (
+    CreateEmbed,
+    serenity::all::CreateActionRow,
+    Option<CreateAttachment>,
+) {
+    let (embed, buttons) = verdict_embed(&verdict_message(&investigated.verdict));
     match investigated.chart() {
-        Ok(chart) => {
-            body["embeds"][0]["image"] = json!({"url": format!("attachment://{}", chart.filename)});
-            (
-                body,
-                vec![CreateAttachment::bytes(chart.png, chart.filename)],
-            )
-        }
+        Ok(chart) => (
+            embed.attachment(chart.filename.clone()),
+            buttons,
+            Some(CreateAttachment::bytes(chart.png, chart.filename)),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, investigation = %investigated.verdict.id, "chart not drawn");
-            (body, vec![])
+            (embed, buttons, None)
         }
     }
 }
 
-/// Starts a public thread from `message`; its id is the thread's channel id.
+/// Starts a public thread from `message`; its id is the thread's channel id. Threads archive
+/// after a day without messages.
 pub async fn start_thread(
     http: &Http,
     channel: ChannelId,
@@ -141,10 +188,10 @@ pub async fn start_thread(
     name: &str,
 ) -> serenity::Result<ChannelId> {
     let name: String = name.chars().take(THREAD_NAME_LIMIT).collect();
-    let body = json!({"name": name, "auto_archive_duration": THREAD_ARCHIVE_MINUTES});
-    let thread =
-        retrying(|| http.create_thread_from_message(channel, message, &body, None)).await?;
-    Ok(thread.id)
+    let thread = CreateThread::new(name).auto_archive_duration(AutoArchiveDuration::OneDay);
+    let created =
+        retrying(|| channel.create_thread_from_message(http, message, thread.clone())).await?;
+    Ok(created.id)
 }
 
 /// Shows at once that a command was heard: a reaction on it and the typing indicator.
@@ -174,8 +221,13 @@ mod tests {
 
     #[test]
     fn answers_never_ping_and_can_reply() {
-        let body = text_body("@everyone look", Some(MessageId::new(42)));
-        assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+        let message = text_message(
+            "@everyone look",
+            Some((ChannelId::new(7), MessageId::new(42))),
+        );
+        let body = serde_json::to_value(message).unwrap();
+        assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
         assert_eq!(body["message_reference"]["message_id"], "42");
+        assert_eq!(body["message_reference"]["fail_if_not_exists"], false);
     }
 }
