@@ -45,19 +45,33 @@ impl Default for WorkLimits {
 pub struct Admission {
     limits: WorkLimits,
     slots: Arc<Semaphore>,
-    /// Admitted and not yet started.
-    waiting: Arc<AtomicUsize>,
-    running: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
     users: RateLimiter,
     channels: RateLimiter,
+}
+
+/// Investigations admitted and not yet started, and running; each change is reported to
+/// `/metrics`.
+#[derive(Debug, Default)]
+struct Counts {
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+}
+
+impl Counts {
+    fn report(&self) {
+        crate::telemetry::work_queue(
+            self.running.load(Ordering::Relaxed),
+            self.waiting.load(Ordering::Relaxed),
+        );
+    }
 }
 
 /// A place in the queue; [`Ticket::run`] waits for a slot, then runs the work.
 #[derive(Debug)]
 pub struct Ticket {
     slots: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
-    running: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
     /// `None`: a slot is free now; `Some(n)`: queued behind `n` others.
     pub ahead: Option<usize>,
     started: bool,
@@ -67,8 +81,7 @@ impl Admission {
     pub fn new(limits: WorkLimits) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(limits.concurrency.max(1))),
-            waiting: Arc::new(AtomicUsize::new(0)),
-            running: Arc::new(AtomicUsize::new(0)),
+            counts: Arc::default(),
             users: RateLimiter::new(limits.user_rate),
             channels: RateLimiter::new(limits.channel_rate),
             limits,
@@ -99,30 +112,22 @@ impl Admission {
 
     /// A ticket without rate limits (alerts, the metrics stream, the command line).
     pub fn ticket(&self) -> Result<Ticket, String> {
-        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let waiting = self.counts.waiting.fetch_add(1, Ordering::SeqCst);
         if waiting >= self.limits.queue.max(1) && self.slots.available_permits() == 0 {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.counts.waiting.fetch_sub(1, Ordering::SeqCst);
             crate::telemetry::refused("busy");
             return Err(format!(
                 "I am busy: {waiting} investigations are already waiting. Please try again in a minute."
             ));
         }
         let free = self.slots.available_permits();
-        self.report();
+        self.counts.report();
         Ok(Ticket {
             slots: self.slots.clone(),
-            waiting: self.waiting.clone(),
-            running: self.running.clone(),
+            counts: self.counts.clone(),
             ahead: (waiting >= free).then(|| waiting - free),
             started: false,
         })
-    }
-
-    fn report(&self) {
-        crate::telemetry::work_queue(
-            self.running.load(Ordering::Relaxed),
-            self.waiting.load(Ordering::Relaxed),
-        );
     }
 }
 
@@ -140,8 +145,8 @@ impl Ticket {
     pub async fn run<F: Future>(mut self, work: F) -> F::Output {
         let permit = self.slots.clone().acquire_owned().await;
         self.started = true;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let _running = Running::start(self.running.clone(), self.waiting.clone());
+        self.counts.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _running = Running::start(self.counts.clone());
         let output = work.await;
         drop(permit);
         output
@@ -152,32 +157,27 @@ impl Drop for Ticket {
     /// A ticket dropped before it ran (its task was cancelled) leaves the queue.
     fn drop(&mut self) {
         if !self.started {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.counts.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.counts.report();
         }
     }
 }
 
 /// Counts a running investigation for as long as it lives, cancellation included.
-struct Running(Arc<AtomicUsize>, Arc<AtomicUsize>);
+struct Running(Arc<Counts>);
 
 impl Running {
-    fn start(running: Arc<AtomicUsize>, waiting: Arc<AtomicUsize>) -> Self {
-        running.fetch_add(1, Ordering::SeqCst);
-        crate::telemetry::work_queue(
-            running.load(Ordering::Relaxed),
-            waiting.load(Ordering::Relaxed),
-        );
-        Self(running, waiting)
+    fn start(counts: Arc<Counts>) -> Self {
+        counts.running.fetch_add(1, Ordering::SeqCst);
+        counts.report();
+        Self(counts)
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-        crate::telemetry::work_queue(
-            self.0.load(Ordering::Relaxed),
-            self.1.load(Ordering::Relaxed),
-        );
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+        self.0.report();
     }
 }
 

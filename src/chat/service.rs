@@ -87,9 +87,8 @@ impl Investigated {
     /// Draws the chart (series, baseline band, anomalous windows).
     pub fn chart(&self) -> Result<Chart, String> {
         let verdict = &self.verdict;
-        let decomposition =
-            crate::investigation::compute(|| crate::investigation::decomposition_of(&self.series));
         let png = crate::investigation::compute(|| {
+            let decomposition = crate::investigation::decomposition_of(&self.series);
             crate::render::chart::png(&self.series, &decomposition, verdict)
         })
         .map_err(|e| e.to_string())?;
@@ -125,6 +124,19 @@ impl ChatService {
     pub fn with_work_limits(mut self, limits: WorkLimits) -> Self {
         self.admission = Arc::new(Admission::new(limits));
         self
+    }
+
+    /// True for the first delivery of `key` across every replica sharing the store (platform
+    /// retries, one message delivered as two event types, a gateway replaying after a
+    /// resume). When the store cannot say, the delivery is answered: twice beats never.
+    pub async fn first_delivery(&self, key: &str) -> bool {
+        match self.store.claim_delivery(key).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!("cannot record delivery {key}: {e}");
+                true
+            }
+        }
     }
 
     /// A place in the investigation queue for a person's command, or the polite refusal to

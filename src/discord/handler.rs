@@ -112,18 +112,6 @@ impl Handler {
         }
     }
 
-    /// True for the first delivery of `key` across every replica sharing the store (a gateway
-    /// replays events after a resume; two bots with one token both receive them).
-    async fn first_delivery(&self, key: &str) -> bool {
-        match self.service.store().claim_delivery(key).await {
-            Ok(first) => first,
-            Err(e) => {
-                tracing::warn!("cannot record Discord delivery {key}: {e}");
-                true
-            }
-        }
-    }
-
     pub fn gateway_state(&self) -> &'static str {
         *self
             .gateway
@@ -608,6 +596,7 @@ impl EventHandler for Handler {
     async fn message(&self, ctx: Context, message: Message) {
         if message.author.bot
             || !self
+                .service
                 .first_delivery(&format!("discord:message:{}", message.id))
                 .await
         {
@@ -621,6 +610,7 @@ impl EventHandler for Handler {
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         if !self
+            .service
             .first_delivery(&format!("discord:interaction:{}", interaction.id()))
             .await
         {

@@ -85,6 +85,12 @@ impl std::fmt::Display for LeaseHolder {
     }
 }
 
+/// Records whether this relay holds the lease, for its heartbeat and for `/metrics`.
+fn set_leading(leading: &AtomicBool, held: bool) {
+    leading.store(held, Ordering::Relaxed);
+    crate::telemetry::relay_lease(held);
+}
+
 /// A relay's holder name: which command, on which host, which process.
 fn holder_name(role: &str) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -150,7 +156,7 @@ impl Relay {
                     continue;
                 }
                 match store.acquire_lease(LEASE, &holder, LEASE_MS).await {
-                    Ok(held) => leading.store(held, Ordering::Relaxed),
+                    Ok(held) => set_leading(&leading, held),
                     Err(e) => tracing::warn!(error = %e, "cannot renew the event relay lease"),
                 }
             }
@@ -217,8 +223,7 @@ impl Relay {
             .store
             .acquire_lease(LEASE, &self.holder, LEASE_MS)
             .await?;
-        self.leading.store(leading, Ordering::Relaxed);
-        crate::telemetry::relay_lease(leading);
+        set_leading(&self.leading, leading);
         if !leading {
             let holder = self.store.lease_holder(LEASE).await?;
             return Ok(Pass::NotLeader(
@@ -251,8 +256,7 @@ impl Relay {
 
     /// Gives the lease back (for one-shot relays such as the CLI's).
     pub async fn release(&self) -> Result<(), RelayError> {
-        self.leading.store(false, Ordering::Relaxed);
-        crate::telemetry::relay_lease(false);
+        set_leading(&self.leading, false);
         Ok(self.store.release_lease(LEASE, &self.holder).await?)
     }
 

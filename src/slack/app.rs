@@ -233,6 +233,30 @@ impl SlackApp {
         }
     }
 
+    /// A place in the queue for a mention's investigation of `subject`; says in the thread
+    /// when it has to wait, or why it is refused (then `None`).
+    async fn admit_mention(
+        &self,
+        user: &str,
+        channel: &str,
+        reply_in: Option<&str>,
+        subject: &str,
+    ) -> Option<Ticket> {
+        match self.service.admit("slack", user, channel) {
+            Ok(ticket) => {
+                if ticket.ahead.is_some() {
+                    let note = format!("Investigating `{subject}`…{}", ticket.queued_note());
+                    self.say(channel, reply_in, &note).await;
+                }
+                Some(ticket)
+            }
+            Err(refusal) => {
+                self.say(channel, reply_in, &refusal).await;
+                None
+            }
+        }
+    }
+
     /// Investigates a stored metric in the background (when `ticket`'s turn comes) and posts
     /// the verdict or a readable error.
     fn investigate_metric(
@@ -329,12 +353,8 @@ impl SlackApp {
         }
         let app = self.clone();
         tokio::spawn(async move {
-            let key = delivery_key(&payload);
-            match app.service.store().claim_delivery(&key).await {
-                Ok(true) => {}
-                Ok(false) => return,
-                // Answering twice is better than never: go on without the store's word.
-                Err(e) => tracing::warn!("cannot record Slack delivery {key}: {e}"),
+            if !app.service.first_delivery(&delivery_key(&payload)).await {
+                return;
             }
             let mut event = payload["event"].clone();
             if mentions_bot(&payload) {
@@ -464,21 +484,14 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
     }
     let reply_in = event["ts"].as_str().map(str::to_string);
     if let Some(file) = event["files"].as_array().and_then(|files| files.first()) {
-        match app.service.admit("slack", &user, &channel) {
-            Ok(ticket) => {
-                if ticket.ahead.is_some() {
-                    let note = format!(
-                        "Investigating `{}`…{}",
-                        file["name"].as_str().unwrap_or("the file"),
-                        ticket.queued_note()
-                    );
-                    app.say(&channel, reply_in.as_deref(), &note).await;
-                }
-                ticket
-                    .run(app.investigate_file(channel, reply_in, file.clone()))
-                    .await;
-            }
-            Err(refusal) => app.say(&channel, reply_in.as_deref(), &refusal).await,
+        let name = file["name"].as_str().unwrap_or("the file");
+        if let Some(ticket) = app
+            .admit_mention(&user, &channel, reply_in.as_deref(), name)
+            .await
+        {
+            ticket
+                .run(app.investigate_file(channel, reply_in, file.clone()))
+                .await;
         }
         return;
     }
@@ -488,15 +501,11 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
         .collect::<Vec<_>>()
         .join(" ");
     match commands::receive("slack", &words, false) {
-        Ok(Command::Check { metric: Some(metric), lookback_ms }) => match app.service.admit("slack", &user, &channel) {
-            Ok(ticket) => {
-                if ticket.ahead.is_some() {
-                    app.say(&channel, reply_in.as_deref(), &format!("Investigating `{metric}`…{}", ticket.queued_note())).await;
-                }
+        Ok(Command::Check { metric: Some(metric), lookback_ms }) => {
+            if let Some(ticket) = app.admit_mention(&user, &channel, reply_in.as_deref(), &metric).await {
                 app.investigate_metric(ticket, channel, reply_in, metric, lookback_ms)
             }
-            Err(refusal) => app.say(&channel, reply_in.as_deref(), &refusal).await,
-        },
+        }
         Ok(Command::Help) => app.say(&channel, reply_in.as_deref(), HELP_TEXT).await,
         Ok(_) => app.say(&channel, reply_in.as_deref(), "Use `/anomaly stats` or `/anomaly history` for those; here I can `check <metric>`.").await,
         Err(e) => app.say(&channel, reply_in.as_deref(), &e.to_string()).await,
