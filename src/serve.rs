@@ -22,7 +22,7 @@ use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::Relay;
 use crate::sinks::voice::{Voice, VoiceConfig};
 use crate::slack::app::SlackApp;
-use crate::slack::web::SlackWeb;
+use crate::slack::web::{self, SlackWeb};
 use crate::sources::metric_stream::MetricStream;
 use crate::sources::prometheus_check::PrometheusSource;
 use crate::store::Store;
@@ -137,7 +137,8 @@ pub struct Bot {
     pub router: Router,
     service: ChatService,
     slack: Option<Arc<SlackApp>>,
-    slack_socket: Option<(Arc<SlackApp>, SlackWeb)>,
+    /// The app, the client and the app-level token for Socket Mode.
+    slack_socket: Option<(Arc<SlackApp>, Arc<web::Client>, String)>,
     discord: Option<Arc<Discord>>,
     /// The metrics stream consumer and the incidents it reports.
     stream: Option<(MetricStream, mpsc::Receiver<String>)>,
@@ -158,26 +159,25 @@ impl Bot {
         let mut slack_socket = None;
         let mut slack_app = None;
         if let Some(slack) = &config.slack {
-            let web = SlackWeb::new(&slack.api_url, &slack.bot_token, slack.messages_per_second);
-            let app = Arc::new(SlackApp::new(
-                service.clone(),
-                web,
-                slack.signing_secret.clone(),
-            ));
+            let client = web::client(&slack.api_url)?;
+            let web = SlackWeb::new(
+                client.clone(),
+                &slack.api_url,
+                &slack.bot_token,
+                slack.messages_per_second,
+            );
+            let app = Arc::new(SlackApp::new(service.clone(), web));
             integrations["slack"] = json!(true);
             integrations["slack_mode"] = json!(if slack.app_token.is_some() {
                 "socket"
             } else {
                 "http"
             });
-            if slack.signing_secret.is_some() {
-                router = router.nest("/slack", app.clone().routes());
+            if let Some(secret) = &slack.signing_secret {
+                router = router.nest("/slack", app.clone().routes(client.clone(), secret));
             }
             if let Some(app_token) = &slack.app_token {
-                slack_socket = Some((
-                    app.clone(),
-                    SlackWeb::new(&slack.api_url, app_token, slack.messages_per_second),
-                ));
+                slack_socket = Some((app.clone(), client, app_token.clone()));
             }
             slack_app = Some(app);
         }
@@ -318,9 +318,13 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         config.retention_ms,
         stopped.clone(),
     ));
-    if let Some((app, opener)) = bot.slack_socket {
-        tokio::spawn(crate::slack::socket::run(app, opener));
-    }
+    // Held until `serve` ends: dropping the listener closes the connection.
+    let _slack_socket = match bot.slack_socket {
+        Some((app, client, app_token)) => {
+            Some(crate::slack::socket::listen(app, client, &app_token).await)
+        }
+        None => None,
+    };
     if let Some(discord) = bot.discord {
         tokio::spawn(async move { discord.run().await });
     }

@@ -241,7 +241,7 @@ async fn a_csv_attachment_is_investigated_and_other_files_are_refused() {
             "`graph.png` is a image/png file; I can only investigate CSV",
         ),
         (huge, "larger than the 200000-byte limit"),
-        (lying, "larger than the limit of 200000 bytes"),
+        (lying, "larger than the 200000-byte limit"),
         (foreign, "refusing to download from 127.0.0.2"),
     ];
     for (file, expected) in refusals {

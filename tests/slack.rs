@@ -3,9 +3,10 @@
 
 mod support;
 
-use anomaly_hunter::slack::signature::sign;
 use serde_json::{json, Value};
-use support::fake_slack::FakeSlack;
+use support::fake_slack::{
+    button_press, command_form, command_payload, event_envelope, sign, FakeSlack,
+};
 use support::serve::ServeProcess;
 
 const SECRET: &str = "test-signing-secret";
@@ -85,13 +86,7 @@ impl Bot {
     }
 
     async fn slash(&self, text: &str) -> reqwest::Response {
-        let body = serde_urlencoded::to_string([
-            ("command", "/anomaly"),
-            ("text", text),
-            ("channel_id", CHANNEL),
-            ("user_id", "U0SRE"),
-        ])
-        .unwrap();
+        let body = command_form(text, CHANNEL, "U0SRE");
         self.post_signed(
             "/slack/commands",
             "application/x-www-form-urlencoded",
@@ -103,8 +98,7 @@ impl Bot {
     }
 
     async fn event(&self, event_id: &str, event: Value) -> reqwest::Response {
-        let body =
-            json!({"type": "event_callback", "event_id": event_id, "event": event}).to_string();
+        let body = event_envelope(event_id, event).to_string();
         self.post_signed("/slack/events", "application/json", body, 0, SECRET)
             .await
     }
@@ -251,13 +245,7 @@ async fn a_critical_verdict_gets_a_spoken_alert_in_its_thread_after_the_chart() 
 async fn refusals_never_produce_a_verdict() {
     let (slack, api) = FakeSlack::start().await;
     let bot = Bot::start("refusals", &api);
-    let body = serde_urlencoded::to_string([
-        ("command", "/anomaly"),
-        ("text", "check api_latency"),
-        ("channel_id", CHANNEL),
-        ("user_id", "U0SRE"),
-    ])
-    .unwrap();
+    let body = command_form("check api_latency", CHANNEL, "U0SRE");
 
     let forged = bot
         .post_signed(
@@ -282,11 +270,29 @@ async fn refusals_never_produce_a_verdict() {
     let unsigned = bot
         .http
         .post(format!("{}/slack/commands", bot.url))
-        .body(body)
+        .body(body.clone())
         .send()
         .await
         .unwrap();
     assert_eq!(unsigned.status(), 401);
+    // A body too large to be a Slack payload is not read to its end: refused (400), or the
+    // connection closed while the rest was still being sent.
+    let padded = format!("{body}&padding={}", "x".repeat(2 << 20));
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    // (Its own client: the connection it breaks is not pooled for the requests after it.)
+    let huge = reqwest::Client::new()
+        .post(format!("{}/slack/commands", bot.url))
+        .header("x-slack-request-timestamp", &timestamp)
+        .header(
+            "x-slack-signature",
+            sign(SECRET, &timestamp, padded.as_bytes()),
+        )
+        .body(padded)
+        .send()
+        .await;
+    if let Ok(huge) = huge {
+        assert_eq!(huge.status(), 400);
+    }
 
     let unknown: Value = bot.slash("deploy prod").await.json().await.unwrap();
     assert!(
@@ -340,6 +346,14 @@ async fn url_verification_and_duplicate_deliveries() {
         posts[0].body["thread_ts"], "1700000100.000001",
         "a mention is answered in its thread"
     );
+    // While it works, the mention is marked and the thread says so (once: one delivery).
+    let status = slack.calls("assistant.threads.setStatus");
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].body["thread_ts"], "1700000100.000001");
+    assert_eq!(status[0].body["status"], "is investigating…");
+    let reactions = slack.calls("reactions.add");
+    assert_eq!(reactions.len(), 1);
+    assert_eq!(reactions[0].body["name"], "eyes");
     // Another mention after that answer is answered too; by then a duplicate would have been.
     let mut other = mention.clone();
     other["ts"] = json!("1700000101.000001");
@@ -470,7 +484,7 @@ async fn a_csv_shared_with_a_mention_is_investigated_and_bad_files_are_refused()
         posts[3].body["text"]
             .as_str()
             .unwrap()
-            .contains("larger than the limit"),
+            .contains("larger than the 200000-byte limit"),
         "the limit holds while streaming: {}",
         posts[3].body
     );
@@ -554,13 +568,13 @@ async fn the_verdict_buttons_record_feedback_and_explain() {
         .unwrap()
         .to_string();
     let press = |action: &str| {
-        let payload = json!({
-            "type": "block_actions",
-            "user": {"id": "U0SRE"},
-            "channel": {"id": CHANNEL},
-            "message": {"ts": "1700000000.000001"},
-            "actions": [{"action_id": action, "value": investigation}]
-        });
+        let payload = button_press(
+            action,
+            &investigation,
+            CHANNEL,
+            "U0SRE",
+            "1700000000.000001",
+        );
         serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
     };
     let pressed = bot
@@ -627,7 +641,7 @@ async fn the_same_command_over_socket_mode_and_a_reconnect() {
 
     let command = |id: &str| {
         json!({"envelope_id": id, "type": "slash_commands", "accepts_response_payload": true,
-        "payload": {"command": "/anomaly", "text": "check api_latency", "channel_id": CHANNEL, "user_id": "U0SRE"}})
+        "payload": command_payload("check api_latency", CHANNEL, "U0SRE")})
     };
     slack.push_envelope(command("env-1"));
     let ack = slack.wait_for_ack("env-1", 10).await.expect("acknowledged");

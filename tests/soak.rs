@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::broker::{free_port, read_topic, tansu, Broker};
 use support::fake_discord::{FakeDiscord, CHANNEL_ID, GUILD_ID, TOKEN};
-use support::fake_slack::{signed_post, FakeSlack, BOT_TOKEN};
+use support::fake_slack::{command_form, event_envelope, signed_post, FakeSlack, BOT_TOKEN};
 use support::serve::{anomaly_hunter, ServeProcess};
 
 const SECRET: &str = "soak-signing-secret";
@@ -100,10 +100,7 @@ async fn two_minutes_of_200_concurrent_senders() {
                     let n = serial.fetch_add(1, Ordering::Relaxed);
                     match n % 10 {
                         0..=6 => {
-                            let body = serde_urlencoded::to_string([
-                                ("command", "/anomaly"), ("text", "check api_latency"),
-                                ("channel_id", channel.as_str()), ("user_id", user.as_str()),
-                            ]).unwrap();
+                            let body = command_form("check api_latency", &channel, &user);
                             let response = signed_post(&client, &format!("{url}/slack/commands"), SECRET, "application/x-www-form-urlencoded", body).await;
                             assert_eq!(response.status(), 200);
                             let ack: Value = response.json().await.unwrap();
@@ -120,7 +117,7 @@ async fn two_minutes_of_200_concurrent_senders() {
                             let event = json!({"type": "app_mention", "channel": channel, "user": user,
                                 "text": "<@U0BOT> check", "ts": ts,
                                 "files": [{"id": format!("F{n}"), "name": "heap.csv", "filetype": "csv", "size": csv_size, "url_private": file_url}]});
-                            let body = json!({"type": "event_callback", "event_id": format!("Ev{n}"), "event": event}).to_string();
+                            let body = event_envelope(&format!("Ev{n}"), event).to_string();
                             let response = signed_post(&client, &format!("{url}/slack/events"), SECRET, "application/json", body).await;
                             assert_eq!(response.status(), 200);
                             sent.uploads.lock().unwrap().push(ts);

@@ -49,7 +49,7 @@ pub enum FetchError {
         "refusing to download from {0}: files are fetched only from the chat platform's file hosts"
     )]
     ForeignHost(String),
-    #[error("the file is larger than the limit of {limit} bytes")]
+    #[error("the file is larger than the {limit}-byte limit")]
     TooLarge { limit: u64 },
     #[error("the file host redirected more than {MAX_REDIRECTS} times")]
     Redirects,

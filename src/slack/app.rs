@@ -1,24 +1,27 @@
-//! The Slack side of `serve` in HTTP mode: `/slack/commands`, `/slack/events` and
-//! `/slack/interactions`, each verified with the signing secret before anything happens.
-//! Commands are acknowledged at once (Slack allows 3 seconds) and investigated in the
-//! background; the verdict starts a thread that becomes the incident room.
+//! The Slack side of `serve`: commands, events and button presses arrive as slack-morphism's
+//! typed events — over HTTP (`/slack/commands`, `/slack/events`, `/slack/interactions`, each
+//! verified by slack-morphism's signature layer before anything happens) or over Socket Mode
+//! (`socket.rs`) — and are translated into the neutral `chat` layer. Commands are acknowledged
+//! at once (Slack allows 3 seconds) and investigated in the background; the verdict starts a
+//! thread that becomes the incident room.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::{Extension, Json, Router};
+use serde_json::json;
+use slack_morphism::prelude::*;
+use slack_morphism::signature_verifier::{
+    SlackEventAbsentSignatureError, SlackEventSignatureVerifierError,
+};
 
 use super::blocks::verdict_blocks;
-use super::signature;
-use super::web::SlackWeb;
+use super::web::{Client, SlackWeb};
 use crate::chat::admission::Ticket;
 use crate::chat::attachment::Attachment;
 use crate::chat::commands::{self, Command, HELP_TEXT};
@@ -28,54 +31,63 @@ use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
 use crate::investigation::Origin;
 use crate::store::ThreadRef;
 
-/// Everything the Slack routes need.
+/// The error slack-morphism hands its error handlers and callbacks.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Everything the Slack handlers need.
 pub struct SlackApp {
     pub service: ChatService,
     pub web: SlackWeb,
-    /// Present in HTTP mode; Socket Mode needs none.
-    signing_secret: Option<String>,
     /// The last file each person shared in each channel, for a bare `/anomaly check`.
-    recent_files: Mutex<HashMap<(String, String), (Instant, Value)>>,
+    recent_files: Mutex<HashMap<(String, String), (Instant, SlackFile)>>,
 }
 
 /// How long a shared CSV stays the target of a bare `/anomaly check`.
 const RECENT_FILE_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// Largest request body read before its signature is checked (Slack's payloads are small).
+const MAX_REQUEST_BYTES: usize = 1 << 20;
+/// Shown under a thread while its investigation runs.
+const INVESTIGATING: &str = "is investigating…";
 
 impl SlackApp {
-    pub fn new(service: ChatService, web: SlackWeb, signing_secret: Option<String>) -> Self {
+    pub fn new(service: ChatService, web: SlackWeb) -> Self {
         Self {
             service,
             web,
-            signing_secret,
             recent_files: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The routes, to be nested at `/slack`.
-    pub fn routes(self: Arc<Self>) -> Router {
+    /// The HTTP routes, to be nested at `/slack`: each verifies Slack's signature and parses
+    /// its payload (slack-morphism's layers) before the handler sees it.
+    pub fn routes(self: Arc<Self>, client: Arc<Client>, signing_secret: &str) -> Router {
+        let environment =
+            Arc::new(SlackClientEventsListenerEnvironment::new(client).with_error_handler(refused));
+        let listener = SlackEventsAxumListener::new(environment);
+        let secret = SlackSigningSecret::new(signing_secret.to_string());
+        let verified = || listener.events_layer(&secret);
         Router::new()
-            .route("/commands", post(command))
-            .route("/events", post(event))
-            .route("/interactions", post(interaction))
+            .route(
+                "/commands",
+                post(command)
+                    .layer(verified().with_event_extractor(SlackEventsExtractors::command_event())),
+            )
+            .route(
+                "/events",
+                post(event)
+                    .layer(verified().with_event_extractor(SlackEventsExtractors::push_event())),
+            )
+            .route(
+                "/interactions",
+                post(interaction).layer(
+                    verified().with_event_extractor(SlackEventsExtractors::interaction_event()),
+                ),
+            )
+            .layer(axum::middleware::map_request(limit_body))
             .with_state(self)
     }
 
-    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), signature::SignatureError> {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let now = chrono::Utc::now().timestamp();
-        let Some(secret) = &self.signing_secret else {
-            return Err(signature::SignatureError::Missing);
-        };
-        signature::verify(
-            secret,
-            header("x-slack-request-timestamp"),
-            header("x-slack-signature"),
-            body,
-            now,
-        )
-    }
-
-    fn remember_file(&self, channel: &str, user: &str, file: &Value) {
+    fn remember_file(&self, channel: &str, user: &str, file: &SlackFile) {
         let mut recent = self
             .recent_files
             .lock()
@@ -88,7 +100,7 @@ impl SlackApp {
     }
 
     /// The file this person shared in this channel in the last five minutes.
-    fn recent_file(&self, channel: &str, user: &str) -> Option<Value> {
+    fn recent_file(&self, channel: &str, user: &str) -> Option<SlackFile> {
         let recent = self
             .recent_files
             .lock()
@@ -111,7 +123,7 @@ impl SlackApp {
         let blocks = verdict_blocks(&verdict_message(verdict));
         match self
             .web
-            .post_message(channel, thread_ts, &verdict.verdict, Some(&blocks))
+            .post_message(channel, thread_ts, &verdict.verdict, Some(blocks))
             .await
         {
             Ok(ts) => {
@@ -212,7 +224,7 @@ impl SlackApp {
         self: &Arc<Self>,
         channel: String,
         thread_ts: Option<String>,
-        file: Value,
+        file: SlackFile,
     ) {
         let attachment = attachment_of(&file);
         let fetcher = self.web.fetcher();
@@ -244,6 +256,10 @@ impl SlackApp {
     ) -> Option<Ticket> {
         match self.service.admit("slack", user, channel) {
             Ok(ticket) => {
+                if let Some(ts) = reply_in {
+                    self.web.react(channel, ts, "eyes").await;
+                    self.web.set_status(channel, ts, INVESTIGATING).await;
+                }
                 if ticket.ahead.is_some() {
                     let note = format!("Investigating `{subject}`…{}", ticket.queued_note());
                     self.say(channel, reply_in, &note).await;
@@ -284,56 +300,73 @@ impl SlackApp {
     }
 }
 
-/// 401 for a request that is not provably from Slack; nothing else happens.
-fn unauthorized(reason: signature::SignatureError) -> Response {
-    tracing::warn!(%reason, "refused a Slack request");
-    (StatusCode::UNAUTHORIZED, reason.to_string()).into_response()
+/// The status for a request slack-morphism refused: 401 when it is not provably from Slack
+/// (no, a wrong or a stale signature), 400 when it is signed but not a payload we know.
+fn refused(
+    error: BoxError,
+    _client: Arc<Client>,
+    _state: SlackClientEventsUserState,
+) -> StatusCode {
+    let unsigned = error
+        .downcast_ref::<SlackEventSignatureVerifierError>()
+        .is_some()
+        || error
+            .downcast_ref::<SlackEventAbsentSignatureError>()
+            .is_some();
+    if unsigned {
+        tracing::warn!(reason = %error, "refused a Slack request");
+        StatusCode::UNAUTHORIZED
+    } else {
+        tracing::warn!(reason = %error, "unreadable Slack request");
+        StatusCode::BAD_REQUEST
+    }
 }
 
-fn ephemeral(text: impl Into<String>) -> Value {
-    json!({"response_type": "ephemeral", "text": text.into()})
+/// Caps what is read of a request before its signature can be checked.
+async fn limit_body(request: Request) -> Request {
+    request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, MAX_REQUEST_BYTES)))
 }
 
-/// A slash command's fields (form-encoded over HTTP, a JSON object over Socket Mode).
-#[derive(Debug, Deserialize)]
-pub struct SlashCommand {
-    #[serde(default)]
-    pub text: String,
-    pub channel_id: String,
-    #[serde(default)]
-    pub user_id: String,
+fn ephemeral(text: impl Into<String>) -> SlackCommandEventResponse {
+    SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text.into()))
+        .with_response_type(SlackMessageResponseType::Ephemeral)
 }
 
 impl SlackApp {
     /// Answers a slash command at once (the acknowledgement) and investigates in the background.
-    pub async fn on_command(self: &Arc<Self>, request: SlashCommand) -> Value {
-        tracing::info!(channel = %request.channel_id, user = %request.user_id, "slash command");
-        match commands::receive("slack", &request.text, false) {
+    pub async fn on_command(
+        self: &Arc<Self>,
+        request: SlackCommandEvent,
+    ) -> SlackCommandEventResponse {
+        let channel = request.channel_id.0;
+        let user = request.user_id.0;
+        tracing::info!(%channel, %user, "slash command");
+        match commands::receive("slack", request.text.as_deref().unwrap_or_default(), false) {
             Err(e) => ephemeral(e.to_string()),
             Ok(Command::Help) => ephemeral(HELP_TEXT),
             Ok(Command::Stats) => ephemeral(self.service.stats_text().await.unwrap_or_else(|e| format!(":warning: {e}"))),
             Ok(Command::History { metric }) => {
                 ephemeral(self.service.history_text(metric.as_deref()).await.unwrap_or_else(|e| format!(":warning: {e}")))
             }
-            Ok(Command::Check { metric: None, .. }) => match self.recent_file(&request.channel_id, &request.user_id) {
+            Ok(Command::Check { metric: None, .. }) => match self.recent_file(&channel, &user) {
                 Some(file) => {
-                    let name = file["name"].as_str().unwrap_or("your file").to_string();
-                    let ticket = match self.service.admit("slack", &request.user_id, &request.channel_id) {
+                    let name = file.name.clone().unwrap_or_else(|| "your file".to_string());
+                    let ticket = match self.service.admit("slack", &user, &channel) {
                         Ok(ticket) => ticket,
                         Err(refusal) => return ephemeral(refusal),
                     };
                     let note = ticket.queued_note();
                     let app = self.clone();
-                    tokio::spawn(ticket.run(async move { app.investigate_file(request.channel_id, None, file).await }));
+                    tokio::spawn(ticket.run(async move { app.investigate_file(channel, None, file).await }));
                     ephemeral(format!("Investigating `{name}`…{note}"))
                 }
                 None => ephemeral("Share a CSV in this channel first (or mention me on the message with the file), or name a stored metric: `/anomaly check <metric>`."),
             },
             Ok(Command::Check { metric: Some(metric), lookback_ms }) => {
-                match self.service.admit("slack", &request.user_id, &request.channel_id) {
+                match self.service.admit("slack", &user, &channel) {
                     Ok(ticket) => {
                         let note = ticket.queued_note();
-                        self.investigate_metric(ticket, request.channel_id, None, metric.clone(), lookback_ms);
+                        self.investigate_metric(ticket, channel, None, metric.clone(), lookback_ms);
                         ephemeral(format!("Investigating `{metric}`…{note}"))
                     }
                     Err(refusal) => ephemeral(refusal),
@@ -342,50 +375,53 @@ impl SlackApp {
         }
     }
 
-    /// Takes an Events API payload: answers `url_verification`, and handles each event in the
-    /// background once, whichever replica and however many deliveries it arrives in.
-    pub fn on_event(self: &Arc<Self>, payload: Value) -> Option<Value> {
-        if payload["type"] == "url_verification" {
-            return Some(json!({"challenge": payload["challenge"]}));
-        }
-        if payload["type"] != "event_callback" {
-            return None;
-        }
+    /// Takes an Events API callback and handles its event in the background once, whichever
+    /// replica and however many deliveries it arrives in.
+    pub fn on_event(self: &Arc<Self>, callback: SlackPushEventCallback) {
         let app = self.clone();
         tokio::spawn(async move {
-            if !app.service.first_delivery(&delivery_key(&payload)).await {
+            if !app.service.first_delivery(&delivery_key(&callback)).await {
                 return;
             }
-            let mut event = payload["event"].clone();
-            if mentions_bot(&payload) {
-                event["type"] = json!("app_mention");
+            if let Some(said) = Said::of(&callback) {
+                handle_said(app, said).await
             }
-            handle_event(app, event).await
         });
-        None
     }
 
     /// Takes a button press under a verdict: Confirm, False positive, Explain.
-    pub fn on_interaction(self: &Arc<Self>, payload: Value) {
-        let action = &payload["actions"][0];
-        let Some(reply) = button_reply(action["action_id"].as_str().unwrap_or_default()) else {
+    pub fn on_interaction(self: &Arc<Self>, event: SlackInteractionEvent) {
+        let SlackInteractionEvent::BlockActions(pressed) = event else {
             return;
         };
-        let investigation = action["value"].as_str().unwrap_or_default().to_string();
-        let channel = payload["channel"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let message = &payload["message"];
-        let thread_ts = message["thread_ts"]
-            .as_str()
-            .or(message["ts"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        let user = payload["user"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let Some(action) = pressed.actions.as_ref().and_then(|a| a.first()) else {
+            return;
+        };
+        let Some(reply) = button_reply(&action.action_id.0) else {
+            return;
+        };
+        let investigation = action.value.clone().unwrap_or_default();
+        let (container_channel, container_ts) = match &pressed.container {
+            SlackInteractionActionContainer::Message(message) => {
+                (message.channel_id.clone(), Some(message.message_ts.clone()))
+            }
+            _ => (None, None),
+        };
+        let channel = pressed
+            .channel
+            .as_ref()
+            .map(|c| c.id.clone())
+            .or(container_channel)
+            .map(|c| c.0)
+            .unwrap_or_default();
+        let thread_ts = pressed
+            .message
+            .as_ref()
+            .map(|m| m.origin.thread_ts.clone().unwrap_or(m.origin.ts.clone()))
+            .or(container_ts)
+            .map(|ts| ts.0)
+            .unwrap_or_default();
+        let user = pressed.user.map(|u| u.id.0).unwrap_or_default();
         let app = self.clone();
         tokio::spawn(async move {
             discuss(&app, &channel, &thread_ts, &investigation, reply, &user).await
@@ -393,74 +429,154 @@ impl SlackApp {
     }
 }
 
-async fn command(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(reason) = app.verify(&headers, &body) {
-        return unauthorized(reason);
-    }
-    match serde_urlencoded::from_bytes::<SlashCommand>(&body) {
-        Ok(request) => Json(app.on_command(request).await).into_response(),
-        Err(_) => (StatusCode::BAD_REQUEST, "not a slash command payload").into_response(),
+async fn command(
+    State(app): State<Arc<SlackApp>>,
+    Extension(request): Extension<SlackCommandEvent>,
+) -> Json<SlackCommandEventResponse> {
+    Json(app.on_command(request).await)
+}
+
+async fn event(
+    State(app): State<Arc<SlackApp>>,
+    Extension(pushed): Extension<SlackPushEvent>,
+) -> Response {
+    match pushed {
+        SlackPushEvent::UrlVerification(check) => {
+            Json(json!({"challenge": check.challenge})).into_response()
+        }
+        SlackPushEvent::EventCallback(callback) => {
+            app.on_event(callback);
+            StatusCode::OK.into_response()
+        }
+        SlackPushEvent::AppRateLimited(limited) => {
+            tracing::warn!(team = %limited.team_id, "Slack is holding back events: the app was rate limited");
+            StatusCode::OK.into_response()
+        }
     }
 }
 
-async fn event(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(reason) = app.verify(&headers, &body) {
-        return unauthorized(reason);
-    }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(payload) => match app.on_event(payload) {
-            Some(answer) => Json(answer).into_response(),
-            None => StatusCode::OK.into_response(),
-        },
-        Err(_) => (StatusCode::BAD_REQUEST, "not JSON").into_response(),
+async fn interaction(
+    State(app): State<Arc<SlackApp>>,
+    Extension(pressed): Extension<SlackInteractionEvent>,
+) -> StatusCode {
+    app.on_interaction(pressed);
+    StatusCode::OK
+}
+
+/// A person's message or mention, in the few fields the bot reads.
+#[derive(Debug, Clone)]
+struct Said {
+    channel: String,
+    user: String,
+    text: String,
+    ts: String,
+    thread_ts: Option<String>,
+    file: Option<SlackFile>,
+    /// Addressed to the bot: an `app_mention`, or a `message` whose text mentions it.
+    mentioned: bool,
+}
+
+impl Said {
+    /// What a person said, or `None` for bots, edits, deletions and other events.
+    fn of(callback: &SlackPushEventCallback) -> Option<Self> {
+        let (channel, user, content, origin) = match &callback.event {
+            SlackEventCallbackBody::AppMention(mention) => (
+                Some(mention.channel.clone()),
+                Some(mention.user.clone()),
+                Some(&mention.content),
+                &mention.origin,
+            ),
+            SlackEventCallbackBody::Message(message) => {
+                let by_person = message.sender.bot_id.is_none()
+                    && matches!(
+                        message.subtype,
+                        None | Some(
+                            SlackMessageEventType::FileShare
+                                | SlackMessageEventType::ThreadBroadcast
+                        )
+                    );
+                if !by_person {
+                    return None;
+                }
+                (
+                    message.origin.channel.clone(),
+                    message.sender.user.clone(),
+                    message.content.as_ref(),
+                    &message.origin,
+                )
+            }
+            _ => return None,
+        };
+        let text = content.and_then(|c| c.text.clone()).unwrap_or_default();
+        Some(Self {
+            channel: channel?.0,
+            user: user.map(|u| u.0).unwrap_or_default(),
+            mentioned: mentions_bot(callback),
+            text,
+            ts: origin.ts.0.clone(),
+            thread_ts: origin.thread_ts.clone().map(|ts| ts.0),
+            file: content
+                .and_then(|c| c.files.as_ref())
+                .and_then(|files| files.first().cloned()),
+        })
     }
 }
 
 /// What makes deliveries the same human action: a message is its channel and `ts` (a mention
 /// arrives as both `message` and `app_mention`, with different event ids); anything else its
 /// event id.
-pub fn delivery_key(payload: &Value) -> String {
-    let event = &payload["event"];
-    match (event["channel"].as_str(), event["ts"].as_str()) {
-        (Some(channel), Some(ts))
-            if matches!(event["type"].as_str(), Some("message" | "app_mention")) =>
-        {
-            format!("slack:message:{channel}:{ts}")
+pub fn delivery_key(callback: &SlackPushEventCallback) -> String {
+    let message = match &callback.event {
+        SlackEventCallbackBody::AppMention(mention) => {
+            Some((Some(&mention.channel), &mention.origin.ts))
         }
-        _ => format!(
-            "slack:event:{}",
-            payload["event_id"].as_str().unwrap_or_default()
-        ),
+        SlackEventCallbackBody::Message(message) => {
+            Some((message.origin.channel.as_ref(), &message.origin.ts))
+        }
+        _ => None,
+    };
+    match message {
+        Some((Some(channel), ts)) => format!("slack:message:{channel}:{ts}"),
+        _ => format!("slack:event:{}", callback.event_id),
     }
 }
 
-/// Whether the event's text mentions this bot (`authorizations[].user_id` is the bot's user),
-/// so that a mention is handled as one whichever of its two deliveries comes first.
-pub fn mentions_bot(payload: &Value) -> bool {
-    let text = payload["event"]["text"].as_str().unwrap_or_default();
-    payload["event"]["type"] == "app_mention"
-        || payload["authorizations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a["user_id"].as_str())
-            .any(|bot| text.contains(&format!("<@{bot}>")))
+/// Whether the event addresses this bot: an `app_mention`, or a message whose text mentions
+/// the bot's user (`authorizations[].user_id`), so that a mention is handled as one whichever
+/// of its two deliveries comes first.
+pub fn mentions_bot(callback: &SlackPushEventCallback) -> bool {
+    let text = match &callback.event {
+        SlackEventCallbackBody::AppMention(_) => return true,
+        SlackEventCallbackBody::Message(message) => message
+            .content
+            .as_ref()
+            .and_then(|c| c.text.as_deref())
+            .unwrap_or_default(),
+        _ => return false,
+    };
+    callback
+        .authorizations
+        .iter()
+        .flatten()
+        .any(|bot| text.contains(&format!("<@{}>", bot.user_id)))
 }
 
 /// A message or mention: in a verdict thread it is discussion; a mention outside one is a command.
-async fn handle_event(app: Arc<SlackApp>, event: Value) {
-    if event["bot_id"].is_string() || event["subtype"] == "bot_message" {
-        return;
-    }
-    let channel = event["channel"].as_str().unwrap_or_default().to_string();
-    let text = event["text"].as_str().unwrap_or_default();
-    let user = event["user"].as_str().unwrap_or_default().to_string();
-    let mentioned = event["type"] == "app_mention";
-    if let Some(thread_ts) = event["thread_ts"].as_str() {
+async fn handle_said(app: Arc<SlackApp>, said: Said) {
+    let Said {
+        channel,
+        user,
+        text,
+        ts,
+        thread_ts,
+        file,
+        mentioned,
+    } = said;
+    if let Some(thread_ts) = &thread_ts {
         let thread = ThreadRef {
             platform: "slack".into(),
             channel: channel.clone(),
-            thread_id: thread_ts.to_string(),
+            thread_id: thread_ts.clone(),
         };
         if let Ok(Some(investigation)) = app.service.store().investigation_for_thread(&thread).await
         {
@@ -469,7 +585,7 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
                 &channel,
                 thread_ts,
                 &investigation,
-                parse_reply(text, mentioned),
+                parse_reply(&text, mentioned),
                 &user,
             )
             .await;
@@ -477,20 +593,20 @@ async fn handle_event(app: Arc<SlackApp>, event: Value) {
         }
     }
     if !mentioned {
-        if let Some(file) = event["files"].as_array().and_then(|files| files.first()) {
+        if let Some(file) = &file {
             app.remember_file(&channel, &user, file);
         }
         return;
     }
-    let reply_in = event["ts"].as_str().map(str::to_string);
-    if let Some(file) = event["files"].as_array().and_then(|files| files.first()) {
-        let name = file["name"].as_str().unwrap_or("the file");
+    let reply_in = Some(ts);
+    if let Some(file) = file {
+        let name = file.name.clone().unwrap_or_else(|| "the file".to_string());
         if let Some(ticket) = app
-            .admit_mention(&user, &channel, reply_in.as_deref(), name)
+            .admit_mention(&user, &channel, reply_in.as_deref(), &name)
             .await
         {
             ticket
-                .run(app.investigate_file(channel, reply_in, file.clone()))
+                .run(app.investigate_file(channel, reply_in, file))
                 .await;
         }
         return;
@@ -538,38 +654,21 @@ async fn discuss(
     }
 }
 
-/// A Slack file object in the neutral shape.
-fn attachment_of(file: &Value) -> Attachment {
-    let text = |key: &str| file[key].as_str().map(str::to_string);
+/// A Slack file object in the neutral shape (slack-morphism does not read Slack's `size`;
+/// the download's own limit holds the line).
+fn attachment_of(file: &SlackFile) -> Attachment {
     Attachment {
-        name: text("name").unwrap_or_else(|| "upload".to_string()),
-        size: file["size"].as_u64(),
-        kind: text("filetype").or_else(|| text("mimetype")),
-        url: text("url_private_download").or_else(|| text("url_private")),
-    }
-}
-
-#[derive(Deserialize)]
-struct InteractionForm {
-    payload: String,
-}
-
-async fn interaction(
-    State(app): State<Arc<SlackApp>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(reason) = app.verify(&headers, &body) {
-        return unauthorized(reason);
-    }
-    let payload = serde_urlencoded::from_bytes::<InteractionForm>(&body)
-        .ok()
-        .and_then(|f| serde_json::from_str::<Value>(&f.payload).ok());
-    match payload {
-        Some(payload) => {
-            app.on_interaction(payload);
-            StatusCode::OK.into_response()
-        }
-        None => (StatusCode::BAD_REQUEST, "not an interaction payload").into_response(),
+        name: file.name.clone().unwrap_or_else(|| "upload".to_string()),
+        size: None,
+        kind: file
+            .filetype
+            .as_ref()
+            .map(|t| t.0.clone())
+            .or_else(|| file.mimetype.as_ref().map(|m| m.0.clone())),
+        url: file
+            .url_private_download
+            .as_ref()
+            .or(file.url_private.as_ref())
+            .map(|url| url.to_string()),
     }
 }

@@ -1,40 +1,65 @@
-//! Block Kit rendering of the neutral verdict message.
+//! Block Kit rendering of the neutral verdict message, in slack-morphism's block models.
 
-use serde_json::{json, Value};
+use slack_morphism::prelude::*;
 
-use crate::chat::message::{truncate_chars, VerdictMessage};
+use crate::chat::message::{truncate_chars, VerdictMessage, CONFIRM};
+
+/// Slack's limits: a header's text, a section's text, one of a section's fields.
+const HEADER_CHARS: usize = 150;
+const SECTION_CHARS: usize = 3000;
+const FIELD_CHARS: usize = 2000;
+
+fn markdown(text: &str, limit: usize) -> SlackBlockText {
+    SlackBlockMarkDownText::new(truncate_chars(text, limit)).into()
+}
+
+fn section(text: &str) -> SlackBlock {
+    SlackSectionBlock::new()
+        .with_text(markdown(text, SECTION_CHARS))
+        .into()
+}
 
 /// Blocks for a verdict: header, verdict, one section per agent, hypothesis, similar
 /// incidents, and the Confirm / False positive / Explain buttons (value = investigation id).
-pub fn verdict_blocks(message: &VerdictMessage) -> Value {
+pub fn verdict_blocks(message: &VerdictMessage) -> Vec<SlackBlock> {
+    let headline =
+        SlackBlockPlainText::new(truncate_chars(&message.headline, HEADER_CHARS)).with_emoji(true);
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": truncate_chars(&message.headline, 150), "emoji": true}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate_chars(&message.verdict, 3000)}}),
+        SlackHeaderBlock::new(headline.into()).into(),
+        section(&message.verdict),
     ];
-    let fields: Vec<Value> = message
+    let fields = message
         .agents
         .iter()
-        .map(|(agent, finding)| json!({"type": "mrkdwn", "text": truncate_chars(&format!("*{agent}*\n{finding}"), 2000)}))
+        .map(|(agent, finding)| markdown(&format!("*{agent}*\n{finding}"), FIELD_CHARS))
         .collect();
-    blocks.push(json!({"type": "section", "fields": fields}));
-    blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate_chars(&format!("*Hypothesis:* {}", message.hypothesis), 3000)}}));
+    blocks.push(SlackSectionBlock::new().with_fields(fields).into());
+    blocks.push(section(&format!("*Hypothesis:* {}", message.hypothesis)));
     if !message.similar.is_empty() {
         let lines: Vec<String> = message.similar.iter().map(|s| format!("• {s}")).collect();
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate_chars(&format!("Seen before:\n{}", lines.join("\n")), 3000)}]}));
+        let seen = format!("Seen before:\n{}", lines.join("\n"));
+        let text = SlackBlockMarkDownText::new(truncate_chars(&seen, SECTION_CHARS));
+        blocks.push(SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(text)]).into());
     }
-    let buttons: Vec<Value> = message
+    let buttons = message
         .buttons
         .iter()
         .map(|b| {
-            let mut button = json!({"type": "button", "action_id": b.action, "value": message.investigation_id, "text": {"type": "plain_text", "text": b.label}});
-            if b.action == crate::chat::message::CONFIRM {
-                button["style"] = json!("primary");
-            }
-            button
+            let button = SlackBlockButtonElement::new(b.label.into())
+                .with_action_id(b.action.into())
+                .with_value(message.investigation_id.clone());
+            let button = if b.action == CONFIRM {
+                button.with_style(SlackBlockButtonStyle::Primary)
+            } else {
+                button
+            };
+            SlackActionBlockElement::Button(button)
         })
         .collect();
-    blocks.push(json!({"type": "actions", "block_id": format!("verdict:{}", message.investigation_id), "elements": buttons}));
-    Value::Array(blocks)
+    let actions = SlackActionsBlock::new(buttons)
+        .with_block_id(format!("verdict:{}", message.investigation_id).into());
+    blocks.push(actions.into());
+    blocks
 }
 
 #[cfg(test)]
@@ -54,9 +79,10 @@ mod tests {
             similar: vec!["api on 2026-11-20 (confirmed: pool)".into()],
             buttons: VERDICT_BUTTONS.to_vec(),
         };
-        let blocks = verdict_blocks(&message);
+        let blocks = serde_json::to_value(verdict_blocks(&message)).unwrap();
         let blocks = blocks.as_array().unwrap();
         assert_eq!(blocks[0]["type"], "header");
+        assert_eq!(blocks[0]["text"]["type"], "plain_text");
         assert_eq!(blocks[2]["fields"].as_array().unwrap().len(), 3);
         assert_eq!(
             blocks[3]["text"]["text"].as_str().unwrap().chars().count(),
@@ -64,6 +90,8 @@ mod tests {
             "long texts are cut"
         );
         let actions = blocks.last().unwrap();
+        assert_eq!(actions["block_id"], "verdict:inv-1");
+        assert_eq!(actions["elements"][0]["style"], "primary");
         assert_eq!(actions["elements"][1]["action_id"], "false_positive");
         assert_eq!(actions["elements"][1]["value"], "inv-1");
     }

@@ -1,8 +1,7 @@
-//! Slack adapter: request verification, Block Kit rendering, and (in `serve`) the translation
+//! Slack adapter over slack-morphism: Block Kit rendering, the Web API calls, and (in `serve`) the translation
 //! between Slack's commands, events and interactions and the neutral `chat` layer.
 
 pub mod app;
 pub mod blocks;
-pub mod signature;
 pub mod socket;
 pub mod web;

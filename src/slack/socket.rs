@@ -1,88 +1,91 @@
-//! Socket Mode: with an app-level token (`xapp-…`) the bot opens a websocket to Slack
-//! (`apps.connections.open`) and receives commands, events and button presses over it — no
-//! public URL needed. Every envelope is acknowledged; on `disconnect` or any error the bot
-//! reconnects with a growing pause (1 s up to 30 s).
+//! Socket Mode: with an app-level token (`xapp-…`) the bot opens a websocket to Slack and
+//! receives commands, events and button presses over it — no public URL needed.
+//! slack-morphism's listener opens the connection (`apps.connections.open`), acknowledges each
+//! envelope (with the slash command's answer as its payload), and reconnects when Slack says
+//! `disconnect` or the connection drops. This file only hands its typed events to `SlackApp`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
+use slack_morphism::prelude::*;
 
-use super::app::{SlackApp, SlashCommand};
-use super::web::SlackWeb;
+use super::app::SlackApp;
+use super::web::{token, Client};
 
-const FIRST_PAUSE: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The error slack-morphism hands its error handlers and callbacks.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Runs forever, reconnecting as needed.
-pub async fn run(app: Arc<SlackApp>, opener: SlackWeb) {
-    let mut pauses = crate::retry::pauses(FIRST_PAUSE, MAX_BACKOFF);
-    loop {
-        match session(&app, &opener).await {
-            Ok(()) => {
-                tracing::info!("Socket Mode connection closed by Slack; reconnecting");
-                pauses = crate::retry::pauses(FIRST_PAUSE, MAX_BACKOFF);
-            }
-            Err(e) => {
-                let pause = pauses.next().unwrap_or(MAX_BACKOFF);
-                tracing::warn!(error = %e, wait_ms = pause.as_millis() as u64, "Socket Mode connection failed; retrying");
-                tokio::time::sleep(pause).await;
-            }
-        }
+/// Seconds between attempts while Slack cannot be reached.
+const RECONNECT_SECONDS: u64 = 5;
+
+/// The running listener; dropping it closes the connection.
+pub type Listener = SlackClientSocketModeListener<SlackClientHyperHttpsConnector>;
+
+/// Connects with `app_token` and keeps the connection open until the listener is dropped.
+pub async fn listen(app: Arc<SlackApp>, client: Arc<Client>, app_token: &str) -> Listener {
+    let environment = Arc::new(
+        SlackClientEventsListenerEnvironment::new(client)
+            .with_error_handler(unreadable)
+            .with_user_state(app),
+    );
+    let callbacks = SlackSocketModeListenerCallbacks::new()
+        .with_command_events(on_command)
+        .with_push_events(on_event)
+        .with_interaction_events(on_interaction);
+    // One connection: Slack sends each envelope to one of an app's connections, and the
+    // store already keeps two replicas from answering the same message twice.
+    let config = SlackClientSocketModeConfig::new()
+        .with_max_connections_count(1)
+        .with_reconnect_timeout_in_seconds(RECONNECT_SECONDS);
+    let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
+    if let Err(e) = listener.listen_for(&token(app_token)).await {
+        tracing::error!(error = %e, "Slack Socket Mode could not start");
     }
+    listener.start().await;
+    listener
 }
 
-/// One websocket session, until Slack says `disconnect` or the connection drops.
-async fn session(app: &Arc<SlackApp>, opener: &SlackWeb) -> anyhow::Result<()> {
-    let opened = opener.call("apps.connections.open", &json!({})).await?;
-    let url = opened["url"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("apps.connections.open gave no url"))?;
-    let (socket, _) = tokio_tungstenite::connect_async(url).await?;
-    let (mut outgoing, mut incoming) = socket.split();
-    while let Some(message) = incoming.next().await {
-        let text = match message? {
-            Message::Text(text) => text,
-            Message::Ping(data) => {
-                outgoing.send(Message::Pong(data)).await?;
-                continue;
-            }
-            Message::Close(_) => return Ok(()),
-            _ => continue,
-        };
-        let Ok(envelope) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        if envelope["type"] == "disconnect" {
-            return Ok(());
-        }
-        if let Some(ack) = handle(app, &envelope).await {
-            outgoing.send(Message::text(ack.to_string())).await?;
-        }
-    }
+/// The app the listener was given.
+async fn app_of(state: &SlackClientEventsUserState) -> Result<Arc<SlackApp>, BoxError> {
+    state
+        .read()
+        .await
+        .get_user_state::<Arc<SlackApp>>()
+        .cloned()
+        .ok_or_else(|| "the Slack app is not in the listener's state".into())
+}
+
+async fn on_command(
+    command: SlackCommandEvent,
+    _client: Arc<Client>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    Ok(app_of(&state).await?.on_command(command).await)
+}
+
+async fn on_event(
+    callback: SlackPushEventCallback,
+    _client: Arc<Client>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    app_of(&state).await?.on_event(callback);
     Ok(())
 }
 
-/// The acknowledgement for an envelope (with the slash command's answer as its payload).
-async fn handle(app: &Arc<SlackApp>, envelope: &Value) -> Option<Value> {
-    let envelope_id = envelope["envelope_id"].as_str()?;
-    let payload = envelope["payload"].clone();
-    let answer = match envelope["type"].as_str()? {
-        "slash_commands" => match serde_json::from_value::<SlashCommand>(payload) {
-            Ok(command) => Some(app.on_command(command).await),
-            Err(_) => None,
-        },
-        "events_api" => app.on_event(payload),
-        "interactive" => {
-            app.on_interaction(payload);
-            None
-        }
-        _ => None,
-    };
-    Some(match answer {
-        Some(answer) => json!({"envelope_id": envelope_id, "payload": answer}),
-        None => json!({"envelope_id": envelope_id}),
-    })
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<Client>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    app_of(&state).await?.on_interaction(event);
+    Ok(())
+}
+
+/// An envelope slack-morphism could not read is logged; the connection goes on.
+fn unreadable(
+    error: BoxError,
+    _client: Arc<Client>,
+    _state: SlackClientEventsUserState,
+) -> axum::http::StatusCode {
+    tracing::warn!(%error, "unreadable Slack Socket Mode envelope");
+    axum::http::StatusCode::OK
 }

@@ -66,7 +66,7 @@ impl FakeSlack {
         let addr = listener.local_addr().unwrap();
         fake.inner.lock().unwrap().base = format!("http://{addr}");
         let router = Router::new()
-            .route("/api/{method}", post(web_api))
+            .route("/api/{method}", post(web_api).get(web_api_get))
             .route("/upload/{file_id}", post(upload))
             .route("/files/{name}", axum::routing::get(serve_file))
             .route("/socket", axum::routing::get(socket))
@@ -212,15 +212,38 @@ async fn upload(
     State(fake): State<FakeSlack>,
     Path(file_id): Path<String>,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     let mut inner = fake.inner.lock().unwrap();
     match inner.uploads.get_mut(&file_id) {
         Some(slot) => {
             *slot = body.to_vec();
-            StatusCode::OK
+            // Slack's upload host answers in plain text.
+            format!("OK - {}", body.len()).into_response()
         }
-        None => StatusCode::NOT_FOUND,
+        None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// Form fields (or query parameters) as a JSON object of strings.
+fn fields(raw: &[u8]) -> Value {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+/// Slack takes any method's arguments as a query string too (`files.getUploadURLExternal`).
+async fn web_api_get(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    query: axum::extract::RawQuery,
+) -> Response {
+    let body = fields(query.0.unwrap_or_default().as_bytes());
+    answer(fake, method, headers, body)
 }
 
 async fn web_api(
@@ -229,15 +252,12 @@ async fn web_api(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let body: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| {
-        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-        Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        )
-    });
+    let body: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| fields(&raw));
+    answer(fake, method, headers, body)
+}
+
+/// Answers one Web API call as Slack would, and records it.
+fn answer(fake: FakeSlack, method: String, headers: HeaderMap, body: Value) -> Response {
     let mut inner = fake.inner.lock().unwrap();
     if inner.rate_limit_next > 0 {
         inner.rate_limit_next -= 1;
@@ -275,7 +295,13 @@ async fn web_api(
     });
     let answer = match method.as_str() {
         "chat.postMessage" | "chat.update" => {
-            json!({"ok": true, "channel": body["channel"], "ts": ts})
+            // Slack echoes the message it stored.
+            let mut message = json!({"type": "message", "ts": ts, "user": "U0BOT", "bot_id": "B0BOT",
+                "text": body["text"], "team": "T0TEAM"});
+            if body["blocks"].is_array() {
+                message["blocks"] = body["blocks"].clone();
+            }
+            json!({"ok": true, "channel": body["channel"], "ts": ts, "message": message})
         }
         "files.getUploadURLExternal" => {
             let file_id = format!("F{}", inner.next_ts);
@@ -289,21 +315,92 @@ async fn web_api(
                 _ => json!({"ok": false, "error": "file_upload_incomplete"}),
             }
         }
+        "assistant.threads.setStatus" | "reactions.add" => json!({"ok": true}),
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     Json(answer).into_response()
 }
 
+/// The signature Slack sends with a request: `v0=` + hex HMAC-SHA256 of
+/// `v0:{timestamp}:{body}` keyed with the app's signing secret.
+pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A slash command's form fields, as Slack sends them.
+pub fn command_form(text: &str, channel: &str, user: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
+        ("team_id", "T0TEAM"),
+        ("team_domain", "example"),
+        ("channel_id", channel),
+        ("channel_name", "incidents"),
+        ("user_id", user),
+        ("user_name", "sre"),
+        ("command", "/anomaly"),
+        ("text", text),
+        ("api_app_id", "A0APP"),
+        (
+            "response_url",
+            "https://hooks.slack.com/commands/T0TEAM/1/abcdef",
+        ),
+        ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+    ])
+    .unwrap()
+}
+
+/// The same command as a Socket Mode payload (a JSON object).
+pub fn command_payload(text: &str, channel: &str, user: &str) -> Value {
+    let fields: Vec<(String, String)> =
+        serde_urlencoded::from_str(&command_form(text, channel, user)).unwrap();
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+/// An Events API delivery of `event`, as Slack wraps it (the bot's user is `U0BOT`).
+pub fn event_envelope(event_id: &str, event: Value) -> Value {
+    json!({"type": "event_callback", "token": "XXYYZZ", "team_id": "T0TEAM", "api_app_id": "A0APP",
+        "event": event, "event_id": event_id, "event_time": 1_700_000_000,
+        "authorizations": [{"enterprise_id": null, "team_id": "T0TEAM", "user_id": "U0BOT", "is_bot": true}]})
+}
+
+/// The interaction Slack sends when `user` presses the button `action` (value `value`) under
+/// the message `message_ts` in `channel`.
+pub fn button_press(
+    action: &str,
+    value: &str,
+    channel: &str,
+    user: &str,
+    message_ts: &str,
+) -> Value {
+    json!({
+        "type": "block_actions",
+        "team": {"id": "T0TEAM", "domain": "example"},
+        "user": {"id": user, "username": "sre", "team_id": "T0TEAM"},
+        "api_app_id": "A0APP",
+        "token": "XXYYZZ",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": false},
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "channel": {"id": channel, "name": "incidents"},
+        "message": {"type": "message", "ts": message_ts, "text": "verdict", "user": "U0BOT"},
+        "response_url": "https://hooks.slack.com/actions/T0TEAM/1/abcdef",
+        "actions": [{"type": "button", "action_id": action, "block_id": "verdict", "value": value,
+                     "text": {"type": "plain_text", "text": action}, "action_ts": "1700000000.000100"}]
+    })
+}
+
 /// Sends `/anomaly <text>` to the bot at `bot_url`, signed with `secret` as Slack would, and
 /// returns its immediate (ephemeral) answer.
 pub async fn slash(bot_url: &str, secret: &str, text: &str) -> Value {
-    let body = serde_urlencoded::to_string([
-        ("command", "/anomaly"),
-        ("text", text),
-        ("channel_id", "C0INCIDENT"),
-        ("user_id", "U0SRE"),
-    ])
-    .unwrap();
+    let body = command_form(text, "C0INCIDENT", "U0SRE");
     let response = signed_post(
         &reqwest::Client::new(),
         &format!("{bot_url}/slack/commands"),
@@ -318,9 +415,7 @@ pub async fn slash(bot_url: &str, secret: &str, text: &str) -> Value {
 
 /// Sends an Events API delivery of `event` (the bot's user is `U0BOT`), signed with `secret`.
 pub async fn post_event(bot_url: &str, secret: &str, event_id: &str, event: Value) {
-    let body = json!({"type": "event_callback", "event_id": event_id,
-        "authorizations": [{"user_id": "U0BOT"}], "event": event})
-    .to_string();
+    let body = event_envelope(event_id, event).to_string();
     let url = format!("{bot_url}/slack/events");
     let response = signed_post(
         &reqwest::Client::new(),
@@ -342,7 +437,7 @@ pub async fn signed_post(
     body: String,
 ) -> reqwest::Response {
     let timestamp = chrono::Utc::now().timestamp().to_string();
-    let signature = anomaly_hunter::slack::signature::sign(secret, &timestamp, body.as_bytes());
+    let signature = sign(secret, &timestamp, body.as_bytes());
     client
         .post(url)
         .header("content-type", content_type)
