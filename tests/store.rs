@@ -504,6 +504,42 @@ async fn a_files_other_columns_are_stored_and_loaded_as_related_series() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_related_metric_a_few_seconds_off_is_aligned_to_the_nearest_point() {
+    for (backend, store) in support::stores("related_offset").await {
+        let minute = 60_000;
+        let timestamps: Vec<i64> = (0..60).map(|i| 1_700_000_000_000 + i * minute).collect();
+        let values: Vec<f64> = (0..60).map(|i| 100.0 + (i % 7) as f64).collect();
+        store
+            .ingest_points("queue_depth", &timestamps, &values)
+            .await
+            .unwrap();
+        // Another exporter's clock runs 7 s late, and it missed one scrape.
+        let (late, busy): (Vec<i64>, Vec<f64>) = timestamps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 30)
+            .map(|(i, t)| (t + 7_000, i as f64))
+            .unzip();
+        store
+            .ingest_points("queue_depth.workers_busy", &late, &busy)
+            .await
+            .unwrap();
+        let loaded = store.load_series("queue_depth", None).await.unwrap();
+        assert_eq!(loaded.related[0].name, "workers_busy", "{backend}");
+        let column = &loaded.related[0].values;
+        assert_eq!(
+            (column[0], column[10], column[59]),
+            (0.0, 10.0, 59.0),
+            "{backend}"
+        );
+        assert!(
+            column[30].is_nan(),
+            "{backend}: the missed scrape stays blank"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn alerts_are_recorded_once_and_stay_pending_until_posted() {
     use anomaly_hunter::sources::alertmanager::parse_notification;
     use anomaly_hunter::store::AlertThreads;

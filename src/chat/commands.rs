@@ -107,7 +107,18 @@ fn parse_check(words: &[&str]) -> Result<Command, CommandError> {
                 let amount = words.next().ok_or_else(|| {
                     CommandError::BadLookback(format!("`{word}` needs a duration like 6h"))
                 })?;
-                lookback_ms = Some(parse_duration(amount).map_err(CommandError::BadLookback)?);
+                // `last 6 hours`: the number and its unit arrive as two words.
+                let spelled_out = words
+                    .peek()
+                    .filter(|_| amount.chars().all(|c| c.is_ascii_digit()))
+                    .and_then(|unit| parse_duration(&format!("{amount} {unit}")).ok());
+                lookback_ms = Some(match spelled_out {
+                    Some(duration) => {
+                        words.next();
+                        duration
+                    }
+                    None => parse_duration(amount).map_err(CommandError::BadLookback)?,
+                });
             }
             _ => match parse_duration(word) {
                 Ok(duration) if lookback_ms.is_none() => lookback_ms = Some(duration),
@@ -226,6 +237,13 @@ mod tests {
             parse("check api last six", false),
             Err(CommandError::BadLookback(_))
         ));
+        assert_eq!(
+            parse("check api last 6 hours", false),
+            Ok(Command::Check {
+                metric: Some("api".into()),
+                lookback_ms: Some(6 * 3_600_000)
+            })
+        );
         assert!(matches!(
             parse("check api last", false),
             Err(CommandError::BadLookback(_))

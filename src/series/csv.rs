@@ -1,13 +1,15 @@
 //! CSV ingest through polars: `timestamp,value` or `timestamp` plus several numeric columns.
 //!
-//! Polars splits the file (fast, multi-threaded) into text columns; we then parse every cell
-//! ourselves so that an error can name the exact line and column, as a person needs to fix it.
+//! Polars splits the file (fast, multi-threaded) into text columns and casts the numeric ones
+//! to Float64; a cell it cannot read is looked at here, so that an error names the exact line
+//! and column, as a person needs to fix it. Timestamps are read by `TimestampFormat`, which
+//! knows the shapes exporters write (RFC 3339, calendar text, Unix seconds or milliseconds).
 //! Size limits are enforced before any parsing.
 
 use std::io::{Cursor, Read};
 use std::path::Path;
 
-use polars::prelude::{CsvReadOptions, DataFrame, SerReader, StringChunked};
+use polars::prelude::{ChunkCast, CsvReadOptions, DataFrame, DataType, SerReader, StringChunked};
 use thiserror::Error;
 
 use super::timestamp::TimestampFormat;
@@ -364,27 +366,31 @@ pub(super) fn parse_timestamps(
         .collect()
 }
 
-/// Parses a numeric column: blank cells are missing values; text is an error unless the
-/// column has no number at all (then it is not a numeric column).
+/// Reads a numeric column as Float64: polars casts the cells; the few it cannot (padded with
+/// spaces, or not numbers) are looked at here. Blank cells are missing values; text is an
+/// error naming its line, unless the column has no number at all (then it is not a numeric
+/// column).
 fn parse_numbers(
     column: &StringChunked,
     name: &str,
     lines: &DataLines,
 ) -> Result<Vec<Option<f64>>, Problem> {
+    let cast = column
+        .cast(&DataType::Float64)
+        .map_err(|e| Problem::Malformed(e.to_string()))?;
+    let numbers = cast.f64().map_err(|e| Problem::Malformed(e.to_string()))?;
     let mut parsed = Vec::with_capacity(column.len());
     let mut first_bad: Option<(usize, String)> = None;
     let mut any_number = false;
-    for (row, cell) in column.iter().enumerate() {
+    for (row, (number, cell)) in numbers.iter().zip(column.iter()).enumerate() {
         let text = cell.map(str::trim).unwrap_or("");
-        if is_blank(text) {
-            parsed.push(None);
-            continue;
-        }
-        match text.parse::<f64>() {
-            Ok(v) if v.is_finite() => {
+        let number = number.or_else(|| text.parse::<f64>().ok());
+        match number {
+            Some(v) if v.is_finite() => {
                 any_number = true;
                 parsed.push(Some(v));
             }
+            _ if is_blank(text) => parsed.push(None),
             _ => {
                 first_bad.get_or_insert((row, text.to_string()));
                 parsed.push(None);

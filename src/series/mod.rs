@@ -3,6 +3,7 @@
 //! A `Series` is already clean: timestamps sorted and unique, values finite. Gaps and blank
 //! cells are recorded next to the data rather than invented.
 
+pub mod align;
 pub mod csv;
 pub mod events;
 pub mod timestamp;
@@ -177,7 +178,8 @@ fn merge_duplicates(rows: Vec<RawRow>) -> Vec<RawRow> {
     merged.into_iter().map(|(row, _)| row).collect()
 }
 
-fn median_interval(timestamps: &[i64]) -> i64 {
+/// The usual spacing of `timestamps`: the median of their differences (1 ms at least).
+pub fn median_interval(timestamps: &[i64]) -> i64 {
     let mut spacing: Vec<i64> = timestamps.windows(2).map(|w| w[1] - w[0]).collect();
     if spacing.is_empty() {
         return 1;

@@ -178,30 +178,22 @@ pub fn write_calendar(out: &mut impl std::io::Write, ms: i64) -> std::io::Result
     }
 }
 
-/// Parses a look-back such as `90s`, `30m`, `6h`, `7d` or `2w` into milliseconds.
+/// Parses a look-back such as `90s`, `30m`, `6h`, `1h30m`, `7d` or `2w` into milliseconds
+/// (humantime's grammar; `m` is minutes, `M` months).
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 30m, 6h or 7d"))?;
-    let unit_ms = match unit {
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 604_800_000,
-        _ => return Err(format!("`{text}`: the unit must be s, m, h, d or w")),
-    };
-    match number.checked_mul(unit_ms) {
-        Some(0) => Err(format!("`{text}`: a look-back must be longer than zero")),
-        Some(ms) if ms <= MAX_DURATION_MS => Ok(ms),
-        _ => Err(format!(
-            "`{text}` is longer than any history kept (at most 3650d)"
-        )),
+    let too_long = || format!("`{text}` is longer than any history kept (at most 3650d)");
+    let duration = humantime::parse_duration(text).map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => too_long(),
+        humantime::DurationError::UnknownUnit { .. } => {
+            format!("`{text}`: the unit must be s, m, h, d or w (as in 30m, 6h, 1h30m or 7d)")
+        }
+        _ => format!("`{text}` is not a duration like 30m, 6h or 7d"),
+    })?;
+    match i64::try_from(duration.as_millis()) {
+        Ok(0) => Err(format!("`{text}`: a look-back must be longer than zero")),
+        Ok(ms) if ms <= MAX_DURATION_MS => Ok(ms),
+        _ => Err(too_long()),
     }
 }
 
@@ -225,6 +217,14 @@ mod tests {
         assert!(parse_duration("0m")
             .unwrap_err()
             .contains("longer than zero"));
+        assert_eq!(parse_duration("1h30m"), Ok(90 * 60_000));
+        assert_eq!(parse_duration("90s"), Ok(90_000));
+        assert!(parse_duration("6")
+            .unwrap_err()
+            .contains("the unit must be"));
+        assert!(parse_duration("6 parsecs")
+            .unwrap_err()
+            .contains("the unit must be"));
     }
 
     #[test]
@@ -288,7 +288,11 @@ mod tests {
         assert_eq!(parse_duration("6h"), Ok(21_600_000));
         assert_eq!(parse_duration("30m"), Ok(1_800_000));
         assert_eq!(parse_duration("7d"), Ok(604_800_000));
-        assert!(parse_duration("6 hours").is_err());
+        assert_eq!(
+            parse_duration("6 hours"),
+            Ok(21_600_000),
+            "humantime reads words too"
+        );
         assert!(parse_duration("h").is_err());
     }
 

@@ -13,7 +13,7 @@ use thiserror::Error;
 use tokio::sync::OnceCell;
 
 use crate::config::PrometheusSettings;
-use crate::series::{RawRow, Series, SeriesError};
+use crate::series::{align, RawRow, Series, SeriesError};
 use crate::store::HISTORY_FACTOR;
 
 use super::promql;
@@ -404,17 +404,10 @@ impl PromSeries {
         Ok(series)
     }
 
-    /// This series' values at `timestamps` (NaN where it has none or they are not finite).
-    pub fn aligned_to(&self, timestamps: &[i64]) -> Vec<f64> {
-        let mut values = vec![f64::NAN; timestamps.len()];
-        for (at, value) in &self.samples {
-            if let Ok(i) = timestamps.binary_search(at) {
-                if value.is_finite() {
-                    values[i] = *value;
-                }
-            }
-        }
-        values
+    /// This series' values at `timestamps`: its nearest sample within `tolerance_ms`, NaN
+    /// where it has none (or only a NaN or an infinity).
+    pub fn aligned_to(&self, timestamps: &[i64], tolerance_ms: i64) -> Vec<f64> {
+        align::nearest(timestamps, &self.samples, tolerance_ms)
     }
 }
 
@@ -518,7 +511,7 @@ mod tests {
             labels: [("__name__".to_string(), "x".to_string())].into(),
             samples,
         };
-        let aligned = prom.aligned_to(&[15_000, 45_000, 46_000]);
+        let aligned = prom.aligned_to(&[15_000, 45_000, 46_000], 0);
         assert_eq!(aligned[0], 1.0);
         assert!(aligned[1].is_nan() && aligned[2].is_nan());
         let series = prom.into_series("x", Some(100_000)).unwrap();

@@ -109,7 +109,8 @@ impl PrometheusSource {
                         .filter(|(_, candidate)| candidate.labels != own_labels)
                         .map(|(name, candidate)| RelatedColumn {
                             name: name.clone(),
-                            values: candidate.aligned_to(&series.timestamps),
+                            values: candidate
+                                .aligned_to(&series.timestamps, series.interval_ms / 2),
                         })
                         .filter(|column| column.values.iter().any(|v| v.is_finite()))
                         .take(MAX_RELATED)

@@ -1,4 +1,5 @@
-//! Statistical primitives: pure functions over slices, no I/O, no knowledge of chat or agents.
+//! Statistical primitives: pure functions over slices (polars for the rolling windows), no
+//! I/O, no knowledge of chat or agents.
 //!
 //! Every function tolerates `NaN` (missing) values where it says so, and never panics on
 //! short or empty input: it returns `None` or an empty result instead.
@@ -9,6 +10,7 @@ pub mod calendar;
 pub mod changepoint;
 pub mod live_score;
 pub mod robust;
+pub mod rolling;
 pub mod seasonality;
 pub mod tail;
 pub mod trend;

@@ -5,6 +5,7 @@
 //! per-phase median of the detrended values, so a few anomalous cycles do not bend the baseline.
 
 use super::robust::{median_in_place, robust_scale};
+use super::rolling::trailing_means;
 
 pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
@@ -153,19 +154,15 @@ pub fn regular_grid(timestamps: &[i64], values: &[f64], bucket_ms: i64) -> Optio
 /// leaves a cycle of exactly that width untouched, so a step cannot pose as seasonality.
 fn remove_moving_average(y: &[f64], width: usize) -> Vec<f64> {
     let n = y.len();
-    let mut prefix = Vec::with_capacity(n + 1);
-    prefix.push(0.0);
-    for v in y {
-        prefix.push(prefix.last().copied().unwrap_or(0.0) + v);
+    if n == 0 {
+        return Vec::new();
     }
+    // Windows are centred, shifted inwards at the ends so each holds `width` values.
+    let width = width.clamp(1, n);
+    let means = trailing_means(y, width);
     let half = width / 2;
     (0..n)
-        .map(|i| {
-            let start = i.saturating_sub(half);
-            let end = (start + width).min(n);
-            let start = end.saturating_sub(width);
-            y[i] - (prefix[end] - prefix[start]) / (end - start) as f64
-        })
+        .map(|i| y[i] - means[i.saturating_sub(half).min(n - width) + width - 1])
         .collect()
 }
 

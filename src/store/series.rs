@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use super::{Store, StoreError};
 use crate::series::events::Event;
-use crate::series::{RawRow, Series};
+use crate::series::{align, median_interval, RawRow, Series};
 
 /// Rows per multi-row INSERT: well inside both backends' parameter limits.
 const BATCH: usize = 300;
@@ -182,7 +182,8 @@ impl Store {
     }
 
     /// The metrics stored as related to `metric` ([`related_metric`]), each as a column
-    /// aligned with `timestamps` (NaN where it has no point), by column name.
+    /// aligned with `timestamps` — the nearest point within half the usual interval, NaN where
+    /// it has none — by column name.
     async fn related_columns(
         &self,
         metric: &str,
@@ -191,6 +192,7 @@ impl Store {
         let (Some(&first), Some(&last)) = (timestamps.first(), timestamps.last()) else {
             return Ok(Vec::new());
         };
+        let tolerance = median_interval(timestamps) / 2;
         let prefix = related_metric(metric, "");
         // substr, not LIKE: `_` and `%` are ordinary in metric names, and SQLite's LIKE
         // ignores case.
@@ -201,27 +203,28 @@ impl Store {
         )
         .bind(prefix.chars().count() as i64)
         .bind(&prefix)
-        .bind(first)
-        .bind(last)
+        .bind(first.saturating_sub(tolerance))
+        .bind(last.saturating_add(tolerance))
         .fetch_all(self.pool())
         .await?;
-        let mut columns: Vec<(String, Vec<f64>)> = Vec::new();
+        let mut samples: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
         for row in rows {
             let name: String = row.try_get("metric")?;
             let column = name[prefix.len()..].to_string();
-            if columns.last().is_none_or(|(last, _)| *last != column) {
-                if columns.len() == MAX_RELATED {
+            if samples.last().is_none_or(|(last, _)| *last != column) {
+                if samples.len() == MAX_RELATED {
                     break;
                 }
-                columns.push((column, vec![f64::NAN; timestamps.len()]));
+                samples.push((column, Vec::new()));
             }
-            let ts: i64 = row.try_get("ts")?;
-            if let (Ok(at), Some((_, values))) = (timestamps.binary_search(&ts), columns.last_mut())
-            {
-                values[at] = row.try_get("value")?;
+            if let Some((_, points)) = samples.last_mut() {
+                points.push((row.try_get("ts")?, row.try_get("value")?));
             }
         }
-        Ok(columns)
+        Ok(samples
+            .into_iter()
+            .map(|(column, points)| (column, align::nearest(timestamps, &points, tolerance)))
+            .collect())
     }
 
     /// The stored series of `metric` for a check of its last `lookback_ms` (before its latest
