@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::fake_slack::{
-    button_press, command_form, command_payload, event_envelope, sign, FakeSlack,
+    button_press, command_form, command_payload, event_envelope, signed_request, FakeSlack,
 };
 use support::serve::ServeProcess;
 
@@ -70,16 +70,8 @@ impl Bot {
         age_seconds: i64,
         secret: &str,
     ) -> reqwest::Response {
-        let timestamp = (chrono::Utc::now().timestamp() - age_seconds).to_string();
-        self.http
-            .post(format!("{}{path}", self.url))
-            .header("content-type", content_type)
-            .header("x-slack-request-timestamp", &timestamp)
-            .header(
-                "x-slack-signature",
-                sign(secret, &timestamp, body.as_bytes()),
-            )
-            .body(body)
+        let url = format!("{}{path}", self.url);
+        signed_request(&self.http, &url, secret, content_type, body, age_seconds)
             .send()
             .await
             .unwrap()
@@ -278,18 +270,17 @@ async fn refusals_never_produce_a_verdict() {
     // A body too large to be a Slack payload is not read to its end: refused (400), or the
     // connection closed while the rest was still being sent.
     let padded = format!("{body}&padding={}", "x".repeat(2 << 20));
-    let timestamp = chrono::Utc::now().timestamp().to_string();
     // (Its own client: the connection it breaks is not pooled for the requests after it.)
-    let huge = reqwest::Client::new()
-        .post(format!("{}/slack/commands", bot.url))
-        .header("x-slack-request-timestamp", &timestamp)
-        .header(
-            "x-slack-signature",
-            sign(SECRET, &timestamp, padded.as_bytes()),
-        )
-        .body(padded)
-        .send()
-        .await;
+    let huge = signed_request(
+        &reqwest::Client::new(),
+        &format!("{}/slack/commands", bot.url),
+        SECRET,
+        "application/x-www-form-urlencoded",
+        padded,
+        0,
+    )
+    .send()
+    .await;
     if let Ok(huge) = huge {
         assert_eq!(huge.status(), 400);
     }

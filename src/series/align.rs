@@ -5,6 +5,12 @@
 
 use polars::prelude::*;
 
+/// How far a related sample may be from a timestamp and still be its value: half the usual
+/// interval, so a neighbouring point is never taken for this one.
+pub fn tolerance(interval_ms: i64) -> i64 {
+    interval_ms / 2
+}
+
 /// `samples` (any order; non-finite ones dropped) at each of `timestamps` (ascending): the
 /// nearest sample no more than `tolerance_ms` away, NaN where there is none.
 pub fn nearest(timestamps: &[i64], samples: &[(i64, f64)], tolerance_ms: i64) -> Vec<f64> {

@@ -8,7 +8,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::config::PrometheusSettings;
 use crate::series::events::Event;
-use crate::series::{RelatedColumn, Series};
+use crate::series::{align, RelatedColumn, Series};
 
 use super::prometheus::{PromSeries, Prometheus, PrometheusConfig, PrometheusError, QueryRange};
 use super::promql::service_selector;
@@ -109,8 +109,10 @@ impl PrometheusSource {
                         .filter(|(_, candidate)| candidate.labels != own_labels)
                         .map(|(name, candidate)| RelatedColumn {
                             name: name.clone(),
-                            values: candidate
-                                .aligned_to(&series.timestamps, series.interval_ms / 2),
+                            values: candidate.aligned_to(
+                                &series.timestamps,
+                                align::tolerance(series.interval_ms),
+                            ),
                         })
                         .filter(|column| column.values.iter().any(|v| v.is_finite()))
                         .take(MAX_RELATED)

@@ -192,7 +192,7 @@ impl Store {
         let (Some(&first), Some(&last)) = (timestamps.first(), timestamps.last()) else {
             return Ok(Vec::new());
         };
-        let tolerance = median_interval(timestamps) / 2;
+        let tolerance = align::tolerance(median_interval(timestamps));
         let prefix = related_metric(metric, "");
         // substr, not LIKE: `_` and `%` are ordinary in metric names, and SQLite's LIKE
         // ignores case.

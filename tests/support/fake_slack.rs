@@ -355,14 +355,7 @@ pub fn command_form(text: &str, channel: &str, user: &str) -> String {
 
 /// The same command as a Socket Mode payload (a JSON object).
 pub fn command_payload(text: &str, channel: &str, user: &str) -> Value {
-    let fields: Vec<(String, String)> =
-        serde_urlencoded::from_str(&command_form(text, channel, user)).unwrap();
-    Value::Object(
-        fields
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    )
+    fields(command_form(text, channel, user).as_bytes())
 }
 
 /// An Events API delivery of `event`, as Slack wraps it (the bot's user is `U0BOT`).
@@ -436,7 +429,22 @@ pub async fn signed_post(
     content_type: &str,
     body: String,
 ) -> reqwest::Response {
-    let timestamp = chrono::Utc::now().timestamp().to_string();
+    signed_request(client, url, secret, content_type, body, 0)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A POST of `body` to `url` signed with `secret` as Slack signs, stamped `age_seconds` ago.
+pub fn signed_request(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    content_type: &str,
+    body: String,
+    age_seconds: i64,
+) -> reqwest::RequestBuilder {
+    let timestamp = (chrono::Utc::now().timestamp() - age_seconds).to_string();
     let signature = sign(secret, &timestamp, body.as_bytes());
     client
         .post(url)
@@ -444,7 +452,4 @@ pub async fn signed_post(
         .header("x-slack-request-timestamp", timestamp)
         .header("x-slack-signature", signature)
         .body(body)
-        .send()
-        .await
-        .unwrap()
 }
