@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::chat::service::{ChatService, Investigated};
-use crate::config::{PrometheusSettings, RedpandaSettings, StoreSettings};
+use crate::config::{LlmSettings, PrometheusSettings, RedpandaSettings, StoreSettings};
 use crate::investigation::{investigate_and_record, Origin};
+use crate::language_model::evidence::{Brief, Task, MAX_SERIES_POINTS};
+use crate::language_model::{wire, ModelConfig};
 use crate::learning::threshold::describe_change;
 use crate::learning::FeedbackVerdict;
 use crate::render;
@@ -472,4 +474,35 @@ fn write_scores_json(
     });
     serde_json::to_writer_pretty(&mut *out, &document)?;
     writeln!(out)
+}
+
+/// `llm preview ID`: the exact request a summary of investigation `id` sends — URL, headers
+/// (the key itself never printed) and body. Nothing is sent.
+pub async fn llm_preview(store: &Store, settings: &LlmSettings, id: &str) -> Result<(), Failure> {
+    let stored = store.investigation(id).await?;
+    let model = settings.llm_model.clone().unwrap_or_else(|| {
+        eprintln!(
+            "LLM_MODEL is not set, so nothing is ever sent; with it set, this is the request:"
+        );
+        "<LLM_MODEL>".to_string()
+    });
+    let config = ModelConfig::with_model(settings, model).map_err(bad_input)?;
+    if config.send_series {
+        eprintln!("LLM_SEND_SERIES=true: a summary also carries up to {MAX_SERIES_POINTS} downsampled points of the series (not stored with the investigation, so not shown here).");
+    }
+    let brief = Brief::new(&Task::Summary, &stored.verdict, &[]);
+    let request = wire::request(&config.endpoint, &brief.to_message());
+    outln!("POST {}", request.url);
+    outln!("content-type: application/json");
+    let (header, prefix) = request.auth;
+    match config.has_key() {
+        true => outln!("{header}: {prefix}<LLM_API_KEY, not shown>"),
+        false => outln!("({header} not sent: LLM_API_KEY is not set)"),
+    }
+    for (name, value) in &request.headers {
+        outln!("{name}: {value}");
+    }
+    let body = serde_json::to_string_pretty(&request.body).context("serialising")?;
+    outln!("\n{body}");
+    Ok(())
 }

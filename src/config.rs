@@ -195,6 +195,46 @@ pub struct VoiceSettings {
     pub espeak: String,
 }
 
+/// The optional language model: a summary of each verdict and answers to questions in its
+/// thread, from the verdict's evidence only. Off unless LLM_MODEL is set.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Language model")]
+pub struct LlmSettings {
+    /// The model's name at the provider (`gpt-4o-mini`, `claude-sonnet-4-5`, `llama3.1`);
+    /// the model is on when this is set.
+    #[arg(long, env = "LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// Wire format: `openai` (any chat-completions server: OpenAI, Azure, vLLM, LiteLLM,
+    /// Ollama's /v1), `anthropic` (Messages API) or `ollama` (native /api/chat).
+    #[arg(long, env = "LLM_PROVIDER", default_value = "openai", ignore_case = true,
+          value_parser = ["openai", "anthropic", "ollama"])]
+    pub llm_provider: String,
+    /// Base URL (default https://api.openai.com/v1, https://api.anthropic.com,
+    /// http://localhost:11434); for Azure the deployment's URL
+    /// (https://NAME.openai.azure.com/openai/deployments/DEPLOYMENT).
+    #[arg(long, env = "LLM_BASE_URL", value_parser = parse_http_url)]
+    pub llm_base_url: Option<String>,
+    /// Sent as `Authorization: Bearer` (OpenAI-compatible), `api-key` (Azure) or `x-api-key`
+    /// (Anthropic); never logged.
+    #[arg(long, env = "LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+    /// Azure OpenAI's `api-version` (e.g. 2024-10-21); setting it selects Azure's headers.
+    #[arg(long, env = "LLM_API_VERSION")]
+    pub llm_api_version: Option<String>,
+    /// Per request, at least 1s.
+    #[arg(long, env = "LLM_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub llm_timeout: i64,
+    /// Tokens (prompt and answer) the model may use per UTC day; beyond, the statistics speak
+    /// alone until midnight (0 = no limit).
+    #[arg(long, env = "LLM_DAILY_TOKENS", default_value_t = 500_000)]
+    pub llm_daily_tokens: u64,
+    /// Also send a downsampled copy of the series (at most 120 points). Off: the model sees
+    /// the evidence, never the rows.
+    #[arg(long, env = "LLM_SEND_SERIES", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub llm_send_series: bool,
+}
+
 /// The bot's listener, alert routing and how much work it takes on.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Serve")]
@@ -248,6 +288,8 @@ pub struct Settings {
     pub prometheus: PrometheusSettings,
     #[command(flatten)]
     pub voice: VoiceSettings,
+    #[command(flatten)]
+    pub llm: LlmSettings,
 }
 
 /// Loads `.env` from the working directory (variables already set win), then unsets every

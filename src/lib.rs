@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod discord;
 pub mod investigation;
+pub mod language_model;
 pub mod learning;
 pub mod render;
 pub mod retry;

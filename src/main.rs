@@ -8,7 +8,8 @@ use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 use anomaly_hunter::cli::{self, DetectRequest, Failure, Source};
 use anomaly_hunter::config::{
-    self, LimitSettings, LogSettings, PrometheusSettings, RedpandaSettings, Settings, StoreSettings,
+    self, LimitSettings, LlmSettings, LogSettings, PrometheusSettings, RedpandaSettings, Settings,
+    StoreSettings,
 };
 use anomaly_hunter::series::csv::CsvOptions;
 use anomaly_hunter::sinks::error_reporting;
@@ -141,6 +142,11 @@ enum Command {
         #[command(flatten)]
         store: StoreSettings,
     },
+    /// The optional language model (LLM_MODEL): see what it would be sent.
+    Llm {
+        #[command(subcommand)]
+        command: LlmCommand,
+    },
     /// Write the demo datasets (seven incidents and normal series) as CSV files.
     Demo {
         #[arg(long, default_value = "examples")]
@@ -176,6 +182,20 @@ enum Command {
         /// With REDPANDA_BROKERS, `bench stream` also sends its points through the broker.
         #[command(flatten)]
         redpanda: RedpandaSettings,
+    },
+}
+
+#[derive(Subcommand)]
+enum LlmCommand {
+    /// Print exactly the request a summary of investigation ID would send: URL, headers (the
+    /// key never shown) and body. Nothing is sent.
+    Preview {
+        /// Investigation id (printed by `detect`, listed by `history`).
+        id: String,
+        #[command(flatten)]
+        store: StoreSettings,
+        #[command(flatten)]
+        llm: LlmSettings,
     },
 }
 
@@ -389,6 +409,12 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
         Command::Stats { format, store } => {
             let store = cli::open_store(&store).await?;
             cli::stats(&store, format.into()).await
+        }
+        Command::Llm {
+            command: LlmCommand::Preview { id, store, llm },
+        } => {
+            let store = cli::open_store(&store).await?;
+            cli::llm_preview(&store, &llm, &id).await
         }
         Command::Demo { out } => {
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;

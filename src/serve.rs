@@ -17,6 +17,7 @@ use crate::chat::service::ChatService;
 use crate::config::Settings;
 use crate::discord::{Discord, DiscordConfig};
 use crate::investigation::Origin;
+use crate::language_model::{LanguageModel, ModelConfig};
 use crate::series::csv::Limits;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::Relay;
@@ -49,6 +50,8 @@ pub struct Config {
     pub work: WorkLimits,
     /// Each metric keeps this much history before its newest point; older points are pruned.
     pub retention_ms: i64,
+    /// Summaries and thread answers from a language model, when `LLM_MODEL` is set.
+    pub model: Option<ModelConfig>,
 }
 
 #[derive(Clone)]
@@ -127,6 +130,7 @@ impl Config {
                 channel_rate: settings.serve.channel_rate,
             },
             retention_ms: settings.serve.retention,
+            model: ModelConfig::from_settings(&settings.llm)?,
         })
     }
 }
@@ -155,6 +159,13 @@ impl Bot {
             service = service.with_prometheus(prometheus);
         }
         let mut integrations = json!({"slack": false, "slack_mode": null, "discord": false});
+        if let Some(model) = config.model.clone() {
+            integrations["language_model"] = json!({
+                "provider": model.endpoint.provider.name(),
+                "model": model.endpoint.model,
+            });
+            service = service.with_language_model(LanguageModel::new(model)?);
+        }
         let mut router = Router::new();
         let mut slack_socket = None;
         let mut slack_app = None;

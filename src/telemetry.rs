@@ -14,6 +14,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 /// Upper bounds (seconds) of the investigation duration histogram.
 const DURATION_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0];
 
+/// Upper bounds (seconds) of the language model's answer time histogram.
+const MODEL_DURATION_BUCKETS: [f64; 9] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0];
+
 /// How an investigation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
@@ -59,6 +62,12 @@ fn exporter() -> &'static Exporter {
                 Matcher::Full("anomaly_hunter_investigation_duration_seconds".into()),
                 &DURATION_BUCKETS,
             )
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full("anomaly_hunter_llm_request_duration_seconds".into()),
+                    &MODEL_DURATION_BUCKETS,
+                )
+            })
             .and_then(|builder| builder.install_recorder())
             .map_err(|e| eprintln!("warning: /metrics is off: {e}"))
             .ok();
@@ -153,6 +162,23 @@ fn describe() {
         "anomaly_hunter_stream_incidents_handled_total",
         "Stream incidents investigated (and posted when anomalous)."
     );
+    describe_counter!(
+        "anomaly_hunter_llm_requests_total",
+        "Language model requests by result: accepted, rejected (not grounded), failed, skipped."
+    );
+    describe_counter!(
+        "anomaly_hunter_llm_not_used_total",
+        "Model answers rejected by the grounding check, or requests skipped, by reason."
+    );
+    describe_counter!(
+        "anomaly_hunter_llm_tokens_total",
+        "Tokens the language model used, prompt and completion."
+    );
+    describe_histogram!(
+        "anomaly_hunter_llm_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time for a language model answer, retry included."
+    );
 }
 
 /// Counts a finished (or failed) investigation and how long it took.
@@ -222,6 +248,32 @@ pub fn stream_points(points: usize, incidents: usize) {
 pub fn stream_incident_handled() {
     exporter();
     counter!("anomaly_hunter_stream_incidents_handled_total").increment(1);
+}
+
+/// Counts a request to the language model: its result (`accepted`, `rejected`, `failed`,
+/// `skipped`), why it was not accepted, its tokens and (when it was sent) how long it took.
+pub fn model_exchange(
+    provider: &str,
+    result: &str,
+    reason: Option<&str>,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    latency: Option<Duration>,
+) {
+    exporter();
+    let provider = provider.to_string();
+    counter!("anomaly_hunter_llm_requests_total", "provider" => provider.clone(), "result" => result.to_string())
+        .increment(1);
+    if let (Some(reason), "rejected" | "skipped") = (reason, result) {
+        counter!("anomaly_hunter_llm_not_used_total", "reason" => reason.to_string()).increment(1);
+    }
+    counter!("anomaly_hunter_llm_tokens_total", "kind" => "prompt").increment(prompt_tokens);
+    counter!("anomaly_hunter_llm_tokens_total", "kind" => "completion")
+        .increment(completion_tokens);
+    if let Some(latency) = latency {
+        histogram!("anomaly_hunter_llm_request_duration_seconds", "provider" => provider)
+            .record(latency.as_secs_f64());
+    }
 }
 
 /// Counts every panic (a bug: no input should reach one), then runs the hook installed before

@@ -276,6 +276,31 @@ fn a_scripted_session_of_detect_feedback_history_and_stats() {
     assert!(
         String::from_utf8_lossy(&unknown.stderr).contains("no investigation with id `no-such-id`")
     );
+
+    // What a language model would be sent, before one is configured: the evidence with ids
+    // and what people said about similar incidents, never a row of the series.
+    let preview = run_in(&data_dir, &["llm", "preview", &leak]);
+    let (head, body) = preview.split_once("\n\n").unwrap();
+    assert!(
+        head.starts_with("POST https://api.openai.com/v1/chat/completions"),
+        "{head}"
+    );
+    assert!(
+        head.contains("(authorization not sent: LLM_API_KEY is not set)"),
+        "{head}"
+    );
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["model"], "<LLM_MODEL>");
+    let brief: serde_json::Value =
+        serde_json::from_str(body["messages"][1]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(brief["verdict"]["metric"], "memory_leak");
+    assert_eq!(brief["evidence"][0]["id"], "E1");
+    assert!(brief.get("series").is_none());
+    let missing = anomaly_hunter_in(&data_dir)
+        .args(["llm", "preview", "no-such-id"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
 }
 
 #[test]

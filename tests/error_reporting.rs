@@ -9,6 +9,7 @@ use support::serve::ServeProcess;
 
 const REFUSED_TOKEN: &str = "refused-discord-token-0123456789";
 const ELEVENLABS_KEY: &str = "elevenlabs-secret-key-0123456789";
+const MODEL_KEY: &str = "sk-model-secret-key-0123456789";
 
 fn serve(test: &str, dsn: &str, discord_url: &str, token: &str) -> ServeProcess {
     ServeProcess::start(
@@ -18,6 +19,10 @@ fn serve(test: &str, dsn: &str, discord_url: &str, token: &str) -> ServeProcess 
             ("DISCORD_TOKEN", token),
             ("DISCORD_API_URL", discord_url),
             ("ELEVENLABS_API_KEY", ELEVENLABS_KEY),
+            // A model that cannot be reached: its failure is logged, its key never sent.
+            ("LLM_MODEL", "gpt-test"),
+            ("LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("LLM_API_KEY", MODEL_KEY),
         ],
     )
 }
@@ -80,7 +85,7 @@ async fn errors_and_serious_verdicts_reach_sentry_without_secrets() {
     let envelopes = sentry.envelopes();
     assert!(envelopes.len() >= 2);
     for envelope in &envelopes {
-        for secret in [TOKEN, REFUSED_TOKEN, ELEVENLABS_KEY] {
+        for secret in [TOKEN, REFUSED_TOKEN, ELEVENLABS_KEY, MODEL_KEY] {
             assert!(
                 !envelope.contains(secret),
                 "{secret} was sent to Sentry: {envelope}"

@@ -364,6 +364,31 @@ async fn rate_limits_are_waited_out() {
     assert_eq!(posts.len(), 1, "posted after the Retry-After");
 }
 
+#[tokio::test]
+async fn a_slack_that_keeps_refusing_is_given_up_on_after_three_retries() {
+    let (slack, api) = FakeSlack::start().await;
+    let bot = Bot::start("ratelimit-forever", &api);
+    slack.rate_limit_next(100);
+    bot.slash("check api_latency").await;
+    // Retry-After: 1 each time, three retries, then the verdict is given up and logged.
+    for _ in 0..200 {
+        if bot.log().contains("could not post the verdict") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        bot.log().contains("could not post the verdict"),
+        "{}",
+        bot.log()
+    );
+    assert_eq!(
+        100 - slack.rate_limits_left(),
+        4,
+        "one attempt and three retries, no more"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_commands_at_once_are_all_acknowledged_and_answered_once() {
     let (slack, api) = FakeSlack::start().await;

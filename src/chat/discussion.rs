@@ -2,6 +2,8 @@
 //! built from the stored evidence (which agent saw what), never invented.
 
 use crate::agents::AgentName;
+use crate::language_model::evidence::Brief;
+use crate::language_model::grounding::GroundedAnswer;
 use crate::learning::SimilarIncident;
 use crate::render::percent;
 
@@ -229,6 +231,92 @@ pub fn answer(verdict: &serde_json::Value, question: &str) -> String {
             verdict["verdict"].as_str().unwrap_or(""),
             explain(verdict, None)
         ),
+    }
+}
+
+/// A model's summary as it shows at the top of a verdict: the summary and the first thing to
+/// check.
+pub fn summary_text(answer: &GroundedAnswer) -> String {
+    let mut text = answer.summary.trim().to_string();
+    if let Some(step) = answer.next_steps.first() {
+        text.push_str(&format!(" Check first: {}", step.trim()));
+    }
+    text
+}
+
+/// A model's grounded answer in the thread: the answer, each claim with the ids it cites,
+/// what to check, caveats, and what each cited id is, so anyone can check the claim.
+pub fn grounded_answer(answer: &GroundedAnswer, brief: &Brief) -> String {
+    let mut text = answer.summary.trim().to_string();
+    for claim in &answer.claims {
+        text.push_str(&format!(
+            "\n• {} [{}]",
+            claim.text.trim(),
+            claim.evidence_ids.join(", ")
+        ));
+    }
+    if !answer.next_steps.is_empty() {
+        text.push_str(&format!("\n*Check:* {}", answer.next_steps.join("; ")));
+    }
+    if !answer.caveats.is_empty() {
+        text.push_str(&format!("\n_Caveats:_ {}", answer.caveats.join("; ")));
+    }
+    let mut cited: Vec<&str> = answer
+        .claims
+        .iter()
+        .flat_map(|c| c.evidence_ids.iter().map(|id| id.trim()))
+        .collect();
+    cited.sort_by_key(|id| id.trim_start_matches('E').parse::<usize>().unwrap_or(0));
+    cited.dedup();
+    let described: Vec<String> = cited
+        .iter()
+        .filter_map(|id| brief.evidence.iter().find(|item| item["id"] == *id))
+        .map(describe_evidence)
+        .collect();
+    if !described.is_empty() {
+        text.push_str(&format!("\n_Evidence:_ {}", described.join("; ")));
+    }
+    text
+}
+
+/// One evidence item in a few words: `E3 change_detective shift_ratio = 3.07`.
+fn describe_evidence(item: &serde_json::Value) -> String {
+    let id = item["id"].as_str().unwrap_or("?");
+    let s = |v: &serde_json::Value| match v {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    if let Some(statistic) = item.get("statistic") {
+        format!(
+            "{id} {} {} = {}",
+            s(&item["agent"]),
+            s(statistic),
+            s(&item["value"])
+        )
+    } else if let Some(finding) = item.get("finding") {
+        format!(
+            "{id} {}: {}",
+            agent_title(item["agent"].as_str().unwrap_or("")),
+            s(finding)
+        )
+    } else if let Some(window) = item.get("window") {
+        format!(
+            "{id} {} {} → {}",
+            s(&item["kind"]).replace('_', " "),
+            s(&window["start"]),
+            s(&window["end"])
+        )
+    } else if let Some(incident) = item.get("similar_incident") {
+        format!(
+            "{id} similar incident on {} {} ({})",
+            s(&incident["metric"]),
+            s(&incident["day"]),
+            s(&incident["people_said"])
+        )
+    } else if let Some(feedback) = item.get("thread_feedback") {
+        format!("{id} feedback in this thread: {}", s(feedback))
+    } else {
+        id.to_string()
     }
 }
 

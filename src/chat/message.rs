@@ -45,9 +45,46 @@ pub fn button_reply(action: &str) -> Option<ThreadReply> {
     }
 }
 
+/// The language model's summary at the top of a verdict.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Summary {
+    /// No model configured, or its answer was not used: the statistics speak alone.
+    #[default]
+    None,
+    /// Shown until the model answers.
+    Writing,
+    /// An answer that passed the grounding check, and the model that wrote it.
+    Written { text: String, model: String },
+}
+
+/// Shown while the summary is being written.
+pub const WRITING_SUMMARY: &str = "✍️ Writing a summary from the evidence…";
+
+impl Summary {
+    /// The line a verdict carries for this summary, if any.
+    pub fn line(&self) -> Option<String> {
+        match self {
+            Self::None => None,
+            Self::Writing => Some(WRITING_SUMMARY.to_string()),
+            Self::Written { text, .. } => Some(format!("*Summary:* {text}")),
+        }
+    }
+
+    /// Who wrote it, under the summary.
+    pub fn credit(&self) -> Option<String> {
+        match self {
+            Self::Written { model, .. } => Some(format!(
+                "Summary by {model}; every number and cited fact checked against this investigation's evidence."
+            )),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerdictMessage {
     pub investigation_id: String,
+    pub summary: Summary,
     /// "🔴 Critical · api_latency_p99 · severity 9/10 · 96% confident"
     pub headline: String,
     /// RGB colour for the severity band.
@@ -79,6 +116,7 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
     };
     VerdictMessage {
         investigation_id: verdict.id.clone(),
+        summary: Summary::None,
         headline: format!(
             "{emoji} {status} · {} · severity {}/10 · {} confident",
             verdict.metric,

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use crate::agents::AgentName;
 use crate::investigation::{investigate_and_record, Origin, Verdict};
+use crate::language_model::evidence::{Brief, Task};
+use crate::language_model::{Exchange, LanguageModel, Outcome};
 use crate::learning::threshold::describe_change;
 use crate::learning::FeedbackVerdict;
 use crate::render::percent;
@@ -13,11 +15,12 @@ use crate::series::Series;
 use crate::sinks::voice::{Voice, VoiceClip};
 use crate::sources::prometheus_check::{Fetched, PrometheusSource, MAX_SERIES};
 use crate::sources::promql::is_metric_name;
-use crate::store::{NewFeedback, Store, StoreError};
+use crate::store::{ModelAnswerRecord, NewFeedback, Store, StoreError};
 
 use super::admission::{Admission, Ticket, WorkLimits};
 use super::attachment::{Attachment, Fetcher};
 use super::discussion::{self, ThreadReply};
+use super::message::Summary;
 
 /// Who said something, and where.
 #[derive(Debug, Clone)]
@@ -35,6 +38,8 @@ pub struct ChatService {
     voice: Option<Arc<Voice>>,
     prometheus: Option<Arc<PrometheusSource>>,
     admission: Arc<Admission>,
+    /// Words the verdicts and answers questions, from the evidence only; optional.
+    model: Option<Arc<LanguageModel>>,
 }
 
 /// An investigation's outcome for posting: the verdict and the series (for the chart).
@@ -117,6 +122,103 @@ impl ChatService {
             voice: None,
             prometheus: None,
             admission: Arc::new(Admission::new(WorkLimits::default())),
+            model: None,
+        }
+    }
+
+    /// A language model summarises verdicts and answers questions in their threads.
+    pub fn with_language_model(mut self, model: LanguageModel) -> Self {
+        self.model = Some(Arc::new(model));
+        self
+    }
+
+    /// The model's summary of a fresh verdict, when a model is configured: a future to await
+    /// after the verdict is posted (it may take seconds), yielding the summary to edit in, or
+    /// `None` when the answer was not used and the statistics' text stands.
+    pub fn summarize(
+        &self,
+        investigated: &Investigated,
+    ) -> Option<impl std::future::Future<Output = Summary> + Send + 'static> {
+        let model = self.model.clone()?;
+        let verdict = serde_json::to_value(&investigated.verdict).ok()?;
+        let mut brief = Brief::new(&Task::Summary, &verdict, &[]);
+        if model.config().send_series {
+            let series = &investigated.series;
+            brief = brief.with_series(&series.timestamps, &series.values);
+        }
+        let service = self.clone();
+        let id = investigated.verdict.id.clone();
+        Some(async move {
+            let exchange = model.ask(&brief).await;
+            service
+                .record_exchange(&id, "summary", &model, &exchange)
+                .await;
+            match exchange.outcome.accepted() {
+                Some(answer) => Summary::Written {
+                    text: discussion::summary_text(answer),
+                    model: model.config().endpoint.model.clone(),
+                },
+                None => Summary::None,
+            }
+        })
+    }
+
+    /// Answers a question in a verdict's thread: from the model when one is configured and its
+    /// answer is grounded, else from the stored evidence by rule.
+    async fn answer_question(
+        &self,
+        investigation_id: &str,
+        question: &str,
+    ) -> Result<String, StoreError> {
+        let stored = self.store.investigation(investigation_id).await?;
+        let Some(model) = &self.model else {
+            return Ok(discussion::answer(&stored.verdict, question));
+        };
+        let remarks = self.store.remarks(investigation_id).await?;
+        let brief = Brief::new(
+            &Task::Question(question.to_string()),
+            &stored.verdict,
+            &remarks,
+        );
+        let exchange = model.ask(&brief).await;
+        self.record_exchange(investigation_id, "question", model, &exchange)
+            .await;
+        Ok(match exchange.outcome.accepted() {
+            Some(answer) => discussion::grounded_answer(answer, &brief),
+            None => discussion::answer(&stored.verdict, question),
+        })
+    }
+
+    /// Keeps what a model request cost and what became of it (for `stats`); a store failure
+    /// is logged, the answer stands.
+    async fn record_exchange(
+        &self,
+        investigation_id: &str,
+        purpose: &'static str,
+        model: &LanguageModel,
+        exchange: &Exchange,
+    ) {
+        let endpoint = &model.config().endpoint;
+        let record = ModelAnswerRecord {
+            investigation_id: investigation_id.to_string(),
+            purpose,
+            provider: endpoint.provider.name(),
+            model: endpoint.model.clone(),
+            outcome: exchange.outcome.label(),
+            reason: match &exchange.outcome {
+                Outcome::Failed(e) => Some(e.clone()),
+                other => other.reason().map(str::to_string),
+            },
+            prompt_tokens: exchange.prompt_tokens,
+            completion_tokens: exchange.completion_tokens,
+            latency_ms: exchange.latency.as_secs_f64() * 1000.0,
+            answer: exchange
+                .outcome
+                .accepted()
+                .and_then(|a| serde_json::to_value(a).ok()),
+        };
+        if let Err(e) = self.store.record_model_answer(&record).await {
+            tracing::warn!(error = %e, "could not record the model's answer");
         }
     }
 
@@ -404,10 +506,9 @@ impl ChatService {
                 &self.store.investigation(investigation_id).await?.verdict,
                 agent,
             ),
-            ThreadReply::Question(question) => discussion::answer(
-                &self.store.investigation(investigation_id).await?.verdict,
-                &question,
-            ),
+            ThreadReply::Question(question) => {
+                self.answer_question(investigation_id, &question).await?
+            }
         };
         Ok(ThreadAnswer::Text(answer))
     }

@@ -27,15 +27,24 @@ pub fn verdict_embed(message: &VerdictMessage) -> (CreateEmbed, CreateActionRow)
         let similar = truncate_chars(&message.similar.join("\n"), FIELD_LIMIT);
         fields.push(("Seen before".into(), similar, false));
     }
+    let description = match message.summary.line() {
+        Some(line) => format!(
+            "{}\n\n{}",
+            line.replace("*Summary:*", "**Summary:**"),
+            message.verdict
+        ),
+        None => message.verdict.clone(),
+    };
+    let footer = match message.summary.credit() {
+        Some(credit) => format!("investigation {} · {credit}", message.investigation_id),
+        None => format!("investigation {}", message.investigation_id),
+    };
     let embed = CreateEmbed::new()
         .title(truncate_chars(&message.headline, TITLE_LIMIT))
-        .description(truncate_chars(&message.verdict, DESCRIPTION_LIMIT))
+        .description(truncate_chars(&description, DESCRIPTION_LIMIT))
         .colour(message.colour)
         .fields(fields)
-        .footer(CreateEmbedFooter::new(format!(
-            "investigation {}",
-            message.investigation_id
-        )));
+        .footer(CreateEmbedFooter::new(footer));
     let buttons = message
         .buttons
         .iter()
@@ -69,6 +78,7 @@ mod tests {
     fn an_embed_with_fields_and_buttons() {
         let message = VerdictMessage {
             investigation_id: "inv-7".into(),
+            summary: crate::chat::message::Summary::None,
             headline: "🔴 Critical · api · severity 9/10 · 97% confident".into(),
             colour: 0xE01E5A,
             verdict: "Critical anomaly in api".into(),

@@ -1,7 +1,7 @@
 //! Gateway events → the neutral chat layer: `!check_anomaly …` messages, replies in verdict
 //! threads, the `/anomaly` application command and the verdict buttons.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 use serenity::all::{
@@ -20,7 +20,7 @@ use super::post::{
 use crate::chat::attachment::{Attachment, Fetcher};
 use crate::chat::commands::{self, Command, HELP_TEXT};
 use crate::chat::discussion::parse_reply;
-use crate::chat::message::{button_reply, verdict_message};
+use crate::chat::message::{button_reply, verdict_message, Summary, VerdictMessage};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
 use crate::investigation::Origin;
 use crate::series::timestamp::parse_duration;
@@ -41,6 +41,8 @@ pub const REFUSED: &str = "refused";
 
 pub struct Handler {
     service: ChatService,
+    /// REST client for edits made after an event's handling is over (summaries).
+    rest: Arc<Http>,
     fetcher: Fetcher,
     /// Register the application commands in this guild (instant) instead of globally.
     guild: Option<GuildId>,
@@ -102,9 +104,15 @@ fn thread_name(subject: &str, outcome: &Result<Investigated, String>) -> String 
 }
 
 impl Handler {
-    pub fn new(service: ChatService, fetcher: Fetcher, guild: Option<GuildId>) -> Self {
+    pub fn new(
+        service: ChatService,
+        rest: Arc<Http>,
+        fetcher: Fetcher,
+        guild: Option<GuildId>,
+    ) -> Self {
         Self {
             service,
+            rest,
             fetcher,
             guild,
             me: OnceLock::new(),
@@ -165,9 +173,20 @@ impl Handler {
     /// arrives the moment the verdict shows is already understood. A failure to post is logged.
     async fn post_and_link(&self, http: &Http, channel: ChannelId, investigated: &Investigated) {
         self.link(channel, investigated).await;
-        if let Err(e) = post_verdict(http, channel, investigated).await {
-            tracing::error!(error = %e, investigation = %investigated.verdict.id, "could not post the verdict");
-            return;
+        let summary = self.service.summarize(investigated);
+        let mut message = verdict_message(&investigated.verdict);
+        if summary.is_some() {
+            message.summary = Summary::Writing;
+        }
+        let posted = match post_verdict(http, channel, investigated, &message).await {
+            Ok(posted) => posted,
+            Err(e) => {
+                tracing::error!(error = %e, investigation = %investigated.verdict.id, "could not post the verdict");
+                return;
+            }
+        };
+        if let Some(summary) = summary {
+            self.edit_in_summary(channel, &posted, message, summary);
         }
         if let Some(others) = &investigated.others {
             say(http, channel, None, &others.markdown()).await;
@@ -175,6 +194,28 @@ impl Handler {
         if let Some(clip) = self.service.voice_alert(&investigated.verdict).await {
             post::voice_clip(http, channel, clip).await;
         }
+    }
+
+    /// When the model's summary arrives, edits it into the posted verdict; an answer not used
+    /// takes the "writing" line away. Runs on its own, so a slow model holds up nothing else.
+    fn edit_in_summary(
+        &self,
+        channel: ChannelId,
+        posted: &Message,
+        mut message: VerdictMessage,
+        summary: impl std::future::Future<Output = Summary> + Send + 'static,
+    ) {
+        let rest = self.rest.clone();
+        let posted_id = posted.id;
+        let chart = posted.attachments.first().map(|a| a.filename.clone());
+        tokio::spawn(async move {
+            message.summary = summary.await;
+            if let Err(e) =
+                post::edit_verdict(&rest, channel, posted_id, &message, chart.as_deref()).await
+            {
+                tracing::warn!(error = %e, investigation = %message.investigation_id, "could not edit the summary into the verdict");
+            }
+        });
     }
 
     async fn is_verdict_thread(&self, channel: ChannelId) -> bool {

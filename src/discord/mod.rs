@@ -52,8 +52,8 @@ pub fn intents() -> GatewayIntents {
 pub struct Discord {
     config: DiscordConfig,
     handler: Arc<Handler>,
-    /// REST client for posts that no gateway event prompted (stream alerts).
-    http: Http,
+    /// REST client for posts that no gateway event prompted (stream alerts, summaries).
+    http: Arc<Http>,
 }
 
 impl Discord {
@@ -62,13 +62,15 @@ impl Discord {
         if let Some(api) = &config.api_url {
             hosts.push(host_of(api));
         }
+        let rest = Arc::new(http(&config));
         let handler = Arc::new(Handler::new(
             service,
+            rest.clone(),
             Fetcher::new(hosts, None),
             config.guild_id.map(GuildId::new),
         ));
         Self {
-            http: http(&config),
+            http: rest,
             config,
             handler,
         }

@@ -9,12 +9,12 @@ use backon::Retryable as _;
 use serenity::all::{
     AutoArchiveDuration, ChannelId, CreateAllowedMentions, CreateAttachment, CreateEmbed,
     CreateInteractionResponseMessage, CreateMessage, CreateThread, EditInteractionResponse,
-    Message, MessageId, MessageReference, ReactionType,
+    EditMessage, Message, MessageId, MessageReference, ReactionType,
 };
 use serenity::http::{Http, HttpError};
 
 use super::embed::verdict_embed;
-use crate::chat::message::verdict_message;
+use crate::chat::message::{verdict_message, VerdictMessage};
 use crate::chat::service::Investigated;
 use crate::sinks::voice::VoiceClip;
 
@@ -132,8 +132,9 @@ pub async fn post_verdict(
     http: &Http,
     channel: ChannelId,
     investigated: &Investigated,
+    message: &VerdictMessage,
 ) -> serenity::Result<Message> {
-    let (embed, buttons, chart) = verdict_parts(investigated);
+    let (embed, buttons, chart) = verdict_parts(investigated, message);
     let mut message = CreateMessage::new()
         .embed(embed)
         .components(vec![buttons])
@@ -146,7 +147,8 @@ pub async fn post_verdict(
 
 /// The verdict as the edit of a deferred `/anomaly` response (a direct message has no threads).
 pub fn verdict_edit(investigated: &Investigated) -> EditInteractionResponse {
-    let (embed, buttons, chart) = verdict_parts(investigated);
+    let message = verdict_message(&investigated.verdict);
+    let (embed, buttons, chart) = verdict_parts(investigated, &message);
     let edit = EditInteractionResponse::new()
         .embed(embed)
         .components(vec![buttons])
@@ -157,15 +159,36 @@ pub fn verdict_edit(investigated: &Investigated) -> EditInteractionResponse {
     }
 }
 
+/// Replaces a posted verdict's embed with `message` (the model's summary edited in); the chart
+/// stays attached and shown (`chart`: its file name).
+pub async fn edit_verdict(
+    http: &Http,
+    channel: ChannelId,
+    posted: MessageId,
+    message: &VerdictMessage,
+    chart: Option<&str>,
+) -> serenity::Result<Message> {
+    let (embed, _) = verdict_embed(message);
+    let embed = match chart {
+        Some(chart) => embed.attachment(chart),
+        None => embed,
+    };
+    let edit = EditMessage::new()
+        .embed(embed)
+        .allowed_mentions(CreateAllowedMentions::new());
+    retrying(|| channel.edit_message(http, posted, edit.clone())).await
+}
+
 /// The verdict's embed (showing its chart, when one could be drawn), buttons and chart file.
 fn verdict_parts(
     investigated: &Investigated,
+    message: &VerdictMessage,
 ) -> (
     CreateEmbed,
     serenity::all::CreateActionRow,
     Option<CreateAttachment>,
 ) {
-    let (embed, buttons) = verdict_embed(&verdict_message(&investigated.verdict));
+    let (embed, buttons) = verdict_embed(message);
     match investigated.chart() {
         Ok(chart) => (
             embed.attachment(chart.filename.clone()),

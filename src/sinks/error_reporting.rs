@@ -13,7 +13,7 @@ use crate::investigation::Verdict;
 pub const VERDICT_MIN_SEVERITY: u8 = 7;
 
 /// Variables whose values must never leave the process.
-const SECRET_VARIABLES: [&str; 11] = [
+const SECRET_VARIABLES: [&str; 12] = [
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -22,6 +22,7 @@ const SECRET_VARIABLES: [&str; 11] = [
     "REDPANDA_PASSWORD",
     "DATABASE_URL",
     "OPENAI_API_KEY",
+    "LLM_API_KEY",
     "PROMETHEUS_BEARER_TOKEN",
     "PROMETHEUS_BASIC_AUTH",
     "ALERTMANAGER_WEBHOOK_TOKEN",

@@ -26,7 +26,7 @@ use crate::chat::admission::Ticket;
 use crate::chat::attachment::Attachment;
 use crate::chat::commands::{self, Command, HELP_TEXT};
 use crate::chat::discussion::{parse_reply, ThreadReply};
-use crate::chat::message::{button_reply, verdict_message};
+use crate::chat::message::{button_reply, verdict_message, Summary, VerdictMessage};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
 use crate::investigation::Origin;
 use crate::store::ThreadRef;
@@ -120,13 +120,21 @@ impl SlackApp {
         investigated: &Investigated,
     ) {
         let verdict = &investigated.verdict;
-        let blocks = verdict_blocks(&verdict_message(verdict));
+        let summary = self.service.summarize(investigated);
+        let mut message = verdict_message(verdict);
+        if summary.is_some() {
+            message.summary = Summary::Writing;
+        }
+        let blocks = verdict_blocks(&message);
         match self
             .web
             .post_message(channel, thread_ts, &verdict.verdict, Some(blocks))
             .await
         {
             Ok(ts) => {
+                if let Some(summary) = summary {
+                    self.edit_in_summary(channel, &ts, message, summary);
+                }
                 let thread_id = thread_ts.map_or(ts, str::to_string);
                 let thread = ThreadRef {
                     platform: "slack".into(),
@@ -161,6 +169,30 @@ impl SlackApp {
                 tracing::error!(error = %e, investigation = %verdict.id, "could not post the verdict")
             }
         }
+    }
+
+    /// When the model's summary arrives, edits it into the verdict message (`chat.update`); an
+    /// answer not used takes the "writing" line away, leaving the verdict as the statistics
+    /// wrote it. Runs on its own, so a slow model holds up nothing else.
+    fn edit_in_summary(
+        &self,
+        channel: &str,
+        ts: &str,
+        mut message: VerdictMessage,
+        summary: impl std::future::Future<Output = Summary> + Send + 'static,
+    ) {
+        let web = self.web.clone();
+        let (channel, ts) = (channel.to_string(), ts.to_string());
+        tokio::spawn(async move {
+            message.summary = summary.await;
+            let blocks = verdict_blocks(&message);
+            if let Err(e) = web
+                .update_message(&channel, &ts, &message.verdict, Some(blocks))
+                .await
+            {
+                tracing::warn!(error = %e, investigation = %message.investigation_id, "could not edit the summary into the verdict");
+            }
+        });
     }
 
     /// Starts an alert's thread in `channel`: the headline, then in its thread the verdict
@@ -219,9 +251,11 @@ impl SlackApp {
         }
     }
 
-    /// Downloads a shared CSV (refusing other files and oversized ones) and investigates it.
+    /// Downloads a shared CSV (refusing other files and oversized ones) and investigates it
+    /// when `ticket`'s turn comes, then posts the outcome.
     async fn investigate_file(
         self: &Arc<Self>,
+        ticket: Ticket,
         channel: String,
         thread_ts: Option<String>,
         file: SlackFile,
@@ -229,17 +263,26 @@ impl SlackApp {
         let attachment = attachment_of(&file);
         let fetcher = self.web.fetcher();
         let origin = Origin::chat("slack", &channel, thread_ts.as_deref());
-        match self
-            .service
-            .check_attachment(&attachment, &fetcher, None, &origin)
-            .await
-        {
-            Ok(investigated) => {
-                self.post_verdict(&channel, thread_ts.as_deref(), &investigated)
-                    .await
-            }
+        let outcome = ticket
+            .run(
+                self.service
+                    .check_attachment(&attachment, &fetcher, None, &origin),
+            )
+            .await;
+        self.deliver(&channel, thread_ts.as_deref(), outcome).await
+    }
+
+    /// Posts a check's outcome: the verdict, or a readable error.
+    async fn deliver(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        outcome: Result<Investigated, String>,
+    ) {
+        match outcome {
+            Ok(investigated) => self.post_verdict(channel, thread_ts, &investigated).await,
             Err(e) => {
-                self.say(&channel, thread_ts.as_deref(), &format!(":warning: {e}"))
+                self.say(channel, thread_ts, &format!(":warning: {e}"))
                     .await
             }
         }
@@ -284,19 +327,13 @@ impl SlackApp {
         lookback_ms: Option<i64>,
     ) {
         let app = self.clone();
-        tokio::spawn(ticket.run(async move {
+        tokio::spawn(async move {
             let origin = Origin::chat("slack", &channel, thread_ts.as_deref());
-            match app.service.check(&metric, lookback_ms, &origin).await {
-                Ok(investigated) => {
-                    app.post_verdict(&channel, thread_ts.as_deref(), &investigated)
-                        .await
-                }
-                Err(e) => {
-                    app.say(&channel, thread_ts.as_deref(), &format!(":warning: {e}"))
-                        .await
-                }
-            }
-        }));
+            let outcome = ticket
+                .run(app.service.check(&metric, lookback_ms, &origin))
+                .await;
+            app.deliver(&channel, thread_ts.as_deref(), outcome).await
+        });
     }
 }
 
@@ -357,7 +394,7 @@ impl SlackApp {
                     };
                     let note = ticket.queued_note();
                     let app = self.clone();
-                    tokio::spawn(ticket.run(async move { app.investigate_file(channel, None, file).await }));
+                    tokio::spawn(async move { app.investigate_file(ticket, channel, None, file).await });
                     ephemeral(format!("Investigating `{name}`…{note}"))
                 }
                 None => ephemeral("Share a CSV in this channel first (or mention me on the message with the file), or name a stored metric: `/anomaly check <metric>`."),
@@ -605,9 +642,7 @@ async fn handle_said(app: Arc<SlackApp>, said: Said) {
             .admit_mention(&user, &channel, reply_in.as_deref(), &name)
             .await
         {
-            ticket
-                .run(app.investigate_file(channel, reply_in, file))
-                .await;
+            app.investigate_file(ticket, channel, reply_in, file).await;
         }
         return;
     }

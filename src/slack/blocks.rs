@@ -2,7 +2,7 @@
 
 use slack_morphism::prelude::*;
 
-use crate::chat::message::{truncate_chars, VerdictMessage, CONFIRM};
+use crate::chat::message::{truncate_chars, Summary, VerdictMessage, CONFIRM};
 
 /// Slack's limits: a header's text, a section's text, one of a section's fields.
 const HEADER_CHARS: usize = 150;
@@ -19,15 +19,27 @@ fn section(text: &str) -> SlackBlock {
         .into()
 }
 
-/// Blocks for a verdict: header, verdict, one section per agent, hypothesis, similar
+fn context(text: &str) -> SlackBlock {
+    let text = SlackBlockMarkDownText::new(truncate_chars(text, SECTION_CHARS));
+    SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(text)]).into()
+}
+
+/// Blocks for a verdict: header, the model's summary (when there is one), verdict, one
+/// section per agent, hypothesis, similar
 /// incidents, and the Confirm / False positive / Explain buttons (value = investigation id).
 pub fn verdict_blocks(message: &VerdictMessage) -> Vec<SlackBlock> {
     let headline =
         SlackBlockPlainText::new(truncate_chars(&message.headline, HEADER_CHARS)).with_emoji(true);
-    let mut blocks = vec![
-        SlackHeaderBlock::new(headline.into()).into(),
-        section(&message.verdict),
-    ];
+    let mut blocks = vec![SlackHeaderBlock::new(headline.into()).into()];
+    match (&message.summary, message.summary.line()) {
+        (Summary::Writing, Some(line)) => blocks.push(context(&format!("_{line}_"))),
+        (_, Some(line)) => blocks.push(section(&line)),
+        (_, None) => {}
+    }
+    if let Some(credit) = message.summary.credit() {
+        blocks.push(context(&credit));
+    }
+    blocks.push(section(&message.verdict));
     let fields = message
         .agents
         .iter()
@@ -37,9 +49,7 @@ pub fn verdict_blocks(message: &VerdictMessage) -> Vec<SlackBlock> {
     blocks.push(section(&format!("*Hypothesis:* {}", message.hypothesis)));
     if !message.similar.is_empty() {
         let lines: Vec<String> = message.similar.iter().map(|s| format!("• {s}")).collect();
-        let seen = format!("Seen before:\n{}", lines.join("\n"));
-        let text = SlackBlockMarkDownText::new(truncate_chars(&seen, SECTION_CHARS));
-        blocks.push(SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(text)]).into());
+        blocks.push(context(&format!("Seen before:\n{}", lines.join("\n"))));
     }
     let buttons = message
         .buttons
@@ -71,6 +81,7 @@ mod tests {
     fn blocks_carry_the_verdict_and_buttons() {
         let message = VerdictMessage {
             investigation_id: "inv-1".into(),
+            summary: Summary::None,
             headline: "🔴 Critical · api · severity 9/10 · 97% confident".into(),
             colour: 0xE01E5A,
             verdict: "Critical anomaly in api".into(),

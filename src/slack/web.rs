@@ -170,7 +170,8 @@ impl SlackWeb {
                 .with_max_times(MAX_RATE_LIMIT_RETRIES),
         )
         .when(|e| retry_after(e).is_some_and(|wait| wait <= MAX_RETRY_AFTER))
-        .adjust(|e, pause| retry_after(e).or(pause))
+        // `pause` is `None` once the retries are spent: then stop, whatever Slack asks.
+        .adjust(|e, pause| pause.map(|p| retry_after(e).unwrap_or(p)))
         .notify(|_, wait| {
             tracing::warn!(
                 method,

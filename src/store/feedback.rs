@@ -7,6 +7,7 @@ use sqlx::Row;
 use super::{now_ms, Store, StoreError};
 use crate::agents::synthesizer::Weights;
 use crate::agents::AgentName;
+use crate::language_model::evidence::Remark;
 use crate::learning::reliability::{self, PRIOR_AGREED, PRIOR_DISAGREED};
 use crate::learning::threshold::MetricThreshold;
 use crate::learning::FeedbackVerdict;
@@ -35,6 +36,25 @@ pub struct FeedbackOutcome {
 const VOTING_AGENTS: [AgentName; 2] = [AgentName::PatternAnalyst, AgentName::ChangeDetective];
 
 impl Store {
+    /// What people said in a verdict's thread (feedback), oldest first.
+    pub async fn remarks(&self, investigation_id: &str) -> Result<Vec<Remark>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT verdict, root_cause FROM feedback WHERE investigation_id = $1 ORDER BY created_at, id",
+        )
+        .bind(investigation_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .filter_map(|row| {
+                let verdict: String = row.try_get("verdict").ok()?;
+                Some(Ok(Remark {
+                    verdict: FeedbackVerdict::parse(&verdict)?,
+                    root_cause: row.try_get("root_cause").ok()?,
+                }))
+            })
+            .collect()
+    }
+
     /// Records feedback and applies its learning atomically. Concurrent feedback on the same
     /// metric is serialised by touching its threshold row first (a row lock on PostgreSQL, the
     /// write lock on SQLite), so no update is lost.

@@ -24,6 +24,8 @@ pub struct StatsReport {
     /// Calibration per day: how confident the judged verdicts were and how often right.
     pub calibration: Vec<CalibrationPeriod>,
     pub thresholds: Vec<ThresholdStats>,
+    /// The optional language model's requests, tokens, latency and rejections.
+    pub language_model: super::ModelStats,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,6 +108,7 @@ impl Store {
             patterns: patterns(&judged, self.pattern_counts().await?),
             calibration: calibration(&judged),
             thresholds: self.thresholds().await?,
+            language_model: self.model_stats().await?,
         })
     }
 
@@ -311,6 +314,31 @@ impl fmt::Display for StatsReport {
                     "  {:<28} +{:.2}  ({} false positives, {} confirmed)",
                     t.metric, t.threshold_offset, t.false_positives, t.confirmed
                 )?;
+            }
+        }
+        let model = &self.language_model;
+        if model.requests > 0 {
+            writeln!(f, "\nLanguage model:")?;
+            writeln!(
+                f,
+                "  {} requests: {} accepted, {} rejected (not grounded), {} failed, {} skipped",
+                model.requests, model.accepted, model.rejected, model.failed, model.skipped
+            )?;
+            let reasons: Vec<String> = model
+                .reasons
+                .iter()
+                .map(|(reason, n)| format!("{reason} {n}"))
+                .collect();
+            if !reasons.is_empty() {
+                writeln!(f, "  not used: {}", reasons.join(", "))?;
+            }
+            writeln!(
+                f,
+                "  tokens: {} prompt, {} completion",
+                model.prompt_tokens, model.completion_tokens
+            )?;
+            if let (Some(p50), Some(p95)) = (model.latency_p50_ms, model.latency_p95_ms) {
+                writeln!(f, "  latency: P50 {p50:.0} ms, P95 {p95:.0} ms")?;
             }
         }
         Ok(())

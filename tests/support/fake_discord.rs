@@ -395,6 +395,11 @@ async fn rest(
         ("PUT", ["channels", _, "messages", _, "reactions", _, "@me"])
         | ("POST", ["channels", _, "typing"]) => StatusCode::NO_CONTENT.into_response(),
         ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
+        ("PATCH", ["channels", channel, "messages", message]) => {
+            let mut edited = fake.bot_message(channel, &body, &files);
+            edited["id"] = json!(message);
+            Json(edited).into_response()
+        }
         ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
             Json(fake.bot_message(&CHANNEL_ID.to_string(), &body, &files)).into_response()
         }

@@ -91,6 +91,11 @@ impl FakeSlack {
         self.inner.lock().unwrap().rate_limit_next = count;
     }
 
+    /// How many of those 429 answers are still to be given.
+    pub fn rate_limits_left(&self) -> u32 {
+        self.inner.lock().unwrap().rate_limit_next
+    }
+
     /// Shares a file; returns its `url_private` (which requires the bot token).
     pub fn share_file(&self, name: &str, bytes: Vec<u8>) -> String {
         let mut inner = self.inner.lock().unwrap();

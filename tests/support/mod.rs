@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod fake_discord;
 pub mod fake_elevenlabs;
+pub mod fake_model;
 pub mod fake_sentry;
 pub mod fake_slack;
 pub mod prometheus;
