@@ -20,7 +20,7 @@ use crate::store::{ModelAnswerRecord, NewFeedback, Store, StoreError};
 use super::admission::{Admission, Ticket, WorkLimits};
 use super::attachment::{Attachment, Fetcher};
 use super::discussion::{self, ThreadReply};
-use super::message::Summary;
+use super::message::{verdict_message, Summary, VerdictMessage};
 
 /// Who said something, and where.
 #[derive(Debug, Clone)]
@@ -132,10 +132,26 @@ impl ChatService {
         self
     }
 
-    /// The model's summary of a fresh verdict, when a model is configured: a future to await
-    /// after the verdict is posted (it may take seconds), yielding the summary to edit in, or
-    /// `None` when the answer was not used and the statistics' text stands.
-    pub fn summarize(
+    /// The verdict message to post and, when a model is configured, its summary to edit in
+    /// later: a future to await after posting (it may take seconds) that yields the summary,
+    /// or `Summary::None` when the answer was not used and the statistics' text stands. Until
+    /// then the message says a summary is being written.
+    pub fn verdict_to_post(
+        &self,
+        investigated: &Investigated,
+    ) -> (
+        VerdictMessage,
+        Option<impl std::future::Future<Output = Summary> + Send + 'static>,
+    ) {
+        let mut message = verdict_message(&investigated.verdict);
+        let summary = self.summarize(investigated);
+        if summary.is_some() {
+            message.summary = Summary::Writing;
+        }
+        (message, summary)
+    }
+
+    fn summarize(
         &self,
         investigated: &Investigated,
     ) -> Option<impl std::future::Future<Output = Summary> + Send + 'static> {

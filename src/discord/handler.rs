@@ -173,11 +173,7 @@ impl Handler {
     /// arrives the moment the verdict shows is already understood. A failure to post is logged.
     async fn post_and_link(&self, http: &Http, channel: ChannelId, investigated: &Investigated) {
         self.link(channel, investigated).await;
-        let summary = self.service.summarize(investigated);
-        let mut message = verdict_message(&investigated.verdict);
-        if summary.is_some() {
-            message.summary = Summary::Writing;
-        }
+        let (message, summary) = self.service.verdict_to_post(investigated);
         let posted = match post_verdict(http, channel, investigated, &message).await {
             Ok(posted) => posted,
             Err(e) => {

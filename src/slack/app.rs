@@ -26,7 +26,7 @@ use crate::chat::admission::Ticket;
 use crate::chat::attachment::Attachment;
 use crate::chat::commands::{self, Command, HELP_TEXT};
 use crate::chat::discussion::{parse_reply, ThreadReply};
-use crate::chat::message::{button_reply, verdict_message, Summary, VerdictMessage};
+use crate::chat::message::{button_reply, Summary, VerdictMessage};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
 use crate::investigation::Origin;
 use crate::store::ThreadRef;
@@ -120,11 +120,7 @@ impl SlackApp {
         investigated: &Investigated,
     ) {
         let verdict = &investigated.verdict;
-        let summary = self.service.summarize(investigated);
-        let mut message = verdict_message(verdict);
-        if summary.is_some() {
-            message.summary = Summary::Writing;
-        }
+        let (message, summary) = self.service.verdict_to_post(investigated);
         let blocks = verdict_blocks(&message);
         match self
             .web
