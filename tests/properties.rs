@@ -1,13 +1,15 @@
 //! Arbitrary input never panics and always gets an answer or a clear error: the CSV reader,
 //! the timestamp and duration parsers, the command grammar, the thread-reply parser, Slack's
-//! and Discord's payload handling, and Alertmanager's webhook payload. (Slack's signatures are
-//! slack-morphism's to check.) 10,000 cases each
+//! and Discord's payload handling, Alertmanager's webhook payload and a model's answer to the
+//! grounding check. (Slack's signatures are slack-morphism's to check.) 10,000 cases each
 //! (`PROPTEST_CASES` overrides).
 
 use anomaly_hunter::chat::commands;
 use anomaly_hunter::chat::discussion::parse_reply;
 use anomaly_hunter::discord::handler::command_text;
 use anomaly_hunter::discord::post::split_for_discord;
+use anomaly_hunter::language_model::evidence::{Brief, Task};
+use anomaly_hunter::language_model::grounding;
 use anomaly_hunter::series::csv::{parse_csv, CsvOptions, Limits};
 use anomaly_hunter::series::timestamp::{parse_duration, TimestampFormat};
 use anomaly_hunter::slack::app::{delivery_key, mentions_bot};
@@ -106,8 +108,42 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Text a model might write: numbers in every shape, ids, names with digits, any character.
+fn model_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("307%".to_string()),
+        Just("1,234.5".to_string()),
+        Just("E1".to_string()),
+        Just("p99".to_string()),
+        Just("08:21".to_string()),
+        Just("-0.95".to_string()),
+        Just(",".to_string()),
+        Just(".".to_string()),
+        "[0-9.,]{1,8}",
+        any::<String>(),
+    ];
+    proptest::collection::vec(piece, 0..10).prop_map(|pieces| pieces.join(" "))
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn any_model_answer_is_accepted_or_rejected_never_a_panic(
+        summary in model_text(),
+        claim in model_text(),
+        ids in proptest::collection::vec("E[0-9]{1,2}|[a-z]{0,3}", 0..3),
+    ) {
+        let verdict = json!({"metric": "db", "severity": 9, "confidence": 0.96,
+            "agents": [{"agent": "change_detective", "confidence": 0.9, "finding": "Shift of +307% at 08:21.",
+                        "evidence": [{"name": "shift_ratio", "value": 3.0712, "detail": "after ÷ before"}]}]});
+        let brief = Brief::new(&Task::Question("why?".into()), &verdict, &[]);
+        let answer = json!({"summary": summary, "claims": [{"text": claim, "evidence_ids": ids}],
+                            "next_steps": [], "caveats": []});
+        if let Err(rejection) = grounding::check(answer, &brief) {
+            prop_assert!(!rejection.to_string().is_empty() && !rejection.reason().is_empty());
+        }
+    }
 
     #[test]
     fn the_csv_reader_answers_or_names_the_problem(bytes in csv_bytes()) {
