@@ -248,6 +248,10 @@ pub struct ServeSettings {
     /// …and in Discord (a channel id, a number).
     #[arg(long, env = "ALERT_DISCORD_CHANNEL", value_parser = parse_discord_id)]
     pub alert_discord_channel: Option<u64>,
+    /// Bearer token every `/api/v1` request must send; required when ANOMALY_HUNTER_ADDR is
+    /// not a loopback address.
+    #[arg(long, env = "ANOMALY_HUNTER_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
     /// Bearer token of `POST /alertmanager` (off when unset).
     #[arg(long, env = "ALERTMANAGER_WEBHOOK_TOKEN", hide_env_values = true)]
     pub alertmanager_webhook_token: Option<String>,

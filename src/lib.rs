@@ -11,6 +11,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod discord;
+pub mod http;
 pub mod investigation;
 pub mod language_model;
 pub mod learning;

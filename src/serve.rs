@@ -52,6 +52,8 @@ pub struct Config {
     pub retention_ms: i64,
     /// Summaries and thread answers from a language model, when `LLM_MODEL` is set.
     pub model: Option<ModelConfig>,
+    /// The bearer token of `/api/v1` (open without one only on a loopback listener).
+    pub api_token: Option<String>,
 }
 
 #[derive(Clone)]
@@ -131,8 +133,20 @@ impl Config {
             },
             retention_ms: settings.serve.retention,
             model: ModelConfig::from_settings(&settings.llm)?,
+            api_token: api_token(settings)?,
         })
     }
+}
+
+/// The API's token; without one the listener must be loopback, or anyone who reaches the port
+/// could run investigations and write feedback.
+fn api_token(settings: &Settings) -> anyhow::Result<Option<String>> {
+    let token = settings.serve.api_token.clone();
+    let addr = settings.serve.addr;
+    if token.is_none() && !addr.ip().is_loopback() {
+        anyhow::bail!("ANOMALY_HUNTER_ADDR={addr} is reachable from other machines, so the HTTP API needs ANOMALY_HUNTER_API_TOKEN (a long random string; callers send it as `Authorization: Bearer …`)");
+    }
+    Ok(token)
 }
 
 /// The HTTP routes (`/healthz`, `/metrics` and each platform's endpoints) and the background
@@ -159,6 +173,7 @@ impl Bot {
             service = service.with_prometheus(prometheus);
         }
         let mut integrations = json!({"slack": false, "slack_mode": null, "discord": false});
+        integrations["api"] = json!({"token_required": config.api_token.is_some()});
         if let Some(model) = config.model.clone() {
             integrations["language_model"] = json!({
                 "provider": model.endpoint.provider.name(),
@@ -198,6 +213,10 @@ impl Bot {
             .map(|discord| Arc::new(Discord::new(discord, service.clone())));
         integrations["discord"] = json!(discord.is_some());
         integrations["prometheus"] = json!(config.prometheus.is_some());
+        router = router.nest(
+            "/api/v1",
+            crate::http::api::routes(service.clone(), config.api_token.clone()),
+        );
         let gateway = discord.clone();
         let mut alert_desk = None;
         if let Some(token) = &config.alertmanager_token {

@@ -411,6 +411,15 @@ impl ChatService {
         // Parsing up to ANOMALY_HUNTER_MAX_BYTES is CPU work: off the async workers.
         let series = crate::investigation::compute(|| parse_csv(bytes, name, &options, metric))
             .map_err(|e| e.to_string())?;
+        self.check_series(series, origin).await
+    }
+
+    /// Investigates a series already read (a parsed upload, JSON points from the API).
+    pub async fn check_series(
+        &self,
+        series: Series,
+        origin: &Origin,
+    ) -> Result<Investigated, String> {
         let verdict = investigate_and_record(&self.store, &series, &[], origin)
             .await
             .map_err(|e| e.to_string())?;
@@ -419,6 +428,12 @@ impl ChatService {
             series,
             others: None,
         })
+    }
+
+    /// A place in the investigation queue without per-person rate limits (the HTTP API,
+    /// whose callers hold the API token), or the "busy" refusal.
+    pub fn ticket(&self) -> Result<Ticket, String> {
+        self.admission.ticket()
     }
 
     /// Investigates an attached file: refuses what is not a CSV or too large, fetches it

@@ -13,7 +13,7 @@ use crate::investigation::Verdict;
 pub const VERDICT_MIN_SEVERITY: u8 = 7;
 
 /// Variables whose values must never leave the process.
-const SECRET_VARIABLES: [&str; 12] = [
+const SECRET_VARIABLES: [&str; 13] = [
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -26,6 +26,7 @@ const SECRET_VARIABLES: [&str; 12] = [
     "PROMETHEUS_BEARER_TOKEN",
     "PROMETHEUS_BASIC_AUTH",
     "ALERTMANAGER_WEBHOOK_TOKEN",
+    "ANOMALY_HUNTER_API_TOKEN",
 ];
 
 /// Prefixes of tokens that are secret whatever variable they came from.

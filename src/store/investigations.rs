@@ -145,15 +145,43 @@ impl Store {
         metric: Option<&str>,
         limit: i64,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.history_after(metric, limit, None).await
+    }
+
+    /// A page of [`Store::history`]: the investigations that come after investigation `after`
+    /// in that order (a cursor that stays right while new investigations arrive).
+    pub async fn history_after(
+        &self,
+        metric: Option<&str>,
+        limit: i64,
+        after: Option<&str>,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut conditions = Vec::new();
+        if metric.is_some() {
+            conditions.push("i.metric = $2".to_string());
+        }
+        if after.is_some() {
+            let n = 2 + usize::from(metric.is_some());
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM investigations c WHERE c.id = ${n}
+                         AND (i.created_at < c.created_at OR (i.created_at = c.created_at AND i.id < c.id)))"
+            ));
+        }
+        let filter = match conditions.is_empty() {
+            true => String::new(),
+            false => format!("WHERE {}", conditions.join(" AND ")),
+        };
         let sql = format!(
             "SELECT i.id, i.metric, i.created_at, i.anomalous, i.severity, i.confidence, i.pattern, i.verdict_json,
                     (SELECT f.verdict FROM feedback f WHERE f.investigation_id = i.id ORDER BY f.created_at DESC, f.id DESC LIMIT 1) AS feedback
-             FROM investigations i {} ORDER BY i.created_at DESC, i.id DESC LIMIT $1",
-            if metric.is_some() { "WHERE i.metric = $2" } else { "" }
+             FROM investigations i {filter} ORDER BY i.created_at DESC, i.id DESC LIMIT $1"
         );
         let mut query = sqlx::query(&sql).bind(limit.max(1));
         if let Some(metric) = metric {
             query = query.bind(metric);
+        }
+        if let Some(after) = after {
+            query = query.bind(after);
         }
         let rows = query.fetch_all(self.pool()).await?;
         rows.iter()

@@ -1,0 +1,369 @@
+//! `/api/v1`: investigations for tools without a chat client — a CSV or JSON points in, the
+//! verdict JSON out (the same document as `detect --format json`); the history, one stored
+//! investigation, and feedback. With `ANOMALY_HUNTER_API_TOKEN` set every request needs
+//! `Authorization: Bearer <token>`; without it the API answers only because the listener is
+//! loopback (start-up refuses a non-loopback listener without a token).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::problem::Problem;
+use crate::chat::service::{ChatService, Investigated};
+use crate::investigation::Origin;
+use crate::learning::FeedbackVerdict;
+use crate::series::timestamp::{parse_duration, TimestampFormat};
+use crate::series::{RawRow, Series};
+use crate::store::NewFeedback;
+
+/// Most investigations one page of the history holds.
+const MAX_PAGE: i64 = 200;
+
+#[derive(Clone)]
+struct Api {
+    service: ChatService,
+    token: Option<String>,
+}
+
+/// The routes, to be nested at `/api/v1`.
+pub fn routes(service: ChatService, token: Option<String>) -> Router {
+    let max_bytes = usize::try_from(service.limits().max_bytes).unwrap_or(usize::MAX);
+    let api = Api { service, token };
+    Router::new()
+        .route("/investigations", post(investigate).get(list))
+        .route("/detect", post(detect))
+        .route("/investigations/{id}", get(one))
+        .route("/investigations/{id}/feedback", post(feedback))
+        .layer(DefaultBodyLimit::max(max_bytes))
+        .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
+        .with_state(api)
+}
+
+/// Refuses a request without the bearer token, when one is configured.
+async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse as _;
+    let Some(token) = &api.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        next.run(request).await
+    } else {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send `Authorization: Bearer <ANOMALY_HUNTER_API_TOKEN>`",
+        )
+        .into_response()
+    }
+}
+
+/// Compares without stopping at the first difference, so timing tells nothing of the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The body, or why it was refused (too large: 413 with the limit).
+fn body(bytes: Result<Bytes, BytesRejection>, api: &Api) -> Result<Bytes, Problem> {
+    bytes.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the body is larger than the {}-byte limit (ANOMALY_HUNTER_MAX_BYTES)",
+                api.service.limits().max_bytes
+            ),
+        ),
+        status => Problem::new(status, "bad_request", rejection.body_text()),
+    })
+}
+
+fn is_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/csv") || t.starts_with("application/csv"))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"))
+}
+
+/// `?metric=` names the metric of an uploaded CSV.
+#[derive(Deserialize)]
+struct CsvQuery {
+    metric: Option<String>,
+}
+
+/// What `POST /investigations` takes as JSON.
+#[derive(Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+enum InvestigationRequest {
+    /// Points: timestamps (RFC 3339 strings, or Unix seconds or milliseconds) and values.
+    Points {
+        timestamps: Vec<Value>,
+        values: Vec<Option<f64>>,
+        metric: Option<String>,
+    },
+    /// A stored metric, optionally only its last stretch (`6h`).
+    Stored {
+        metric: String,
+        since: Option<String>,
+    },
+    /// A PromQL expression (with PROMETHEUS_URL).
+    Query {
+        query: String,
+        since: Option<String>,
+    },
+}
+
+const REQUEST_SHAPES: &str = "send text/csv, or JSON {\"timestamps\": [...], \"values\": [...], \"metric\": \"name\"}, {\"metric\": \"name\", \"since\": \"6h\"} or {\"query\": \"PromQL\", \"since\": \"1h\"}";
+
+async fn investigate(
+    State(api): State<Api>,
+    Query(query): Query<CsvQuery>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Problem> {
+    let bytes = body(bytes, &api)?;
+    let origin = Origin::new("api");
+    if is_csv(&headers) {
+        let metric = query.metric.unwrap_or_else(|| "upload".to_string());
+        let investigated = run(&api, async {
+            api.service
+                .check_file("upload.csv", bytes.to_vec(), Some(&metric), &origin)
+                .await
+        })
+        .await?;
+        return verdict_json(&investigated);
+    }
+    if !is_json(&headers) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            REQUEST_SHAPES,
+        ));
+    }
+    let request: InvestigationRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| Problem::bad_request(format!("{e}; {REQUEST_SHAPES}")))?;
+    let investigated = match request {
+        InvestigationRequest::Points {
+            timestamps,
+            values,
+            metric,
+        } => {
+            let series = series_of(metric.as_deref().unwrap_or("upload"), &timestamps, values)?;
+            run(&api, api.service.check_series(series, &origin)).await?
+        }
+        InvestigationRequest::Stored { metric, since } => {
+            let lookback = since.as_deref().map(lookback).transpose()?;
+            run(&api, async {
+                api.service
+                    .check_metric(&metric, lookback, &origin)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await?
+        }
+        InvestigationRequest::Query { query, since } => {
+            let lookback = since.as_deref().map(lookback).transpose()?;
+            run(
+                &api,
+                api.service.check_query(&query, lookback, None, &origin),
+            )
+            .await?
+        }
+    };
+    verdict_json(&investigated)
+}
+
+/// The prototype's request: `{"data": [values], "timestamps": [...]}` (timestamps optional:
+/// then one point a minute, ending now).
+#[derive(Deserialize)]
+struct DetectRequest {
+    data: Vec<Option<f64>>,
+    timestamps: Option<Vec<Value>>,
+    metric: Option<String>,
+}
+
+async fn detect(
+    State(api): State<Api>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Problem> {
+    let bytes = body(bytes, &api)?;
+    let request: DetectRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        Problem::bad_request(format!(
+            "{e}; send {{\"data\": [values], \"timestamps\": [optional, one per value]}}"
+        ))
+    })?;
+    let timestamps = request.timestamps.unwrap_or_else(|| {
+        let now = chrono::Utc::now().timestamp_millis();
+        let n = request.data.len() as i64;
+        (0..n).map(|i| json!(now - (n - 1 - i) * 60_000)).collect()
+    });
+    let metric = request.metric.as_deref().unwrap_or("upload");
+    let series = series_of(metric, &timestamps, request.data)?;
+    let investigated = run(&api, api.service.check_series(series, &Origin::new("api"))).await?;
+    verdict_json(&investigated)
+}
+
+/// Runs an investigation when a slot is free (the same queue as chat commands).
+async fn run(
+    api: &Api,
+    work: impl std::future::Future<Output = Result<Investigated, String>>,
+) -> Result<Investigated, Problem> {
+    let ticket = api
+        .service
+        .ticket()
+        .map_err(|busy| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", busy))?;
+    ticket.run(work).await.map_err(Problem::unprocessable)
+}
+
+fn verdict_json(investigated: &Investigated) -> Result<Json<Value>, Problem> {
+    serde_json::to_value(&investigated.verdict)
+        .map(Json)
+        .map_err(Problem::internal)
+}
+
+fn lookback(since: &str) -> Result<i64, Problem> {
+    parse_duration(since).map_err(|e| Problem::bad_request(format!("since: {e}")))
+}
+
+/// A series from JSON points; each timestamp an RFC 3339 string or Unix seconds/milliseconds.
+fn series_of(
+    metric: &str,
+    timestamps: &[Value],
+    values: Vec<Option<f64>>,
+) -> Result<Series, Problem> {
+    if timestamps.len() != values.len() {
+        return Err(Problem::bad_request(format!(
+            "{} timestamps for {} values: give one timestamp per value",
+            timestamps.len(),
+            values.len()
+        )));
+    }
+    let rows = timestamps
+        .iter()
+        .zip(values)
+        .enumerate()
+        .map(|(i, (timestamp, value))| {
+            let text = match timestamp {
+                Value::String(text) => text.clone(),
+                Value::Number(n) => n.to_string(),
+                other => other.to_string(),
+            };
+            let at = TimestampFormat::detect(&text)
+                .and_then(|format| format.parse(&text))
+                .ok_or_else(|| {
+                    Problem::unprocessable(format!(
+                        "timestamps[{i}]: `{text}` is not a timestamp (RFC 3339, or Unix seconds or milliseconds)"
+                    ))
+                })?;
+            Ok(RawRow {
+                timestamp: at,
+                value: value.filter(|v| v.is_finite()),
+                related: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
+    Series::from_rows(metric, Vec::new(), rows).map_err(|e| Problem::unprocessable(e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    metric: Option<String>,
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(api): State<Api>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, Problem> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::bad_request(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )));
+    }
+    let store = api.service.store();
+    if let Some(cursor) = &query.cursor {
+        store.investigation(cursor).await.map_err(|_| {
+            Problem::bad_request(format!(
+                "cursor `{cursor}` is not a `next_cursor` this API gave"
+            ))
+        })?;
+    }
+    let page = store
+        .history_after(query.metric.as_deref(), limit, query.cursor.as_deref())
+        .await?;
+    let next_cursor = (page.len() as i64 == limit)
+        .then(|| page.last().map(|e| e.id.clone()))
+        .flatten();
+    Ok(Json(
+        json!({"investigations": page, "next_cursor": next_cursor}),
+    ))
+}
+
+async fn one(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+    Ok(Json(api.service.store().investigation(&id).await?.verdict))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackRequest {
+    /// `confirmed` or `false_positive`.
+    verdict: String,
+    root_cause: Option<String>,
+    author: Option<String>,
+}
+
+async fn feedback(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let bytes = body(bytes, &api)?;
+    let request: FeedbackRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        Problem::bad_request(format!(
+            "{e}; send {{\"verdict\": \"confirmed\" or \"false_positive\", \"root_cause\": optional}}"
+        ))
+    })?;
+    let verdict = FeedbackVerdict::parse(&request.verdict).ok_or_else(|| {
+        Problem::unprocessable(format!(
+            "verdict `{}` must be `confirmed` or `false_positive`",
+            request.verdict
+        ))
+    })?;
+    let outcome = api
+        .service
+        .store()
+        .add_feedback(NewFeedback {
+            investigation_id: id,
+            verdict,
+            root_cause: request.root_cause.filter(|c| !c.trim().is_empty()),
+            author: request.author,
+            platform: Some("api".to_string()),
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"recorded": verdict.as_str(), "learning": outcome})),
+    ))
+}

@@ -1,0 +1,338 @@
+//! The HTTP API through real HTTP against the real `serve`: each endpoint, the token, the
+//! limits and the errors, and that its verdict is the same document `detect` prints.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::serve::{anomaly_hunter, ServeProcess};
+
+const TOKEN: &str = "api-test-token-5b1e0c7d";
+
+struct Api {
+    serve: ServeProcess,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn start(test: &str) -> Self {
+        Self {
+            serve: ServeProcess::start(
+                &format!("api-{test}"),
+                &[("ANOMALY_HUNTER_API_TOKEN", TOKEN)],
+            ),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.serve.url)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post(path, "application/json", body.to_string()).await
+    }
+}
+
+fn example(file: &str) -> String {
+    std::fs::read_to_string(format!("{}/examples/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// A verdict without what differs between two runs of the same investigation.
+fn comparable(mut verdict: Value) -> Value {
+    for key in ["id", "elapsed_ms"] {
+        verdict.as_object_mut().unwrap().remove(key);
+    }
+    verdict
+}
+
+#[tokio::test]
+async fn the_token_is_required_and_errors_say_what_to_fix() {
+    let api = Api::start("auth");
+    for token in [None, Some("wrong-token")] {
+        let mut request = api.http.get(api.url("/investigations"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized");
+        assert!(body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer"));
+    }
+    let (status, _) = api.get("/investigations").await;
+    assert_eq!(status, StatusCode::OK);
+
+    let too_big = "timestamp,value\n".to_string() + &"2026-01-01T00:00:00Z,1\n".repeat(20_000);
+    let (status, body) = api.post("/investigations", "text/csv", too_big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"], "too_large");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("200000-byte limit"),
+        "{body}"
+    );
+
+    let (status, body) = api.post("/investigations", "text/plain", "x").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        body["detail"].as_str().unwrap().contains("text/csv"),
+        "{body}"
+    );
+    let (status, body) = api
+        .post("/investigations", "application/json", "{not json")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = api
+        .post(
+            "/investigations",
+            "text/csv",
+            "timestamp,value\n2026-01-01T00:00:00Z,abc\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("column `value` holds text"),
+        "says which column and why: {body}"
+    );
+    let (status, body) = api.get("/investigations/no-such-id").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+}
+
+#[tokio::test]
+async fn a_csv_points_a_stored_metric_and_the_prototype_shape_are_investigated() {
+    let api = Api::start("investigate");
+    let csv = example("db_query_latency.csv");
+    let (status, verdict) = api
+        .post(
+            "/investigations?metric=db_query_latency",
+            "text/csv",
+            csv.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{verdict}");
+    assert_eq!(verdict["anomalous"], true);
+    assert_eq!(verdict["metric"], "db_query_latency");
+
+    // The same document as `detect --format json` (on a store of its own).
+    let dir = support::scratch_dir("api-detect-same");
+    let detect = anomaly_hunter(&dir)
+        .args([
+            "detect",
+            &format!(
+                "{}/examples/db_query_latency.csv",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&detect.stdout).unwrap();
+    assert_eq!(comparable(printed), comparable(verdict.clone()));
+
+    // Stored as returned.
+    let id = verdict["id"].as_str().unwrap();
+    let (status, stored) = api.get(&format!("/investigations/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored, verdict);
+
+    // JSON points: RFC 3339 strings or Unix seconds, one per value.
+    let rows: Vec<(&str, &str)> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cells = l.split(',');
+            Some((cells.next()?, cells.next()?))
+        })
+        .collect();
+    let timestamps: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    let values: Vec<f64> = rows.iter().map(|r| r.1.parse().unwrap()).collect();
+    let (status, from_points) = api
+        .post_json(
+            "/investigations",
+            json!({"timestamps": timestamps, "values": values, "metric": "db_points"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{from_points}");
+    assert_eq!(from_points["metric"], "db_points");
+    assert_eq!(from_points["severity"], verdict["severity"]);
+    let (status, body) = api
+        .post_json(
+            "/investigations",
+            json!({"timestamps": ["2026-01-01T00:00:00Z"], "values": [1.0, 2.0]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("one timestamp per value"));
+    let (status, body) = api
+        .post_json(
+            "/investigations",
+            json!({"timestamps": ["yesterday", 2], "values": [1.0, 2.0]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"].as_str().unwrap().contains("timestamps[0]"),
+        "{body}"
+    );
+
+    // A stored metric (serve's store holds `api_latency`), and one it does not hold.
+    let (status, stored_metric) = api
+        .post_json(
+            "/investigations",
+            json!({"metric": "api_latency", "since": "6h"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stored_metric}");
+    assert_eq!(stored_metric["metric"], "api_latency");
+    assert!(
+        stored_metric["baseline_points"].as_u64().unwrap() > 0,
+        "judged against history"
+    );
+    let (status, body) = api
+        .post_json("/investigations", json!({"metric": "nope"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("anomaly-hunter ingest"));
+
+    // The prototype's `POST /api/v1/detect`: values only, one a minute.
+    let (status, prototype) = api.post_json("/detect", json!({"data": values})).await;
+    assert_eq!(status, StatusCode::OK, "{prototype}");
+    assert_eq!(prototype["anomalous"], true);
+}
+
+#[tokio::test]
+async fn history_pages_and_feedback() {
+    let api = Api::start("history");
+    let csv = example("db_query_latency.csv");
+    let mut ids = Vec::new();
+    for metric in ["a", "b", "c"] {
+        let (_, verdict) = api
+            .post(
+                &format!("/investigations?metric={metric}"),
+                "text/csv",
+                csv.clone(),
+            )
+            .await;
+        ids.push(verdict["id"].as_str().unwrap().to_string());
+    }
+    let (status, first) = api.get("/investigations?limit=2").await;
+    assert_eq!(status, StatusCode::OK);
+    let page: Vec<&str> = first["investigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(page, [ids[2].as_str(), ids[1].as_str()], "newest first");
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = api
+        .get(&format!("/investigations?limit=2&cursor={cursor}"))
+        .await;
+    let rest: Vec<&str> = second["investigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest, [ids[0].as_str()]);
+    assert!(second["next_cursor"].is_null());
+    let (_, only_b) = api.get("/investigations?metric=b").await;
+    assert_eq!(only_b["investigations"].as_array().unwrap().len(), 1);
+    let (status, _) = api.get("/investigations?cursor=bogus").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api.get("/investigations?limit=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, said) = api
+        .post_json(
+            &format!("/investigations/{}/feedback", ids[0]),
+            json!({"verdict": "false_positive", "author": "ci"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{said}");
+    assert_eq!(said["recorded"], "false_positive");
+    assert!(
+        said["learning"]["threshold_after"].as_f64().unwrap()
+            > said["learning"]["threshold_before"].as_f64().unwrap()
+    );
+    let (status, _) = api
+        .post_json(
+            &format!("/investigations/{}/feedback", ids[1]),
+            json!({"verdict": "maybe"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = api
+        .post_json(
+            "/investigations/no-such-id/feedback",
+            json!({"verdict": "confirmed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(api.serve.stats()["false_positives"], 1);
+}
+
+#[test]
+fn a_listener_open_to_the_network_needs_a_token() {
+    let dir = support::scratch_dir("api-open-listener");
+    let refused = anomaly_hunter(&dir)
+        .args(["serve"])
+        .env("ANOMALY_HUNTER_ADDR", "0.0.0.0:0")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("ANOMALY_HUNTER_API_TOKEN"), "{stderr}");
+}
