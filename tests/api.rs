@@ -19,7 +19,10 @@ impl Api {
         Self {
             serve: ServeProcess::start(
                 &format!("api-{test}"),
-                &[("ANOMALY_HUNTER_API_TOKEN", TOKEN)],
+                &[
+                    ("ANOMALY_HUNTER_API_TOKEN", TOKEN),
+                    ("ANOMALY_HUNTER_MAX_ROWS", "5000"),
+                ],
             ),
             http: reqwest::Client::new(),
         }
@@ -110,6 +113,19 @@ async fn the_token_is_required_and_errors_say_what_to_fix() {
             .as_str()
             .unwrap()
             .contains("200000-byte limit"),
+        "{body}"
+    );
+
+    let many: Vec<i64> = (0..6_000).map(|i| 1_700_000_000 + i * 60).collect();
+    let (status, body) = api
+        .post_json(
+            "/investigations",
+            json!({"timestamps": many, "values": many}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("5000-row limit"),
         "{body}"
     );
 

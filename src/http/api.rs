@@ -167,7 +167,12 @@ async fn investigate(
             values,
             metric,
         } => {
-            let series = series_of(metric.as_deref().unwrap_or("upload"), &timestamps, values)?;
+            let series = series_of(
+                &api,
+                metric.as_deref().unwrap_or("upload"),
+                &timestamps,
+                values,
+            )?;
             run(&api, api.service.check_series(series, &origin)).await?
         }
         InvestigationRequest::Stored { metric, since } => {
@@ -217,7 +222,7 @@ async fn detect(
         (0..n).map(|i| json!(now - (n - 1 - i) * 60_000)).collect()
     });
     let metric = request.metric.as_deref().unwrap_or("upload");
-    let series = series_of(metric, &timestamps, request.data)?;
+    let series = series_of(&api, metric, &timestamps, request.data)?;
     let investigated = run(&api, api.service.check_series(series, &Origin::new("api"))).await?;
     verdict_json(&investigated)
 }
@@ -246,10 +251,22 @@ fn lookback(since: &str) -> Result<i64, Problem> {
 
 /// A series from JSON points; each timestamp an RFC 3339 string or Unix seconds/milliseconds.
 fn series_of(
+    api: &Api,
     metric: &str,
     timestamps: &[Value],
     values: Vec<Option<f64>>,
 ) -> Result<Series, Problem> {
+    let max_rows = api.service.limits().max_rows;
+    if values.len() > max_rows {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "{} points is more than the {max_rows}-row limit (ANOMALY_HUNTER_MAX_ROWS)",
+                values.len()
+            ),
+        ));
+    }
     if timestamps.len() != values.len() {
         return Err(Problem::bad_request(format!(
             "{} timestamps for {} values: give one timestamp per value",
