@@ -352,3 +352,72 @@ fn a_listener_open_to_the_network_needs_a_token() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("ANOMALY_HUNTER_API_TOKEN"), "{stderr}");
 }
+
+#[tokio::test]
+async fn points_and_events_are_stored_for_later_investigations() {
+    let api = Api::start("points");
+    let (status, stored) = api
+        .post(
+            "/metrics/orders_db/points",
+            "text/csv",
+            example("db_query_latency.csv"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    assert_eq!(stored["stored"], 720);
+    let (status, stored) = api
+        .post_json(
+            "/metrics/orders_db/points",
+            json!({"timestamps": ["2024-01-01T12:00:00Z", 1_704_110_460, 1_704_110_520_000i64], "values": [4.0, null, 4.2]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    assert_eq!(stored["stored"], 2, "a blank value is not a point");
+    let (status, _) = api
+        .post_json(
+            "/metrics/bad%20name/points",
+            json!({"timestamps": [], "values": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, stored) = api
+        .post_json(
+            "/events",
+            json!([{"timestamp": "2024-01-01T08:18:00Z", "kind": "Deploy", "description": "orders-db pool 50 → 20"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    assert_eq!(stored["stored"], 1);
+    let (status, stored) = api
+        .post(
+            "/events",
+            "text/csv",
+            "timestamp,kind,description\n2024-01-01T06:00:00Z,config,cache ttl 60s\n",
+        )
+        .await;
+    assert_eq!(
+        (status, stored["stored"].clone()),
+        (StatusCode::CREATED, json!(1))
+    );
+    let (status, body) = api
+        .post_json("/events", json!([{"timestamp": "soon", "kind": "deploy"}]))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"].as_str().unwrap().contains("[0].timestamp"),
+        "{body}"
+    );
+
+    // The stored points are investigated with the stored events.
+    let (status, verdict) = api
+        .post_json("/investigations", json!({"metric": "orders_db"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{verdict}");
+    assert_eq!(verdict["anomalous"], true);
+    let text = verdict.to_string().to_lowercase();
+    assert!(
+        text.contains("deploy"),
+        "the deploy is lined up with the change: {verdict}"
+    );
+}

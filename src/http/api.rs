@@ -1,6 +1,6 @@
 //! `/api/v1`: investigations for tools without a chat client — a CSV or JSON points in, the
 //! verdict JSON out (the same document as `detect --format json`); the history, one stored
-//! investigation, and feedback. With `ANOMALY_HUNTER_API_TOKEN` set every request needs
+//! investigation, and feedback; metric points and events to store. With `ANOMALY_HUNTER_API_TOKEN` set every request needs
 //! `Authorization: Bearer <token>`; without it the API answers only because the listener is
 //! loopback (start-up refuses a non-loopback listener without a token).
 
@@ -19,8 +19,11 @@ use super::problem::Problem;
 use crate::chat::service::{ChatService, Investigated};
 use crate::investigation::Origin;
 use crate::learning::FeedbackVerdict;
+use crate::series::csv::{parse_csv, CsvOptions};
+use crate::series::events::{parse_events, Event};
 use crate::series::timestamp::{parse_duration, TimestampFormat};
 use crate::series::{RawRow, Series};
+use crate::sources::promql::is_metric_name;
 use crate::store::NewFeedback;
 
 /// Most investigations one page of the history holds.
@@ -41,6 +44,8 @@ pub fn routes(service: ChatService, token: Option<String>) -> Router {
         .route("/detect", post(detect))
         .route("/investigations/{id}", get(one))
         .route("/investigations/{id}/feedback", post(feedback))
+        .route("/metrics/{name}/points", post(store_points))
+        .route("/events", post(store_events))
         .layer(DefaultBodyLimit::max(max_bytes))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
         .with_state(api)
@@ -256,6 +261,17 @@ fn series_of(
     timestamps: &[Value],
     values: Vec<Option<f64>>,
 ) -> Result<Series, Problem> {
+    let rows = raw_rows(api, timestamps, values)?;
+    Series::from_rows(metric, Vec::new(), rows).map_err(|e| Problem::unprocessable(e.to_string()))
+}
+
+/// Rows from JSON points, one timestamp per value, within ANOMALY_HUNTER_MAX_ROWS; a
+/// timestamp is an RFC 3339 string or Unix seconds or milliseconds.
+fn raw_rows(
+    api: &Api,
+    timestamps: &[Value],
+    values: Vec<Option<f64>>,
+) -> Result<Vec<RawRow>, Problem> {
     let max_rows = api.service.limits().max_rows;
     if values.len() > max_rows {
         return Err(Problem::new(
@@ -274,31 +290,36 @@ fn series_of(
             values.len()
         )));
     }
-    let rows = timestamps
+    timestamps
         .iter()
         .zip(values)
         .enumerate()
         .map(|(i, (timestamp, value))| {
-            let text = match timestamp {
-                Value::String(text) => text.clone(),
-                Value::Number(n) => n.to_string(),
-                other => other.to_string(),
-            };
-            let at = TimestampFormat::detect(&text)
-                .and_then(|format| format.parse(&text))
-                .ok_or_else(|| {
-                    Problem::unprocessable(format!(
-                        "timestamps[{i}]: `{text}` is not a timestamp (RFC 3339, or Unix seconds or milliseconds)"
-                    ))
-                })?;
             Ok(RawRow {
-                timestamp: at,
+                timestamp: timestamp_of(timestamp)
+                    .ok_or_else(|| not_a_timestamp(&format!("timestamps[{i}]"), timestamp))?,
                 value: value.filter(|v| v.is_finite()),
                 related: Vec::new(),
             })
         })
-        .collect::<Result<Vec<_>, Problem>>()?;
-    Series::from_rows(metric, Vec::new(), rows).map_err(|e| Problem::unprocessable(e.to_string()))
+        .collect()
+}
+
+/// A JSON timestamp: an RFC 3339 (or `YYYY-MM-DD HH:MM:SS`) string, or Unix seconds or
+/// milliseconds.
+fn timestamp_of(value: &Value) -> Option<i64> {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    TimestampFormat::detect(&text).and_then(|format| format.parse(&text))
+}
+
+fn not_a_timestamp(field: &str, value: &Value) -> Problem {
+    Problem::unprocessable(format!(
+        "{field}: `{value}` is not a timestamp (RFC 3339, or Unix seconds or milliseconds)"
+    ))
 }
 
 #[derive(Deserialize)]
@@ -383,4 +404,114 @@ async fn feedback(
         StatusCode::CREATED,
         Json(json!({"recorded": verdict.as_str(), "learning": outcome})),
     ))
+}
+
+/// JSON points to store: `{"timestamps": [...], "values": [...]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointsRequest {
+    timestamps: Vec<Value>,
+    values: Vec<Option<f64>>,
+}
+
+/// Stores points under `name` (a point at a stored timestamp is replaced): a CSV (as
+/// `anomaly-hunter ingest` reads it, other columns stored as `name.column`) or JSON points,
+/// any number of them.
+async fn store_points(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let bytes = body(bytes, &api)?;
+    if !is_metric_name(&name) {
+        return Err(Problem::bad_request(format!(
+            "`{name}` is not a metric name (letters, digits, `_ . : -`)"
+        )));
+    }
+    let store = api.service.store();
+    let stored = if is_csv(&headers) {
+        let options = CsvOptions {
+            limits: api.service.limits(),
+            ..CsvOptions::default()
+        };
+        let series = crate::investigation::compute(|| {
+            parse_csv(bytes.to_vec(), "points.csv", &options, Some(name.clone()))
+        })
+        .map_err(|e| Problem::unprocessable(e.to_string()))?;
+        store.ingest_series(&series).await?
+    } else if is_json(&headers) {
+        let request: PointsRequest = serde_json::from_slice(&bytes).map_err(|e| {
+            Problem::bad_request(format!(
+                "{e}; send {{\"timestamps\": [...], \"values\": [...]}}"
+            ))
+        })?;
+        let rows = raw_rows(&api, &request.timestamps, request.values)?;
+        let (timestamps, values): (Vec<i64>, Vec<f64>) = rows
+            .into_iter()
+            .filter_map(|row| Some((row.timestamp, row.value?)))
+            .unzip();
+        store.ingest_points(&name, &timestamps, &values).await?
+    } else {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send text/csv or JSON {\"timestamps\": [...], \"values\": [...]}",
+        ));
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"metric": name, "stored": stored})),
+    ))
+}
+
+/// One event as JSON.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventRequest {
+    timestamp: Value,
+    kind: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// Stores deploys and config changes — a `timestamp,kind,description` CSV or a JSON list of
+/// `{timestamp, kind, description}` — for the Change Detective to line up with what it finds.
+async fn store_events(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let bytes = body(bytes, &api)?;
+    let events = if is_csv(&headers) {
+        parse_events(bytes.to_vec(), "events.csv", api.service.limits())
+            .map_err(|e| Problem::unprocessable(e.to_string()))?
+    } else if is_json(&headers) {
+        let requests: Vec<EventRequest> = serde_json::from_slice(&bytes).map_err(|e| {
+            Problem::bad_request(format!(
+                "{e}; send [{{\"timestamp\": \"2026-11-20T08:15:00Z\", \"kind\": \"deploy\", \"description\": \"api v2.3\"}}]"
+            ))
+        })?;
+        requests
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| {
+                Ok(Event {
+                    timestamp: timestamp_of(&event.timestamp).ok_or_else(|| {
+                        not_a_timestamp(&format!("[{i}].timestamp"), &event.timestamp)
+                    })?,
+                    kind: event.kind.trim().to_ascii_lowercase(),
+                    description: event.description.trim().to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, Problem>>()?
+    } else {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send text/csv (timestamp,kind,description) or a JSON list of {timestamp, kind, description}",
+        ));
+    };
+    api.service.store().save_events(&events).await?;
+    Ok((StatusCode::CREATED, Json(json!({"stored": events.len()}))))
 }

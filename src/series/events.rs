@@ -22,12 +22,25 @@ pub struct Event {
 /// Reads an events file, sorted by time.
 pub fn read_events(path: &Path) -> Result<Vec<Event>, IngestError> {
     let source_name = path.display().to_string();
-    let fail = |problem: Problem| IngestError {
+    let bytes = std::fs::read(path).map_err(|e| IngestError {
         source_name: source_name.clone(),
+        problem: e.into(),
+    })?;
+    parse_events(bytes, &source_name, Limits::default())
+}
+
+/// Reads a `timestamp,kind,description` CSV (an upload: `source_name` names it in errors),
+/// sorted by time.
+pub fn parse_events(
+    bytes: Vec<u8>,
+    source_name: &str,
+    limits: Limits,
+) -> Result<Vec<Event>, IngestError> {
+    let fail = |problem: Problem| IngestError {
+        source_name: source_name.to_string(),
         problem,
     };
-    let bytes = std::fs::read(path).map_err(|e| fail(e.into()))?;
-    check_size(&bytes, Limits::default()).map_err(fail)?;
+    check_size(&bytes, limits).map_err(fail)?;
     let lines = DataLines::index(&bytes);
     let frame = split_columns(bytes).map_err(fail)?;
     let text = |name: &str| frame.column(name).ok().and_then(|c| c.str().ok().cloned());
