@@ -213,11 +213,22 @@ async fn two_replicas_answer_once_share_incidents_and_hand_over_the_relay() {
         "the survivor takes the relay over within seconds (a 10 s lease); log:\n{}",
         live(&replicas, survivor).log()
     );
-    assert!(
-        live(&replicas, survivor)
+    // The lease shows on /healthz as soon as it is taken; the log line follows the first
+    // publish after it.
+    let says_so = async {
+        while !live(&replicas, survivor)
             .log()
-            .contains("now holds the event relay lease"),
-        "and says so"
+            .contains("now holds the event relay lease")
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(20), says_so)
+            .await
+            .is_ok(),
+        "and says so; log:\n{}",
+        live(&replicas, survivor).log()
     );
 
     let records = read_topic(&broker_address, TOPIC, verdicts, Duration::from_secs(60));
