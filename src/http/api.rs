@@ -14,8 +14,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::problem::Problem;
+use super::problem::{Problem, ProblemDoc};
 use crate::chat::service::{ChatService, Investigated};
 use crate::investigation::Origin;
 use crate::learning::FeedbackVerdict;
@@ -48,6 +50,8 @@ pub fn routes(service: ChatService, token: Option<String>) -> Router {
         .route("/events", post(store_events))
         .layer(DefaultBodyLimit::max(max_bytes))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
+        // The description of the API is public: it holds no data.
+        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .with_state(api)
 }
 
@@ -116,11 +120,12 @@ struct CsvQuery {
 }
 
 /// What `POST /investigations` takes as JSON.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged, deny_unknown_fields)]
 enum InvestigationRequest {
     /// Points: timestamps (RFC 3339 strings, or Unix seconds or milliseconds) and values.
     Points {
+        #[schema(value_type = Vec<Timestamp>)]
         timestamps: Vec<Value>,
         values: Vec<Option<f64>>,
         metric: Option<String>,
@@ -139,6 +144,20 @@ enum InvestigationRequest {
 
 const REQUEST_SHAPES: &str = "send text/csv, or JSON {\"timestamps\": [...], \"values\": [...], \"metric\": \"name\"}, {\"metric\": \"name\", \"since\": \"6h\"} or {\"query\": \"PromQL\", \"since\": \"1h\"}";
 
+#[utoipa::path(post, path = "/api/v1/investigations", tag = "investigations",
+    summary = "Investigate a CSV, JSON points, a stored metric or a PromQL query",
+    params(("metric" = Option<String>, Query, description = "The metric's name, for a CSV")),
+    request_body(content((InvestigationRequest = "application/json"), (String = "text/csv"))),
+    responses(
+        (status = 200, description = "The verdict, as `detect --format json` prints it", body = Object),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 413, description = "Over ANOMALY_HUNTER_MAX_BYTES or _MAX_ROWS", body = ProblemDoc),
+        (status = 415, description = "Neither text/csv nor application/json", body = ProblemDoc),
+        (status = 422, description = "Not investigable (too few points, a text cell…)", body = ProblemDoc),
+        (status = 503, description = "The investigation queue is full", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
 async fn investigate(
     State(api): State<Api>,
     Query(query): Query<CsvQuery>,
@@ -204,13 +223,24 @@ async fn investigate(
 
 /// The prototype's request: `{"data": [values], "timestamps": [...]}` (timestamps optional:
 /// then one point a minute, ending now).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct DetectRequest {
     data: Vec<Option<f64>>,
+    #[schema(value_type = Option<Vec<Timestamp>>)]
     timestamps: Option<Vec<Value>>,
     metric: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/detect", tag = "investigations",
+    summary = "The prototype's detect: values (and optional timestamps) in, the verdict out",
+    request_body = DetectRequest,
+    responses(
+        (status = 200, description = "The verdict", body = Object),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 422, description = "Not investigable", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
 async fn detect(
     State(api): State<Api>,
     bytes: Result<Bytes, BytesRejection>,
@@ -330,6 +360,19 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/investigations", tag = "investigations",
+    summary = "Past investigations, newest first",
+    params(
+        ("metric" = Option<String>, Query, description = "Only this metric"),
+        ("limit" = Option<i64>, Query, description = "1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The previous page's next_cursor"),
+    ),
+    responses(
+        (status = 200, description = "{investigations: [...], next_cursor}", body = Object),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
 async fn list(
     State(api): State<Api>,
     Query(query): Query<ListQuery>,
@@ -359,11 +402,20 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/investigations/{id}", tag = "investigations",
+    summary = "One investigation's verdict, as stored",
+    params(("id" = String, Path, description = "Investigation id")),
+    responses(
+        (status = 200, description = "The verdict", body = Object),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 404, description = "No such investigation", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
 async fn one(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
     Ok(Json(api.service.store().investigation(&id).await?.verdict))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FeedbackRequest {
     /// `confirmed` or `false_positive`.
@@ -372,6 +424,18 @@ struct FeedbackRequest {
     author: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/investigations/{id}/feedback", tag = "investigations",
+    summary = "Confirm a verdict or call it a false positive; the bot learns from it",
+    params(("id" = String, Path, description = "Investigation id")),
+    request_body = FeedbackRequest,
+    responses(
+        (status = 201, description = "{recorded, learning}", body = Object),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 404, description = "No such investigation", body = ProblemDoc),
+        (status = 422, description = "Unknown verdict, or a false positive on a normal verdict", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
 async fn feedback(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -407,9 +471,10 @@ async fn feedback(
 }
 
 /// JSON points to store: `{"timestamps": [...], "values": [...]}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PointsRequest {
+    #[schema(value_type = Vec<Timestamp>)]
     timestamps: Vec<Value>,
     values: Vec<Option<f64>>,
 }
@@ -417,6 +482,19 @@ struct PointsRequest {
 /// Stores points under `name` (a point at a stored timestamp is replaced): a CSV (as
 /// `anomaly-hunter ingest` reads it, other columns stored as `name.column`) or JSON points,
 /// any number of them.
+#[utoipa::path(post, path = "/api/v1/metrics/{name}/points", tag = "data",
+    summary = "Store a metric's points (a point at a stored timestamp is replaced)",
+    params(("name" = String, Path, description = "Metric name: letters, digits, `_ . : -`")),
+    request_body(content((PointsRequest = "application/json"), (String = "text/csv"))),
+    responses(
+        (status = 201, description = "{metric, stored}", body = Object),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 413, description = "Over the size limits", body = ProblemDoc),
+        (status = 415, description = "Neither text/csv nor application/json", body = ProblemDoc),
+        (status = 422, description = "A bad cell or timestamp", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
 async fn store_points(
     State(api): State<Api>,
     Path(name): Path<String>,
@@ -466,9 +544,10 @@ async fn store_points(
 }
 
 /// One event as JSON.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventRequest {
+    #[schema(value_type = Timestamp)]
     timestamp: Value,
     kind: String,
     #[serde(default)]
@@ -477,6 +556,17 @@ struct EventRequest {
 
 /// Stores deploys and config changes — a `timestamp,kind,description` CSV or a JSON list of
 /// `{timestamp, kind, description}` — for the Change Detective to line up with what it finds.
+#[utoipa::path(post, path = "/api/v1/events", tag = "data",
+    summary = "Store deploys and config changes for the Change Detective",
+    request_body(content((Vec<EventRequest> = "application/json"), (String = "text/csv"))),
+    responses(
+        (status = 201, description = "{stored}", body = Object),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 415, description = "Neither text/csv nor application/json", body = ProblemDoc),
+        (status = 422, description = "A bad timestamp", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
 async fn store_events(
     State(api): State<Api>,
     headers: HeaderMap,
@@ -514,4 +604,35 @@ async fn store_events(
     };
     api.service.store().save_events(&events).await?;
     Ok((StatusCode::CREATED, Json(json!({"stored": events.len()}))))
+}
+
+/// A timestamp: an RFC 3339 string, or Unix seconds or milliseconds.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+enum Timestamp {
+    Text(String),
+    Number(f64),
+}
+
+/// The OpenAPI document of `/api/v1`, generated from the handlers above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Anomaly Hunter API", description = "Investigations of time series by three statistical agents and a synthesizer; history, feedback, points and events."),
+    paths(investigate, detect, list, one, feedback, store_points, store_events),
+    components(schemas(InvestigationRequest, DetectRequest, FeedbackRequest, PointsRequest, EventRequest, Timestamp, ProblemDoc)),
+    modifiers(&BearerToken),
+)]
+pub struct ApiDoc;
+
+/// The `bearer` security scheme the operations name (ANOMALY_HUNTER_API_TOKEN).
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
 }

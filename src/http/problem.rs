@@ -6,6 +6,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+/// The error body, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ProblemDoc {
+    /// `unauthorized`, `not_found`, `too_large`, `bad_request`, `unprocessable`, `busy`, …
+    error: String,
+    /// What went wrong and what to fix.
+    detail: String,
+}
+
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,
