@@ -99,18 +99,29 @@ fn body(bytes: Result<Bytes, BytesRejection>, api: &Api) -> Result<Bytes, Proble
     })
 }
 
-fn is_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/csv") || t.starts_with("application/csv"))
+/// The two bodies the API reads.
+enum Media {
+    Csv,
+    Json,
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
+/// The body's media type, or the 415 that says what to send (`shapes`).
+fn media(headers: &HeaderMap, shapes: &str) -> Result<Media, Problem> {
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/json"))
+        .unwrap_or_default();
+    if content_type.starts_with("text/csv") || content_type.starts_with("application/csv") {
+        Ok(Media::Csv)
+    } else if content_type.starts_with("application/json") {
+        Ok(Media::Json)
+    } else {
+        Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            shapes,
+        ))
+    }
 }
 
 /// `?metric=` names the metric of an uploaded CSV.
@@ -166,7 +177,7 @@ async fn investigate(
 ) -> Result<Json<Value>, Problem> {
     let bytes = body(bytes, &api)?;
     let origin = Origin::new("api");
-    if is_csv(&headers) {
+    if let Media::Csv = media(&headers, REQUEST_SHAPES)? {
         let metric = query.metric.unwrap_or_else(|| "upload".to_string());
         let investigated = run(&api, async {
             api.service
@@ -175,13 +186,6 @@ async fn investigate(
         })
         .await?;
         return verdict_json(&investigated);
-    }
-    if !is_json(&headers) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            REQUEST_SHAPES,
-        ));
     }
     let request: InvestigationRequest = serde_json::from_slice(&bytes)
         .map_err(|e| Problem::bad_request(format!("{e}; {REQUEST_SHAPES}")))?;
@@ -508,7 +512,8 @@ async fn store_points(
         )));
     }
     let store = api.service.store();
-    let stored = if is_csv(&headers) {
+    let shapes = "send text/csv or JSON {\"timestamps\": [...], \"values\": [...]}";
+    let stored = if let Media::Csv = media(&headers, shapes)? {
         let options = CsvOptions {
             limits: api.service.limits(),
             ..CsvOptions::default()
@@ -518,7 +523,7 @@ async fn store_points(
         })
         .map_err(|e| Problem::unprocessable(e.to_string()))?;
         store.ingest_series(&series).await?
-    } else if is_json(&headers) {
+    } else {
         let request: PointsRequest = serde_json::from_slice(&bytes).map_err(|e| {
             Problem::bad_request(format!(
                 "{e}; send {{\"timestamps\": [...], \"values\": [...]}}"
@@ -530,12 +535,6 @@ async fn store_points(
             .filter_map(|row| Some((row.timestamp, row.value?)))
             .unzip();
         store.ingest_points(&name, &timestamps, &values).await?
-    } else {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send text/csv or JSON {\"timestamps\": [...], \"values\": [...]}",
-        ));
     };
     Ok((
         StatusCode::CREATED,
@@ -573,10 +572,11 @@ async fn store_events(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
     let bytes = body(bytes, &api)?;
-    let events = if is_csv(&headers) {
+    let shapes = "send text/csv (timestamp,kind,description) or a JSON list of {timestamp, kind, description}";
+    let events = if let Media::Csv = media(&headers, shapes)? {
         parse_events(bytes.to_vec(), "events.csv", api.service.limits())
             .map_err(|e| Problem::unprocessable(e.to_string()))?
-    } else if is_json(&headers) {
+    } else {
         let requests: Vec<EventRequest> = serde_json::from_slice(&bytes).map_err(|e| {
             Problem::bad_request(format!(
                 "{e}; send [{{\"timestamp\": \"2026-11-20T08:15:00Z\", \"kind\": \"deploy\", \"description\": \"api v2.3\"}}]"
@@ -595,12 +595,6 @@ async fn store_events(
                 })
             })
             .collect::<Result<Vec<_>, Problem>>()?
-    } else {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send text/csv (timestamp,kind,description) or a JSON list of {timestamp, kind, description}",
-        ));
     };
     api.service.store().save_events(&events).await?;
     Ok((StatusCode::CREATED, Json(json!({"stored": events.len()}))))
