@@ -13,6 +13,7 @@ fn main() {
         ("test_tansu", "ANOMALY_HUNTER_TEST_TANSU"),
         ("test_prometheus", "ANOMALY_HUNTER_TEST_PROMETHEUS"),
         ("test_alertmanager", "ANOMALY_HUNTER_TEST_ALERTMANAGER"),
+        ("test_chromedriver", "ANOMALY_HUNTER_TEST_CHROMEDRIVER"),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={variable}");

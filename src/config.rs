@@ -252,6 +252,10 @@ pub struct ServeSettings {
     /// not a loopback address.
     #[arg(long, env = "ANOMALY_HUNTER_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+    /// Where people reach `serve` (`https://anomaly-hunter.example.com`): every chat verdict
+    /// then links to its investigation page.
+    #[arg(long, env = "ANOMALY_HUNTER_PUBLIC_URL", value_parser = parse_http_url)]
+    pub public_url: Option<String>,
     /// Bearer token of `POST /alertmanager` (off when unset).
     #[arg(long, env = "ALERTMANAGER_WEBHOOK_TOKEN", hide_env_values = true)]
     pub alertmanager_webhook_token: Option<String>,

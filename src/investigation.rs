@@ -12,6 +12,7 @@ use crate::agents::{
 };
 use crate::learning::fingerprint::Fingerprint;
 use crate::learning::SimilarIncident;
+use crate::render::chart::ChartData;
 use crate::series::events::Event;
 use crate::series::timestamp::to_rfc3339;
 use crate::series::Series;
@@ -69,6 +70,9 @@ pub struct Verdict {
     /// Shape of the main anomalous window, for recognising it next time.
     #[serde(skip)]
     pub fingerprint: Option<Fingerprint>,
+    /// What its chart draws, kept with it so the chart can be drawn again without the series.
+    #[serde(skip)]
+    pub chart: ChartData,
 }
 
 impl Verdict {
@@ -143,7 +147,8 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
             start_ms: series.timestamps[w.start],
             end_ms: series.timestamps[w.end],
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let chart = ChartData::of(series, &decomposition, &anomalies);
     Verdict {
         id: uuid::Uuid::new_v4().to_string(),
         metric: series.metric.clone(),
@@ -171,6 +176,7 @@ pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdi
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         evidence_log_odds: conclusion.evidence_log_odds,
         fingerprint: main_window_fingerprint(&context, &conclusion.windows),
+        chart,
     }
 }
 

@@ -25,6 +25,12 @@ pub fn pauses(first: Duration, longest: Duration) -> impl Iterator<Item = Durati
         .chain(std::iter::repeat(longest))
 }
 
+/// The start of a refusal's body (200 characters), to say in an error what the server said.
+pub async fn refusal_text(response: reqwest::Response) -> String {
+    let text = response.text().await.unwrap_or_default();
+    text.trim().chars().take(200).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

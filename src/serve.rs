@@ -16,6 +16,7 @@ use crate::chat::admission::WorkLimits;
 use crate::chat::service::ChatService;
 use crate::config::Settings;
 use crate::discord::{Discord, DiscordConfig};
+use crate::http::links::PageLinks;
 use crate::investigation::Origin;
 use crate::language_model::{LanguageModel, ModelConfig};
 use crate::series::csv::Limits;
@@ -54,6 +55,9 @@ pub struct Config {
     pub model: Option<ModelConfig>,
     /// The bearer token of `/api/v1` (open without one only on a loopback listener).
     pub api_token: Option<String>,
+    /// Links to investigation pages (signed with the API token), posted with every verdict
+    /// when `ANOMALY_HUNTER_PUBLIC_URL` is set.
+    pub page_links: PageLinks,
 }
 
 #[derive(Clone)]
@@ -134,6 +138,10 @@ impl Config {
             retention_ms: settings.serve.retention,
             model: ModelConfig::from_settings(&settings.llm)?,
             api_token: api_token(settings)?,
+            page_links: PageLinks::new(
+                settings.serve.public_url.as_deref(),
+                settings.serve.api_token.as_deref(),
+            ),
         })
     }
 }
@@ -168,7 +176,8 @@ impl Bot {
     pub fn assemble(config: &Config, store: Arc<Store>) -> anyhow::Result<Self> {
         let mut service = ChatService::new(store.clone(), config.limits)
             .with_voice(Voice::new(config.voice.clone()))
-            .with_work_limits(config.work);
+            .with_work_limits(config.work)
+            .with_page_links(config.page_links.clone());
         if let Some(prometheus) = config.prometheus.clone() {
             service = service.with_prometheus(prometheus);
         }
@@ -213,10 +222,15 @@ impl Bot {
             .map(|discord| Arc::new(Discord::new(discord, service.clone())));
         integrations["discord"] = json!(discord.is_some());
         integrations["prometheus"] = json!(config.prometheus.is_some());
-        router = router.nest(
-            "/api/v1",
-            crate::http::api::routes(service.clone(), config.api_token.clone()),
-        );
+        router = router
+            .nest(
+                "/api/v1",
+                crate::http::api::routes(service.clone(), config.api_token.clone()),
+            )
+            .merge(crate::http::pages::routes(
+                service.clone(),
+                config.page_links.clone(),
+            ));
         let gateway = discord.clone();
         let mut alert_desk = None;
         if let Some(token) = &config.alertmanager_token {

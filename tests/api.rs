@@ -478,6 +478,7 @@ async fn the_openapi_document_describes_every_route_and_is_consistent() {
         ("/api/v1/investigations", "get"),
         ("/api/v1/detect", "post"),
         ("/api/v1/investigations/{id}", "get"),
+        ("/api/v1/investigations/{id}/chart.png", "get"),
         ("/api/v1/investigations/{id}/feedback", "post"),
         ("/api/v1/metrics/{name}/points", "post"),
         ("/api/v1/events", "post"),
@@ -540,4 +541,34 @@ async fn the_openapi_document_describes_every_route_and_is_consistent() {
         schemas["ProblemDoc"]["required"],
         json!(["error", "detail"])
     );
+
+    // The verdict's schema names exactly the keys a real verdict has, at every level (the
+    // second investigation of the same shape recalls the first as a similar incident).
+    let csv = example("db_query_latency.csv");
+    api.post("/investigations?metric=first", "text/csv", csv.clone())
+        .await;
+    let (_, verdict) = api
+        .post("/investigations?metric=second", "text/csv", csv)
+        .await;
+    let keys = |object: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = object.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let described = |schema: &str| keys(&schemas[schema]["properties"]);
+    assert_eq!(described("VerdictDoc"), keys(&verdict));
+    assert_eq!(described("AgentDoc"), keys(&verdict["agents"][0]));
+    assert_eq!(
+        described("EvidenceDoc"),
+        keys(&verdict["agents"][0]["evidence"][0])
+    );
+    assert_eq!(described("AnomalyDoc"), keys(&verdict["anomalies"][0]));
+    assert_eq!(
+        described("SimilarDoc"),
+        keys(&verdict["similar_incidents"][0]),
+        "{verdict}"
+    );
+    let read: Result<anomaly_hunter::http::verdict_doc::VerdictDoc, _> =
+        serde_json::from_value(verdict);
+    assert!(read.is_ok(), "a real verdict reads as its schema: {read:?}");
 }

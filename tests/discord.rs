@@ -261,7 +261,13 @@ async fn a_csv_attachment_is_investigated_and_other_files_are_refused() {
 #[tokio::test]
 async fn the_slash_command_is_deferred_then_answered() {
     let (discord, base) = FakeDiscord::start().await;
-    let _bot = bot("slash", &discord, &base).await;
+    let _bot = bot_with(
+        "slash",
+        &discord,
+        &base,
+        &[("ANOMALY_HUNTER_PUBLIC_URL", "https://bot.example/")],
+    )
+    .await;
 
     let token = discord.slash_command(
         "check",
@@ -285,11 +291,18 @@ async fn the_slash_command_is_deferred_then_answered() {
     let threads = discord.wait_for("POST", is_thread_start, 1, 20).await;
     let thread = thread_of(&threads[0]);
     let posts = discord.wait_for("POST", posted_in(&thread), 1, 20).await;
-    assert!(posts[0].body["embeds"][0]["title"]
+    let embed = &posts[0].body["embeds"][0];
+    assert!(embed["title"].as_str().unwrap().contains("api_latency"));
+    assert!(posts[0].files[0].2.starts_with(PNG_MAGIC));
+    let id = embed["footer"]["text"]
         .as_str()
         .unwrap()
-        .contains("api_latency"));
-    assert!(posts[0].files[0].2.starts_with(PNG_MAGIC));
+        .trim_start_matches("investigation ");
+    assert_eq!(
+        embed["url"],
+        format!("https://bot.example/investigations/{id}"),
+        "the title links to the page (no token: an unsigned link)"
+    );
 
     let csv = std::fs::read(format!(
         "{}/examples/cpu_throttling.csv",

@@ -575,7 +575,14 @@ async fn a_bare_check_uses_the_csv_just_shared_by_the_same_person() {
 #[tokio::test]
 async fn the_verdict_buttons_record_feedback_and_explain() {
     let (slack, api) = FakeSlack::start().await;
-    let bot = Bot::start("buttons", &api);
+    let bot = Bot::start_with(
+        "buttons",
+        &api,
+        &[
+            ("ANOMALY_HUNTER_PUBLIC_URL", "https://bot.example"),
+            ("ANOMALY_HUNTER_API_TOKEN", "slack-test-api-token"),
+        ],
+    );
     bot.slash("check api_latency").await;
     let posts = slack.wait_for("chat.postMessage", 1, 10).await;
     let blocks = posts[0].body["blocks"].as_array().unwrap();
@@ -583,6 +590,25 @@ async fn the_verdict_buttons_record_feedback_and_explain() {
         .as_str()
         .unwrap()
         .to_string();
+
+    // The verdict links to its page, with a signature that opens it.
+    let page = format!("https://bot.example/investigations/{investigation}?sig=");
+    let link = blocks
+        .iter()
+        .filter_map(|b| b["elements"][0]["text"].as_str())
+        .find_map(|text| text.split_once(&page).map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no link to the page in {blocks:?}"));
+    let sig = link.split('|').next().unwrap();
+    let opened = bot
+        .http
+        .get(format!(
+            "{}/investigations/{investigation}?sig={sig}",
+            bot.serve.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200, "the posted link opens the page");
     let press = |action: &str| {
         let payload = button_press(
             action,

@@ -61,12 +61,13 @@ pub enum Summary {
 pub const WRITING_SUMMARY: &str = "✍️ Writing a summary from the evidence…";
 
 impl Summary {
-    /// The line a verdict carries for this summary, if any.
-    pub fn line(&self) -> Option<String> {
+    /// The line a verdict carries for this summary, if any; `bold` marks the label up as the
+    /// platform writes bold text.
+    pub fn line(&self, bold: impl Fn(&str) -> String) -> Option<String> {
         match self {
             Self::None => None,
             Self::Writing => Some(WRITING_SUMMARY.to_string()),
-            Self::Written { text, .. } => Some(format!("*Summary:* {text}")),
+            Self::Written { text, .. } => Some(format!("{} {text}", bold("Summary:"))),
         }
     }
 
@@ -95,6 +96,8 @@ pub struct VerdictMessage {
     pub hypothesis: String,
     pub similar: Vec<String>,
     pub buttons: Vec<Button>,
+    /// The investigation page, when `ANOMALY_HUNTER_PUBLIC_URL` is set.
+    pub link: Option<String>,
 }
 
 /// Emoji and colour by severity band (info, warning, error, critical).
@@ -107,22 +110,33 @@ pub fn severity_style(severity: u8, anomalous: bool) -> (&'static str, u32) {
     }
 }
 
-pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
-    let (emoji, colour) = severity_style(verdict.severity, verdict.anomalous);
-    let status = if verdict.anomalous {
-        crate::agents::pattern_analyst::capitalize(severity_label(verdict.severity))
+/// "Critical · api_latency_p99 · severity 9/10 · 96% confident" (chat puts the band's emoji
+/// before it, the page its colour beside it).
+pub fn headline(metric: &str, severity: u8, anomalous: bool, confidence: f64) -> String {
+    let status = if anomalous {
+        crate::agents::pattern_analyst::capitalize(severity_label(severity))
     } else {
         "Normal".to_string()
     };
+    format!(
+        "{status} · {metric} · severity {severity}/10 · {} confident",
+        percent(confidence)
+    )
+}
+
+pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
+    let (emoji, colour) = severity_style(verdict.severity, verdict.anomalous);
+    let headline = headline(
+        &verdict.metric,
+        verdict.severity,
+        verdict.anomalous,
+        verdict.confidence,
+    );
     VerdictMessage {
         investigation_id: verdict.id.clone(),
         summary: Summary::None,
-        headline: format!(
-            "{emoji} {status} · {} · severity {}/10 · {} confident",
-            verdict.metric,
-            verdict.severity,
-            percent(verdict.confidence)
-        ),
+        link: None,
+        headline: format!("{emoji} {headline}"),
         colour,
         verdict: verdict.verdict.clone(),
         agents: verdict

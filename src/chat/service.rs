@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use crate::agents::AgentName;
+use crate::http::links::PageLinks;
 use crate::investigation::{investigate_and_record, Origin, Verdict};
 use crate::language_model::evidence::{Brief, Task};
 use crate::language_model::{Exchange, LanguageModel, Outcome};
 use crate::learning::threshold::describe_change;
 use crate::learning::FeedbackVerdict;
-use crate::render::percent;
+use crate::render::{chart, percent};
 use crate::series::csv::{parse_csv, CsvOptions, Limits};
 use crate::series::Series;
 use crate::sinks::voice::{Voice, VoiceClip};
@@ -40,6 +41,8 @@ pub struct ChatService {
     admission: Arc<Admission>,
     /// Words the verdicts and answers questions, from the evidence only; optional.
     model: Option<Arc<LanguageModel>>,
+    /// Links to the investigation pages, posted with each verdict.
+    page_links: PageLinks,
 }
 
 /// An investigation's outcome for posting: the verdict and the series (for the chart).
@@ -92,11 +95,10 @@ impl Investigated {
     /// Draws the chart (series, baseline band, anomalous windows).
     pub fn chart(&self) -> Result<Chart, String> {
         let verdict = &self.verdict;
-        let png = crate::investigation::compute(|| {
-            let decomposition = crate::investigation::decomposition_of(&self.series);
-            crate::render::chart::png(&self.series, &decomposition, verdict)
-        })
-        .map_err(|e| e.to_string())?;
+        let title = chart::title(&verdict.metric, verdict.severity, verdict.confidence);
+        let png =
+            crate::investigation::compute(|| chart::png(&verdict.chart, &verdict.metric, &title))
+                .map_err(|e| e.to_string())?;
         let short_id: String = verdict.id.chars().take(8).collect();
         Ok(Chart {
             filename: format!("{}-{short_id}.png", verdict.metric),
@@ -123,7 +125,21 @@ impl ChatService {
             prometheus: None,
             admission: Arc::new(Admission::new(WorkLimits::default())),
             model: None,
+            page_links: PageLinks::new(None, None),
         }
+    }
+
+    /// Each verdict posted links to its investigation page (when the links have a public URL).
+    pub fn with_page_links(mut self, links: PageLinks) -> Self {
+        self.page_links = links;
+        self
+    }
+
+    /// The verdict as every chat platform shows it, with the link to its page.
+    pub fn verdict_message(&self, verdict: &Verdict) -> VerdictMessage {
+        let mut message = verdict_message(verdict);
+        message.link = self.page_links.url(&verdict.id);
+        message
     }
 
     /// A language model summarises verdicts and answers questions in their threads.
@@ -143,7 +159,7 @@ impl ChatService {
         VerdictMessage,
         Option<impl std::future::Future<Output = Summary> + Send + 'static>,
     ) {
-        let mut message = verdict_message(&investigated.verdict);
+        let mut message = self.verdict_message(&investigated.verdict);
         let summary = self.summarize(investigated);
         if summary.is_some() {
             message.summary = Summary::Writing;

@@ -27,24 +27,24 @@ pub fn verdict_embed(message: &VerdictMessage) -> (CreateEmbed, CreateActionRow)
         let similar = truncate_chars(&message.similar.join("\n"), FIELD_LIMIT);
         fields.push(("Seen before".into(), similar, false));
     }
-    let description = match message.summary.line() {
-        Some(line) => format!(
-            "{}\n\n{}",
-            line.replace("*Summary:*", "**Summary:**"),
-            message.verdict
-        ),
+    let description = match message.summary.line(|label| format!("**{label}**")) {
+        Some(line) => format!("{line}\n\n{}", message.verdict),
         None => message.verdict.clone(),
     };
     let footer = match message.summary.credit() {
         Some(credit) => format!("investigation {} · {credit}", message.investigation_id),
         None => format!("investigation {}", message.investigation_id),
     };
-    let embed = CreateEmbed::new()
+    let mut embed = CreateEmbed::new()
         .title(truncate_chars(&message.headline, TITLE_LIMIT))
         .description(truncate_chars(&description, DESCRIPTION_LIMIT))
         .colour(message.colour)
         .fields(fields)
         .footer(CreateEmbedFooter::new(footer));
+    if let Some(link) = &message.link {
+        // The title opens the investigation page.
+        embed = embed.url(link);
+    }
     let buttons = message
         .buttons
         .iter()
@@ -86,11 +86,16 @@ mod tests {
             hypothesis: "Pool exhausted.".into(),
             similar: vec![],
             buttons: VERDICT_BUTTONS.to_vec(),
+            link: Some("https://bot.example/investigations/inv-7".into()),
         };
         let (embed, buttons) = verdict_embed(&message);
         let embed = serde_json::to_value(embed).unwrap();
         let buttons = serde_json::to_value(buttons).unwrap();
         assert_eq!(embed["color"], 0xE01E5A);
+        assert_eq!(
+            embed["url"], "https://bot.example/investigations/inv-7",
+            "the title opens the page"
+        );
         assert_eq!(
             embed["fields"].as_array().unwrap().len(),
             4,

@@ -537,7 +537,14 @@ impl Handler {
         };
         if command.guild_id.is_none() {
             if self
-                .edit_response(http, command, post::verdict_edit(&investigated))
+                .edit_response(
+                    http,
+                    command,
+                    post::verdict_edit(
+                        &investigated,
+                        &self.service.verdict_message(&investigated.verdict),
+                    ),
+                )
                 .await
                 .is_some()
             {

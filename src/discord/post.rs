@@ -14,7 +14,7 @@ use serenity::all::{
 use serenity::http::{Http, HttpError};
 
 use super::embed::verdict_embed;
-use crate::chat::message::{verdict_message, VerdictMessage};
+use crate::chat::message::VerdictMessage;
 use crate::chat::service::Investigated;
 use crate::sinks::voice::VoiceClip;
 
@@ -146,9 +146,11 @@ pub async fn post_verdict(
 }
 
 /// The verdict as the edit of a deferred `/anomaly` response (a direct message has no threads).
-pub fn verdict_edit(investigated: &Investigated) -> EditInteractionResponse {
-    let message = verdict_message(&investigated.verdict);
-    let (embed, buttons, chart) = verdict_parts(investigated, &message);
+pub fn verdict_edit(
+    investigated: &Investigated,
+    message: &VerdictMessage,
+) -> EditInteractionResponse {
+    let (embed, buttons, chart) = verdict_parts(investigated, message);
     let edit = EditInteractionResponse::new()
         .embed(embed)
         .components(vec![buttons])

@@ -18,6 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::problem::{Problem, ProblemDoc};
+use super::verdict_doc::VerdictDoc;
 use crate::chat::service::{ChatService, Investigated};
 use crate::investigation::Origin;
 use crate::learning::FeedbackVerdict;
@@ -26,7 +27,7 @@ use crate::series::events::{parse_events, Event};
 use crate::series::timestamp::{parse_duration, TimestampFormat};
 use crate::series::{RawRow, Series};
 use crate::sources::promql::is_metric_name;
-use crate::store::NewFeedback;
+use crate::store::{HistoryFilter, NewFeedback};
 
 /// Most investigations one page of the history holds.
 const MAX_PAGE: i64 = 200;
@@ -45,6 +46,7 @@ pub fn routes(service: ChatService, token: Option<String>) -> Router {
         .route("/investigations", post(investigate).get(list))
         .route("/detect", post(detect))
         .route("/investigations/{id}", get(one))
+        .route("/investigations/{id}/chart.png", get(chart))
         .route("/investigations/{id}/feedback", post(feedback))
         .route("/metrics/{name}/points", post(store_points))
         .route("/events", post(store_events))
@@ -67,7 +69,7 @@ async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Resp
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+    if super::constant_time_eq(given.as_bytes(), token.as_bytes()) {
         next.run(request).await
     } else {
         Problem::new(
@@ -77,11 +79,6 @@ async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Resp
         )
         .into_response()
     }
-}
-
-/// Compares without stopping at the first difference, so timing tells nothing of the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The body, or why it was refused (too large: 413 with the limit).
@@ -160,7 +157,7 @@ const REQUEST_SHAPES: &str = "send text/csv, or JSON {\"timestamps\": [...], \"v
     params(("metric" = Option<String>, Query, description = "The metric's name, for a CSV")),
     request_body(content((InvestigationRequest = "application/json"), (String = "text/csv"))),
     responses(
-        (status = 200, description = "The verdict, as `detect --format json` prints it", body = Object),
+        (status = 200, description = "The verdict, as `detect --format json` prints it", body = VerdictDoc),
         (status = 400, description = "Malformed request", body = ProblemDoc),
         (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
         (status = 413, description = "Over ANOMALY_HUNTER_MAX_BYTES or _MAX_ROWS", body = ProblemDoc),
@@ -239,7 +236,7 @@ struct DetectRequest {
     summary = "The prototype's detect: values (and optional timestamps) in, the verdict out",
     request_body = DetectRequest,
     responses(
-        (status = 200, description = "The verdict", body = Object),
+        (status = 200, description = "The verdict", body = VerdictDoc),
         (status = 400, description = "Malformed request", body = ProblemDoc),
         (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
         (status = 422, description = "Not investigable", body = ProblemDoc),
@@ -395,8 +392,12 @@ async fn list(
             ))
         })?;
     }
+    let filter = HistoryFilter {
+        metric: query.metric,
+        ..HistoryFilter::default()
+    };
     let page = store
-        .history_after(query.metric.as_deref(), limit, query.cursor.as_deref())
+        .history_after(&filter, limit, query.cursor.as_deref())
         .await?;
     let next_cursor = (page.len() as i64 == limit)
         .then(|| page.last().map(|e| e.id.clone()))
@@ -410,13 +411,36 @@ async fn list(
     summary = "One investigation's verdict, as stored",
     params(("id" = String, Path, description = "Investigation id")),
     responses(
-        (status = 200, description = "The verdict", body = Object),
+        (status = 200, description = "The verdict", body = VerdictDoc),
         (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
         (status = 404, description = "No such investigation", body = ProblemDoc),
     ),
     security(("bearer" = [])))]
 async fn one(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
     Ok(Json(api.service.store().investigation(&id).await?.verdict))
+}
+
+#[utoipa::path(get, path = "/api/v1/investigations/{id}/chart.png", tag = "investigations",
+    summary = "One investigation's chart: the series, the expected band, the anomalous windows",
+    params(
+        ("id" = String, Path, description = "Investigation id"),
+        ("from" = Option<i64>, Query, description = "With `to`: draw only this stretch (UTC ms), to zoom in"),
+        ("to" = Option<i64>, Query, description = "End of the stretch (UTC ms)"),
+    ),
+    responses(
+        (status = 200, description = "The chart, 1200×500", content_type = "image/png", body = Vec<u8>),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 404, description = "No such investigation, or one stored before charts were kept", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
+async fn chart(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(stretch): Query<super::Stretch>,
+) -> Result<Response, Problem> {
+    use axum::response::IntoResponse as _;
+    let png = super::chart_png(api.service.store(), &id, stretch).await?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -612,8 +636,8 @@ enum Timestamp {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Anomaly Hunter API", description = "Investigations of time series by three statistical agents and a synthesizer; history, feedback, points and events."),
-    paths(investigate, detect, list, one, feedback, store_points, store_events),
-    components(schemas(InvestigationRequest, DetectRequest, FeedbackRequest, PointsRequest, EventRequest, Timestamp, ProblemDoc)),
+    paths(investigate, detect, list, one, chart, feedback, store_points, store_events),
+    components(schemas(VerdictDoc, InvestigationRequest, DetectRequest, FeedbackRequest, PointsRequest, EventRequest, Timestamp, ProblemDoc)),
     modifiers(&BearerToken),
 )]
 pub struct ApiDoc;

@@ -1,5 +1,49 @@
-//! HTTP endpoints other tools call (scripts, CI pipelines, webhooks): the JSON API under
-//! `/api/v1`. Handlers only translate HTTP to the neutral `chat` service and back.
+//! HTTP endpoints other tools and people call: the JSON API under `/api/v1` and the
+//! investigation pages. Handlers only translate HTTP to the neutral `chat` service and back.
 
 pub mod api;
+pub mod links;
+pub mod pages;
 pub mod problem;
+pub mod verdict_doc;
+
+use problem::Problem;
+use verdict_doc::VerdictDoc;
+
+use crate::store::Store;
+
+/// A stored investigation's verdict, read as the API describes it.
+pub async fn stored_verdict(store: &Store, id: &str) -> Result<VerdictDoc, Problem> {
+    let stored = store.investigation(id).await?;
+    serde_json::from_value(stored.verdict).map_err(Problem::internal)
+}
+
+/// A stored investigation's chart as PNG, drawn from what was kept of its series; only the
+/// stretch from `from` to `to` (UTC ms) when both are given.
+pub async fn chart_png(store: &Store, id: &str, stretch: Stretch) -> Result<Vec<u8>, Problem> {
+    let verdict = stored_verdict(store, id).await?;
+    let chart = store.chart(id).await?.ok_or_else(|| {
+        Problem::not_found(format!(
+            "investigation {id} was stored before charts were kept: run it again for a chart"
+        ))
+    })?;
+    let chart = match (stretch.from, stretch.to) {
+        (Some(from), Some(to)) => chart.between(from, to),
+        _ => chart,
+    };
+    let title = crate::render::chart::title(&verdict.metric, verdict.severity, verdict.confidence);
+    crate::investigation::compute(|| crate::render::chart::png(&chart, &verdict.metric, &title))
+        .map_err(Problem::internal)
+}
+
+/// `?from=&to=` (UTC ms): the stretch of a chart to draw, to zoom in.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Stretch {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Compares without stopping at the first difference, so timing tells nothing of a secret.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -279,15 +279,9 @@ impl LanguageModel {
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s >= 0.0)
                 .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_WAIT));
-            let text: String = response
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
+            let text = crate::retry::refusal_text(response).await;
             Err(Attempt {
-                message: format!("the model API answered {status}: {}", text.trim()),
+                message: format!("the model API answered {status}: {text}"),
                 retryable: status.as_u16() == 429 || status.is_server_error(),
                 retry_after,
             })

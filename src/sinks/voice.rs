@@ -193,16 +193,9 @@ impl Voice {
             .map_err(VoiceError::Unreachable)?;
         let status = response.status();
         if !status.is_success() {
-            let detail: String = response
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
             return Err(VoiceError::Refused {
                 status: status.as_u16(),
-                detail,
+                detail: crate::retry::refusal_text(response).await,
             });
         }
         let audio = response.bytes().await.map_err(VoiceError::Unreachable)?;

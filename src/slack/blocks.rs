@@ -25,13 +25,16 @@ fn context(text: &str) -> SlackBlock {
 }
 
 /// Blocks for a verdict: header, the model's summary (when there is one), verdict, one
-/// section per agent, hypothesis, similar
-/// incidents, and the Confirm / False positive / Explain buttons (value = investigation id).
+/// section per agent, hypothesis, similar incidents, the link to its page, and the Confirm /
+/// False positive / Explain buttons (value = investigation id).
 pub fn verdict_blocks(message: &VerdictMessage) -> Vec<SlackBlock> {
     let headline =
         SlackBlockPlainText::new(truncate_chars(&message.headline, HEADER_CHARS)).with_emoji(true);
     let mut blocks = vec![SlackHeaderBlock::new(headline.into()).into()];
-    match (&message.summary, message.summary.line()) {
+    match (
+        &message.summary,
+        message.summary.line(|label| format!("*{label}*")),
+    ) {
         (Summary::Writing, Some(line)) => blocks.push(context(&format!("_{line}_"))),
         (_, Some(line)) => blocks.push(section(&line)),
         (_, None) => {}
@@ -50,6 +53,11 @@ pub fn verdict_blocks(message: &VerdictMessage) -> Vec<SlackBlock> {
     if !message.similar.is_empty() {
         let lines: Vec<String> = message.similar.iter().map(|s| format!("• {s}")).collect();
         blocks.push(context(&format!("Seen before:\n{}", lines.join("\n"))));
+    }
+    if let Some(link) = &message.link {
+        blocks.push(context(&format!(
+            "<{link}|Investigation page>: the chart, every agent's evidence, the feedback"
+        )));
     }
     let buttons = message
         .buttons
@@ -89,6 +97,7 @@ mod tests {
             hypothesis: "x".repeat(5000),
             similar: vec!["api on 2026-11-20 (confirmed: pool)".into()],
             buttons: VERDICT_BUTTONS.to_vec(),
+            link: Some("https://bot.example/investigations/inv-1".into()),
         };
         let blocks = serde_json::to_value(verdict_blocks(&message)).unwrap();
         let blocks = blocks.as_array().unwrap();
@@ -99,6 +108,13 @@ mod tests {
             blocks[3]["text"]["text"].as_str().unwrap().chars().count(),
             3000,
             "long texts are cut"
+        );
+        let link = &blocks[blocks.len() - 2]["elements"][0]["text"];
+        assert!(
+            link.as_str()
+                .unwrap()
+                .starts_with("<https://bot.example/investigations/inv-1|"),
+            "{link}"
         );
         let actions = blocks.last().unwrap();
         assert_eq!(actions["block_id"], "verdict:inv-1");

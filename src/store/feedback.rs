@@ -35,11 +35,27 @@ pub struct FeedbackOutcome {
 /// The agents whose votes the synthesizer weighs (the Root Cause Agent explains, it does not vote).
 const VOTING_AGENTS: [AgentName; 2] = [AgentName::PatternAnalyst, AgentName::ChangeDetective];
 
+/// Feedback as the investigation page lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackEntry {
+    pub verdict: FeedbackVerdict,
+    pub root_cause: Option<String>,
+    pub author: Option<String>,
+    /// `slack`, `discord`, `api`, `web`, `cli`.
+    pub platform: Option<String>,
+    /// UTC milliseconds.
+    pub created_at: i64,
+}
+
 impl Store {
-    /// What people said in a verdict's thread (feedback), oldest first.
-    pub async fn remarks(&self, investigation_id: &str) -> Result<Vec<Remark>, StoreError> {
+    /// Everything people said about an investigation, oldest first.
+    pub async fn feedback_on(
+        &self,
+        investigation_id: &str,
+    ) -> Result<Vec<FeedbackEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT verdict, root_cause FROM feedback WHERE investigation_id = $1 ORDER BY created_at, id",
+            "SELECT verdict, root_cause, author, platform, created_at FROM feedback
+             WHERE investigation_id = $1 ORDER BY created_at, id",
         )
         .bind(investigation_id)
         .fetch_all(self.pool())
@@ -47,12 +63,27 @@ impl Store {
         rows.iter()
             .filter_map(|row| {
                 let verdict: String = row.try_get("verdict").ok()?;
-                Some(Ok(Remark {
+                Some(Ok(FeedbackEntry {
                     verdict: FeedbackVerdict::parse(&verdict)?,
                     root_cause: row.try_get("root_cause").ok()?,
+                    author: row.try_get("author").ok()?,
+                    platform: row.try_get("platform").ok()?,
+                    created_at: row.try_get("created_at").ok()?,
                 }))
             })
             .collect()
+    }
+
+    /// What people said in a verdict's thread (feedback), oldest first.
+    pub async fn remarks(&self, investigation_id: &str) -> Result<Vec<Remark>, StoreError> {
+        let feedback = self.feedback_on(investigation_id).await?;
+        Ok(feedback
+            .into_iter()
+            .map(|f| Remark {
+                verdict: f.verdict,
+                root_cause: f.root_cause,
+            })
+            .collect())
     }
 
     /// Records feedback and applies its learning atomically. Concurrent feedback on the same

@@ -6,6 +6,7 @@ use sqlx::Row;
 use super::{now_ms, Store, StoreError};
 use crate::investigation::{Origin, Verdict};
 use crate::learning::fingerprint::Fingerprint;
+use crate::render::chart::ChartData;
 use crate::series::timestamp::to_rfc3339;
 
 /// An investigation as stored.
@@ -34,6 +35,22 @@ pub struct HistoryEntry {
     /// Latest feedback: `confirmed` or `false_positive`.
     pub feedback: Option<String>,
     pub verdict: String,
+}
+
+/// Which investigations a page of the history holds.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub metric: Option<String>,
+    /// At least this severity.
+    pub min_severity: Option<i64>,
+    /// Only anomalous (`true`) or only normal (`false`) verdicts.
+    pub anomalous: Option<bool>,
+}
+
+/// A value bound to a placeholder of a query built from a filter.
+enum Bind {
+    Text(String),
+    Int(i64),
 }
 
 impl Store {
@@ -99,6 +116,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        let chart_json =
+            serde_json::to_string(&verdict.chart).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(
+            "INSERT INTO investigation_charts (investigation_id, chart_json) VALUES ($1, $2)",
+        )
+        .bind(&verdict.id)
+        .bind(chart_json)
+        .execute(&mut *tx)
+        .await?;
         if self.event_outbox_enabled() {
             Self::queue_event(&mut tx, verdict, origin, created_at).await?;
         }
@@ -139,33 +165,61 @@ impl Store {
         })
     }
 
+    /// What an investigation's chart draws; `None` for one stored before charts were kept.
+    pub async fn chart(&self, id: &str) -> Result<Option<ChartData>, StoreError> {
+        self.investigation(id).await?;
+        let json: Option<String> = sqlx::query_scalar(
+            "SELECT chart_json FROM investigation_charts WHERE investigation_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
     /// The latest investigations, newest first, optionally of one metric.
     pub async fn history(
         &self,
         metric: Option<&str>,
         limit: i64,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.history_after(metric, limit, None).await
+        let filter = HistoryFilter {
+            metric: metric.map(str::to_string),
+            ..HistoryFilter::default()
+        };
+        self.history_after(&filter, limit, None).await
     }
 
-    /// A page of [`Store::history`]: the investigations that come after investigation `after`
-    /// in that order (a cursor that stays right while new investigations arrive).
+    /// A page of the history that `filter` lets through: the investigations that come after
+    /// investigation `after`, newest first (a cursor that stays right while new
+    /// investigations arrive).
     pub async fn history_after(
         &self,
-        metric: Option<&str>,
+        filter: &HistoryFilter,
         limit: i64,
         after: Option<&str>,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut conditions = Vec::new();
-        if metric.is_some() {
-            conditions.push("i.metric = $2".to_string());
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut condition = |sql: &str, value: Bind| {
+            binds.push(value);
+            conditions.push(sql.replace('?', &format!("${}", binds.len() + 1)));
+        };
+        if let Some(metric) = &filter.metric {
+            condition("i.metric = ?", Bind::Text(metric.clone()));
         }
-        if after.is_some() {
-            let n = 2 + usize::from(metric.is_some());
-            conditions.push(format!(
-                "EXISTS (SELECT 1 FROM investigations c WHERE c.id = ${n}
-                         AND (i.created_at < c.created_at OR (i.created_at = c.created_at AND i.id < c.id)))"
-            ));
+        if let Some(severity) = filter.min_severity {
+            condition("i.severity >= ?", Bind::Int(severity));
+        }
+        if let Some(anomalous) = filter.anomalous {
+            condition("i.anomalous = ?", Bind::Int(i64::from(anomalous)));
+        }
+        if let Some(after) = after {
+            condition(
+                "EXISTS (SELECT 1 FROM investigations c WHERE c.id = ?
+                         AND (i.created_at < c.created_at OR (i.created_at = c.created_at AND i.id < c.id)))",
+                Bind::Text(after.to_string()),
+            );
         }
         let filter = match conditions.is_empty() {
             true => String::new(),
@@ -177,11 +231,11 @@ impl Store {
              FROM investigations i {filter} ORDER BY i.created_at DESC, i.id DESC LIMIT $1"
         );
         let mut query = sqlx::query(&sql).bind(limit.max(1));
-        if let Some(metric) = metric {
-            query = query.bind(metric);
-        }
-        if let Some(after) = after {
-            query = query.bind(after);
+        for value in binds {
+            query = match value {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(number) => query.bind(number),
+            };
         }
         let rows = query.fetch_all(self.pool()).await?;
         rows.iter()

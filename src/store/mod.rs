@@ -24,9 +24,9 @@ use thiserror::Error;
 use tokio::sync::{Notify, RwLock};
 
 pub use alerts::{AlertThreads, PendingAlert};
-pub use feedback::{FeedbackOutcome, NewFeedback};
-pub use investigations::{HistoryEntry, StoredInvestigation};
-pub use model_answers::{ModelAnswerRecord, ModelStats};
+pub use feedback::{FeedbackEntry, FeedbackOutcome, NewFeedback};
+pub use investigations::{HistoryEntry, HistoryFilter, StoredInvestigation};
+pub use model_answers::{AcceptedAnswer, ModelAnswerRecord, ModelStats};
 pub use outbox::PendingEvent;
 pub use series::{related_metric, HISTORY_FACTOR};
 pub use similar::ImportedIncident;

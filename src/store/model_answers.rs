@@ -43,7 +43,37 @@ pub struct ModelStats {
     pub latency_p95_ms: Option<f64>,
 }
 
+/// An answer the model gave and the checks accepted.
+#[derive(Debug, Clone)]
+pub struct AcceptedAnswer {
+    pub model: String,
+    pub answer: serde_json::Value,
+}
+
 impl Store {
+    /// The latest accepted summary of an investigation, if a model wrote one.
+    pub async fn accepted_summary(
+        &self,
+        investigation_id: &str,
+    ) -> Result<Option<AcceptedAnswer>, StoreError> {
+        let row = sqlx::query(
+            "SELECT model, answer_json FROM model_answers
+             WHERE investigation_id = $1 AND purpose = 'summary' AND outcome = 'accepted'
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(investigation_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let json: Option<String> = row.try_get("answer_json")?;
+        Ok(json
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .map(|answer| AcceptedAnswer {
+                model: row.try_get("model").unwrap_or_default(),
+                answer,
+            }))
+    }
+
     pub async fn record_model_answer(&self, record: &ModelAnswerRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO model_answers (id, investigation_id, purpose, provider, model, outcome, reason, prompt_tokens, completion_tokens, latency_ms, answer_json, created_at)

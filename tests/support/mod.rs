@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod broker;
+pub mod browser;
 pub mod fake_discord;
 pub mod fake_elevenlabs;
 pub mod fake_model;
