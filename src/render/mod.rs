@@ -14,11 +14,15 @@ pub fn percent(confidence: f64) -> String {
     }
 }
 
-/// A reading as people read it: four significant digits, no exponent for everyday sizes.
+/// A reading as people read it: four significant digits, no exponent for everyday sizes, and
+/// a whole number as such (a count, a generation, a version: `9`, not `9.000`).
 pub fn number(value: f64) -> String {
     let magnitude = value.abs();
     if magnitude == 0.0 {
         return "0".to_string();
+    }
+    if value.fract() == 0.0 && magnitude < 1e15 {
+        return format!("{value:.0}");
     }
     if (0.01..1e9).contains(&magnitude) {
         let decimals = (3 - magnitude.log10().floor() as i32).clamp(0, 4) as usize;
@@ -39,6 +43,9 @@ mod tests {
         assert_eq!(number(0.012345), "0.0123");
         assert_eq!(number(98765.4), "98765");
         assert_eq!(number(-2.5), "-2.500");
+        assert_eq!(number(9.0), "9", "a count");
+        assert_eq!(number(-120.0), "-120");
+        assert_eq!(number(1_700_000_123.0), "1700000123", "a generation, exact");
     }
 
     #[test]

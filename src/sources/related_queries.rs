@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::render::number;
 use crate::series::events::Event;
 
 use super::prometheus::PromSeries;
@@ -125,22 +126,17 @@ pub fn events_in(query: &EventQuery, answer: &[PromSeries], range_start_ms: i64)
                 events.push(Event {
                     timestamp: at,
                     kind: query.kind.clone(),
-                    description: format!("{name}{{{labels}}} {} → {}", exact(before), exact(after)),
+                    description: format!(
+                        "{name}{{{labels}}} {} → {}",
+                        number(before),
+                        number(after)
+                    ),
                 });
             }
         }
     }
     events.sort_by_key(|e| e.timestamp);
     events
-}
-
-/// Generations and versions are whole numbers: written as such.
-fn exact(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
-    } else {
-        crate::render::number(value)
-    }
 }
 
 #[cfg(test)]
