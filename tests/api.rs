@@ -236,16 +236,7 @@ async fn a_csv_points_a_stored_metric_and_the_prototype_shape_are_investigated()
     assert_eq!(stored, verdict);
 
     // JSON points: RFC 3339 strings or Unix seconds, one per value.
-    let rows: Vec<(&str, &str)> = csv
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let mut cells = l.split(',');
-            Some((cells.next()?, cells.next()?))
-        })
-        .collect();
-    let timestamps: Vec<&str> = rows.iter().map(|r| r.0).collect();
-    let values: Vec<f64> = rows.iter().map(|r| r.1.parse().unwrap()).collect();
+    let (timestamps, values) = points_of(&csv);
     let (status, from_points) = api
         .post_json(
             "/investigations",
@@ -458,6 +449,58 @@ async fn points_and_events_are_stored_for_later_investigations() {
         text.contains("deploy"),
         "the deploy is lined up with the change: {verdict}"
     );
+
+    // Events given with JSON points are stored and lined up with the change…
+    let (timestamps, values) = points_of(&example("db_query_latency.csv"));
+    let deploy = json!({"timestamp": "2024-01-01T08:19:00Z", "kind": "deploy", "description": "orders-api v9.1"});
+    let (status, verdict) = api
+        .post_json(
+            "/investigations",
+            json!({"timestamps": timestamps, "values": values, "metric": "with_events", "events": [deploy]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{verdict}");
+    assert!(verdict.to_string().contains("orders-api v9.1"), "{verdict}");
+    // …and an uploaded CSV is investigated with the events stored around it.
+    let (_, uploaded) = api
+        .post(
+            "/investigations?metric=uploaded",
+            "text/csv",
+            example("db_query_latency.csv"),
+        )
+        .await;
+    assert!(
+        uploaded.to_string().contains("orders-api v9.1"),
+        "{uploaded}"
+    );
+    let (status, body) = api
+        .post_json(
+            "/investigations",
+            json!({"metric": "orders_db", "events": [{"timestamp": "later", "kind": "deploy"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("events[0].timestamp"),
+        "{body}"
+    );
+}
+
+/// A CSV's first two columns as JSON points: timestamps and values.
+fn points_of(csv: &str) -> (Vec<String>, Vec<f64>) {
+    csv.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cells = line.split(',');
+            Some((
+                cells.next()?.to_string(),
+                cells.next()?.parse::<f64>().ok()?,
+            ))
+        })
+        .unzip()
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Speed: a full investigation on 500 points, and on 1 million points end to end from a CSV
-//! file (parse + investigate); the live score of 1 million points, alone and end to end from
-//! the same file (what `score` does before printing). P50/P95 and points per second.
+//! file (parse + investigate); its chart drawn from the copy an investigation keeps (what the
+//! page and chart.png do); the live score of 1 million points, alone and end to end from the
+//! same file (what `score` does before printing). P50/P95 and points per second.
 
 use std::fmt;
 use std::time::Instant;
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use crate::agents::synthesizer::Weights;
 use crate::investigation::investigate;
+use crate::render::chart;
 use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions};
 use crate::stats::live_score::{score_points, LiveScoreConfig};
 use crate::synthetic::scenarios::{generate, Tier};
@@ -77,6 +79,16 @@ pub fn run(scratch_dir: &std::path::Path) -> anyhow::Result<Vec<Timing>> {
             let series = read_csv(&path, &CsvOptions::default())?;
             Ok(investigate(&series, &[], Weights::default()).points)
         })?;
+        let verdict = investigate(
+            &read_csv(&path, &CsvOptions::default())?,
+            &[],
+            Weights::default(),
+        );
+        let title = chart::title(&verdict.metric, verdict.severity, verdict.confidence);
+        let drawn = time("chart PNG of 1,000,000 (kept copy)", 20, || {
+            chart::png(&verdict.chart, &verdict.metric, &title)?;
+            Ok(verdict.chart.points.len())
+        })?;
         let (timestamps, values) = read_rows_as_written(&path, &CsvOptions::default())?.columns();
         let live = time("live score, 1,000,000 points", 5, || {
             Ok(score_points(&timestamps, &values, LiveScoreConfig::default()).len())
@@ -86,7 +98,7 @@ pub fn run(scratch_dir: &std::path::Path) -> anyhow::Result<Vec<Timing>> {
                 read_rows_as_written(&path, &CsvOptions::default())?.columns();
             Ok(score_points(&timestamps, &values, LiveScoreConfig::default()).len())
         })?;
-        Ok::<_, anyhow::Error>([detect, live, score])
+        Ok::<_, anyhow::Error>([detect, drawn, live, score])
     })();
     let _ = std::fs::remove_file(&path);
     timings.extend(result?);

@@ -430,15 +430,18 @@ impl ChatService {
         self.check_series(series, origin).await
     }
 
-    /// Investigates a series already read (a parsed upload, JSON points from the API).
+    /// Investigates a series already read (a parsed upload, JSON points from the API), with
+    /// the events the store holds around it (as `detect FILE` does).
     pub async fn check_series(
         &self,
         series: Series,
         origin: &Origin,
     ) -> Result<Investigated, String> {
-        let verdict = investigate_and_record(&self.store, &series, &[], origin)
-            .await
-            .map_err(|e| e.to_string())?;
+        let recorded = async {
+            let events = self.store.events_for(&series).await?;
+            investigate_and_record(&self.store, &series, &events, origin).await
+        };
+        let verdict = recorded.await.map_err(|e| e.to_string())?;
         Ok(Investigated {
             verdict,
             series,

@@ -137,20 +137,39 @@ enum InvestigationRequest {
         timestamps: Vec<Value>,
         values: Vec<Option<f64>>,
         metric: Option<String>,
+        /// Deploys and config changes, stored (as `POST /events`) and lined up with what
+        /// changed.
+        #[serde(default)]
+        events: Vec<EventRequest>,
     },
     /// A stored metric, optionally only its last stretch (`6h`).
     Stored {
         metric: String,
         since: Option<String>,
+        #[serde(default)]
+        events: Vec<EventRequest>,
     },
     /// A PromQL expression (with PROMETHEUS_URL).
     Query {
         query: String,
         since: Option<String>,
+        #[serde(default)]
+        events: Vec<EventRequest>,
     },
 }
 
-const REQUEST_SHAPES: &str = "send text/csv, or JSON {\"timestamps\": [...], \"values\": [...], \"metric\": \"name\"}, {\"metric\": \"name\", \"since\": \"6h\"} or {\"query\": \"PromQL\", \"since\": \"1h\"}";
+impl InvestigationRequest {
+    /// The events given with the request.
+    fn events(&mut self) -> Vec<EventRequest> {
+        match self {
+            Self::Points { events, .. }
+            | Self::Stored { events, .. }
+            | Self::Query { events, .. } => std::mem::take(events),
+        }
+    }
+}
+
+const REQUEST_SHAPES: &str = "send text/csv, or JSON {\"timestamps\": [...], \"values\": [...], \"metric\": \"name\"}, {\"metric\": \"name\", \"since\": \"6h\"} or {\"query\": \"PromQL\", \"since\": \"1h\"}, each with optional \"events\": [{\"timestamp\", \"kind\", \"description\"}]";
 
 #[utoipa::path(post, path = "/api/v1/investigations", tag = "investigations",
     summary = "Investigate a CSV, JSON points, a stored metric or a PromQL query",
@@ -184,13 +203,18 @@ async fn investigate(
         .await?;
         return verdict_json(&investigated);
     }
-    let request: InvestigationRequest = serde_json::from_slice(&bytes)
+    let mut request: InvestigationRequest = serde_json::from_slice(&bytes)
         .map_err(|e| Problem::bad_request(format!("{e}; {REQUEST_SHAPES}")))?;
+    let events = events_of(request.events(), "events")?;
+    if !events.is_empty() {
+        api.service.store().save_events(&events).await?;
+    }
     let investigated = match request {
         InvestigationRequest::Points {
             timestamps,
             values,
             metric,
+            ..
         } => {
             let series = series_of(
                 &api,
@@ -200,7 +224,7 @@ async fn investigate(
             )?;
             run(&api, api.service.check_series(series, &origin)).await?
         }
-        InvestigationRequest::Stored { metric, since } => {
+        InvestigationRequest::Stored { metric, since, .. } => {
             let lookback = since.as_deref().map(lookback).transpose()?;
             run(&api, async {
                 api.service
@@ -210,7 +234,7 @@ async fn investigate(
             })
             .await?
         }
-        InvestigationRequest::Query { query, since } => {
+        InvestigationRequest::Query { query, since, .. } => {
             let lookback = since.as_deref().map(lookback).transpose()?;
             run(
                 &api,
@@ -606,22 +630,27 @@ async fn store_events(
                 "{e}; send [{{\"timestamp\": \"2026-11-20T08:15:00Z\", \"kind\": \"deploy\", \"description\": \"api v2.3\"}}]"
             ))
         })?;
-        requests
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| {
-                Ok(Event {
-                    timestamp: timestamp_of(&event.timestamp).ok_or_else(|| {
-                        not_a_timestamp(&format!("[{i}].timestamp"), &event.timestamp)
-                    })?,
-                    kind: event.kind.trim().to_ascii_lowercase(),
-                    description: event.description.trim().to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>, Problem>>()?
+        events_of(requests, "")?
     };
     api.service.store().save_events(&events).await?;
     Ok((StatusCode::CREATED, Json(json!({"stored": events.len()}))))
+}
+
+/// Events from JSON; `field` names the list in errors (`events[2].timestamp`).
+fn events_of(requests: Vec<EventRequest>, field: &str) -> Result<Vec<Event>, Problem> {
+    requests
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            Ok(Event {
+                timestamp: timestamp_of(&event.timestamp).ok_or_else(|| {
+                    not_a_timestamp(&format!("{field}[{i}].timestamp"), &event.timestamp)
+                })?,
+                kind: event.kind.trim().to_ascii_lowercase(),
+                description: event.description.trim().to_string(),
+            })
+        })
+        .collect()
 }
 
 /// A timestamp: an RFC 3339 string, or Unix seconds or milliseconds.

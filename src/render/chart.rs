@@ -38,10 +38,21 @@ pub struct ChartData {
 impl ChartData {
     /// What the chart of `series` draws, given its baseline and anomalous windows.
     pub fn of(series: &Series, decomposition: &Decomposition, anomalies: &[Anomaly]) -> Self {
+        // Each window's level before it, once per window rather than once per drawn point.
+        let levels: Vec<(&Anomaly, Option<f64>)> = anomalies
+            .iter()
+            .map(|a| {
+                let before = level_before(a.start_index);
+                (
+                    a,
+                    decomposition.deseasonalised_median(&series.values, before),
+                )
+            })
+            .collect();
         let points = thinned(&series.values, MAX_DRAWN_POINTS)
             .into_iter()
             .map(|i| {
-                let expected = expected(series, decomposition, anomalies, i);
+                let expected = expected(decomposition, &levels, i);
                 (series.timestamps[i], series.values[i], expected)
             })
             .collect();
@@ -221,19 +232,13 @@ fn paint<DB: DrawingBackend>(
 /// What point `i` was expected to be: the baseline, except inside an anomalous window, where
 /// the level stays what the data was before the window began (as the synthesizer judges
 /// whether it is still going on; only the seasonal pattern moves on) — a baseline that
-/// follows the incident would draw the incident as normal.
-fn expected(
-    series: &Series,
-    decomposition: &Decomposition,
-    anomalies: &[Anomaly],
-    i: usize,
-) -> f64 {
-    let window = anomalies
+/// follows the incident would draw the incident as normal. `levels`: each window with its
+/// level before.
+fn expected(decomposition: &Decomposition, levels: &[(&Anomaly, Option<f64>)], i: usize) -> f64 {
+    let level_before = levels
         .iter()
-        .find(|a| (a.start_index..=a.end_index).contains(&i));
-    let level_before = window.and_then(|a| {
-        decomposition.deseasonalised_median(&series.values, level_before(a.start_index))
-    });
+        .find(|(a, _)| (a.start_index..=a.end_index).contains(&i))
+        .and_then(|(_, level)| *level);
     match level_before {
         Some(level) => level + decomposition.seasonal[i],
         None => decomposition.baseline(i),
@@ -310,9 +315,8 @@ mod tests {
             start_ms: 0,
             end_ms: 0,
         };
-        let expected: Vec<f64> = (0..6)
-            .map(|i| expected(&series, &decomposition, std::slice::from_ref(&window), i))
-            .collect();
+        let chart = ChartData::of(&series, &decomposition, std::slice::from_ref(&window));
+        let expected: Vec<f64> = chart.points.iter().map(|p| p.2).collect();
         assert_eq!(expected, [10.0, 11.0, 40.0, 12.0, 13.0, 20.0]);
     }
 
