@@ -10,18 +10,23 @@ pub mod verdict_doc;
 use problem::Problem;
 use verdict_doc::VerdictDoc;
 
-use crate::store::Store;
+use crate::store::{Store, StoredInvestigation};
 
-/// A stored investigation's verdict, read as the API describes it.
-pub async fn stored_verdict(store: &Store, id: &str) -> Result<VerdictDoc, Problem> {
+/// A stored investigation, and its verdict read as the API describes it (one read).
+pub async fn stored_verdict(
+    store: &Store,
+    id: &str,
+) -> Result<(StoredInvestigation, VerdictDoc), Problem> {
+    use serde::Deserialize as _;
     let stored = store.investigation(id).await?;
-    serde_json::from_value(stored.verdict).map_err(Problem::internal)
+    let verdict = VerdictDoc::deserialize(&stored.verdict).map_err(Problem::internal)?;
+    Ok((stored, verdict))
 }
 
 /// A stored investigation's chart as PNG, drawn from what was kept of its series; only the
 /// stretch from `from` to `to` (UTC ms) when both are given.
 pub async fn chart_png(store: &Store, id: &str, stretch: Stretch) -> Result<Vec<u8>, Problem> {
-    let verdict = stored_verdict(store, id).await?;
+    let (_, verdict) = stored_verdict(store, id).await?;
     let chart = store.chart(id).await?.ok_or_else(|| {
         Problem::not_found(format!(
             "investigation {id} was stored before charts were kept: run it again for a chart"

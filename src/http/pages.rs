@@ -21,7 +21,7 @@ use super::problem::Problem;
 use super::verdict_doc::{AgentDoc, VerdictDoc};
 use crate::chat::message::headline;
 use crate::chat::service::ChatService;
-use crate::learning::FeedbackVerdict;
+use crate::learning::{judgement, FeedbackVerdict};
 use crate::render::chart::{PLOT_X, SIZE};
 use crate::render::{number, percent};
 use crate::series::timestamp::to_rfc3339;
@@ -82,6 +82,14 @@ impl Pages {
         } else {
             self.links.path(id)
         }
+    }
+}
+
+/// `path` carrying the signature the visitor came with, if any.
+fn with_sig(path: &str, sig: Option<&str>) -> String {
+    match sig {
+        Some(sig) => format!("{path}?sig={sig}"),
+        None => path.to_string(),
     }
 }
 
@@ -250,15 +258,10 @@ async fn investigation_page(
     sig: Option<&str>,
 ) -> Result<Markup, Problem> {
     let store = pages.service.store();
-    let verdict = super::stored_verdict(store, id).await?;
-    let stored = store.investigation(id).await?;
+    let (stored, verdict) = super::stored_verdict(store, id).await?;
     let feedback = store.feedback_on(id).await?;
     let summary = store.accepted_summary(id).await?;
     let chart = store.chart(id).await?;
-    let signed = |path: String| match sig {
-        Some(sig) => format!("{path}?sig={sig}"),
-        None => path,
-    };
     let headline = headline(
         &verdict.metric,
         verdict.severity,
@@ -283,7 +286,7 @@ async fn investigation_page(
         figure.chart data-from=[chart.as_ref().and_then(|c| c.points.first()).map(|p| p.0)]
             data-to=[chart.as_ref().and_then(|c| c.points.last()).map(|p| p.0)]
             data-left=(plot_left) data-right=(plot_right) {
-            img #chart src=(signed(format!("/investigations/{id}/chart.png")))
+            img #chart src=(with_sig(&format!("/investigations/{id}/chart.png"), sig))
                 alt={ "Chart of " (verdict.metric) ": the series, the expected band and the anomalous windows" }
                 width=(SIZE.0) height=(SIZE.1);
         }
@@ -360,21 +363,12 @@ fn similar_table(pages: &Pages, headers: &HeaderMap, verdict: &VerdictDoc) -> Ma
                             td { (similar.metric) }
                             td { (similar.pattern.as_deref().unwrap_or("—").replace('_', " ")) }
                             td.num { (number(similar.distance)) }
-                            td { (judgement(similar.feedback.as_deref(), similar.root_cause.as_deref())) }
+                            td { (judgement(similar.feedback.as_deref().and_then(FeedbackVerdict::parse), similar.root_cause.as_deref())) }
                         }
                     }
                 }
             }
         }
-    }
-}
-
-/// What people said: `confirmed: pool too small`, `false positive`, `not judged`.
-fn judgement(verdict: Option<&str>, root_cause: Option<&str>) -> String {
-    match (verdict, root_cause) {
-        (Some(verdict), Some(cause)) => format!("{}: {cause}", verdict.replace('_', " ")),
-        (Some(verdict), None) => verdict.replace('_', " "),
-        (None, _) => "not judged".to_string(),
     }
 }
 
@@ -386,7 +380,7 @@ fn feedback_list(feedback: &[FeedbackEntry]) -> Markup {
             ul.feedback {
                 @for entry in feedback {
                     li {
-                        strong { (judgement(Some(entry.verdict.as_str()), entry.root_cause.as_deref())) }
+                        strong { (judgement(Some(entry.verdict), entry.root_cause.as_deref())) }
                         " — " (entry.author.as_deref().unwrap_or("someone"))
                         @if let Some(platform) = &entry.platform { " on " (platform) }
                         ", " (when(entry.created_at))
@@ -465,11 +459,8 @@ async fn feedback(
         .await;
     match recorded {
         Ok(_) => {
-            let path = match &form.sig {
-                Some(sig) => format!("/investigations/{id}?sig={sig}#feedback"),
-                None => format!("/investigations/{id}#feedback"),
-            };
-            Redirect::to(&path).into_response()
+            let page = with_sig(&format!("/investigations/{id}"), form.sig.as_deref());
+            Redirect::to(&format!("{page}#feedback")).into_response()
         }
         Err(e) => error_page_of(Problem::from(e)),
     }

@@ -60,12 +60,16 @@ pub struct SimilarIncident {
 impl SimilarIncident {
     /// What people said about it: `confirmed: pool too small`, `false positive`, `not judged`.
     pub fn judgement(&self) -> String {
-        match (&self.feedback, &self.root_cause) {
-            (Some(verdict), Some(cause)) => {
-                format!("{}: {cause}", verdict.as_str().replace('_', " "))
-            }
-            (Some(verdict), None) => verdict.as_str().replace('_', " "),
-            (None, _) => "not judged".to_string(),
-        }
+        judgement(self.feedback, self.root_cause.as_deref())
+    }
+}
+
+/// What people said about a verdict, as one phrase: `confirmed: pool too small`,
+/// `false positive`, `not judged`.
+pub fn judgement(verdict: Option<FeedbackVerdict>, root_cause: Option<&str>) -> String {
+    match (verdict, root_cause) {
+        (Some(verdict), Some(cause)) => format!("{}: {cause}", verdict.as_str().replace('_', " ")),
+        (Some(verdict), None) => verdict.as_str().replace('_', " "),
+        (None, _) => "not judged".to_string(),
     }
 }

@@ -165,9 +165,9 @@ impl Store {
         })
     }
 
-    /// What an investigation's chart draws; `None` for one stored before charts were kept.
+    /// What an investigation's chart draws; `None` for one stored before charts were kept
+    /// (or none stored at all: the caller has read the investigation already).
     pub async fn chart(&self, id: &str) -> Result<Option<ChartData>, StoreError> {
-        self.investigation(id).await?;
         let json: Option<String> = sqlx::query_scalar(
             "SELECT chart_json FROM investigation_charts WHERE investigation_id = $1",
         )
