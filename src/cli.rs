@@ -198,6 +198,7 @@ pub async fn detect(request: DetectRequest) -> Result<(), Failure> {
         // Drawn in memory, then written: a write error reads as one, not as a plotters dump.
         let png = investigated
             .chart()
+            .await
             .map_err(|e| anyhow::anyhow!("cannot draw the chart: {e}"))?;
         std::fs::write(path, png.png).with_context(|| {
             format!(

@@ -94,6 +94,42 @@ impl Verdict {
         self.similar_incidents = similar;
     }
 
+    /// The first number of the verdict that is not finite, named; `None` when all are. JSON
+    /// has no infinity: such a verdict would read back as `null` where a number belongs.
+    pub fn non_finite(&self) -> Option<String> {
+        let mut numbers: Vec<(String, f64)> = vec![
+            ("confidence".into(), self.confidence),
+            ("chart band".into(), self.chart.band),
+        ];
+        for report in &self.agents {
+            numbers.push((
+                format!("{} confidence", report.agent.id()),
+                report.confidence,
+            ));
+            for evidence in &report.evidence {
+                numbers.push((
+                    format!("{} {}", report.agent.id(), evidence.name),
+                    evidence.value,
+                ));
+            }
+        }
+        for window in &self.anomalies {
+            numbers.push((format!("window at {} score", window.start), window.score));
+            numbers.push((
+                format!("window at {} magnitude", window.start),
+                window.magnitude,
+            ));
+        }
+        for (at, value, expected) in &self.chart.points {
+            numbers.push((format!("chart value at {at}"), *value));
+            numbers.push((format!("chart baseline at {at}"), *expected));
+        }
+        numbers
+            .into_iter()
+            .find(|(_, value)| !value.is_finite())
+            .map(|(name, _)| name)
+    }
+
     /// The window that drives the verdict: the highest-scoring one (ties: the more serious kind).
     pub fn main_window(&self) -> Option<&Anomaly> {
         crate::agents::main_window(&self.anomalies, |a| (a.score, a.kind))
@@ -120,8 +156,25 @@ fn confidence_after_recall(confidence: f64, similar: &[SimilarIncident]) -> f64 
     (1.0 - doubt).clamp(0.5, MAX_CONFIDENCE)
 }
 
-/// Runs the full investigation of `series`.
+/// Runs the full investigation of `series`. Values beyond what the statistics can square
+/// (±1e100) or too small to (1e-100) are investigated in a unit that brings them near one,
+/// and the verdict says so: every number it states is in that unit.
 pub fn investigate(series: &Series, events: &[Event], weights: Weights) -> Verdict {
+    let exponent = series.safe_unit_exponent();
+    if exponent == 0 {
+        return investigate_as_is(series, events, weights);
+    }
+    let mut verdict = investigate_as_is(&series.in_unit(exponent), events, weights);
+    verdict.verdict = format!(
+        "{} Numbers are in units of 1e{exponent}: the values are too far from 1 for the \
+         statistics to square them as they are.",
+        verdict.verdict
+    );
+    verdict.chart.unit_exponent = exponent;
+    verdict
+}
+
+fn investigate_as_is(series: &Series, events: &[Event], weights: Weights) -> Verdict {
     let started = Instant::now();
     let decomposition = decomposition_of(series);
     let context = Context::new(series, &decomposition, events);
@@ -271,6 +324,12 @@ async fn record(
 ) -> Result<Verdict, StoreError> {
     let weights = store.learned_weights(&series.metric).await?;
     let mut verdict = compute(|| investigate(series, events, weights));
+    if let Some(what) = verdict.non_finite() {
+        return Err(StoreError::NotFinite {
+            metric: series.metric.clone(),
+            what,
+        });
+    }
     if let (Some(fingerprint), Some(kind)) = (
         verdict.fingerprint.clone(),
         verdict.main_window().map(|w| format!("{:?}", w.kind)),
@@ -318,6 +377,35 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Three decimals; a value too large to have any keeps all it has.
 fn round3(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
+    let rounded = (value * 1000.0).round() / 1000.0;
+    if rounded.is_finite() {
+        rounded
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_that_is_not_finite_is_named() {
+        let values: Vec<f64> = (0..40).map(|i| 10.0 + f64::from(i % 3)).collect();
+        let timestamps = (0..40).map(|i| i * 60_000).collect();
+        let series = Series::from_points("m", timestamps, values).unwrap();
+        let mut verdict = investigate(&series, &[], Weights::default());
+        assert_eq!(verdict.non_finite(), None);
+        verdict.agents[0].evidence[0].value = f64::INFINITY;
+        let name = verdict.agents[0].evidence[0].name.clone();
+        assert_eq!(
+            verdict.non_finite(),
+            Some(format!("pattern_analyst {name}"))
+        );
+        verdict.agents[0].evidence[0].value = 1.0;
+        verdict.chart.points[3].2 = f64::NAN;
+        assert!(verdict.non_finite().unwrap().starts_with("chart baseline"));
+    }
 }

@@ -372,9 +372,27 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
     if let Some(discord) = bot.discord {
         tokio::spawn(async move { discord.run().await });
     }
-    axum::serve(listener, bot.router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (signalled, mut told) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signalled.send(true);
+    });
+    let mut graceful = told.clone();
+    let server = axum::serve(listener, bot.router).with_graceful_shutdown(async move {
+        let _ = graceful.wait_for(|told| *told).await;
+    });
+    // Requests in flight get a grace period; a connection that outlasts it does not keep
+    // the process alive.
+    tokio::select! {
+        served = server => served?,
+        _ = async {
+            let _ = told.wait_for(|told| *told).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!(
+            "requests still in flight {} s after the shutdown signal; stopping anyway",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
     // Let the relay give its lease back so the next process publishes at once.
     let _ = stop.send(true);
     for task in [relay, consumer, desk, Some(pruner)].into_iter().flatten() {
@@ -382,6 +400,9 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// How long requests in flight may finish after SIGTERM or Ctrl-C.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// How often stored points past the retention are deleted.
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);

@@ -103,6 +103,13 @@ impl Api {
         )
     }
 
+    /// The OpenAPI document, public (no token).
+    async fn openapi(&self) -> Value {
+        let response = reqwest::get(self.url("/openapi.json")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
     async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.post(path, "application/json", body.to_string()).await
     }
@@ -252,7 +259,11 @@ async fn a_csv_points_a_stored_metric_and_the_prototype_shape_are_investigated()
             json!({"timestamps": ["2026-01-01T00:00:00Z"], "values": [1.0, 2.0]}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the documented shape, content that cannot be investigated"
+    );
     assert!(body["detail"]
         .as_str()
         .unwrap()
@@ -336,7 +347,7 @@ async fn history_pages_and_feedback() {
     let (_, only_b) = api.get("/investigations?metric=b").await;
     assert_eq!(only_b["investigations"].as_array().unwrap().len(), 1);
     let (status, _) = api.get("/investigations?cursor=bogus").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = api.get("/investigations?limit=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
@@ -507,9 +518,7 @@ fn points_of(csv: &str) -> (Vec<String>, Vec<f64>) {
 async fn the_openapi_document_describes_every_route_and_is_consistent() {
     let api = Api::start("openapi");
     // Public: it describes the API and holds no data.
-    let response = reqwest::get(api.url("/openapi.json")).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.unwrap();
+    let doc = api.openapi().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -614,4 +623,160 @@ async fn the_openapi_document_describes_every_route_and_is_consistent() {
     let read: Result<anomaly_hunter::http::verdict_doc::VerdictDoc, _> =
         serde_json::from_value(verdict);
     assert!(read.is_ok(), "a real verdict reads as its schema: {read:?}");
+}
+
+#[tokio::test]
+async fn query_string_errors_are_the_documented_json_400() {
+    let api = Api::start("query-errors");
+    let (_, verdict) = api
+        .post(
+            "/investigations?metric=q",
+            "text/csv",
+            example("disk_io_spike.csv"),
+        )
+        .await;
+    let id = verdict["id"].as_str().unwrap().to_string();
+    for path in [
+        "/investigations?limit=abc".to_string(),
+        "/investigations?limit=9223372036854775808".to_string(),
+        format!("/investigations/{id}/chart.png?from=abc&to=1"),
+        "/investigations?metric=q&limit=-".to_string(),
+    ] {
+        let response = api
+            .http
+            .get(api.url(&path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(content_type, "application/json", "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "bad_request", "{path}: {body}");
+        assert!(
+            !body["detail"].as_str().unwrap().is_empty(),
+            "{path}: {body}"
+        );
+    }
+    let doc = api.openapi().await;
+    for (path, method) in [
+        ("/api/v1/investigations", "get"),
+        ("/api/v1/investigations/{id}", "get"),
+        ("/api/v1/investigations/{id}/chart.png", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"]
+                .as_object()
+                .unwrap()
+                .contains_key("400"),
+            "{method} {path} lists its 400"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_documented_request_shapes_are_what_the_api_reads() {
+    let api = Api::start("shapes");
+    let doc = api.openapi().await;
+    let schemas = &doc["components"]["schemas"];
+    let kinds: Vec<&Value> = schemas["Timestamp"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|variant| &variant["type"])
+        .collect();
+    assert_eq!(
+        kinds,
+        [&json!("string"), &json!("number")],
+        "{}",
+        schemas["Timestamp"]
+    );
+
+    // The three shapes of POST /investigations: a body is one of them by its keys alone.
+    let variants: Vec<&Value> = schemas["InvestigationRequest"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|variant| {
+            let name = variant["$ref"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap();
+            &schemas[name]
+        })
+        .collect();
+    assert_eq!(variants.len(), 3);
+    let matches = |body: &Value| {
+        variants
+            .iter()
+            .filter(|schema| {
+                let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+                let properties = schema["properties"].as_object().unwrap();
+                let required = schema["required"].as_array().unwrap();
+                schema["additionalProperties"] == json!(false)
+                    && keys.iter().all(|k| properties.contains_key(*k))
+                    && required.iter().all(|r| keys.iter().any(|k| *k == r))
+            })
+            .count()
+    };
+    let minutes: Vec<Value> = (0..40).map(|i| json!(1_767_225_600 + i * 60)).collect();
+    let mut values: Vec<f64> = (0..40).map(|i| 10.0 + f64::from(i % 3)).collect();
+    values[30] = 90.0;
+    let points = json!({"timestamps": minutes, "values": values, "metric": "shaped"});
+    assert_eq!(
+        matches(&points),
+        1,
+        "a points body with a metric is one shape"
+    );
+    assert_eq!(matches(&json!({"metric": "shaped", "since": "6h"})), 1);
+    assert_eq!(matches(&json!({"query": "up", "since": "1h"})), 1);
+
+    // Timestamps as the document says — strings and numbers — are read.
+    let mut mixed = points.clone();
+    mixed["timestamps"][0] = json!("2026-01-01T00:00:00Z");
+    let (status, verdict) = api.post_json("/investigations", mixed).await;
+    assert_eq!(status, StatusCode::OK, "{verdict}");
+    let (status, _) = api
+        .post_json(
+            "/detect",
+            json!({"data": values, "timestamps": (0..40).map(|i| json!(1_767_225_600_000i64 + i * 60_000)).collect::<Vec<_>>()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn extreme_numbers_get_finite_verdicts_and_charts() {
+    let api = Api::start("extremes");
+    let mut hanging = vec![-3e16; 19];
+    hanging.extend([-f64::MAX, -3e16, 0.0]);
+    let mut infinite: Vec<f64> = (0..42).map(|i| 100.0 + f64::from(i % 7)).collect();
+    infinite.push(1e308);
+    for data in [hanging, infinite] {
+        let (status, verdict) = api.post_json("/detect", json!({ "data": data })).await;
+        assert_eq!(status, StatusCode::OK, "{verdict}");
+        let read: Result<anomaly_hunter::http::verdict_doc::VerdictDoc, _> =
+            serde_json::from_value(verdict.clone());
+        assert!(read.is_ok(), "every number is a number: {verdict}");
+        let id = verdict["id"].as_str().unwrap();
+        for path in [
+            format!("/investigations/{id}/chart.png"),
+            format!("/investigations/{id}"),
+        ] {
+            let response = tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                api.http.get(api.url(&path)).bearer_auth(TOKEN).send(),
+            )
+            .await
+            .expect("answered in time")
+            .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+        }
+    }
 }

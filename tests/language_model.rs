@@ -70,7 +70,7 @@ async fn each_wire_format_sends_the_evidence_and_asks_for_strict_json() {
         let provider = if *name == "azure" { "openai" } else { name };
         let mut settings = settings(provider, url);
         settings.llm_api_version = api_version.map(str::to_string);
-        let exchange = model(&settings).ask(&brief).await;
+        let exchange = model(&settings).ask(&brief, "inv-1").await;
         let answer = match &exchange.outcome {
             Outcome::Accepted(answer) => answer.clone(),
             other => panic!("{name}: {other:?}"),
@@ -155,7 +155,7 @@ async fn each_wire_format_sends_the_evidence_and_asks_for_strict_json() {
     assert!(model.config().send_series);
     let brief =
         Brief::new(&Task::Summary, &verdict, &[]).with_series(&series.timestamps, &series.values);
-    model.ask(&brief).await;
+    model.ask(&brief, "inv-1").await;
     let sent = fake.requests().last().unwrap().brief();
     let points = sent["series"]["values"].as_array().unwrap().len();
     assert!(
@@ -177,7 +177,7 @@ async fn answers_not_grounded_in_the_evidence_are_rejected() {
         };
         let model = model(&settings(provider, &url));
         fake.then(&[Reply::InventedNumber, Reply::UnknownId]);
-        let invented = model.ask(&brief).await;
+        let invented = model.ask(&brief, "inv-1").await;
         assert_eq!(
             invented.outcome,
             Outcome::Rejected(Rejection::NumberNotInEvidence("4242".into())),
@@ -187,7 +187,7 @@ async fn answers_not_grounded_in_the_evidence_are_rejected() {
             invented.prompt_tokens, 812,
             "a rejected answer still cost tokens"
         );
-        let unknown = model.ask(&brief).await;
+        let unknown = model.ask(&brief, "inv-1").await;
         assert_eq!(
             unknown.outcome,
             Outcome::Rejected(Rejection::UnknownEvidence("E999".into())),
@@ -208,7 +208,7 @@ async fn failures_are_reported_and_retried_once_when_worth_it() {
     };
 
     fake.then(&[Reply::NotJson]);
-    let reason = failed(&model.ask(&brief).await.outcome);
+    let reason = failed(&model.ask(&brief, "inv-1").await.outcome);
     assert!(reason.contains("no `grounded_answer` tool_use"), "{reason}");
     assert_eq!(
         fake.requests().len(),
@@ -218,26 +218,39 @@ async fn failures_are_reported_and_retried_once_when_worth_it() {
 
     // The fake would answer well, after 4 s: the 2 s timeout comes first.
     fake.then(&[Reply::Slow(Duration::from_secs(4))]);
-    let reason = failed(&model.ask(&brief).await.outcome);
+    let reason = failed(&model.ask(&brief, "inv-1").await.outcome);
     assert!(reason.contains("no answer within 2s"), "{reason}");
 
     fake.then(&[Reply::Status(500), Reply::Grounded]);
+    let after_500 = model.ask(&brief, "inv-1").await;
     assert!(
-        matches!(model.ask(&brief).await.outcome, Outcome::Accepted(_)),
+        matches!(after_500.outcome, Outcome::Accepted(_)),
         "one retry after a 500"
     );
     assert_eq!(fake.requests().len(), 4);
+    assert_eq!(
+        after_500.retried.len(),
+        1,
+        "the model received two requests"
+    );
+    assert!(
+        after_500.retried[0].error.contains("500"),
+        "{:?}",
+        after_500.retried
+    );
 
     fake.then(&[Reply::Status(429), Reply::Status(429)]);
-    let reason = failed(&model.ask(&brief).await.outcome);
+    let after_429 = model.ask(&brief, "inv-1").await;
+    let reason = failed(&after_429.outcome);
     assert!(reason.contains("429"), "{reason}");
     assert_eq!(fake.requests().len(), 6, "429 is retried once, not more");
+    assert_eq!(after_429.retried.len(), 1);
 
     let wrong_key = LlmSettings {
         llm_api_key: Some("sk-wrong".into()),
         ..settings("anthropic", &base)
     };
-    let reason = failed(&self::model(&wrong_key).ask(&brief).await.outcome);
+    let reason = failed(&self::model(&wrong_key).ask(&brief, "inv-1").await.outcome);
     assert!(
         reason.contains("401") && !reason.contains("sk-wrong"),
         "{reason}"
@@ -253,12 +266,12 @@ async fn a_failing_model_is_left_alone_and_a_spent_budget_stops_requests() {
     fake.then(&[Reply::NotJson, Reply::NotJson, Reply::NotJson]);
     for _ in 0..3 {
         assert!(matches!(
-            model.ask(&brief).await.outcome,
+            model.ask(&brief, "inv-1").await.outcome,
             Outcome::Failed(_)
         ));
     }
     let sent = fake.requests().len();
-    let skipped = model.ask(&brief).await;
+    let skipped = model.ask(&brief, "inv-1").await;
     assert_eq!(skipped.outcome, Outcome::Skipped(Skip::CircuitOpen));
     assert_eq!(
         fake.requests().len(),
@@ -272,11 +285,11 @@ async fn a_failing_model_is_left_alone_and_a_spent_budget_stops_requests() {
     };
     let model = self::model(&budget);
     assert!(matches!(
-        model.ask(&brief).await.outcome,
+        model.ask(&brief, "inv-1").await.outcome,
         Outcome::Accepted(_)
     ));
     assert_eq!(
-        model.ask(&brief).await.outcome,
+        model.ask(&brief, "inv-1").await.outcome,
         Outcome::Skipped(Skip::BudgetSpent),
         "908 of 900 tokens used"
     );
@@ -485,13 +498,25 @@ mod in_chat {
                 "{replies:?}: only the 'writing' line goes"
             );
         }
+        // Each attempt the model received is counted: the two 500s are two failed requests.
         let stats = bot.stats();
         let model_stats = &stats["language_model"];
-        assert_eq!(model_stats["failed"], 3, "{stats}");
+        assert_eq!(model_stats["failed"], 4, "{stats}");
         assert_eq!(model_stats["rejected"], 2, "{stats}");
+        assert_eq!(model_stats["requests"], 6, "{stats}");
+        // Each rejection is logged with its reason and the investigation it was about.
+        let log = bot.log();
+        for reason in ["number_not_in_evidence", "unknown_evidence_id"] {
+            assert!(
+                log.lines().any(|line| line.contains("answer was rejected")
+                    && line.contains(reason)
+                    && line.contains("investigation=")),
+                "no logged rejection for {reason}:\n{log}"
+            );
+        }
         let metrics = bot.metrics().await;
         for line in [
-            r#"anomaly_hunter_llm_requests_total{provider="openai",result="failed"} 3"#,
+            r#"anomaly_hunter_llm_requests_total{provider="openai",result="failed"} 4"#,
             r#"anomaly_hunter_llm_requests_total{provider="openai",result="rejected"} 2"#,
             r#"anomaly_hunter_llm_not_used_total{reason="number_not_in_evidence"} 1"#,
             r#"anomaly_hunter_llm_not_used_total{reason="unknown_evidence_id"} 1"#,

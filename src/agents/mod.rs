@@ -38,7 +38,8 @@ impl<'a> Context<'a> {
             median
         } else {
             decomposition.scale
-        };
+        }
+        .max(crate::stats::robust::resolution(&series.values));
         Self {
             series,
             decomposition,
@@ -145,11 +146,13 @@ impl Evidence {
     }
 }
 
+/// Four decimals; a value too large to have any keeps all it has.
 fn round4(value: f64) -> f64 {
-    if value.is_finite() {
-        (value * 1e4).round() / 1e4
+    let rounded = (value * 1e4).round() / 1e4;
+    if rounded.is_finite() {
+        rounded
     } else {
-        0.0
+        value
     }
 }
 

@@ -12,7 +12,7 @@ use crate::series::events::Event;
 use crate::stats::anomalies::{cusum_regions, runs, Run};
 use crate::stats::bursts::burst_periodicity;
 use crate::stats::changepoint::difference_noise_scale;
-use crate::stats::robust::{median, robust_scale};
+use crate::stats::robust::{median, resolution, robust_scale};
 use crate::stats::trend::mann_kendall;
 
 /// CUSUM decision interval for *locating* the main departure: lower than the Pattern
@@ -317,7 +317,7 @@ fn measure_shape(context: &Context, departure: &Departure, candidates: &[Candida
         sawtooth: sawtooth_teeth(&series.values, level),
         ceiling_share: ceiling_share(&series.values, onset),
         related_ceiling: related_ceiling(context, onset, candidates),
-        variance_ratio: variance_ratio(&d.residual, onset),
+        variance_ratio: variance_ratio(&d.residual, onset, resolution(&series.values)),
         spikes: spikes.len(),
         bursts_periodic: burst_periodicity(&spike_starts).is_some_and(|p| p.is_periodic()),
         spike_then_decay: spike_then_decay(context),
@@ -400,10 +400,14 @@ fn related_ceiling(context: &Context, onset: usize, candidates: &[CandidateCause
         })
 }
 
-fn variance_ratio(residual: &[f64], onset: usize) -> f64 {
+/// Residual spread after `onset` ÷ before; a spread finer than the values' `resolution` counts
+/// as that resolution (an exactly flat stretch before a noisy one is not an infinite ratio).
+fn variance_ratio(residual: &[f64], onset: usize, resolution: f64) -> f64 {
     let (before, after) = residual.split_at(onset);
     match (robust_scale(before), robust_scale(after)) {
-        (Some(b), Some(a)) if before.len() >= 10 && after.len() >= 10 && b > 0.0 => a / b,
+        (Some(b), Some(a)) if before.len() >= 10 && after.len() >= 10 && b > 0.0 => {
+            a.max(resolution) / b.max(resolution)
+        }
         _ => 1.0,
     }
 }

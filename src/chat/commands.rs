@@ -72,6 +72,7 @@ pub fn receive(
 /// Parses the text after the command word. `bare_metric_is_check` lets Discord's
 /// `!check_anomaly api_latency` mean `check api_latency`.
 pub fn parse(text: &str, bare_metric_is_check: bool) -> Result<Command, CommandError> {
+    let text = super::text::visible(text);
     let words: Vec<&str> = text.split_whitespace().collect();
     let Some((first, rest)) = words.split_first() else {
         return Ok(if bare_metric_is_check {
@@ -175,6 +176,11 @@ mod tests {
             })
         );
         assert_eq!(parse("help", false), Ok(Command::Help));
+        assert_eq!(
+            parse("\u{200b}check api_latency_p99 last\u{feff} 6h", false),
+            parse("check api_latency_p99 last 6h", false),
+            "invisible characters are not part of a word"
+        );
         assert_eq!(parse("", false), Ok(Command::Help));
         assert_eq!(parse("stats", false), Ok(Command::Stats));
         assert_eq!(

@@ -45,7 +45,8 @@ impl ThreadReply {
 /// Reads a reply. Keywords count at the start of the message (after any mention of the bot);
 /// other text is a question only when the bot was mentioned or it ends with `?`.
 pub fn parse_reply(text: &str, mentions_bot: bool) -> ThreadReply {
-    let text = strip_mentions(text);
+    let visible = super::text::visible(text);
+    let text = strip_mentions(&visible);
     // ASCII lower-casing keeps every byte where it was, so offsets found in `lower` are valid
     // in `text` (full Unicode lower-casing changes lengths: the Kelvin sign `K` becomes `k`).
     let lower = text.to_ascii_lowercase();
@@ -350,6 +351,16 @@ mod tests {
         assert_eq!(
             parse_reply("false positive", false),
             ThreadReply::FalsePositive
+        );
+        assert_eq!(
+            parse_reply("\u{200b}false positive", false),
+            ThreadReply::FalsePositive,
+            "behind a zero-width space"
+        );
+        assert_eq!(
+            parse_reply("\u{200e}con\u{200d}firm", false),
+            ThreadReply::Confirm { root_cause: None },
+            "with bidi marks and joiners"
         );
         assert_eq!(
             parse_reply("FP - that was the batch job", false),

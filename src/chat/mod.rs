@@ -8,3 +8,4 @@ pub mod commands;
 pub mod discussion;
 pub mod message;
 pub mod service;
+pub mod text;

@@ -93,12 +93,12 @@ pub struct Chart {
 
 impl Investigated {
     /// Draws the chart (series, baseline band, anomalous windows).
-    pub fn chart(&self) -> Result<Chart, String> {
+    pub async fn chart(&self) -> Result<Chart, String> {
         let verdict = &self.verdict;
         let title = chart::title(&verdict.metric, verdict.severity, verdict.confidence);
-        let png =
-            crate::investigation::compute(|| chart::png(&verdict.chart, &verdict.metric, &title))
-                .map_err(|e| e.to_string())?;
+        let png = chart::png_in_time(verdict.chart.clone(), verdict.metric.clone(), title)
+            .await
+            .map_err(|e| e.to_string())?;
         let short_id: String = verdict.id.chars().take(8).collect();
         Ok(Chart {
             filename: format!("{}-{short_id}.png", verdict.metric),
@@ -181,7 +181,7 @@ impl ChatService {
         let service = self.clone();
         let id = investigated.verdict.id.clone();
         Some(async move {
-            let exchange = model.ask(&brief).await;
+            let exchange = model.ask(&brief, &id).await;
             service
                 .record_exchange(&id, "summary", &model, &exchange)
                 .await;
@@ -212,7 +212,7 @@ impl ChatService {
             &stored.verdict,
             &remarks,
         );
-        let exchange = model.ask(&brief).await;
+        let exchange = model.ask(&brief, investigation_id).await;
         self.record_exchange(investigation_id, "question", model, &exchange)
             .await;
         Ok(match exchange.outcome.accepted() {
@@ -221,8 +221,8 @@ impl ChatService {
         })
     }
 
-    /// Keeps what a model request cost and what became of it (for `stats`); a store failure
-    /// is logged, the answer stands.
+    /// Keeps what each attempt of a model request cost and what became of it (for `stats`);
+    /// a store failure is logged, the answer stands.
     async fn record_exchange(
         &self,
         investigation_id: &str,
@@ -231,16 +231,23 @@ impl ChatService {
         exchange: &Exchange,
     ) {
         let endpoint = &model.config().endpoint;
-        let record = ModelAnswerRecord {
+        let record = |outcome: &'static str, reason: Option<String>| ModelAnswerRecord {
             investigation_id: investigation_id.to_string(),
             purpose,
             provider: endpoint.provider.name(),
             model: endpoint.model.clone(),
-            outcome: exchange.outcome.label(),
-            reason: match &exchange.outcome {
-                Outcome::Failed(e) => Some(e.clone()),
-                other => other.reason().map(str::to_string),
-            },
+            outcome,
+            reason,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0.0,
+            answer: None,
+        };
+        let retried = exchange.retried.iter().map(|attempt| ModelAnswerRecord {
+            latency_ms: attempt.latency.as_secs_f64() * 1000.0,
+            ..record("failed", Some(format!("{} (tried again)", attempt.error)))
+        });
+        let last = ModelAnswerRecord {
             prompt_tokens: exchange.prompt_tokens,
             completion_tokens: exchange.completion_tokens,
             latency_ms: exchange.latency.as_secs_f64() * 1000.0,
@@ -248,9 +255,18 @@ impl ChatService {
                 .outcome
                 .accepted()
                 .and_then(|a| serde_json::to_value(a).ok()),
+            ..record(
+                exchange.outcome.label(),
+                match &exchange.outcome {
+                    Outcome::Failed(e) => Some(e.clone()),
+                    other => other.reason().map(str::to_string),
+                },
+            )
         };
-        if let Err(e) = self.store.record_model_answer(&record).await {
-            tracing::warn!(error = %e, "could not record the model's answer");
+        for record in retried.chain(std::iter::once(last)) {
+            if let Err(e) = self.store.record_model_answer(&record).await {
+                tracing::warn!(error = %e, "could not record the model's answer");
+            }
         }
     }
 

@@ -536,18 +536,12 @@ impl Handler {
             }
         };
         if command.guild_id.is_none() {
-            if self
-                .edit_response(
-                    http,
-                    command,
-                    post::verdict_edit(
-                        &investigated,
-                        &self.service.verdict_message(&investigated.verdict),
-                    ),
-                )
-                .await
-                .is_some()
-            {
+            let edit = post::verdict_edit(
+                &investigated,
+                &self.service.verdict_message(&investigated.verdict),
+            )
+            .await;
+            if self.edit_response(http, command, edit).await.is_some() {
                 self.link(command.channel_id, &investigated).await;
             }
             return;
@@ -646,7 +640,8 @@ impl EventHandler for Handler {
         {
             return;
         }
-        match command_text(&message.content) {
+        let content = crate::chat::text::visible(&message.content);
+        match command_text(&content) {
             Some(text) => self.on_command(&ctx.http, &message, text).await,
             None => self.on_thread_message(&ctx.http, &message).await,
         }
@@ -684,6 +679,12 @@ mod tests {
         assert_eq!(command_text("!check_anomalyx"), None);
         assert_eq!(command_text("check_anomaly api"), None);
         assert_eq!(command_text("é"), None);
+        let pasted = crate::chat::text::visible("\u{200b}!check_anomaly api");
+        assert_eq!(
+            command_text(&pasted),
+            Some("api"),
+            "as the handler reads it"
+        );
     }
 
     #[test]

@@ -134,7 +134,7 @@ pub async fn post_verdict(
     investigated: &Investigated,
     message: &VerdictMessage,
 ) -> serenity::Result<Message> {
-    let (embed, buttons, chart) = verdict_parts(investigated, message);
+    let (embed, buttons, chart) = verdict_parts(investigated, message).await;
     let mut message = CreateMessage::new()
         .embed(embed)
         .components(vec![buttons])
@@ -146,11 +146,11 @@ pub async fn post_verdict(
 }
 
 /// The verdict as the edit of a deferred `/anomaly` response (a direct message has no threads).
-pub fn verdict_edit(
+pub async fn verdict_edit(
     investigated: &Investigated,
     message: &VerdictMessage,
 ) -> EditInteractionResponse {
-    let (embed, buttons, chart) = verdict_parts(investigated, message);
+    let (embed, buttons, chart) = verdict_parts(investigated, message).await;
     let edit = EditInteractionResponse::new()
         .embed(embed)
         .components(vec![buttons])
@@ -182,7 +182,7 @@ pub async fn edit_verdict(
 }
 
 /// The verdict's embed (showing its chart, when one could be drawn), buttons and chart file.
-fn verdict_parts(
+async fn verdict_parts(
     investigated: &Investigated,
     message: &VerdictMessage,
 ) -> (
@@ -191,7 +191,7 @@ fn verdict_parts(
     Option<CreateAttachment>,
 ) {
     let (embed, buttons) = verdict_embed(message);
-    match investigated.chart() {
+    match investigated.chart().await {
         Ok(chart) => (
             embed.attachment(chart.filename.clone()),
             buttons,

@@ -6,7 +6,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use super::extract::{ApiPath, ApiQuery};
 use super::problem::{Problem, ProblemDoc};
 use super::verdict_doc::VerdictDoc;
 use crate::chat::service::{ChatService, Investigated};
@@ -127,44 +128,57 @@ struct CsvQuery {
     metric: Option<String>,
 }
 
-/// What `POST /investigations` takes as JSON.
+/// What `POST /investigations` takes as JSON: points, a stored metric or a PromQL query,
+/// told apart by their keys (`timestamps`, `metric` without `timestamps`, `query`).
 #[derive(Deserialize, ToSchema)]
-#[serde(untagged, deny_unknown_fields)]
+#[serde(untagged)]
 enum InvestigationRequest {
-    /// Points: timestamps (RFC 3339 strings, or Unix seconds or milliseconds) and values.
-    Points {
-        #[schema(value_type = Vec<Timestamp>)]
-        timestamps: Vec<Value>,
-        values: Vec<Option<f64>>,
-        metric: Option<String>,
-        /// Deploys and config changes, stored (as `POST /events`) and lined up with what
-        /// changed.
-        #[serde(default)]
-        events: Vec<EventRequest>,
-    },
-    /// A stored metric, optionally only its last stretch (`6h`).
-    Stored {
-        metric: String,
-        since: Option<String>,
-        #[serde(default)]
-        events: Vec<EventRequest>,
-    },
-    /// A PromQL expression (with PROMETHEUS_URL).
-    Query {
-        query: String,
-        since: Option<String>,
-        #[serde(default)]
-        events: Vec<EventRequest>,
-    },
+    Points(PointsInvestigation),
+    Stored(StoredInvestigation),
+    Query(QueryInvestigation),
+}
+
+/// Points: timestamps (RFC 3339 strings, or Unix seconds or milliseconds) and values.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PointsInvestigation {
+    #[schema(value_type = Vec<Timestamp>)]
+    timestamps: Vec<Value>,
+    values: Vec<Option<f64>>,
+    metric: Option<String>,
+    /// Deploys and config changes, stored (as `POST /events`) and lined up with what
+    /// changed.
+    #[serde(default)]
+    events: Vec<EventRequest>,
+}
+
+/// A stored metric, optionally only its last stretch (`6h`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct StoredInvestigation {
+    metric: String,
+    since: Option<String>,
+    #[serde(default)]
+    events: Vec<EventRequest>,
+}
+
+/// A PromQL expression (with PROMETHEUS_URL).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct QueryInvestigation {
+    query: String,
+    since: Option<String>,
+    #[serde(default)]
+    events: Vec<EventRequest>,
 }
 
 impl InvestigationRequest {
     /// The events given with the request.
     fn events(&mut self) -> Vec<EventRequest> {
         match self {
-            Self::Points { events, .. }
-            | Self::Stored { events, .. }
-            | Self::Query { events, .. } => std::mem::take(events),
+            Self::Points(PointsInvestigation { events, .. })
+            | Self::Stored(StoredInvestigation { events, .. })
+            | Self::Query(QueryInvestigation { events, .. }) => std::mem::take(events),
         }
     }
 }
@@ -187,7 +201,7 @@ const REQUEST_SHAPES: &str = "send text/csv, or JSON {\"timestamps\": [...], \"v
     security(("bearer" = [])))]
 async fn investigate(
     State(api): State<Api>,
-    Query(query): Query<CsvQuery>,
+    ApiQuery(query): ApiQuery<CsvQuery>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Problem> {
@@ -210,12 +224,12 @@ async fn investigate(
         api.service.store().save_events(&events).await?;
     }
     let investigated = match request {
-        InvestigationRequest::Points {
+        InvestigationRequest::Points(PointsInvestigation {
             timestamps,
             values,
             metric,
             ..
-        } => {
+        }) => {
             let series = series_of(
                 &api,
                 metric.as_deref().unwrap_or("upload"),
@@ -224,7 +238,7 @@ async fn investigate(
             )?;
             run(&api, api.service.check_series(series, &origin)).await?
         }
-        InvestigationRequest::Stored { metric, since, .. } => {
+        InvestigationRequest::Stored(StoredInvestigation { metric, since, .. }) => {
             let lookback = since.as_deref().map(lookback).transpose()?;
             run(&api, async {
                 api.service
@@ -234,7 +248,7 @@ async fn investigate(
             })
             .await?
         }
-        InvestigationRequest::Query { query, since, .. } => {
+        InvestigationRequest::Query(QueryInvestigation { query, since, .. }) => {
             let lookback = since.as_deref().map(lookback).transpose()?;
             run(
                 &api,
@@ -306,7 +320,7 @@ fn verdict_json(investigated: &Investigated) -> Result<Json<Value>, Problem> {
 }
 
 fn lookback(since: &str) -> Result<i64, Problem> {
-    parse_duration(since).map_err(|e| Problem::bad_request(format!("since: {e}")))
+    parse_duration(since).map_err(|e| Problem::unprocessable(format!("since: {e}")))
 }
 
 /// A series from JSON points; each timestamp an RFC 3339 string or Unix seconds/milliseconds.
@@ -339,7 +353,7 @@ fn raw_rows(
         ));
     }
     if timestamps.len() != values.len() {
-        return Err(Problem::bad_request(format!(
+        return Err(Problem::unprocessable(format!(
             "{} timestamps for {} values: give one timestamp per value",
             timestamps.len(),
             values.len()
@@ -389,18 +403,19 @@ struct ListQuery {
     summary = "Past investigations, newest first",
     params(
         ("metric" = Option<String>, Query, description = "Only this metric"),
-        ("limit" = Option<i64>, Query, description = "1 to 200 (default 50)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1 to 200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The previous page's next_cursor"),
     ),
     responses(
         (status = 200, description = "{investigations: [...], next_cursor}", body = Object),
         (status = 400, description = "Malformed request", body = ProblemDoc),
         (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 404, description = "The cursor is not one this API gave", body = ProblemDoc),
     ),
     security(("bearer" = [])))]
 async fn list(
     State(api): State<Api>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, Problem> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -411,7 +426,7 @@ async fn list(
     let store = api.service.store();
     if let Some(cursor) = &query.cursor {
         store.investigation(cursor).await.map_err(|_| {
-            Problem::bad_request(format!(
+            Problem::not_found(format!(
                 "cursor `{cursor}` is not a `next_cursor` this API gave"
             ))
         })?;
@@ -436,11 +451,12 @@ async fn list(
     params(("id" = String, Path, description = "Investigation id")),
     responses(
         (status = 200, description = "The verdict", body = VerdictDoc),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
         (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
         (status = 404, description = "No such investigation", body = ProblemDoc),
     ),
     security(("bearer" = [])))]
-async fn one(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+async fn one(State(api): State<Api>, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, Problem> {
     Ok(Json(api.service.store().investigation(&id).await?.verdict))
 }
 
@@ -453,14 +469,16 @@ async fn one(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Valu
     ),
     responses(
         (status = 200, description = "The chart, 1200×500", content_type = "image/png", body = Vec<u8>),
+        (status = 400, description = "Malformed request (`from` or `to` not a number)", body = ProblemDoc),
         (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
         (status = 404, description = "No such investigation, or one stored before charts were kept", body = ProblemDoc),
+        (status = 503, description = "The chart was not drawn in time", body = ProblemDoc),
     ),
     security(("bearer" = [])))]
 async fn chart(
     State(api): State<Api>,
-    Path(id): Path<String>,
-    Query(stretch): Query<super::Stretch>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(stretch): ApiQuery<super::Stretch>,
 ) -> Result<Response, Problem> {
     use axum::response::IntoResponse as _;
     let png = super::chart_png(api.service.store(), &id, stretch).await?;
@@ -490,7 +508,7 @@ struct FeedbackRequest {
     security(("bearer" = [])))]
 async fn feedback(
     State(api): State<Api>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
     let bytes = body(bytes, &api)?;
@@ -536,7 +554,7 @@ struct PointsRequest {
 /// any number of them.
 #[utoipa::path(post, path = "/api/v1/metrics/{name}/points", tag = "data",
     summary = "Store a metric's points (a point at a stored timestamp is replaced)",
-    params(("name" = String, Path, description = "Metric name: letters, digits, `_ . : -`")),
+    params(("name" = String, Path, pattern = "^[A-Za-z0-9_.:-]+$", description = "Metric name: letters, digits, `_ . : -`")),
     request_body(content((PointsRequest = "application/json"), (String = "text/csv"))),
     responses(
         (status = 201, description = "{metric, stored}", body = Object),
@@ -549,7 +567,7 @@ struct PointsRequest {
     security(("bearer" = [])))]
 async fn store_points(
     State(api): State<Api>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
@@ -654,10 +672,15 @@ fn events_of(requests: Vec<EventRequest>, field: &str) -> Result<Vec<Event>, Pro
 }
 
 /// A timestamp: an RFC 3339 string, or Unix seconds or milliseconds.
-#[derive(ToSchema)]
+// The document's name for it: requests read timestamps as JSON values, so that an error can
+// name the one that is wrong.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)]
 enum Timestamp {
+    /// RFC 3339 (or `YYYY-MM-DD HH:MM:SS`, UTC).
     Text(String),
+    /// Unix seconds or milliseconds.
     Number(f64),
 }
 
@@ -666,7 +689,7 @@ enum Timestamp {
 #[openapi(
     info(title = "Anomaly Hunter API", description = "Investigations of time series by three statistical agents and a synthesizer; history, feedback, points and events."),
     paths(investigate, detect, list, one, chart, feedback, store_points, store_events),
-    components(schemas(VerdictDoc, InvestigationRequest, DetectRequest, FeedbackRequest, PointsRequest, EventRequest, Timestamp, ProblemDoc)),
+    components(schemas(VerdictDoc, InvestigationRequest, PointsInvestigation, StoredInvestigation, QueryInvestigation, DetectRequest, FeedbackRequest, PointsRequest, EventRequest, Timestamp, ProblemDoc)),
     modifiers(&BearerToken),
 )]
 pub struct ApiDoc;

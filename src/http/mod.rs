@@ -2,6 +2,7 @@
 //! investigation pages. Handlers only translate HTTP to the neutral `chat` service and back.
 
 pub mod api;
+pub mod extract;
 pub mod links;
 pub mod pages;
 pub mod problem;
@@ -36,9 +37,18 @@ pub async fn chart_png(store: &Store, id: &str, stretch: Stretch) -> Result<Vec<
         (Some(from), Some(to)) => chart.between(from, to),
         _ => chart,
     };
-    let title = crate::render::chart::title(&verdict.metric, verdict.severity, verdict.confidence);
-    crate::investigation::compute(|| crate::render::chart::png(&chart, &verdict.metric, &title))
-        .map_err(Problem::internal)
+    use crate::render::chart::{self, ChartError};
+    let title = chart::title(&verdict.metric, verdict.severity, verdict.confidence);
+    chart::png_in_time(chart, verdict.metric, title)
+        .await
+        .map_err(|e| match e {
+            ChartError::TooSlow => Problem::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                e.to_string(),
+            ),
+            ChartError::Drawing(_) => Problem::internal(e),
+        })
 }
 
 /// `?from=&to=` (UTC ms): the stretch of a chart to draw, to zoom in.

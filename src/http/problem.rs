@@ -71,9 +71,9 @@ impl From<crate::store::StoreError> for Problem {
             StoreError::UnknownInvestigation(_) | StoreError::UnknownMetric(_) => {
                 Self::not_found(e.to_string())
             }
-            StoreError::NotAnAlert(_) | StoreError::Unusable { .. } => {
-                Self::unprocessable(e.to_string())
-            }
+            StoreError::NotAnAlert(_)
+            | StoreError::Unusable { .. }
+            | StoreError::NotFinite { .. } => Self::unprocessable(e.to_string()),
             other => Self::internal(other),
         }
     }

@@ -1,12 +1,16 @@
 //! Grounding, enforced in code: the answer must be the strict JSON object of [`schema`], every
-//! claim must cite evidence ids that exist, and every number written anywhere in the answer must
-//! be one the brief contains (as written, rounded, or a ratio written as a percentage). An
-//! answer that fails is rejected whole; the statistics' own text is used instead.
+//! claim must cite evidence ids that exist, and every figure written anywhere in the answer must
+//! be one the brief states, checked as what it is: a number (as written, rounded, or a ratio
+//! written as a percentage) against the brief's values and the numbers of its texts — never an
+//! evidence id or a fragment of a date —, a time of day or a date against its times, a
+//! duration against its durations. An answer that fails is rejected whole; the statistics' own
+//! text is used instead.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::evidence::Brief;
+use super::figures::{figures, Figure};
 
 /// The instructions every request carries.
 pub const SYSTEM_PROMPT: &str = "You are the writing assistant of Anomaly Hunter, a bot that investigates metrics with statistics. \
@@ -77,7 +81,7 @@ pub enum Rejection {
     UnknownEvidence(String),
     #[error("a claim cites no evidence: “{0}”")]
     Uncited(String),
-    #[error("the answer writes {0}, a number that is not in the evidence")]
+    #[error("the answer writes {0}, which is not in the evidence")]
     NumberNotInEvidence(String),
 }
 
@@ -115,98 +119,126 @@ pub fn check(answer: Value, brief: &Brief) -> Result<GroundedAnswer, Rejection> 
             return Err(Rejection::UnknownEvidence(unknown.clone()));
         }
     }
-    let known = numbers_in(&brief.to_message());
+    let known = Known::of(brief);
     let written = std::iter::once(&answer.summary)
         .chain(answer.claims.iter().map(|c| &c.text))
         .chain(&answer.next_steps)
         .chain(&answer.caveats);
     for text in written {
-        if let Some(number) = numbers_in_words(text)
-            .into_iter()
-            .find(|n| !n.is_in(&known))
-        {
-            return Err(Rejection::NumberNotInEvidence(number.text));
+        if let Some(figure) = figures(text).into_iter().find(|f| !known.admits(f)) {
+            return Err(Rejection::NumberNotInEvidence(figure.text().to_string()));
         }
     }
     Ok(answer)
 }
 
-/// A number as written in an answer: its value and how many decimals it was given with.
-#[derive(Debug, Clone, PartialEq)]
-struct Written {
-    text: String,
-    value: f64,
-    decimals: i32,
+/// What the brief states, by kind: the numbers of its values and texts (never an evidence
+/// id, never a fragment of a date or a time), its times of day, its days, its durations
+/// (written ones, and each window's length).
+#[derive(Debug, Default)]
+struct Known {
+    numbers: Vec<f64>,
+    minutes_of_day: Vec<u32>,
+    days: Vec<chrono::NaiveDate>,
+    durations_ms: Vec<f64>,
 }
 
-impl Written {
-    /// Whether this is one of `known` as written, rounded, or ×100 (a ratio as a percentage);
-    /// signs are ignored ("fell 95%" for a change of −0.95).
-    fn is_in(&self, known: &[f64]) -> bool {
-        let tolerance = 0.5 * 10f64.powi(-self.decimals) + 1e-9;
-        known.iter().any(|k| {
-            let k = k.abs();
-            (self.value - k).abs() <= tolerance || (self.value - k * 100.0).abs() <= tolerance
-        })
+impl Known {
+    fn of(brief: &Brief) -> Self {
+        let mut known = Self::default();
+        known.read(&serde_json::to_value(brief).unwrap_or_default());
+        known
     }
-}
 
-/// Every number in a text, as values (for the brief: all of them count as known).
-fn numbers_in(text: &str) -> Vec<f64> {
-    scan(text, false).into_iter().map(|n| n.value).collect()
-}
-
-/// The numbers an answer writes, leaving out digits that belong to a name (`E3`, `p99`,
-/// `http2`, `v1.2`).
-fn numbers_in_words(text: &str) -> Vec<Written> {
-    scan(text, true)
-}
-
-fn scan(text: &str, skip_names: bool) -> Vec<Written> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut numbers = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let in_name = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
-        let start = i;
-        let mut digits = String::new();
-        let mut decimals = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            let next_is_digit = chars.get(i + 1).is_some_and(char::is_ascii_digit);
-            let thousands = c == ','
-                && chars.len() > i + 3
-                && chars[i + 1..i + 4].iter().all(char::is_ascii_digit)
-                && chars.get(i + 4).is_none_or(|c| !c.is_ascii_digit())
-                && !digits.contains('.');
-            if c.is_ascii_digit() {
-                digits.push(c);
-                if digits.contains('.') {
-                    decimals += 1;
+    /// Everything `value` states, but the evidence ids.
+    fn read(&mut self, value: &Value) {
+        match value {
+            Value::Number(n) => self.numbers.extend(n.as_f64()),
+            Value::String(text) => self.read_text(text),
+            Value::Array(items) => items.iter().for_each(|item| self.read(item)),
+            Value::Object(fields) => {
+                for (key, field) in fields {
+                    if key != "id" {
+                        self.read(field);
+                    }
                 }
-            } else if c == '.' && next_is_digit && !digits.contains('.') {
-                digits.push('.');
-            } else if !thousands {
-                break;
+                self.read_window(fields);
             }
-            i += 1;
+            Value::Bool(_) | Value::Null => {}
         }
-        if skip_names && in_name {
-            continue;
+    }
+
+    fn read_text(&mut self, text: &str) {
+        for figure in figures(text) {
+            match figure {
+                Figure::Number { value, .. } => self.numbers.push(value),
+                Figure::Duration { value, unit_ms, .. } => {
+                    self.numbers.push(value);
+                    self.durations_ms.push(value * unit_ms);
+                }
+                Figure::Clock { minute_of_day, .. } => self.minutes_of_day.push(minute_of_day),
+                Figure::Date {
+                    day, minute_of_day, ..
+                } => {
+                    self.days.push(day);
+                    self.minutes_of_day.extend(minute_of_day);
+                }
+            }
         }
-        if let Ok(value) = digits.parse::<f64>() {
-            numbers.push(Written {
-                text: chars[start..i].iter().collect(),
+    }
+
+    /// A window `{start, end}` (RFC 3339): how long it lasted is stated too.
+    fn read_window(&mut self, fields: &serde_json::Map<String, Value>) {
+        let time = |key: &str| {
+            fields
+                .get(key)
+                .and_then(Value::as_str)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        };
+        if let (Some(start), Some(end)) = (time("start"), time("end")) {
+            self.durations_ms
+                .push((end - start).num_milliseconds() as f64);
+        }
+    }
+
+    /// Whether the answer may write `figure`: a number the brief holds (as written, rounded,
+    /// or a ratio as a percentage; signs aside), a time of day or a day it names, a duration
+    /// it states (to the precision written). A reading in ms or s may also be one of its
+    /// numbers (latency is measured in them); minutes, hours and days are durations only.
+    fn admits(&self, figure: &Figure) -> bool {
+        match figure {
+            Figure::Number {
+                value, decimals, ..
+            } => self.has_number(*value, *decimals),
+            Figure::Duration {
                 value,
                 decimals,
-            });
+                unit_ms,
+                ..
+            } => {
+                let tolerance = (0.5 * 10f64.powi(-decimals) + 1e-9) * unit_ms;
+                self.durations_ms
+                    .iter()
+                    .any(|known| (value * unit_ms - known).abs() <= tolerance)
+                    || (*unit_ms <= 1e3 && self.has_number(*value, *decimals))
+            }
+            Figure::Clock { minute_of_day, .. } => self.minutes_of_day.contains(minute_of_day),
+            Figure::Date {
+                day, minute_of_day, ..
+            } => {
+                self.days.contains(day)
+                    && minute_of_day.is_none_or(|m| self.minutes_of_day.contains(&m))
+            }
         }
     }
-    numbers
+
+    fn has_number(&self, value: f64, decimals: i32) -> bool {
+        let tolerance = 0.5 * 10f64.powi(-decimals) + 1e-9;
+        self.numbers.iter().any(|k| {
+            let k = k.abs();
+            (value - k).abs() <= tolerance || (value - k * 100.0).abs() <= tolerance
+        })
+    }
 }
 
 #[cfg(test)]
@@ -281,6 +313,64 @@ mod tests {
         );
     }
 
+    /// A brief of 40 evidence items (ids E1…E41) whose only `34` is an id and whose only
+    /// `55` is the minutes of its timestamps; one window of 15 minutes.
+    fn brief_with_many_ids() -> Brief {
+        let evidence: Vec<Value> = (0..38)
+            .map(|i| json!({"name": format!("stat_{}", (b'a' + (i % 26) as u8) as char), "value": 0.5, "detail": "a statistic"}))
+            .collect();
+        let verdict = json!({
+            "metric": "payment_latency", "anomalous": true, "severity": 8, "confidence": 0.9,
+            "agents": [{"agent": "pattern_analyst", "confidence": 0.9, "finding": "Spike at 2026-11-20T08:55:00Z.",
+                        "evidence": evidence}],
+            "anomalies": [{"start": "2026-11-20T08:55:00Z", "end": "2026-11-20T09:10:00Z", "kind": "spike", "score": 0.9, "magnitude": 0.5}],
+            "similar_incidents": []
+        });
+        Brief::new(&Task::Summary, &verdict, &[])
+    }
+
+    #[test]
+    fn ids_and_fragments_of_dates_are_not_numbers_the_evidence_holds() {
+        let brief = brief_with_many_ids();
+        assert!(brief.ids().any(|id| id == "E34"));
+        for (summary, invented) in [
+            ("Payment latency rose 34%.", "34"),
+            ("Payment latency rose 5500%.", "5500"),
+            ("It rose 20 times.", "20"),
+            ("It began on 2026-11-21.", "2026-11-21"),
+        ] {
+            assert_eq!(
+                check(answer(summary, &["E1"]), &brief),
+                Err(Rejection::NumberNotInEvidence(invented.into())),
+                "{summary}"
+            );
+        }
+        assert!(check(answer("It rose 50% (E2).", &["E2"]), &brief).is_ok());
+    }
+
+    #[test]
+    fn times_and_durations_are_checked_as_such() {
+        let brief = brief_with_many_ids();
+        for honest in [
+            "It began at 08:55 UTC on 2026-11-20 and lasted 15 minutes.",
+            "It began at 2026-11-20T08:55:00Z and lasted 0.25 hours.",
+            "A spike at 08:55 that lasted 15 min.",
+        ] {
+            assert!(check(answer(honest, &["E1"]), &brief).is_ok(), "{honest}");
+        }
+        for (summary, invented) in [
+            ("It began at 08:56.", "08:56"),
+            ("It lasted 16 minutes.", "16 minutes"),
+            ("It lasted 2 hours.", "2 hours"),
+        ] {
+            assert_eq!(
+                check(answer(summary, &["E1"]), &brief),
+                Err(Rejection::NumberNotInEvidence(invented.into())),
+                "{summary}"
+            );
+        }
+    }
+
     #[test]
     fn anything_but_the_schema_is_rejected() {
         for bad in [
@@ -297,14 +387,5 @@ mod tests {
             check(unknowable, &brief()).is_ok(),
             "saying so is an answer"
         );
-    }
-
-    #[test]
-    fn digits_inside_names_are_not_numbers() {
-        let found: Vec<String> = numbers_in_words("E3 and p99 on http2, v1.2 vs 7 and 5xx")
-            .into_iter()
-            .map(|n| n.text)
-            .collect();
-        assert_eq!(found, ["7", "5"]);
     }
 }

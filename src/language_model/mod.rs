@@ -6,6 +6,7 @@
 //! breaker and a daily token budget (`guard`). Off unless `LLM_MODEL` is set.
 
 pub mod evidence;
+pub mod figures;
 pub mod grounding;
 pub mod guard;
 pub mod wire;
@@ -148,6 +149,16 @@ pub struct Exchange {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub latency: Duration,
+    /// Attempts that failed and were tried again before the one `outcome` is of: the model
+    /// received each, so each is counted and recorded.
+    pub retried: Vec<RetriedAttempt>,
+}
+
+/// An attempt that failed (a 429, a 5xx) and was tried again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetriedAttempt {
+    pub error: String,
+    pub latency: Duration,
 }
 
 /// A configured model: its endpoint, an HTTP client and the guard.
@@ -163,6 +174,8 @@ struct Attempt {
     message: String,
     retryable: bool,
     retry_after: Option<Duration>,
+    /// How long the attempt took.
+    elapsed: Duration,
 }
 
 impl LanguageModel {
@@ -187,8 +200,9 @@ impl LanguageModel {
         wire::request(&self.config.endpoint, &brief.to_message())
     }
 
-    /// Asks the model about `brief` and checks the answer against it.
-    pub async fn ask(&self, brief: &Brief) -> Exchange {
+    /// Asks the model about `brief` (for investigation `investigation_id`, named in the log)
+    /// and checks the answer against it.
+    pub async fn ask(&self, brief: &Brief, investigation_id: &str) -> Exchange {
         let started = Instant::now();
         let day = chrono::Utc::now().timestamp().div_euclid(86_400);
         let provider = self.config.endpoint.provider;
@@ -198,6 +212,7 @@ impl LanguageModel {
                 prompt_tokens: 0,
                 completion_tokens: 0,
                 latency: Duration::ZERO,
+                retried: Vec::new(),
             },
             Ok(()) => {
                 let mut exchange = self.exchange(brief).await;
@@ -208,6 +223,16 @@ impl LanguageModel {
                 exchange
             }
         };
+        for attempt in &exchange.retried {
+            crate::telemetry::model_exchange(
+                provider.name(),
+                "failed",
+                Some("failed"),
+                0,
+                0,
+                Some(attempt.latency),
+            );
+        }
         crate::telemetry::model_exchange(
             provider.name(),
             exchange.outcome.label(),
@@ -216,8 +241,21 @@ impl LanguageModel {
             exchange.completion_tokens,
             (!matches!(exchange.outcome, Outcome::Skipped(_))).then_some(exchange.latency),
         );
-        if let Outcome::Failed(error) = &exchange.outcome {
-            tracing::warn!(%error, provider = provider.name(), "no answer from the language model; the statistics' text stands");
+        match &exchange.outcome {
+            Outcome::Failed(error) => tracing::warn!(
+                %error,
+                provider = provider.name(),
+                investigation = investigation_id,
+                "no answer from the language model; the statistics' text stands"
+            ),
+            Outcome::Rejected(rejection) => tracing::warn!(
+                reason = rejection.reason(),
+                detail = %rejection,
+                provider = provider.name(),
+                investigation = investigation_id,
+                "the language model's answer was rejected; the statistics' text stands"
+            ),
+            Outcome::Accepted(_) | Outcome::Skipped(_) => {}
         }
         exchange
     }
@@ -225,15 +263,18 @@ impl LanguageModel {
     async fn exchange(&self, brief: &Brief) -> Exchange {
         let request = self.request_for(brief);
         let provider = self.config.endpoint.provider;
-        let failed = |message: String| Exchange {
-            outcome: Outcome::Failed(message),
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            latency: Duration::ZERO,
-        };
-        let body = match self.send(&request).await {
+        let (sent, retried) = self.send(&request).await;
+        let body = match sent {
             Ok(body) => body,
-            Err(e) => return failed(e),
+            Err(e) => {
+                return Exchange {
+                    outcome: Outcome::Failed(e),
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    latency: Duration::ZERO,
+                    retried,
+                }
+            }
         };
         let reply = wire::read_reply(provider, &body);
         let outcome = match reply.answer {
@@ -248,52 +289,77 @@ impl LanguageModel {
             prompt_tokens: reply.prompt_tokens,
             completion_tokens: reply.completion_tokens,
             latency: Duration::ZERO,
+            retried,
         }
     }
 
     /// POSTs the request; a 429 or 5xx is tried once more (after the server's `Retry-After`,
-    /// up to 10 s, or a short backoff). Errors never carry the key.
-    async fn send(&self, request: &WireRequest) -> Result<Value, String> {
+    /// up to 10 s, or a short backoff). Also returns the attempts that were tried again.
+    /// Errors never carry the key.
+    async fn send(&self, request: &WireRequest) -> (Result<Value, String>, Vec<RetriedAttempt>) {
+        let retried = std::sync::Mutex::new(Vec::new());
         let attempt = || async {
-            let mut post = self.http.post(&request.url).json(&request.body);
-            for (name, value) in &request.headers {
-                post = post.header(*name, *value);
-            }
-            if let Some(key) = &self.config.api_key {
-                let (header, prefix) = request.auth;
-                post = post.header(header, format!("{prefix}{key}"));
-            }
-            let response = post.send().await.map_err(|e| self.transport_error(e))?;
-            let status = response.status();
-            if status.is_success() {
-                return response.json::<Value>().await.map_err(|e| Attempt {
-                    message: format!("the reply is not JSON: {}", e.without_url()),
-                    retryable: false,
-                    retry_after: None,
-                });
-            }
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_WAIT));
-            let text = crate::retry::refusal_text(response).await;
-            Err(Attempt {
-                message: format!("the model API answered {status}: {text}"),
-                retryable: status.as_u16() == 429 || status.is_server_error(),
-                retry_after,
+            let started = Instant::now();
+            self.attempt(request).await.map_err(|mut e| {
+                e.elapsed = started.elapsed();
+                e
             })
         };
-        attempt
-            .retry(crate::retry::backoff(Duration::from_millis(500), MAX_RETRY_WAIT).with_max_times(1))
+        let sent = attempt
+            .retry(
+                crate::retry::backoff(Duration::from_millis(500), MAX_RETRY_WAIT).with_max_times(1),
+            )
             .when(|e| e.retryable)
             // `pause` is `None` once the one retry is spent: then stop, whatever the server says.
             .adjust(|e, pause| pause.map(|p| e.retry_after.unwrap_or(p)))
-            .notify(|e, wait| tracing::info!(error = %e.message, ?wait, "model API busy; trying once more"))
+            .notify(|e, wait| {
+                tracing::info!(error = %e.message, ?wait, "model API busy; trying once more");
+                if let Ok(mut retried) = retried.lock() {
+                    retried.push(RetriedAttempt {
+                        error: e.message.clone(),
+                        latency: e.elapsed,
+                    });
+                }
+            })
             .await
-            .map_err(|e| e.message)
+            .map_err(|e| e.message);
+        (sent, retried.into_inner().unwrap_or_default())
+    }
+
+    /// One POST of the request.
+    async fn attempt(&self, request: &WireRequest) -> Result<Value, Attempt> {
+        let mut post = self.http.post(&request.url).json(&request.body);
+        for (name, value) in &request.headers {
+            post = post.header(*name, *value);
+        }
+        if let Some(key) = &self.config.api_key {
+            let (header, prefix) = request.auth;
+            post = post.header(header, format!("{prefix}{key}"));
+        }
+        let response = post.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json::<Value>().await.map_err(|e| Attempt {
+                message: format!("the reply is not JSON: {}", e.without_url()),
+                retryable: false,
+                retry_after: None,
+                elapsed: Duration::ZERO,
+            });
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_WAIT));
+        let text = crate::retry::refusal_text(response).await;
+        Err(Attempt {
+            message: format!("the model API answered {status}: {text}"),
+            retryable: status.as_u16() == 429 || status.is_server_error(),
+            retry_after,
+            elapsed: Duration::ZERO,
+        })
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Attempt {
@@ -309,6 +375,7 @@ impl LanguageModel {
             message,
             retryable: false,
             retry_after: None,
+            elapsed: Duration::ZERO,
         }
     }
 }

@@ -5,12 +5,15 @@
 //! draws ([`ChartData`]) is kept with the investigation, so the chart can be drawn again
 //! later without the series. The font is embedded so charts render the same on any machine.
 
-use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use serde::{Deserialize, Serialize};
+
+use super::axis;
+use super::typeset::Typeset;
 
 use crate::agents::synthesizer::level_before;
 use crate::investigation::Anomaly;
@@ -33,6 +36,14 @@ pub struct ChartData {
     pub windows: Vec<(i64, i64)>,
     /// Where the asked range begins, when history before it was read only for the baseline.
     pub focus_start: Option<i64>,
+    /// The values are in units of `10^unit_exponent` (0 for every everyday metric; see
+    /// [`Series::safe_unit_exponent`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unit_exponent: i32,
+}
+
+fn is_zero(exponent: &i32) -> bool {
+    *exponent == 0
 }
 
 impl ChartData {
@@ -62,6 +73,7 @@ impl ChartData {
             band: 3.0 * decomposition.scale,
             windows: anomalies.iter().map(|a| (a.start_ms, a.end_ms)).collect(),
             focus_start: (focus > 0).then(|| series.timestamps[focus]),
+            unit_exponent: 0,
         }
     }
 
@@ -100,79 +112,284 @@ pub fn title(metric: &str, severity: u8, confidence: f64) -> String {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot draw the chart to {path}: {message}")]
-pub struct ChartError {
-    path: String,
-    message: String,
+pub enum ChartError {
+    #[error("cannot draw the chart: {0}")]
+    Drawing(String),
+    #[error("the chart was not drawn within {} s; try again, or ask for a shorter stretch", DEADLINE.as_secs())]
+    TooSlow,
+}
+
+/// How long a caller waits for a chart. A chart is a few milliseconds of work; this is the
+/// bound for a machine that is busy with something else.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+/// Charts drawn at once: a flood of chart requests takes at most this many cores.
+const DRAWING_AT_ONCE: usize = 2;
+
+/// [`png`] on a thread of its own, off the async workers, waited for at most [`DEADLINE`]
+/// (a drawing that overruns keeps its slot until it ends, so a flood cannot pile up). The
+/// thread does not hold the process open: shutting down ends a drawing in flight.
+pub async fn png_in_time(
+    chart: ChartData,
+    metric: String,
+    title: String,
+) -> Result<Vec<u8>, ChartError> {
+    static SLOTS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    let slots =
+        SLOTS.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(DRAWING_AT_ONCE)));
+    let drawn = async {
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ChartError::Drawing(e.to_string()))?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("chart".into())
+            .spawn(move || {
+                let _ = done.send(png(&chart, &metric, &title));
+                drop(slot);
+            })
+            .map_err(|e| ChartError::Drawing(e.to_string()))?;
+        result
+            .await
+            .map_err(|_| ChartError::Drawing("the drawing thread stopped".into()))?
+    };
+    tokio::time::timeout(DEADLINE, drawn)
+        .await
+        .unwrap_or(Err(ChartError::TooSlow))
 }
 
 /// Width and height of a chart, in pixels.
 pub const SIZE: (u32, u32) = (1200, 500);
 /// The blank border around the chart, and the width of the y axis's labels, in pixels.
 const MARGIN: u32 = 12;
-const Y_LABELS: u32 = 70;
+const Y_LABELS: u32 = 80;
 /// Where the plotted time axis begins and ends, in pixels from the chart's left edge (so a
 /// page can tell which time a point on the picture is).
 pub const PLOT_X: (u32, u32) = (MARGIN + Y_LABELS, SIZE.0 - MARGIN);
 /// The colour of the "now" mark at the last point.
 const NOW: RGBColor = RGBColor(0, 140, 70);
 
-/// Draws the chart to `path` (PNG, 1200×500); [`png`] is the way in.
-fn draw(path: &Path, chart: &ChartData, metric: &str, title: &str) -> Result<(), ChartError> {
-    let fail = |e: &dyn std::fmt::Display| ChartError {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    paint(&root, chart, metric, title).map_err(|e| fail(&e))?;
-    root.present().map_err(|e| fail(&e))
+/// The chart as PNG bytes, for a chat thread or the investigation page; `title` from
+/// [`title`]. Whatever the numbers, the drawing is a few milliseconds of work: a bounded
+/// number of points and ticks on axes that any finite range fits.
+pub fn png(chart: &ChartData, metric: &str, title: &str) -> Result<Vec<u8>, ChartError> {
+    let pixels = pixels(chart, metric, title)?;
+    let mut bytes = Vec::with_capacity(64 * 1024);
+    let mut encoder = ::png::Encoder::new(&mut bytes, SIZE.0, SIZE.1);
+    encoder.set_color(::png::ColorType::Rgb);
+    encoder.set_depth(::png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&pixels))
+        .map_err(|e| ChartError::Drawing(e.to_string()))?;
+    Ok(bytes)
 }
 
-/// Paints the chart on any plotters backend (a PNG file, or a pixel buffer in tests).
+/// The chart's RGB pixels, row by row.
+fn pixels(chart: &ChartData, metric: &str, title: &str) -> Result<Vec<u8>, ChartError> {
+    static FONT_ONCE: Once = Once::new();
+    FONT_ONCE.call_once(|| {
+        // plotters sizes some text itself; the glyphs are drawn by `Typeset`. The embedded
+        // font is known-good; if registration failed, only plotters' estimates would suffer.
+        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    let fail = |e: &dyn std::fmt::Display| ChartError::Drawing(e.to_string());
+    let mut pixels = vec![255u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let backend = Typeset::new(BitMapBackend::with_buffer(&mut pixels, SIZE), FONT)
+            .map_err(|e| fail(&e))?;
+        let root = backend.into_drawing_area();
+        paint(&root, chart, metric, title).map_err(|e| fail(&e))?;
+        root.present().map_err(|e| fail(&e))?;
+    }
+    Ok(pixels)
+}
+
+/// The value axis in drawing units: a value is drawn at `(value − mid) / half`, so the data
+/// spans −1 to 1 whatever its range — ±f64::MAX included, where `high − low` itself is not
+/// a finite number.
+struct ValueFrame {
+    mid: f64,
+    half: f64,
+}
+
+impl ValueFrame {
+    /// The frame around every finite value of `values`.
+    fn around(values: impl Iterator<Item = f64>) -> Self {
+        let (low, high) = values
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        if low > high {
+            return Self {
+                mid: 0.0,
+                half: 1.0,
+            };
+        }
+        let mid = low / 2.0 + high / 2.0;
+        let half = high / 2.0 - low / 2.0;
+        // A flat line (or one only subnormals apart) gets a band around it.
+        let half = if (half / 2.0).is_normal() && half > mid.abs() * 1e-12 {
+            half
+        } else if (mid.abs() * 0.1).is_normal() {
+            mid.abs() * 0.1
+        } else {
+            1.0
+        };
+        Self { mid, half }
+    }
+
+    /// Where `value` is drawn, kept within the plot (a non-finite value sits at its edge).
+    fn y(&self, value: f64) -> f64 {
+        let y = (value / 2.0 - self.mid / 2.0) / (self.half / 2.0);
+        if y.is_nan() {
+            0.0
+        } else {
+            y.clamp(-Y_REACH, Y_REACH)
+        }
+    }
+
+    /// The lowest and highest value the plot shows (saturating at ±f64::MAX).
+    fn shown(&self) -> (f64, f64) {
+        let edge = |sign: f64| {
+            let value = 2.0 * (self.mid / 2.0 + sign * Y_REACH * (self.half / 2.0));
+            value.clamp(-f64::MAX, f64::MAX)
+        };
+        (edge(-1.0), edge(1.0))
+    }
+}
+
+/// The plot reaches 5% beyond the data on each side.
+const Y_REACH: f64 = 1.05;
+
+/// A linear axis whose ticks are the ones given (plotters' own tick search is not bounded
+/// for ranges near f64's limits).
+struct Ticked {
+    from: f64,
+    to: f64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    fn new(from: f64, to: f64, ticks: &[(f64, String)]) -> Self {
+        Self {
+            from,
+            to,
+            ticks: ticks.iter().map(|t| t.0).collect(),
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type ValueType = f64;
+    type FormatOption = DefaultFormatting;
+
+    fn map(&self, value: &f64, (start, end): (i32, i32)) -> i32 {
+        let share = (value - self.from) / (self.to - self.from);
+        let share = if share.is_nan() {
+            0.5
+        } else {
+            share.clamp(-0.1, 1.1)
+        };
+        start + (f64::from(end - start) * share).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.from..self.to
+    }
+}
+
+/// Nearest tick's label to `at` (a key point plotters hands back).
+fn label_at(ticks: &[(f64, String)], at: f64) -> String {
+    ticks
+        .iter()
+        .min_by(|a, b| (a.0 - at).abs().total_cmp(&(b.0 - at).abs()))
+        .map(|(_, label)| label.clone())
+        .unwrap_or_default()
+}
+
+/// Paints the chart on any plotters backend (a PNG, or a pixel buffer in tests).
 fn paint<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     data: &ChartData,
     metric: &str,
     title: &str,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    static FONT_ONCE: Once = Once::new();
-    FONT_ONCE.call_once(|| {
-        // The embedded font is known-good; if registration failed, text would be missing only.
-        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
-    });
     root.fill(&WHITE)?;
-    let (Some(first), Some(last)) = (data.points.first(), data.points.last()) else {
-        return Ok(());
-    };
-    let x = |t: i64| (t - first.0) as f64 / 3_600_000.0;
-    let band = data.band;
-    let (low, high) = data
+    let mut points: Vec<(i64, f64, f64)> = data
         .points
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v, b)| {
-            (lo.min(*v).min(b - band), hi.max(*v).max(b + band))
-        });
-    let pad = ((high - low) * 0.05).max(1e-9);
+        .filter(|(_, v, e)| v.is_finite() && e.is_finite())
+        .copied()
+        .collect();
+    if points.len() > 2 * MAX_DRAWN_POINTS {
+        let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+        points = thinned(&values, MAX_DRAWN_POINTS)
+            .into_iter()
+            .map(|i| points[i])
+            .collect();
+    }
+    let (Some(&first), Some(&last)) = (points.first(), points.last()) else {
+        return Ok(());
+    };
+    let band = if data.band.is_finite() {
+        data.band.abs()
+    } else {
+        0.0
+    };
+    let frame = ValueFrame::around(points.iter().flat_map(|(_, v, e)| [*v, e - band, e + band]));
+    let y = |v: f64| frame.y(v);
+    let span = (last.0 as f64 - first.0 as f64).max(1.0);
+    let x = |t: i64| (t as f64 - first.0 as f64).clamp(0.0, span);
+
+    let (low, high) = frame.shown();
+    let value_ticks: Vec<(f64, String)> = axis::value_ticks(low, high)
+        .into_iter()
+        .map(|v| (y(v), super::number(v)))
+        .collect();
+    let time_ticks: Vec<(f64, String)> = axis::time_ticks(first.0, last.0)
+        .into_iter()
+        .map(|(t, label)| (x(t), label))
+        .collect();
+    let x_range = Ticked::new(0.0, span, &time_ticks);
+    let y_range = Ticked::new(-Y_REACH, Y_REACH, &value_ticks);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(MARGIN)
-        .x_label_area_size(36)
+        .x_label_area_size(40)
         .y_label_area_size(Y_LABELS)
-        .build_cartesian_2d(0.0..x(last.0).max(1e-9), (low - pad)..(high + pad))?;
+        .build_cartesian_2d(x_range, y_range)?;
+    let y_caption = match data.unit_exponent {
+        0 => metric.to_string(),
+        exponent => format!("{metric} (×1e{exponent})"),
+    };
     chart
         .configure_mesh()
-        .x_desc(format!(
-            "hours since {}",
-            crate::series::timestamp::to_rfc3339(first.0)
-        ))
-        .y_desc(metric)
+        .x_desc(axis::time_caption(first.0, last.0))
+        .y_desc(y_caption)
+        .x_label_formatter(&|at| label_at(&time_ticks, *at))
+        .y_label_formatter(&|at| label_at(&value_ticks, *at))
+        .label_style(("sans-serif", 13))
         .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
         .draw()?;
+    let (bottom, top) = (-Y_REACH, Y_REACH);
     if let Some(focus) = data.focus_start {
         let history = BLACK.mix(0.06);
         chart
             .draw_series([Rectangle::new(
-                [(x(first.0), low - pad), (x(focus), high + pad)],
+                [(0.0, bottom), (x(focus), top)],
                 history.filled(),
             )])?
             .label("history before the asked range (baseline only)")
@@ -181,8 +398,8 @@ fn paint<DB: DrawingBackend>(
     let shaded = RED.mix(0.18);
     for (k, (start, end)) in data.windows.iter().enumerate() {
         let shade = [
-            (x(*start), low - pad),
-            (x(*end).max(x(*start) + 1e-6), high + pad),
+            (x(*start), bottom),
+            (x(*end).max(x(*start) + span * 1e-4), top),
         ];
         let drawn = chart.draw_series(std::iter::once(Rectangle::new(shade, shaded.filled())))?;
         if k == 0 {
@@ -191,8 +408,8 @@ fn paint<DB: DrawingBackend>(
             });
         }
     }
-    let upper = data.points.iter().map(|(t, _, b)| (x(*t), b + band));
-    let lower = data.points.iter().rev().map(|(t, _, b)| (x(*t), b - band));
+    let upper = points.iter().map(|(t, _, e)| (x(*t), y(e + band)));
+    let lower = points.iter().rev().map(|(t, _, e)| (x(*t), y(e - band)));
     let polygon: Vec<(f64, f64)> = upper.chain(lower).collect();
     let expected = BLUE.mix(0.12);
     chart
@@ -201,15 +418,15 @@ fn paint<DB: DrawingBackend>(
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], expected.filled()));
     chart
         .draw_series(LineSeries::new(
-            data.points.iter().map(|(t, v, _)| (x(*t), *v)),
+            points.iter().map(|(t, v, _)| (x(*t), y(*v))),
             BLACK.stroke_width(1),
         ))?
         .label(metric)
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.stroke_width(2)));
-    let (now, value, _) = *last;
+    let (now, value, _) = last;
     chart
         .draw_series([PathElement::new(
-            [(x(now), low - pad), (x(now), high + pad)],
+            [(x(now), bottom), (x(now), top)],
             NOW.stroke_width(2),
         )])?
         .label(format!(
@@ -218,7 +435,7 @@ fn paint<DB: DrawingBackend>(
             crate::series::timestamp::to_rfc3339(now)
         ))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], NOW.stroke_width(2)));
-    chart.draw_series([Circle::new((x(now), value), 4, NOW.filled())])?;
+    chart.draw_series([Circle::new((x(now), y(value)), 4, NOW.filled())])?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
@@ -270,20 +487,6 @@ fn thinned(values: &[f64], max_points: usize) -> Vec<usize> {
     drawn
 }
 
-/// The chart as PNG bytes, for a chat thread or the investigation page; `title` from
-/// [`title`].
-pub fn png(chart: &ChartData, metric: &str, title: &str) -> Result<Vec<u8>, ChartError> {
-    let path =
-        std::env::temp_dir().join(format!("anomaly-hunter-chart-{}.png", uuid::Uuid::new_v4()));
-    draw(&path, chart, metric, title)?;
-    let bytes = std::fs::read(&path).map_err(|e| ChartError {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    });
-    let _ = std::fs::remove_file(&path);
-    bytes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +530,7 @@ mod tests {
             band: 1.0,
             windows: vec![(2000, 5000), (8000, 9000)],
             focus_start: Some(1000),
+            unit_exponent: 0,
         };
         let zoomed = chart.between(3000, 6000);
         assert_eq!(zoomed.points.len(), 4);
@@ -366,19 +570,13 @@ mod tests {
         let verdict = crate::investigation::investigate(&series, &[], Default::default());
         assert!(verdict.anomalous, "{}", verdict.verdict);
         let decomposition = crate::investigation::decomposition_of(&series);
-        let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-        {
-            let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
-            let data = ChartData::of(&series, &decomposition, &verdict.anomalies);
-            assert_eq!(
-                data, verdict.chart,
-                "the verdict keeps what its chart draws"
-            );
-            let title = title(&verdict.metric, verdict.severity, verdict.confidence);
-            paint(&root, &data, &verdict.metric, &title).unwrap();
-            root.present().unwrap();
-        }
-        buffer
+        let data = ChartData::of(&series, &decomposition, &verdict.anomalies);
+        assert_eq!(
+            data, verdict.chart,
+            "the verdict keeps what its chart draws"
+        );
+        let title = title(&verdict.metric, verdict.severity, verdict.confidence);
+        pixels(&data, &verdict.metric, &title).unwrap()
     }
 
     /// Columns (x pixels) holding at least one pixel of `colour`.

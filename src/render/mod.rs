@@ -1,7 +1,9 @@
 //! Sinks for people: the text report and the PNG chart. JSON is the `Verdict`'s own serde form.
 
+pub mod axis;
 pub mod chart;
 pub mod text;
+pub mod typeset;
 
 use crate::agents::MAX_CONFIDENCE;
 

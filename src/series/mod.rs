@@ -148,12 +148,59 @@ impl Series {
         self.values.is_empty()
     }
 
+    /// The power of ten the values are best investigated in: 0 for every everyday metric, and
+    /// for values beyond ±1e100 (or all within ±1e-100 of zero) the exponent that brings the
+    /// largest to between 1 and 10. The statistics square and sum differences of values; at
+    /// ±1e154 a square leaves f64, and near 1e-160 it vanishes into zero.
+    pub fn safe_unit_exponent(&self) -> i32 {
+        let largest = self.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if largest == 0.0 || (SAFE_MAGNITUDE.0..=SAFE_MAGNITUDE.1).contains(&largest) {
+            return 0;
+        }
+        largest.log10().floor() as i32
+    }
+
+    /// The same series with every value (and every related column's) divided by
+    /// `10^exponent`: the numbers investigated when [`Series::safe_unit_exponent`] is not 0.
+    pub fn in_unit(&self, exponent: i32) -> Series {
+        let unit = |v: &f64| scale_by_power_of_ten(*v, -exponent);
+        Series {
+            values: self.values.iter().map(unit).collect(),
+            related: self
+                .related
+                .iter()
+                .map(|column| RelatedColumn {
+                    name: column.name.clone(),
+                    values: column.values.iter().map(unit).collect(),
+                })
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// Index of the first observation at or after `timestamp` (clamped to the last index).
     pub fn index_at(&self, timestamp: i64) -> usize {
         self.timestamps
             .partition_point(|t| *t < timestamp)
             .min(self.len().saturating_sub(1))
     }
+}
+
+/// Largest magnitudes investigated as they are: ±1e100 leaves room to square a difference and
+/// sum millions of them; below 1e-100 squares would underflow.
+pub const SAFE_MAGNITUDE: (f64, f64) = (1e-100, 1e100);
+
+/// `value · 10^exponent` without an intermediate overflow or underflow (10^±300 is fine,
+/// 10^400 is not a finite f64): applied in steps of at most 10^200.
+pub fn scale_by_power_of_ten(value: f64, exponent: i32) -> f64 {
+    let mut scaled = value;
+    let mut left = exponent;
+    while left != 0 {
+        let step = left.clamp(-200, 200);
+        scaled *= 10f64.powi(step);
+        left -= step;
+    }
+    scaled
 }
 
 fn merge_duplicates(rows: Vec<RawRow>) -> Vec<RawRow> {
@@ -245,6 +292,30 @@ mod tests {
             }]
         );
         assert_eq!(s.blank_at, vec![41 * 60_000]);
+    }
+
+    #[test]
+    fn extreme_values_are_investigated_in_a_unit_that_brings_them_near_one() {
+        let at = |values: Vec<f64>| {
+            Series::from_points("m", (0..20).map(|i| i * 1000).collect(), values).unwrap()
+        };
+        assert_eq!(
+            at(vec![1e15; 20]).safe_unit_exponent(),
+            0,
+            "everyday sizes as they are"
+        );
+        assert_eq!(at(vec![0.0; 20]).safe_unit_exponent(), 0);
+        let huge = at([vec![1.0; 19], vec![-f64::MAX]].concat());
+        assert_eq!(huge.safe_unit_exponent(), 308);
+        let scaled = huge.in_unit(308);
+        assert!((scaled.values[19] + 1.797_693_134_862_315_7).abs() < 1e-12);
+        assert!((scaled.values[0] / 1e-308 - 1.0).abs() < 1e-12);
+        let tiny = at(vec![5e-324; 20]);
+        assert_eq!(tiny.safe_unit_exponent(), -324);
+        assert!(
+            (tiny.in_unit(-324).values[0] - 4.94).abs() < 0.01,
+            "the smallest subnormal"
+        );
     }
 
     #[test]

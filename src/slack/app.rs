@@ -226,7 +226,7 @@ impl SlackApp {
     /// The chart goes into the verdict's thread; a failure is logged, never blocks the verdict.
     async fn upload_chart(&self, channel: &str, thread_ts: &str, investigated: &Investigated) {
         let verdict = &investigated.verdict;
-        let outcome = match investigated.chart() {
+        let outcome = match investigated.chart().await {
             Ok(chart) => {
                 let title = format!("{} — chart", verdict.metric);
                 self.web

@@ -78,6 +78,17 @@ pub fn robust_scale(values: &[f64]) -> Option<f64> {
     Some(1.2533 * mean_abs)
 }
 
+/// The finest spread that can be noise in `values`: their largest magnitude × 1e-12. An f64
+/// resolves about 1e-16 of a value, so anything finer is rounding, and a scale below it
+/// would turn an ordinary step into a z-score of 1e300 (or infinity).
+pub fn resolution(values: &[f64]) -> f64 {
+    values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        * 1e-12
+}
+
 /// Below this many values the 10th and 90th percentiles are the extremes themselves, too
 /// fragile to guard anything.
 const MIN_FOR_SPREAD_GUARD: usize = 30;

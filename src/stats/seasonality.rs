@@ -314,7 +314,8 @@ pub fn decompose(
     let residual: Vec<f64> = (0..n).map(|i| values[i] - trend[i] - seasonal[i]).collect();
     let scale = robust_scale(&residual)
         .filter(|s| *s > 0.0)
-        .unwrap_or_else(|| fallback_scale(values));
+        .unwrap_or_else(|| fallback_scale(values))
+        .max(super::robust::resolution(values));
     let baseline: Vec<f64> = (0..n).map(|i| trend[i] + seasonal[i]).collect();
     let scale_by_level = scale_by_level(&baseline, &residual, scale);
     Decomposition {

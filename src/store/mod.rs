@@ -117,6 +117,8 @@ pub enum StoreError {
     UnknownMetric(String),
     #[error("stored data for `{metric}` cannot be investigated: {detail}")]
     Unusable { metric: String, detail: String },
+    #[error("the investigation of `{metric}` came to a number that is not finite ({what}), so it was not stored; check the values for extremes")]
+    NotFinite { metric: String, what: String },
     #[error("a stored alert cannot be read back: {0}")]
     BadAlert(String),
     #[error("store query failed: {0}")]
