@@ -16,11 +16,11 @@ use tokio::sync::{watch, Notify};
 
 use crate::chat::service::{ChatService, Investigated};
 use crate::discord::Discord;
-use crate::investigation::Origin;
-use crate::series::timestamp::to_rfc3339;
+use crate::pipeline::Origin;
 use crate::slack::app::SlackApp;
 use crate::sources::alertmanager::{duration_words, parse_notification, window_end};
 use crate::store::{AlertThreads, PendingAlert};
+use engine::series::timestamp::to_rfc3339;
 
 /// How often pending alerts are looked at again when nothing new arrives (a chat API that
 /// was down, a restart).

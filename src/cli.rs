@@ -9,21 +9,21 @@ use anyhow::Context as _;
 
 use crate::chat::service::{ChatService, Investigated};
 use crate::config::{LlmSettings, PrometheusSettings, RedpandaSettings, StoreSettings};
-use crate::investigation::{investigate_and_record, Origin};
 use crate::language_model::evidence::{Brief, Task, MAX_SERIES_POINTS};
 use crate::language_model::{wire, ModelConfig};
-use crate::learning::threshold::describe_change;
-use crate::learning::FeedbackVerdict;
+use crate::pipeline::{investigate_and_record, Origin};
 use crate::render;
-use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions, Limits};
-use crate::series::events::read_events;
-use crate::series::timestamp::{to_rfc3339, write_calendar};
-use crate::series::RawRow;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::{Pass, Relay};
 use crate::sources::prometheus_check::PrometheusSource;
-use crate::stats::live_score::{score_points, LiveScoreConfig, PointScore};
-use crate::store::{related_metric, Location, NewFeedback, Store, StoreError};
+use crate::store::{related_metric, NewFeedback, Store, StoreError};
+use engine::learning::threshold::describe_change;
+use engine::learning::FeedbackVerdict;
+use engine::series::csv::{read_csv, read_rows_as_written, CsvOptions, Limits};
+use engine::series::events::read_events;
+use engine::series::timestamp::{to_rfc3339, write_calendar};
+use engine::series::RawRow;
+use engine::stats::live_score::{score_points, LiveScoreConfig, PointScore};
 
 /// `print!` for command output: when the reader of stdout has gone away (`detect … | head`),
 /// the command ends quietly with success, as ripgrep does — what it did is stored, and nobody
@@ -102,7 +102,7 @@ pub enum Format {
 
 /// Opens the store the settings name (`DATABASE_URL`, `ANOMALY_HUNTER_DATA_DIR`).
 pub async fn open_store(settings: &StoreSettings) -> Result<Store, Failure> {
-    let location = Location::from_settings(settings).map_err(bad_input)?;
+    let location = settings.location().map_err(bad_input)?;
     Ok(Store::open(location).await?)
 }
 
@@ -233,7 +233,7 @@ fn check_output_folder(path: &Path) -> anyhow::Result<()> {
 /// stored just before, so they are among them).
 async fn investigate_stored_events(
     store: &Store,
-    series: crate::series::Series,
+    series: engine::series::Series,
     origin: &Origin,
 ) -> Result<Investigated, Failure> {
     let events = store.events_for(&series).await?;

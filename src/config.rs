@@ -11,9 +11,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use engine::series::csv::Limits;
+use engine::series::timestamp::parse_duration;
 
-use crate::series::csv::Limits;
-use crate::series::timestamp::parse_duration;
+use crate::store::{Location, StoreError, DEFAULT_FILE};
 
 /// Logging and error reporting; every command has them.
 #[derive(Args, Debug, Clone)]
@@ -48,6 +49,17 @@ pub struct StoreSettings {
     pub data_dir: PathBuf,
 }
 
+impl StoreSettings {
+    /// `DATABASE_URL` when set (postgres:// or sqlite://), else `anomaly-hunter.db` in
+    /// `ANOMALY_HUNTER_DATA_DIR`.
+    pub fn location(&self) -> Result<Location, StoreError> {
+        match &self.database_url {
+            Some(url) => Location::from_url(url),
+            None => Ok(Location::Sqlite(self.data_dir.join(DEFAULT_FILE))),
+        }
+    }
+}
+
 /// How large an accepted CSV may be.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Input limits")]
@@ -69,6 +81,9 @@ impl LimitSettings {
     }
 }
 
+/// Default topic for verdict events.
+pub const DEFAULT_REDPANDA_TOPIC: &str = "anomaly-hunter.verdicts";
+
 /// Verdict events out and live metric points in, through any Kafka-protocol broker.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Redpanda / Kafka")]
@@ -77,7 +92,7 @@ pub struct RedpandaSettings {
     #[arg(long, env = "REDPANDA_BROKERS", value_parser = parse_brokers)]
     pub redpanda_brokers: Option<String>,
     /// Topic of the verdict events (keyed by metric, murmur2-partitioned like Java clients).
-    #[arg(long, env = "REDPANDA_TOPIC", default_value = crate::sinks::redpanda::DEFAULT_TOPIC)]
+    #[arg(long, env = "REDPANDA_TOPIC", default_value = DEFAULT_REDPANDA_TOPIC)]
     pub redpanda_topic: String,
     /// Partitions when the bot creates the verdict topic.
     #[arg(long, env = "REDPANDA_TOPIC_PARTITIONS", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=10_000))]
@@ -173,6 +188,10 @@ pub struct DiscordSettings {
     pub discord_api_url: Option<String>,
 }
 
+pub const DEFAULT_ELEVENLABS_URL: &str = "https://api.elevenlabs.io";
+/// ElevenLabs' stock voice "Rachel": calm and clear.
+pub const DEFAULT_VOICE_ID: &str = "21m00Tcm4TlvDq8ikWAM";
+
 /// Spoken alerts for critical verdicts.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Voice")]
@@ -186,9 +205,9 @@ pub struct VoiceSettings {
     /// ElevenLabs speaks when set; espeak-ng otherwise.
     #[arg(long, env = "ELEVENLABS_API_KEY", hide_env_values = true)]
     pub elevenlabs_api_key: Option<String>,
-    #[arg(long, env = "ELEVENLABS_API_URL", default_value = crate::sinks::voice::DEFAULT_ELEVENLABS_URL, value_parser = parse_http_url)]
+    #[arg(long, env = "ELEVENLABS_API_URL", default_value = DEFAULT_ELEVENLABS_URL, value_parser = parse_http_url)]
     pub elevenlabs_api_url: String,
-    #[arg(long, env = "ELEVENLABS_VOICE_ID", default_value = crate::sinks::voice::DEFAULT_VOICE_ID)]
+    #[arg(long, env = "ELEVENLABS_VOICE_ID", default_value = DEFAULT_VOICE_ID)]
     pub elevenlabs_voice_id: String,
     /// The offline speech engine's binary.
     #[arg(long, env = "ANOMALY_HUNTER_ESPEAK", default_value = "espeak-ng")]
@@ -365,7 +384,7 @@ fn parse_http_url(url: &str) -> Result<String, String> {
 }
 
 fn parse_database_url(url: &str) -> Result<String, String> {
-    crate::store::Location::from_url(url.trim())
+    Location::from_url(url.trim())
         .map(|_| url.trim().to_string())
         .map_err(|e| e.to_string())
 }
@@ -385,7 +404,20 @@ fn parse_basic_auth(pair: &str) -> Result<String, String> {
 }
 
 fn parse_header_list(list: &str) -> Result<String, String> {
-    crate::sources::prometheus::parse_headers(list).map(|_| list.to_string())
+    parse_headers(list).map(|_| list.to_string())
+}
+
+/// `X-Scope-OrgID=tenant-1,X-Other=v` → header pairs.
+pub fn parse_headers(list: &str) -> Result<Vec<(String, String)>, String> {
+    list.split(',')
+        .filter(|item| !item.trim().is_empty())
+        .map(|item| match item.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.trim().to_string()))
+            }
+            _ => Err(format!("item `{item}` is not `Name=value`")),
+        })
+        .collect()
 }
 
 fn parse_discord_id(id: &str) -> Result<u64, String> {

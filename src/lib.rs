@@ -1,10 +1,11 @@
-//! Anomaly Hunter: a statistical investigation engine for time series, with three agents
-//! (Pattern Analyst, Change Detective, Root Cause Agent) and a synthesizer.
+//! Anomaly Hunter, the bot: the command line, the store, Slack and Discord, the HTTP API and
+//! pages, Prometheus and the metrics stream, the event relay, voice and Sentry — around the
+//! pure investigation engine (`anomaly-hunter-engine`, imported as `engine`).
 //!
-//! Data flows one way: `series` (sources) → `investigation` (agents over `stats`) →
-//! `render` and `sinks` (text, JSON, chart, chat threads, the event stream).
+//! Data flows one way: `sources` and chat commands → [`pipeline`] (the engine's
+//! `investigate`, then store, report, count) → `render` and `sinks` (text, chart, chat
+//! threads, the event stream).
 
-pub mod agents;
 pub mod alert_threads;
 pub mod bench;
 pub mod chat;
@@ -12,17 +13,13 @@ pub mod cli;
 pub mod config;
 pub mod discord;
 pub mod http;
-pub mod investigation;
 pub mod language_model;
-pub mod learning;
+pub mod pipeline;
 pub mod render;
 pub mod retry;
-pub mod series;
 pub mod serve;
 pub mod sinks;
 pub mod slack;
 pub mod sources;
-pub mod stats;
 pub mod store;
-pub mod synthetic;
 pub mod telemetry;

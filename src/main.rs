@@ -6,16 +6,18 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
+use anomaly_hunter::bench;
 use anomaly_hunter::cli::{self, DetectRequest, Failure, Source};
 use anomaly_hunter::config::{
     self, LimitSettings, LlmSettings, LogSettings, PrometheusSettings, RedpandaSettings, Settings,
     StoreSettings,
 };
-use anomaly_hunter::series::csv::CsvOptions;
 use anomaly_hunter::sinks::error_reporting;
 use anomaly_hunter::sinks::redpanda::RedpandaConfig;
-use anomaly_hunter::{bench, synthetic};
 use anomaly_hunter::{out, outln};
+use engine::evaluation;
+use engine::series::csv::CsvOptions;
+use engine::synthetic;
 
 #[derive(Parser)]
 #[command(
@@ -68,7 +70,7 @@ enum Command {
         query: Option<String>,
         /// With a stored metric or a query: only its last stretch (`30m`, `6h`, `7d`), judged
         /// against four times as much history before it.
-        #[arg(long, value_parser = anomaly_hunter::series::timestamp::parse_duration)]
+        #[arg(long, value_parser = engine::series::timestamp::parse_duration)]
         since: Option<i64>,
         /// Deploys and config changes, a `timestamp,kind,description` CSV (also stored).
         #[arg(long)]
@@ -441,7 +443,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             let json = matches!(format, Format::Json);
             let output = match what {
                 BenchKind::Efficacy => {
-                    let report = bench::efficacy::run(first_seed..first_seed + seeds);
+                    let report = evaluation::efficacy::run(first_seed..first_seed + seeds);
                     if json {
                         serde_json::to_string_pretty(&report).context("serialising")?
                     } else {
@@ -459,7 +461,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                         data.display()
                     );
                     let corpus = bench::nab::load(&data).map_err(Failure::BadInput)?;
-                    let (report, scores) = bench::nab::run(&corpus);
+                    let (report, scores) = evaluation::nab::run(&corpus);
                     if let Some(dir) = &results {
                         let written = bench::nab::write_results(dir, &corpus, &scores)?;
                         eprintln!("NAB result files written under {}", written.display());

@@ -17,9 +17,8 @@ use crate::chat::service::ChatService;
 use crate::config::Settings;
 use crate::discord::{Discord, DiscordConfig};
 use crate::http::links::PageLinks;
-use crate::investigation::Origin;
 use crate::language_model::{LanguageModel, ModelConfig};
-use crate::series::csv::Limits;
+use crate::pipeline::Origin;
 use crate::sinks::redpanda::RedpandaConfig;
 use crate::sinks::relay::Relay;
 use crate::sinks::voice::{Voice, VoiceConfig};
@@ -28,6 +27,7 @@ use crate::slack::web::{self, SlackWeb};
 use crate::sources::metric_stream::MetricStream;
 use crate::sources::prometheus_check::PrometheusSource;
 use crate::store::Store;
+use engine::series::csv::Limits;
 
 /// What `serve` runs with, built once from the settings.
 #[derive(Clone)]

@@ -1,10 +1,10 @@
 //! Each demo incident's top hypothesis names its true failure pattern, normal demos are
 //! called normal, and `examples/` holds exactly what `anomaly-hunter demo` writes.
 
-use anomaly_hunter::agents::synthesizer::Weights;
-use anomaly_hunter::investigation::investigate;
-use anomaly_hunter::series::csv::{parse_csv, CsvOptions};
-use anomaly_hunter::synthetic::demo::demo_files;
+use engine::agents::synthesizer::Weights;
+use engine::investigation::investigate;
+use engine::series::csv::{parse_csv, CsvOptions};
+use engine::synthetic::demo::demo_files;
 
 #[test]
 fn every_demo_names_its_failure_pattern() {

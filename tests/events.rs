@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anomaly_hunter::investigation::{investigate_and_record, Origin};
-use anomaly_hunter::series::csv::{read_csv, CsvOptions};
+use anomaly_hunter::pipeline::{investigate_and_record, Origin};
 use anomaly_hunter::store::{Location, Store, DEFAULT_FILE};
+use engine::series::csv::{read_csv, CsvOptions};
 use serde_json::Value;
 
 use support::broker::{free_port, read_topic, tansu, Broker};
@@ -19,7 +19,7 @@ use support::serve::{anomaly_hunter, ServeProcess};
 
 const TOPIC: &str = "anomaly-hunter.verdicts";
 
-fn example(file: &str, metric: &str) -> anomaly_hunter::series::Series {
+fn example(file: &str, metric: &str) -> engine::series::Series {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("examples")
         .join(file);

@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use anomaly_hunter::agents::synthesizer::Weights;
 use anomaly_hunter::http::verdict_doc::VerdictDoc;
-use anomaly_hunter::investigation::decomposition_of;
-use anomaly_hunter::investigation::investigate;
-use anomaly_hunter::render::chart::{self, ChartData};
-use anomaly_hunter::series::Series;
+use anomaly_hunter::render::chart;
+use engine::agents::synthesizer::Weights;
+use engine::chart::ChartData;
+use engine::investigation::decomposition_of;
+use engine::investigation::investigate;
+use engine::series::Series;
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

@@ -11,13 +11,13 @@ use anomaly_hunter::language_model::evidence::{Brief, Task};
 use anomaly_hunter::language_model::grounding::Rejection;
 use anomaly_hunter::language_model::guard::Skip;
 use anomaly_hunter::language_model::{LanguageModel, ModelConfig, Outcome};
-use anomaly_hunter::series::csv::{parse_csv, CsvOptions};
+use engine::series::csv::{parse_csv, CsvOptions};
 use serde_json::Value;
 use support::fake_model::{FakeModel, Reply, API_KEY};
 
 /// The demo database-latency incident, investigated: its verdict as stored, and its series.
-fn incident() -> (Value, anomaly_hunter::series::Series) {
-    let file = anomaly_hunter::synthetic::demo::demo_files()
+fn incident() -> (Value, engine::series::Series) {
+    let file = engine::synthetic::demo::demo_files()
         .into_iter()
         .find(|f| f.file_name.starts_with("db_query_latency"))
         .unwrap();
@@ -28,7 +28,7 @@ fn incident() -> (Value, anomaly_hunter::series::Series) {
         None,
     )
     .unwrap();
-    let verdict = anomaly_hunter::investigation::investigate(&series, &[], Default::default());
+    let verdict = engine::investigation::investigate(&series, &[], Default::default());
     assert!(verdict.anomalous);
     (serde_json::to_value(&verdict).unwrap(), series)
 }

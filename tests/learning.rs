@@ -5,12 +5,13 @@
 
 mod support;
 
-use anomaly_hunter::agents::synthesizer::Weights;
-use anomaly_hunter::investigation::{investigate, investigate_and_record, Origin};
-use anomaly_hunter::learning::FeedbackVerdict;
-use anomaly_hunter::series::Series;
+use anomaly_hunter::pipeline::{investigate_and_record, Origin};
 use anomaly_hunter::store::{NewFeedback, Store};
-use anomaly_hunter::synthetic::rng::Rng;
+use engine::agents::synthesizer::Weights;
+use engine::investigation::investigate;
+use engine::learning::FeedbackVerdict;
+use engine::series::Series;
+use engine::synthetic::rng::Rng;
 
 const METRIC: &str = "checkout_latency_ms";
 const POINTS: usize = 1440;

@@ -6,11 +6,11 @@ mod support;
 
 use std::sync::Arc;
 
-use anomaly_hunter::investigation::{investigate_and_record, Origin};
-use anomaly_hunter::learning::FeedbackVerdict;
-use anomaly_hunter::series::csv::{read_csv, CsvOptions};
-use anomaly_hunter::series::Series;
+use anomaly_hunter::pipeline::{investigate_and_record, Origin};
 use anomaly_hunter::store::{Location, NewFeedback, Store, StoreError};
+use engine::learning::FeedbackVerdict;
+use engine::series::csv::{read_csv, CsvOptions};
+use engine::series::Series;
 
 fn example(name: &str) -> Series {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,7 +20,7 @@ fn example(name: &str) -> Series {
 }
 
 /// Investigates an example file and stores the verdict, as `source` would.
-async fn record(store: &Store, file: &str, source: &str) -> anomaly_hunter::investigation::Verdict {
+async fn record(store: &Store, file: &str, source: &str) -> engine::investigation::Verdict {
     investigate_and_record(store, &example(file), &[], &Origin::new(source))
         .await
         .unwrap()

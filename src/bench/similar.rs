@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::learning::fingerprint::{Fingerprint, LENGTH, SEGMENTS};
 use crate::store::{ImportedIncident, Location, Store};
-use crate::synthetic::rng::Rng;
+use engine::learning::fingerprint::{Fingerprint, LENGTH, SEGMENTS};
+use engine::synthetic::rng::Rng;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SimilarTiming {

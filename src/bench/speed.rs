@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::agents::synthesizer::Weights;
-use crate::investigation::investigate;
 use crate::render::chart;
-use crate::series::csv::{read_csv, read_rows_as_written, CsvOptions};
-use crate::stats::live_score::{score_points, LiveScoreConfig};
-use crate::synthetic::scenarios::{generate, Tier};
+use engine::agents::synthesizer::Weights;
+use engine::investigation::investigate;
+use engine::series::csv::{read_csv, read_rows_as_written, CsvOptions};
+use engine::stats::live_score::{score_points, LiveScoreConfig};
+use engine::synthetic::scenarios::{generate, Tier};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Timing {
@@ -63,7 +63,7 @@ fn time(
 /// Runs both measurements; the 1M-point CSV is written to `scratch_dir` and removed after.
 pub fn run(scratch_dir: &std::path::Path) -> anyhow::Result<Vec<Timing>> {
     let small = generate("spike", Tier::Easy, 1, true).series;
-    let small = crate::series::Series::from_points(
+    let small = engine::series::Series::from_points(
         "api_latency",
         small.timestamps[..500].to_vec(),
         small.values[..500].to_vec(),
@@ -108,7 +108,7 @@ pub fn run(scratch_dir: &std::path::Path) -> anyhow::Result<Vec<Timing>> {
 /// One million minutely points with a daily cycle, noise and one injected spike.
 fn write_large_csv(path: &std::path::Path, points: usize) -> anyhow::Result<()> {
     use std::io::Write as _;
-    let mut rng = crate::synthetic::rng::Rng::new(42);
+    let mut rng = engine::synthetic::rng::Rng::new(42);
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(out, "timestamp,value")?;
     let start = 1_600_000_000i64;

@@ -5,8 +5,8 @@
 
 use thiserror::Error;
 
-use crate::series::timestamp::parse_duration;
 use crate::sources::promql::from_chat;
+use engine::series::timestamp::parse_duration;
 
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,11 @@
 //! The incident-room conversation in a verdict thread: what a reply asks for, and answers
 //! built from the stored evidence (which agent saw what), never invented.
 
-use crate::agents::AgentName;
 use crate::language_model::evidence::Brief;
 use crate::language_model::grounding::GroundedAnswer;
-use crate::learning::SimilarIncident;
 use crate::render::percent;
+use engine::agents::AgentName;
+use engine::learning::SimilarIncident;
 
 /// What a reply in a verdict thread asks the bot to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 //! feedback buttons. Adapters turn this into Block Kit or a Discord embed.
 
 use super::discussion::ThreadReply;
-use crate::agents::synthesizer::severity_label;
-use crate::investigation::Verdict;
 use crate::render::percent;
+use engine::agents::synthesizer::severity_label;
+use engine::investigation::Verdict;
 
 /// A button under a verdict; `action` comes back when it is pressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub fn severity_style(severity: u8, anomalous: bool) -> (&'static str, u32) {
 /// before it, the page its colour beside it).
 pub fn headline(metric: &str, severity: u8, anomalous: bool, confidence: f64) -> String {
     let status = if anomalous {
-        crate::agents::pattern_analyst::capitalize(severity_label(severity))
+        engine::agents::pattern_analyst::capitalize(severity_label(severity))
     } else {
         "Normal".to_string()
     };
@@ -157,7 +157,7 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
                 format!(
                     "{} on {} ({})",
                     s.metric,
-                    &crate::series::timestamp::to_rfc3339(s.created_at)[..10],
+                    &engine::series::timestamp::to_rfc3339(s.created_at)[..10],
                     s.judgement()
                 )
             })
@@ -180,9 +180,9 @@ pub fn truncate_chars(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::synthesizer::Weights;
-    use crate::series::csv::{parse_csv, CsvOptions};
-    use crate::synthetic::demo::demo_files;
+    use engine::agents::synthesizer::Weights;
+    use engine::series::csv::{parse_csv, CsvOptions};
+    use engine::synthetic::demo::demo_files;
 
     #[test]
     fn a_demo_incident_reads_well() {
@@ -197,7 +197,7 @@ mod tests {
             Some("db_query_latency".into()),
         )
         .unwrap();
-        let verdict = crate::investigation::investigate(&series, &[], Weights::default());
+        let verdict = engine::investigation::investigate(&series, &[], Weights::default());
         let message = verdict_message(&verdict);
         assert!(
             message

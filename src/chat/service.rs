@@ -3,20 +3,21 @@
 
 use std::sync::Arc;
 
-use crate::agents::AgentName;
 use crate::http::links::PageLinks;
-use crate::investigation::{investigate_and_record, Origin, Verdict};
 use crate::language_model::evidence::{Brief, Task};
 use crate::language_model::{Exchange, LanguageModel, Outcome};
-use crate::learning::threshold::describe_change;
-use crate::learning::FeedbackVerdict;
+use crate::pipeline::{investigate_and_record, Origin};
 use crate::render::{chart, percent};
-use crate::series::csv::{parse_csv, CsvOptions, Limits};
-use crate::series::Series;
 use crate::sinks::voice::{Voice, VoiceClip};
 use crate::sources::prometheus_check::{Fetched, PrometheusSource, MAX_SERIES};
 use crate::sources::promql::is_metric_name;
 use crate::store::{ModelAnswerRecord, NewFeedback, Store, StoreError};
+use engine::agents::AgentName;
+use engine::investigation::Verdict;
+use engine::learning::threshold::describe_change;
+use engine::learning::FeedbackVerdict;
+use engine::series::csv::{parse_csv, CsvOptions, Limits};
+use engine::series::Series;
 
 use super::admission::{Admission, Ticket, WorkLimits};
 use super::attachment::{Attachment, Fetcher};
@@ -397,7 +398,7 @@ impl ChatService {
         if investigated.is_empty() {
             return Err(format!(
                 "none of its {returned} series has the {} points an investigation needs in that range",
-                crate::series::MIN_POINTS
+                engine::series::MIN_POINTS
             ));
         }
         let mut worst = investigated.remove(0);
@@ -441,7 +442,7 @@ impl ChatService {
             ..CsvOptions::default()
         };
         // Parsing up to ANOMALY_HUNTER_MAX_BYTES is CPU work: off the async workers.
-        let series = crate::investigation::compute(|| parse_csv(bytes, name, &options, metric))
+        let series = crate::pipeline::compute(|| parse_csv(bytes, name, &options, metric))
             .map_err(|e| e.to_string())?;
         self.check_series(series, origin).await
     }

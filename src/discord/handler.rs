@@ -22,9 +22,9 @@ use crate::chat::commands::{self, Command, HELP_TEXT};
 use crate::chat::discussion::parse_reply;
 use crate::chat::message::{button_reply, verdict_message, Summary, VerdictMessage};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
-use crate::investigation::Origin;
-use crate::series::timestamp::parse_duration;
+use crate::pipeline::Origin;
 use crate::store::ThreadRef;
+use engine::series::timestamp::parse_duration;
 
 /// The prefix of a message command.
 pub const PREFIX: &str = "!check_anomaly";

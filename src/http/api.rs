@@ -21,14 +21,14 @@ use super::extract::{ApiPath, ApiQuery};
 use super::problem::{Problem, ProblemDoc};
 use super::verdict_doc::VerdictDoc;
 use crate::chat::service::{ChatService, Investigated};
-use crate::investigation::Origin;
-use crate::learning::FeedbackVerdict;
-use crate::series::csv::{parse_csv, CsvOptions};
-use crate::series::events::{parse_events, Event};
-use crate::series::timestamp::{parse_duration, TimestampFormat};
-use crate::series::{RawRow, Series};
+use crate::pipeline::Origin;
 use crate::sources::promql::is_metric_name;
 use crate::store::{HistoryFilter, NewFeedback};
+use engine::learning::FeedbackVerdict;
+use engine::series::csv::{parse_csv, CsvOptions};
+use engine::series::events::{parse_events, Event};
+use engine::series::timestamp::{parse_duration, TimestampFormat};
+use engine::series::{RawRow, Series};
 
 /// Most investigations one page of the history holds.
 const MAX_PAGE: i64 = 200;
@@ -584,7 +584,7 @@ async fn store_points(
             limits: api.service.limits(),
             ..CsvOptions::default()
         };
-        let series = crate::investigation::compute(|| {
+        let series = crate::pipeline::compute(|| {
             parse_csv(bytes.to_vec(), "points.csv", &options, Some(name.clone()))
         })
         .map_err(|e| Problem::unprocessable(e.to_string()))?;

@@ -21,11 +21,11 @@ use super::problem::Problem;
 use super::verdict_doc::{AgentDoc, VerdictDoc};
 use crate::chat::message::headline;
 use crate::chat::service::ChatService;
-use crate::learning::{judgement, FeedbackVerdict};
 use crate::render::chart::{PLOT_X, SIZE};
 use crate::render::{number, percent};
-use crate::series::timestamp::to_rfc3339;
 use crate::store::{FeedbackEntry, HistoryEntry, HistoryFilter, NewFeedback};
+use engine::learning::{judgement, FeedbackVerdict};
+use engine::series::timestamp::to_rfc3339;
 
 /// Investigations one page of the list shows.
 const PAGE_SIZE: i64 = 50;

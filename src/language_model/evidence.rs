@@ -7,8 +7,8 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::learning::FeedbackVerdict;
-use crate::series::timestamp::to_rfc3339;
+use engine::learning::FeedbackVerdict;
+use engine::series::timestamp::to_rfc3339;
 
 /// The most points of the series a model is shown, when it is shown any.
 pub const MAX_SERIES_POINTS: usize = 120;
@@ -141,7 +141,7 @@ fn items(verdict: &Value, remarks: &[Remark]) -> Vec<Value> {
             .as_i64()
             .map(|ms| to_rfc3339(ms)[..10].to_string());
         let people_said =
-            serde_json::from_value::<crate::learning::SimilarIncident>(incident.clone())
+            serde_json::from_value::<engine::learning::SimilarIncident>(incident.clone())
                 .map(|s| s.judgement())
                 .unwrap_or_default();
         items.push(json!({

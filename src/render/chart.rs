@@ -1,107 +1,20 @@
-//! PNG chart of a series: the values, the baseline band (baseline ± 3σ), the anomalous
-//! windows shaded, the history before an asked range greyed, and "now" marked at the last
-//! point, with the metric on the y axis and a legend. Long series are thinned to the
-//! minimum and maximum of each stretch, so a one-point spike is still drawn. What a chart
-//! draws ([`ChartData`]) is kept with the investigation, so the chart can be drawn again
-//! later without the series. The font is embedded so charts render the same on any machine.
+//! PNG chart of what an investigation kept ([`ChartData`], the engine's): the values, the
+//! baseline band (baseline ± 3σ), the anomalous windows shaded, the history before an asked
+//! range greyed, and "now" marked at the last point, with dates and times on one axis, the
+//! metric on the other, and a legend. The font is embedded so charts render the same on any
+//! machine.
 
 use std::sync::Once;
 
+use engine::chart::{thinned, ChartData, MAX_DRAWN_POINTS};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
-use serde::{Deserialize, Serialize};
 
 use super::axis;
 use super::typeset::Typeset;
 
-use crate::agents::synthesizer::level_before;
-use crate::investigation::Anomaly;
-use crate::series::Series;
-use crate::stats::seasonality::Decomposition;
-
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-/// More points than pixels only blurs the line; longer series are thinned to about this many
-/// (the lowest and the highest of each stretch of about two pixels).
-const MAX_DRAWN_POINTS: usize = 1600;
-
-/// What a chart draws, small enough to keep with every investigation (about 70 KB at most).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ChartData {
-    /// `[UTC ms, value, expected value]` in time order, thinned to [`MAX_DRAWN_POINTS`].
-    pub points: Vec<(i64, f64, f64)>,
-    /// Half the width of the expected band (3σ).
-    pub band: f64,
-    /// The anomalous windows, `[start, end]` in UTC ms.
-    pub windows: Vec<(i64, i64)>,
-    /// Where the asked range begins, when history before it was read only for the baseline.
-    pub focus_start: Option<i64>,
-    /// The values are in units of `10^unit_exponent` (0 for every everyday metric; see
-    /// [`Series::safe_unit_exponent`]).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub unit_exponent: i32,
-}
-
-fn is_zero(exponent: &i32) -> bool {
-    *exponent == 0
-}
-
-impl ChartData {
-    /// What the chart of `series` draws, given its baseline and anomalous windows.
-    pub fn of(series: &Series, decomposition: &Decomposition, anomalies: &[Anomaly]) -> Self {
-        // Each window's level before it, once per window rather than once per drawn point.
-        let levels: Vec<(&Anomaly, Option<f64>)> = anomalies
-            .iter()
-            .map(|a| {
-                let before = level_before(a.start_index);
-                (
-                    a,
-                    decomposition.deseasonalised_median(&series.values, before),
-                )
-            })
-            .collect();
-        let points = thinned(&series.values, MAX_DRAWN_POINTS)
-            .into_iter()
-            .map(|i| {
-                let expected = expected(decomposition, &levels, i);
-                (series.timestamps[i], series.values[i], expected)
-            })
-            .collect();
-        let focus = series.focus_start();
-        Self {
-            points,
-            band: 3.0 * decomposition.scale,
-            windows: anomalies.iter().map(|a| (a.start_ms, a.end_ms)).collect(),
-            focus_start: (focus > 0).then(|| series.timestamps[focus]),
-            unit_exponent: 0,
-        }
-    }
-
-    /// The stretch from `from` to `to` (UTC ms) alone, to zoom in; the whole chart when that
-    /// stretch holds fewer than two drawn points.
-    pub fn between(&self, from: i64, to: i64) -> Self {
-        let points: Vec<_> = self
-            .points
-            .iter()
-            .filter(|(t, _, _)| (from..=to).contains(t))
-            .copied()
-            .collect();
-        if points.len() < 2 {
-            return self.clone();
-        }
-        Self {
-            points,
-            windows: self
-                .windows
-                .iter()
-                .filter(|(start, end)| *start <= to && *end >= from)
-                .map(|(start, end)| (*start.max(&from), *end.min(&to)))
-                .collect(),
-            focus_start: self.focus_start.filter(|t| *t > from),
-            ..self.clone()
-        }
-    }
-}
 
 /// The chart's heading: `metric — severity 7/10, confidence 87%`.
 pub fn title(metric: &str, severity: u8, confidence: f64) -> String {
@@ -432,7 +345,7 @@ fn paint<DB: DrawingBackend>(
         .label(format!(
             "now: {} at {}",
             super::number(value),
-            crate::series::timestamp::to_rfc3339(now)
+            engine::series::timestamp::to_rfc3339(now)
         ))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], NOW.stroke_width(2)));
     chart.draw_series([Circle::new((x(now), y(value)), 4, NOW.filled())])?;
@@ -446,119 +359,11 @@ fn paint<DB: DrawingBackend>(
     Ok(())
 }
 
-/// What point `i` was expected to be: the baseline, except inside an anomalous window, where
-/// the level stays what the data was before the window began (as the synthesizer judges
-/// whether it is still going on; only the seasonal pattern moves on) — a baseline that
-/// follows the incident would draw the incident as normal. `levels`: each window with its
-/// level before.
-fn expected(decomposition: &Decomposition, levels: &[(&Anomaly, Option<f64>)], i: usize) -> f64 {
-    let level_before = levels
-        .iter()
-        .find(|(a, _)| (a.start_index..=a.end_index).contains(&i))
-        .and_then(|(_, level)| *level);
-    match level_before {
-        Some(level) => level + decomposition.seasonal[i],
-        None => decomposition.baseline(i),
-    }
-}
-
-/// Indices of the points to draw: all of them up to `max_points`, else the lowest and the
-/// highest point of each stretch (in time order), so that no spike is thinned away, and the
-/// last point ("now").
-fn thinned(values: &[f64], max_points: usize) -> Vec<usize> {
-    let stretch = (2 * values.len()).div_ceil(max_points.max(2));
-    if stretch <= 1 {
-        return (0..values.len()).collect();
-    }
-    let mut drawn = Vec::with_capacity(2 * values.len() / stretch + 2);
-    for start in (0..values.len()).step_by(stretch) {
-        let end = (start + stretch).min(values.len());
-        let by_value = |a: &usize, b: &usize| values[*a].total_cmp(&values[*b]);
-        let lowest = (start..end).min_by(by_value).unwrap_or(start);
-        let highest = (start..end).max_by(by_value).unwrap_or(start);
-        drawn.push(lowest.min(highest));
-        if lowest != highest {
-            drawn.push(lowest.max(highest));
-        }
-    }
-    if !values.is_empty() && drawn.last() != Some(&(values.len() - 1)) {
-        drawn.push(values.len() - 1);
-    }
-    drawn
-}
-
 #[cfg(test)]
 mod tests {
+    use engine::series::Series;
+
     use super::*;
-
-    #[test]
-    fn inside_a_window_the_expected_level_is_the_one_before_it() {
-        let series = Series {
-            timestamps: (0..6).map(|i| i * 60_000).collect(),
-            values: vec![10.0, 11.0, 12.0, 90.0, 91.0, 20.0],
-            ..Series::default()
-        };
-        let decomposition = Decomposition {
-            seasonality: None,
-            trend: vec![10.0, 11.0, 40.0, 80.0, 80.0, 20.0],
-            seasonal: vec![0.0, 0.0, 0.0, 1.0, 2.0, 0.0],
-            residual: vec![0.0; 6],
-            scale: 1.0,
-            scale_by_level: Vec::new(),
-            counts: false,
-        };
-        let window = Anomaly {
-            start: String::new(),
-            end: String::new(),
-            kind: crate::agents::WindowKind::LevelShift,
-            score: 1.0,
-            magnitude: 7.0,
-            start_index: 3,
-            end_index: 4,
-            start_ms: 0,
-            end_ms: 0,
-        };
-        let chart = ChartData::of(&series, &decomposition, std::slice::from_ref(&window));
-        let expected: Vec<f64> = chart.points.iter().map(|p| p.2).collect();
-        assert_eq!(expected, [10.0, 11.0, 40.0, 12.0, 13.0, 20.0]);
-    }
-
-    #[test]
-    fn zooming_keeps_the_stretch_and_clips_its_windows() {
-        let chart = ChartData {
-            points: (0..10).map(|i| (i * 1000, i as f64, 0.0)).collect(),
-            band: 1.0,
-            windows: vec![(2000, 5000), (8000, 9000)],
-            focus_start: Some(1000),
-            unit_exponent: 0,
-        };
-        let zoomed = chart.between(3000, 6000);
-        assert_eq!(zoomed.points.len(), 4);
-        assert_eq!(zoomed.windows, [(3000, 5000)]);
-        assert_eq!(zoomed.focus_start, None, "the stretch is all asked range");
-        assert_eq!(
-            chart.between(3000, 3500),
-            chart,
-            "too narrow: the whole chart"
-        );
-    }
-
-    #[test]
-    fn thinning_keeps_every_spike_and_the_order_of_time() {
-        let mut values: Vec<f64> = (0..100_000).map(|i| (i % 7) as f64).collect();
-        values[12_345] = 1_000.0;
-        values[67_891] = -1_000.0;
-        let drawn = thinned(&values, 4_000);
-        assert!(drawn.len() <= 4_003, "{}", drawn.len());
-        assert_eq!(drawn.last(), Some(&99_999), "now is always drawn");
-        assert!(drawn.contains(&12_345) && drawn.contains(&67_891));
-        assert!(drawn.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(
-            thinned(&values[..100], 4_000).len(),
-            100,
-            "short series whole"
-        );
-    }
 
     /// Renders the chart of a series with one spike into a pixel buffer.
     fn pixels_of_a_spike() -> Vec<u8> {
@@ -567,10 +372,15 @@ mod tests {
         let mut values: Vec<f64> = (0..n).map(|i| 100.0 + (i % 5) as f64).collect();
         values[100] = 400.0;
         let series = Series::from_points("latency", timestamps, values).unwrap();
-        let verdict = crate::investigation::investigate(&series, &[], Default::default());
+        let verdict = engine::investigation::investigate(&series, &[], Default::default());
         assert!(verdict.anomalous, "{}", verdict.verdict);
-        let decomposition = crate::investigation::decomposition_of(&series);
-        let data = ChartData::of(&series, &decomposition, &verdict.anomalies);
+        let decomposition = engine::investigation::decomposition_of(&series);
+        let windows: Vec<(usize, usize)> = verdict
+            .anomalies
+            .iter()
+            .map(|a| (a.start_index, a.end_index))
+            .collect();
+        let data = ChartData::of(&series, &decomposition, &windows);
         assert_eq!(
             data, verdict.chart,
             "the verdict keeps what its chart draws"

@@ -5,7 +5,7 @@ pub mod chart;
 pub mod text;
 pub mod typeset;
 
-use crate::agents::MAX_CONFIDENCE;
+use engine::agents::MAX_CONFIDENCE;
 
 /// A confidence as people read it: `87%`, and `≥ 99%` at the cap, never a certainty.
 pub fn percent(confidence: f64) -> String {

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::agents::synthesizer::severity_label;
-use crate::investigation::Verdict;
+use engine::agents::synthesizer::severity_label;
+use engine::investigation::Verdict;
 
 /// Windows listed in the text report; JSON has all of them.
 const MAX_LISTED_WINDOWS: usize = 15;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sentry::protocol::{Event, Level};
 
 use crate::config::LogSettings;
-use crate::investigation::Verdict;
+use engine::investigation::Verdict;
 
 /// Verdicts this severe are also Sentry events.
 pub const VERDICT_MIN_SEVERITY: u8 = 7;

@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use crate::investigation::{Origin, Verdict};
-use crate::series::timestamp::to_rfc3339;
+use crate::pipeline::Origin;
+use engine::investigation::Verdict;
+use engine::series::timestamp::to_rfc3339;
 
 /// Version of the event's JSON shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,7 +44,7 @@ pub struct AgentSummary<'a> {
 pub struct WindowSummary<'a> {
     pub start: &'a str,
     pub end: &'a str,
-    pub kind: crate::agents::WindowKind,
+    pub kind: engine::agents::WindowKind,
     pub score: f64,
     pub magnitude: f64,
 }

@@ -8,9 +8,6 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientConfig, ClientContext};
 
-/// Default topic for verdict events.
-pub const DEFAULT_TOPIC: &str = "anomaly-hunter.verdicts";
-
 /// How long librdkafka keeps retrying one message before it reports it failed; the relay then
 /// backs off and retries from the outbox, so a long outage costs nothing but time.
 const MESSAGE_TIMEOUT_MS: &str = "20000";
@@ -166,7 +163,7 @@ mod tests {
     fn config(sasl: bool, tls: bool) -> RedpandaConfig {
         RedpandaConfig {
             brokers: "127.0.0.1:9092".into(),
-            topic: DEFAULT_TOPIC.into(),
+            topic: crate::config::DEFAULT_REDPANDA_TOPIC.into(),
             partitions: 3,
             replication_factor: None,
             sasl: sasl.then(|| Sasl {

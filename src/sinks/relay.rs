@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use super::events::SCHEMA_VERSION;
 use super::redpanda::{BrokerReports, RedpandaConfig};
-use crate::series::timestamp::to_rfc3339;
 use crate::store::{Store, StoreError};
+use engine::series::timestamp::to_rfc3339;
 
 /// Lease name in the store; its holder is the only publisher.
 const LEASE: &str = "event-relay";

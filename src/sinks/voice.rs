@@ -7,12 +7,9 @@ use std::time::Duration;
 use crate::config::VoiceSettings;
 use thiserror::Error;
 
-use crate::agents::catalogue::CATALOGUE;
-use crate::investigation::Verdict;
+use engine::agents::catalogue::CATALOGUE;
+use engine::investigation::Verdict;
 
-pub const DEFAULT_ELEVENLABS_URL: &str = "https://api.elevenlabs.io";
-/// ElevenLabs' stock voice "Rachel": calm and clear.
-pub const DEFAULT_VOICE_ID: &str = "21m00Tcm4TlvDq8ikWAM";
 const ELEVENLABS_MODEL: &str = "eleven_multilingual_v2";
 /// Longest wait for a clip, from either engine.
 const SYNTHESIS_TIMEOUT: Duration = Duration::from_secs(15);
@@ -93,7 +90,7 @@ pub fn announcement(verdict: &Verdict) -> String {
             None => "cause unknown".to_string(),
         },
     };
-    let confidence = if verdict.confidence >= crate::agents::MAX_CONFIDENCE {
+    let confidence = if verdict.confidence >= engine::agents::MAX_CONFIDENCE {
         "at least 99 percent".to_string()
     } else {
         format!("{} percent", (verdict.confidence * 100.0).round())
@@ -104,7 +101,7 @@ pub fn announcement(verdict: &Verdict) -> String {
     )
 }
 
-fn kind_words(kind: crate::agents::WindowKind) -> String {
+fn kind_words(kind: engine::agents::WindowKind) -> String {
     let debug = format!("{kind:?}");
     let mut words = String::new();
     for (i, c) in debug.chars().enumerate() {

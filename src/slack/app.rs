@@ -28,7 +28,7 @@ use crate::chat::commands::{self, Command, HELP_TEXT};
 use crate::chat::discussion::{parse_reply, ThreadReply};
 use crate::chat::message::{button_reply, Summary, VerdictMessage};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
-use crate::investigation::Origin;
+use crate::pipeline::Origin;
 use crate::store::ThreadRef;
 
 /// The error slack-morphism hands its error handlers and callbacks.

@@ -123,7 +123,7 @@ impl Alert {
     /// How far back to investigate.
     pub fn lookback_ms(&self) -> i64 {
         self.setting("anomaly_hunter_lookback")
-            .and_then(|v| crate::series::timestamp::parse_duration(v).ok())
+            .and_then(|v| engine::series::timestamp::parse_duration(v).ok())
             .unwrap_or(DEFAULT_ALERT_LOOKBACK_MS)
     }
 

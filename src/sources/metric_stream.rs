@@ -18,8 +18,8 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::sinks::redpanda::{BrokerReports, RedpandaConfig};
-use crate::stats::live_score::{LiveScoreConfig, LiveScorer};
 use crate::store::{Store, StoreError};
+use engine::stats::live_score::{LiveScoreConfig, LiveScorer};
 
 /// Most points stored and committed together.
 const BATCH: usize = 1_000;

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio::sync::OnceCell;
 
-use crate::config::PrometheusSettings;
-use crate::series::{align, RawRow, Series, SeriesError};
+use crate::config::{parse_headers, PrometheusSettings};
 use crate::store::HISTORY_FACTOR;
+use engine::series::{align, RawRow, Series, SeriesError};
 
 use super::promql;
 
@@ -73,19 +73,6 @@ impl PrometheusConfig {
             min_step_ms: settings.prometheus_min_step,
         })
     }
-}
-
-/// `X-Scope-OrgID=tenant-1,X-Other=v` → header pairs.
-pub fn parse_headers(list: &str) -> Result<Vec<(String, String)>, String> {
-    list.split(',')
-        .filter(|item| !item.trim().is_empty())
-        .map(|item| match item.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => {
-                Ok((name.trim().to_string(), value.trim().to_string()))
-            }
-            _ => Err(format!("item `{item}` is not `Name=value`")),
-        })
-        .collect()
 }
 
 /// A failure to get series, in words for the person who asked.
@@ -378,7 +365,7 @@ pub fn global_scrape_interval(yaml: &str) -> Option<i64> {
         }
         if let Some(value) = line.trim().strip_prefix("scrape_interval:") {
             if in_global {
-                return crate::series::timestamp::parse_duration(value.trim()).ok();
+                return engine::series::timestamp::parse_duration(value.trim()).ok();
             }
         }
     }

@@ -7,8 +7,8 @@ use futures_util::future::{join, join_all};
 use futures_util::stream::{self, StreamExt};
 
 use crate::config::PrometheusSettings;
-use crate::series::events::Event;
-use crate::series::{align, RelatedColumn, Series};
+use engine::series::events::Event;
+use engine::series::{align, RelatedColumn, Series};
 
 use super::prometheus::{PromSeries, Prometheus, PrometheusConfig, PrometheusError, QueryRange};
 use super::promql::service_selector;

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::render::number;
-use crate::series::events::Event;
+use engine::series::events::Event;
 
 use super::prometheus::PromSeries;
 

@@ -5,12 +5,12 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
-use crate::agents::synthesizer::Weights;
-use crate::agents::AgentName;
 use crate::language_model::evidence::Remark;
-use crate::learning::reliability::{self, PRIOR_AGREED, PRIOR_DISAGREED};
-use crate::learning::threshold::MetricThreshold;
-use crate::learning::FeedbackVerdict;
+use engine::agents::synthesizer::Weights;
+use engine::agents::AgentName;
+use engine::learning::reliability::{self, PRIOR_AGREED, PRIOR_DISAGREED};
+use engine::learning::threshold::MetricThreshold;
+use engine::learning::FeedbackVerdict;
 
 /// What a person said.
 #[derive(Debug, Clone)]

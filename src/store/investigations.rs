@@ -4,10 +4,11 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
-use crate::investigation::{Origin, Verdict};
-use crate::learning::fingerprint::Fingerprint;
-use crate::render::chart::ChartData;
-use crate::series::timestamp::to_rfc3339;
+use crate::pipeline::Origin;
+use engine::chart::ChartData;
+use engine::investigation::Verdict;
+use engine::learning::fingerprint::Fingerprint;
+use engine::series::timestamp::to_rfc3339;
 
 /// An investigation as stored.
 #[derive(Debug, Clone, Serialize)]

@@ -35,8 +35,6 @@ pub use threads::ThreadRef;
 
 use similar::FingerprintIndex;
 
-use crate::config::StoreSettings;
-
 /// How long a query waits for a connection (and the first connect for the server).
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -52,15 +50,6 @@ pub enum Location {
 }
 
 impl Location {
-    /// `DATABASE_URL` when set (postgres:// or sqlite://), else `anomaly-hunter.db` in
-    /// `ANOMALY_HUNTER_DATA_DIR`.
-    pub fn from_settings(settings: &StoreSettings) -> Result<Self, StoreError> {
-        match &settings.database_url {
-            Some(url) => Self::from_url(url),
-            None => Ok(Self::Sqlite(settings.data_dir.join(DEFAULT_FILE))),
-        }
-    }
-
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres(url.to_string()))

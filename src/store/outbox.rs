@@ -5,9 +5,10 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::{now_ms, Store, StoreError};
-use crate::investigation::{Origin, Verdict};
+use crate::pipeline::Origin;
 use crate::sinks::events::VerdictEvent;
 use crate::telemetry::OutboxState;
+use engine::investigation::Verdict;
 
 /// An event waiting for the broker.
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::series::events::Event;
-use crate::series::{align, median_interval, RawRow, Series};
+use engine::series::events::Event;
+use engine::series::{align, median_interval, RawRow, Series};
 
 /// Rows per multi-row INSERT: well inside both backends' parameter limits.
 const BATCH: usize = 300;
@@ -270,7 +270,7 @@ impl Store {
         else {
             return Ok(Vec::new());
         };
-        let lookback = crate::agents::change_detective::event_lookback_ms(series.interval_ms);
+        let lookback = engine::agents::change_detective::event_lookback_ms(series.interval_ms);
         self.events_between(first - lookback, *last).await
     }
 

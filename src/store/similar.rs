@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::learning::fingerprint::{Fingerprint, SIMILAR_DISTANCE};
-use crate::learning::{FeedbackVerdict, SimilarIncident};
+use engine::learning::fingerprint::{Fingerprint, SIMILAR_DISTANCE};
+use engine::learning::{FeedbackVerdict, SimilarIncident};
 
 /// Added to the distance when the main window is of another kind (a spike vs a level shift).
 const OTHER_KIND_PENALTY: f64 = 0.5;

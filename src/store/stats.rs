@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::agents::AgentName;
-use crate::learning::reliability;
+use engine::agents::AgentName;
+use engine::learning::reliability;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StatsReport {
@@ -237,7 +237,7 @@ fn patterns(judged: &[Judged], counts: Vec<(String, i64)>) -> Vec<PatternStats> 
 fn calibration(judged: &[Judged]) -> Vec<CalibrationPeriod> {
     let mut by_day: BTreeMap<String, Vec<&Judged>> = BTreeMap::new();
     for j in judged {
-        let day = crate::series::timestamp::to_rfc3339(j.created_at)[..10].to_string();
+        let day = engine::series::timestamp::to_rfc3339(j.created_at)[..10].to_string();
         by_day.entry(day).or_default().push(j);
     }
     by_day

@@ -3,7 +3,7 @@
 //! 20 seeds each: recall 100% easy and medium, ≥ 95% hard, ≤ 1% false positives, Brier score
 //! ≤ 0.05.
 
-use anomaly_hunter::bench::efficacy;
+use anomaly_hunter_engine::evaluation::efficacy;
 
 #[test]
 fn efficacy_targets_are_met() {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anomaly_hunter::series::csv::{read_csv, CsvOptions, Limits, Problem};
+use anomaly_hunter_engine::series::csv::{read_csv, CsvOptions, Limits, Problem};
 
 fn write(name: &str, content: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("anomaly-hunter-ingest-{}", std::process::id()));
@@ -209,7 +209,7 @@ fn multi_column_files_keep_the_other_columns_as_candidates() {
 
 #[test]
 fn events_file_needs_its_columns_and_skips_blank_lines() {
-    use anomaly_hunter::series::events::read_events;
+    use anomaly_hunter_engine::series::events::read_events;
     let good = write("events.csv", "timestamp,kind,description\n2024-01-01T08:15:00Z,Deploy,api v2\n\n2024-01-01T07:00:00Z,config,pool size 50\n");
     let events = read_events(&good).unwrap();
     assert_eq!(events.len(), 2);

@@ -333,7 +333,8 @@ fn finding(context: &Context, windows: &[Window], max_z: f64) -> String {
     )
 }
 
-pub(crate) fn capitalize(text: &str) -> String {
+/// `text` with its first letter upper-cased (`"level shift"` → `"Level shift"`).
+pub fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()

@@ -2,11 +2,11 @@
 //! reporting are judged against the metric's own character, while a real incident in the
 //! same data is still found.
 
-use anomaly_hunter::agents::synthesizer::Weights;
-use anomaly_hunter::investigation::investigate;
-use anomaly_hunter::series::Series;
-use anomaly_hunter::synthetic::normals::{generate, normal_cases};
-use anomaly_hunter::synthetic::scenarios::efficacy_cases;
+use anomaly_hunter_engine::agents::synthesizer::Weights;
+use anomaly_hunter_engine::investigation::investigate;
+use anomaly_hunter_engine::series::Series;
+use anomaly_hunter_engine::synthetic::normals::{generate, normal_cases};
+use anomaly_hunter_engine::synthetic::scenarios::efficacy_cases;
 
 fn with_values(series: &Series, values: Vec<f64>) -> Series {
     Series::from_points(series.metric.clone(), series.timestamps.clone(), values).unwrap()
@@ -41,7 +41,7 @@ fn single_readings_in_heavy_tailed_noise_are_normal_but_an_outage_in_it_is_not()
 
     // The same noise with the metric stuck far above its level for 30 points.
     let mut values = case.series.values.clone();
-    let median = anomaly_hunter::stats::median(&values).unwrap();
+    let median = anomaly_hunter_engine::stats::median(&values).unwrap();
     let n = values.len();
     for v in &mut values[n / 2..n / 2 + 30] {
         *v = median * 4.0;
@@ -70,7 +70,7 @@ fn small_counts_and_sparse_reporting_are_normal() {
 fn a_burst_of_counts_far_beyond_poisson_noise_is_found() {
     let case = generate("quantised_counter", 2);
     let mut values = case.series.values.clone();
-    let median = anomaly_hunter::stats::median(&values).unwrap();
+    let median = anomaly_hunter_engine::stats::median(&values).unwrap();
     let at = values.len() * 2 / 3;
     for v in &mut values[at..at + 3] {
         *v = (median * 8.0 + 20.0).round();

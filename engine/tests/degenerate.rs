@@ -1,9 +1,9 @@
 //! Degenerate but legal series get sensible verdicts and never a panic.
 
-use anomaly_hunter::agents::synthesizer::Weights;
-use anomaly_hunter::investigation::{investigate, Verdict};
-use anomaly_hunter::series::Series;
-use anomaly_hunter::synthetic::rng::Rng;
+use anomaly_hunter_engine::agents::synthesizer::Weights;
+use anomaly_hunter_engine::investigation::{investigate, Verdict};
+use anomaly_hunter_engine::series::Series;
+use anomaly_hunter_engine::synthetic::rng::Rng;
 
 fn verdict_of(values: Vec<f64>, timestamps: Option<Vec<i64>>) -> Verdict {
     let timestamps = timestamps.unwrap_or_else(|| {
