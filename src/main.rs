@@ -179,6 +179,10 @@ enum Command {
         /// Also write NAB's result files here, for NAB's own scorer (nab).
         #[arg(long)]
         results: Option<PathBuf>,
+        /// Also leave each category out in turn: parameters chosen on the others, scored on
+        /// it (nab; a minute or two).
+        #[arg(long)]
+        loco: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// With REDPANDA_BROKERS, `bench stream` also sends its points through the broker.
@@ -437,6 +441,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             metrics,
             data,
             results,
+            loco,
             format,
             redpanda,
         } => {
@@ -460,16 +465,28 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                         "scoring the NAB corpus in {} one point at a time…",
                         data.display()
                     );
-                    let corpus = bench::nab::load(&data).map_err(Failure::BadInput)?;
-                    let (report, scores) = evaluation::nab::run(&corpus);
+                    let corpus =
+                        evaluation::nab::load(&data).map_err(|e| Failure::BadInput(e.into()))?;
+                    let (report, scores) = evaluation::nab::run(&corpus, Default::default());
                     if let Some(dir) = &results {
                         let written = bench::nab::write_results(dir, &corpus, &scores)?;
                         eprintln!("NAB result files written under {}", written.display());
                     }
+                    let loco = loco.then(|| {
+                        eprintln!("leaving each category out in turn…");
+                        evaluation::loco::run(&corpus, Default::default())
+                    });
                     if json {
-                        serde_json::to_string_pretty(&report).context("serialising")?
+                        let value = match &loco {
+                            Some(loco) => serde_json::json!({"dev": report, "loco": loco}),
+                            None => serde_json::to_value(&report).context("serialising")?,
+                        };
+                        serde_json::to_string_pretty(&value).context("serialising")?
                     } else {
-                        report.to_string()
+                        match loco {
+                            Some(loco) => format!("{report}\n{loco}"),
+                            None => report.to_string(),
+                        }
                     }
                 }
                 BenchKind::Speed => {

@@ -168,6 +168,9 @@ pub enum WindowKind {
     VarianceChange,
     Spike,
     Dip,
+    /// Rows missing from the data (a silent gap, a run of blank cells): a fact about the
+    /// data, reported as such, never an anomaly on its own.
+    NoData,
 }
 
 impl WindowKind {
@@ -190,6 +193,7 @@ impl WindowKind {
             Self::VarianceChange => "variance change",
             Self::Spike => "spike",
             Self::Dip => "dip",
+            Self::NoData => "no data",
         }
     }
 }

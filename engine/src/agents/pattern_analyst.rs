@@ -1,5 +1,6 @@
 //! Pattern Analyst: point and collective outliers against the robust, seasonality-aware
-//! baseline; flat-lines, zero runs and missing data (outages).
+//! baseline; flat-lines and zero runs (outages); missing rows (no data: where the values
+//! never dropped, rows are simply absent, which is a fact about the data, not an outage).
 
 use super::{
     strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window,
@@ -43,6 +44,7 @@ pub fn investigate(context: &Context) -> AgentReport {
         .fold(0.0f64, |m, v| m.max(v.abs()));
     let anomaly_probability = windows
         .iter()
+        .filter(|w| w.kind != WindowKind::NoData)
         .map(|w| w.score)
         .fold(strength_to_probability(max_z / threshold * 0.8), f64::max);
     let mut evidence = evidence(context, z, threshold, max_z, &windows);
@@ -125,8 +127,8 @@ fn collective_outliers(context: &Context, z: &[f64]) -> (Vec<Window>, f64) {
     (windows, peak)
 }
 
-/// Zero runs where the metric is normally non-zero, flat-lines where it normally moves,
-/// silent gaps and runs of blank cells.
+/// Zero runs where the metric is normally non-zero and flat-lines where it normally moves
+/// (outages); silent gaps and runs of blank cells (no data).
 pub(crate) fn outages(context: &Context) -> Vec<Window> {
     let series = context.series;
     let values = &series.values;
@@ -159,18 +161,21 @@ pub(crate) fn outages(context: &Context) -> Vec<Window> {
             start: series.index_at(gap.after),
             end: series.index_at(gap.before),
         };
-        let missing_intervals = (gap.before - gap.after) / series.interval_ms.max(1);
-        found.push(outage_window(
-            context,
-            run,
-            1.0 + missing_intervals as f64 / 10.0,
-        ));
+        found.push(no_data_window(run));
     }
-    let blank_runs = blank_runs(series);
-    for run in blank_runs {
-        found.push(outage_window(context, run, 1.5));
-    }
+    found.extend(blank_runs(series).into_iter().map(no_data_window));
     found
+}
+
+/// Rows missing between `run.start` and `run.end` (the points on either side).
+fn no_data_window(run: Run) -> Window {
+    Window {
+        start: run.start,
+        end: run.end,
+        kind: WindowKind::NoData,
+        score: 1.0,
+        magnitude: 0.0,
+    }
 }
 
 /// Silences the metric keeps: at least three others at least half as long (it often goes
@@ -290,7 +295,27 @@ fn evidence(
             "blank cells plus silent gaps",
         ));
     }
-    for w in windows.iter().take(5) {
+    for w in windows
+        .iter()
+        .filter(|w| w.kind == WindowKind::NoData)
+        .take(5)
+    {
+        let t = &context.series.timestamps;
+        evidence.push(Evidence::new(
+            "no_data_hours",
+            (t[w.end] - t[w.start]) as f64 / 3.6e6,
+            format!(
+                "no rows from {} to {}",
+                context.time_of(w.start),
+                context.time_of(w.end)
+            ),
+        ));
+    }
+    for w in windows
+        .iter()
+        .filter(|w| w.kind != WindowKind::NoData)
+        .take(5)
+    {
         evidence.push(Evidence::new(
             w.kind.label(),
             w.magnitude * 100.0,
@@ -316,8 +341,19 @@ fn spike_density_ratio(z: &[f64]) -> f64 {
 
 fn finding(context: &Context, windows: &[Window], max_z: f64) -> String {
     let metric = &context.series.metric;
+    let (missing, windows): (Vec<Window>, Vec<Window>) =
+        windows.iter().partition(|w| w.kind == WindowKind::NoData);
+    let missing = match missing.first() {
+        Some(first) => format!(
+            "{}; ",
+            capitalize(&no_data_phrase(context, first, missing.len()))
+        ),
+        None => String::new(),
+    };
     let Some(worst) = windows.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else {
-        return format!("{metric} stays within its expected band (largest deviation {max_z:.1}σ).");
+        return format!(
+            "{missing}{metric} stays within its expected band (largest deviation {max_z:.1}σ)."
+        );
     };
     let others = windows.len() - 1;
     let extra = if others > 0 {
@@ -326,7 +362,7 @@ fn finding(context: &Context, windows: &[Window], max_z: f64) -> String {
         String::new()
     };
     format!(
-        "{} in {metric} at {} ({:+.0}% vs baseline){extra}.",
+        "{missing}{} in {metric} at {} ({:+.0}% vs baseline){extra}.",
         capitalize(worst.kind.label()),
         context.time_of(worst.start),
         worst.magnitude * 100.0
@@ -334,6 +370,27 @@ fn finding(context: &Context, windows: &[Window], max_z: f64) -> String {
 }
 
 /// `text` with its first letter upper-cased (`"level shift"` → `"Level shift"`).
+/// `no data from … to … (21 h)`, and how many more stretches lack data, for a person.
+pub fn no_data_phrase(context: &Context, first: &Window, stretches: usize) -> String {
+    let t = &context.series.timestamps;
+    let hours = (t[first.end] - t[first.start]) as f64 / 3.6e6;
+    let more = match stretches {
+        0 | 1 => String::new(),
+        2 => " and 1 more stretch".to_string(),
+        k => format!(" and {} more stretches", k - 1),
+    };
+    format!(
+        "no data from {} to {} ({}){more}",
+        context.time_of(first.start),
+        context.time_of(first.end),
+        if hours >= 1.0 {
+            format!("{hours:.0} h")
+        } else {
+            format!("{:.0} min", hours * 60.0)
+        }
+    )
+}
+
 pub fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars

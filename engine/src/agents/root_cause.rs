@@ -30,6 +30,9 @@ pub struct Shape {
     pub direction: f64,
     /// Still away from the old level at the end of the series.
     pub sustained: bool,
+    /// Where the departure ends (its last points, with the seasonal pattern taken out) against
+    /// the level right before it, in % of the metric's level.
+    pub shift_pct: f64,
     /// Reached its new level over a ramp rather than a step.
     pub gradual: bool,
     /// Kendall's τ of the deseasonalised values after the onset.
@@ -125,6 +128,16 @@ pub fn investigate(context: &Context) -> (AgentReport, Option<Hypothesis>) {
             ),
         )
     }));
+    evidence.push(Evidence::new(
+        "shift_pct",
+        shape.shift_pct,
+        "the departure's last points vs the level right before it, % of the level",
+    ));
+    evidence.push(Evidence::new(
+        "sustained",
+        f64::from(u8::from(shape.sustained)),
+        "1 when the departure runs to the end and is still away from the old level",
+    ));
     evidence.push(Evidence::new(
         "variance_ratio",
         shape.variance_ratio,
@@ -279,16 +292,9 @@ fn measure_shape(context: &Context, departure: &Departure, candidates: &[Candida
     let n = series.len();
     let onset = departure.run.start;
     let level = context.level();
-    let baseline = d
-        .deseasonalised_median(&series.values, 0..onset.max(n / 10))
-        .unwrap_or(level);
-    let tail_start = n - (n / 10).max(3);
-    let tail = d
-        .deseasonalised_median(&series.values, tail_start..n)
-        .unwrap_or(baseline);
-    let shift = tail - baseline;
+    let (baseline, shift) = departure_shift(context, departure);
     // A lasting shift defines the direction; the local departure only when nothing lasted.
-    let sustained = shift.abs() >= (0.05 * level).max(3.0 * d.scale);
+    let sustained = departure.run.end + 1 >= n && shift.abs() >= (0.05 * level).max(3.0 * d.scale);
     let direction = if sustained {
         shift.signum()
     } else {
@@ -325,6 +331,7 @@ fn measure_shape(context: &Context, departure: &Departure, candidates: &[Candida
         outage: super::pattern_analyst::outages(context)
             .iter()
             .any(|w| w.kind == WindowKind::Outage),
+        shift_pct: 100.0 * shift / level,
         seasonality_break: d.seasonality.is_some()
             && !sustained
             && departure.run.points() >= 4
@@ -334,6 +341,29 @@ fn measure_shape(context: &Context, departure: &Departure, candidates: &[Candida
             .cloned(),
         names,
     }
+}
+
+/// The level right before `departure` (the seasonal pattern taken out) and how far its last
+/// points sit from it: read from the departure itself, so a step of the last two hours of
+/// three days is measured as the step, not as the last tenth of the series.
+fn departure_shift(context: &Context, departure: &Departure) -> (f64, f64) {
+    let d = context.decomposition;
+    let values = &context.series.values;
+    let n = values.len();
+    let onset = departure.run.start;
+    let baseline = d
+        .deseasonalised_median(values, super::synthesizer::level_before(onset))
+        .or_else(|| d.deseasonalised_median(values, 0..(n / 10).max(1)))
+        .unwrap_or_else(|| context.level());
+    let run = departure.run.end + 1 - onset;
+    let tail_points = (run / 2).clamp(1, (n / 10).max(3));
+    let tail = d
+        .deseasonalised_median(
+            values,
+            departure.run.end + 1 - tail_points..departure.run.end + 1,
+        )
+        .unwrap_or(baseline);
+    (baseline, tail - baseline)
 }
 
 fn is_change_event(event: &Event) -> bool {

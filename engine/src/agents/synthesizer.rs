@@ -73,14 +73,21 @@ pub fn synthesize(
         0.0
     };
     let evidence_log_odds = pattern.max(change) + agreement_bonus;
-    let (level_like, passing): (Vec<Window>, Vec<Window>) = reports
+    let (missing, found): (Vec<Window>, Vec<Window>) = reports
         .iter()
         .flat_map(|r| r.windows.iter().copied())
+        .partition(|w| w.kind == WindowKind::NoData);
+    let missing = merge_windows(missing);
+    let (level_like, passing): (Vec<Window>, Vec<Window>) = found
+        .into_iter()
         .filter(|w| w.score >= 0.5)
         .partition(|w| is_level_like(w.kind));
-    let (calendar, level_changes): (Vec<Window>, Vec<Window>) = merge_windows(level_like)
-        .into_iter()
-        .partition(|w| calendar_period(context, w).is_some());
+    let (mut calendar, mut level_changes) = (Vec::new(), Vec::new());
+    for window in merge_windows(level_like) {
+        let (step, rest) = calendar_split(context, window);
+        calendar.extend(step);
+        level_changes.extend(rest);
+    }
     let passing = passing
         .into_iter()
         .filter(|w| !calendar.iter().any(|c| part_of_calendar_step(w, c)));
@@ -94,6 +101,14 @@ pub fn synthesize(
         probability = probability.min(CALENDAR_PROBABILITY);
     }
     let anomalous = probability >= 0.5 && !windows.is_empty();
+    // An incident on the first weekend the data holds may be how this metric spends its
+    // weekends: said, and believed a little less, but never taken for normal.
+    let first_weekend = anomalous
+        && super::main_window(&windows, |w| (w.score, w.kind))
+            .is_some_and(|main| on_first_weekend(context, main));
+    if first_weekend {
+        probability = probability.min(FIRST_WEEKEND_PROBABILITY);
+    }
     let consensus = reports
         .iter()
         .filter(|r| match r.agent {
@@ -115,6 +130,11 @@ pub fn synthesize(
         consensus,
         &windows,
     );
+    let severity = if first_weekend {
+        severity.saturating_sub(1).max(4)
+    } else {
+        severity
+    };
     Conclusion {
         evidence_log_odds,
         anomalous,
@@ -128,7 +148,11 @@ pub fn synthesize(
             consensus,
             (&windows, smaller),
             &calendar,
-        ),
+        ) + if first_weekend {
+            FIRST_WEEKEND_NOTE
+        } else {
+            ""
+        } + &missing_data_sentence(context, &missing),
         hypothesis: hypothesis_sentence(anomalous, hypothesis),
         windows: if anomalous { windows } else { Vec::new() },
     }
@@ -173,6 +197,10 @@ const SHORT_SHARE: f64 = 0.02;
 
 /// Noise scales from the level before a window beyond which the data have departed from it.
 const DEPARTED: f64 = 3.0;
+/// A drop to at most this share of the level before, for at least this many points, is an
+/// outage: what is left is no more than a trickle.
+const NEAR_ZERO: f64 = 0.05;
+const MIN_OUTAGE_POINTS: usize = 3;
 
 /// `window` cut to where the data actually departed (the first and last points at least
 /// [`DEPARTED`] noise scales from the level before it, in its direction): a window ends where
@@ -202,7 +230,13 @@ fn settle(context: &Context, window: Window) -> Window {
     let n = context.series.len();
     let short = end - start < SHORT_POINTS.max((SHORT_SHARE * n as f64) as usize);
     let over = end + LAST_POINTS < n;
+    // Down to (near) nothing for a while: the service stopped, whatever found it.
+    let silent = direction < 0.0
+        && before > 0.0
+        && end - start + 1 >= MIN_OUTAGE_POINTS
+        && (start..=end).all(|i| values[i] <= NEAR_ZERO * before);
     let kind = match window.kind {
+        _ if silent => WindowKind::Outage,
         WindowKind::LevelShift | WindowKind::SeasonalityBreak | WindowKind::Drift
             if short && over =>
         {
@@ -283,6 +317,9 @@ fn agreement_cap(consensus: u8) -> f64 {
 
 /// The most a stretch explained by the calendar alone can make "anomalous" (severity 1).
 const CALENDAR_PROBABILITY: f64 = 0.3;
+/// The most an incident on a first weekend is believed: the weekend may be the cause.
+const FIRST_WEEKEND_PROBABILITY: f64 = 0.8;
+const FIRST_WEEKEND_NOTE: &str = " It falls on the first weekend in the data: if this metric is usually different at weekends, mark it a false positive.";
 
 /// Changes of level or shape, which the calendar can explain; spikes, dips, bursts and
 /// outages it never does.
@@ -310,6 +347,87 @@ fn part_of_calendar_step(passing: &Window, calendar: &Window) -> bool {
 fn calendar_period(context: &Context, window: &Window) -> Option<CalendarPeriod> {
     let t = &context.series.timestamps;
     stats::calendar::calendar_period(t[window.start], t[window.end], t[0], t[t.len() - 1])
+}
+
+/// `window` split into the calendar step it holds, if any, and what is left before that step.
+/// A calendar step is a weekend or a night the data have not shown before that begins when a
+/// day begins somewhere (on a whole hour of UTC, to the resolution of the data); its
+/// magnitude is the step it makes (the median after it against the level right before it,
+/// not its largest point, which may be a spike of its own). A step at 18:25 is something that
+/// happened, not the calendar.
+fn calendar_split(context: &Context, window: Window) -> (Option<Window>, Option<Window>) {
+    let d = context.decomposition;
+    let values = &context.series.values;
+    let median = |range: std::ops::Range<usize>| d.deseasonalised_median(values, range);
+    let (Some(before), Some(during)) = (
+        median(level_before(window.start)),
+        median(window.start..window.end + 1),
+    ) else {
+        return (None, Some(window));
+    };
+    // Where the step is: the agents' windows may begin early (a bend fitted through it, a
+    // trend that leans into it), so the best split in the window's first half decides (the
+    // second half may hold an incident of its own: an outage on the Sunday night).
+    let direction = (during - before).signum();
+    let first_half = window.start..window.start + (window.end - window.start) / 2 + 1;
+    let onset = step_onset(context, first_half, direction);
+    let t = context.series.timestamps[onset];
+    let tolerance = context.series.interval_ms.max(10 * 60_000);
+    let off_the_hour = (t + 1_800_000).rem_euclid(3_600_000) - 1_800_000;
+    let (Some(level), Some(after)) = (median(level_before(onset)), median(onset..window.end + 1))
+    else {
+        return (None, Some(window));
+    };
+    let calendar = Window {
+        start: onset,
+        magnitude: (after - level) / context.level(),
+        ..window
+    };
+    if off_the_hour.abs() > tolerance || calendar_period(context, &calendar).is_none() {
+        return (None, Some(window));
+    }
+    // What came before the step stays, if the data really left the level before it there.
+    let rest = (onset > window.start + 2)
+        .then(|| Window {
+            end: onset - 1,
+            magnitude: super::window_magnitude(context, window.start, onset - 1),
+            ..window
+        })
+        .filter(|rest| {
+            median(rest.start..rest.end + 1).is_some_and(|m| {
+                let departure = (m - before) / d.scale_at(before);
+                departure * rest.magnitude.signum() >= DEPARTED
+            })
+        });
+    (Some(calendar), rest)
+}
+
+/// Where a step in `direction` happens within `range`: the split that best separates the
+/// points before it from those after it (an hour's worth or so on each side), with the
+/// seasonal pattern taken out.
+fn step_onset(context: &Context, range: std::ops::Range<usize>, direction: f64) -> usize {
+    const SIDE: usize = 12;
+    let d = context.decomposition;
+    let values = &context.series.values;
+    let n = values.len();
+    let x = |i: usize| values[i] - d.seasonal[i];
+    let mean = |r: std::ops::Range<usize>| {
+        let len = r.len().max(1) as f64;
+        r.map(x).sum::<f64>() / len
+    };
+    let gap = |i: usize| direction * (mean(i..(i + SIDE).min(n)) - mean(i.saturating_sub(SIDE)..i));
+    let start = range.start;
+    range
+        .filter(|&i| i > 0)
+        .max_by(|&a, &b| gap(a).total_cmp(&gap(b)))
+        .unwrap_or(start)
+}
+
+/// Whether `window` falls on the only weekend of the data (Saturday to Monday, ± 12 hours
+/// for the time zones): no other weekend shows what this metric's weekends look like.
+fn on_first_weekend(context: &Context, window: &Window) -> bool {
+    let t = &context.series.timestamps;
+    stats::calendar::on_only_weekend(t[window.start], t[window.end], t[0], t[t.len() - 1])
 }
 
 /// Points at the end that say where the metric is now.
@@ -395,6 +513,20 @@ fn verdict_sentence(
         context.time_of(main.end),
         main.magnitude * 100.0,
     )
+}
+
+/// ` No data from … to … (21 h).` when rows are missing, else nothing.
+fn missing_data_sentence(context: &Context, missing: &[Window]) -> String {
+    missing.first().map_or(String::new(), |first| {
+        format!(
+            " {}.",
+            super::pattern_analyst::capitalize(&super::pattern_analyst::no_data_phrase(
+                context,
+                first,
+                missing.len()
+            ))
+        )
+    })
 }
 
 fn hypothesis_sentence(anomalous: bool, hypothesis: Option<&Hypothesis>) -> String {

@@ -10,7 +10,9 @@
 //! overlap a labelled one (precision), how many labelled windows a reported one overlaps
 //! (recall), and the Brier score of "this file holds an anomaly".
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -21,6 +23,8 @@ use super::nab_scoring::{
 };
 use crate::agents::synthesizer::Weights;
 use crate::investigation::investigate;
+use crate::series::csv::{read_rows_as_written, CsvOptions};
+use crate::series::timestamp::TimestampFormat;
 use crate::series::Series;
 use crate::stats::live_score::{score_points, LiveScoreConfig};
 
@@ -37,6 +41,61 @@ pub struct LabelledFile {
     /// Labelled anomaly windows, as inclusive row ranges.
     pub windows: Vec<(usize, usize)>,
 }
+
+/// Reads the corpus: `windows.json` (file → `[start, end]` timestamps) and the CSV files it
+/// names, relative to `dir`.
+pub fn load(dir: &Path) -> Result<Vec<LabelledFile>, CorpusError> {
+    let labels_path = dir.join("windows.json");
+    let fail = |what: String| CorpusError(what);
+    let labels = std::fs::read_to_string(&labels_path).map_err(|e| {
+        fail(format!(
+            "cannot read {}: {e}; pass the NAB corpus folder (windows.json and the CSV folders it names)",
+            labels_path.display()
+        ))
+    })?;
+    let labels: BTreeMap<String, Vec<[String; 2]>> =
+        serde_json::from_str(&labels).map_err(|e| {
+            fail(format!(
+                "{}: not NAB's windows format: {e}",
+                labels_path.display()
+            ))
+        })?;
+    labels
+        .into_iter()
+        .map(|(name, windows)| {
+            let (timestamps, values) =
+                read_rows_as_written(&dir.join(&name), &CsvOptions::default())
+                    .map_err(|e| fail(e.to_string()))?
+                    .columns();
+            // NAB finds a window's bounds at the first row with that timestamp.
+            let row_of = |text: &str| -> Result<usize, CorpusError> {
+                let at = TimestampFormat::Calendar.parse(text).ok_or_else(|| {
+                    fail(format!("{name}: window bound `{text}` is no timestamp"))
+                })?;
+                timestamps.iter().position(|&t| t == at).ok_or_else(|| {
+                    fail(format!(
+                        "{name}: window bound `{text}` is not a row of the file"
+                    ))
+                })
+            };
+            let windows = windows
+                .iter()
+                .map(|[start, end]| Ok((row_of(start)?, row_of(end)?)))
+                .collect::<Result<_, CorpusError>>()?;
+            Ok(LabelledFile {
+                name,
+                timestamps,
+                values,
+                windows,
+            })
+        })
+        .collect()
+}
+
+/// Why the corpus could not be read, in words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CorpusError(String);
 
 /// The live score of every row of `file`, as the metrics stream computes it.
 pub fn live_scores(file: &LabelledFile, config: LiveScoreConfig) -> Vec<f64> {
@@ -91,9 +150,9 @@ pub struct ProfileScore {
     pub windows_hit: usize,
 }
 
-/// Scores the corpus with the default live score; returns the report and every file's scores.
-pub fn run(corpus: &[LabelledFile]) -> (NabReport, Vec<Vec<f64>>) {
-    let config = LiveScoreConfig::default();
+/// Scores the corpus with the live score tuned as `config`; returns the report and every
+/// file's scores.
+pub fn run(corpus: &[LabelledFile], config: LiveScoreConfig) -> (NabReport, Vec<Vec<f64>>) {
     let started = Instant::now();
     let scores: Vec<Vec<f64>> = corpus
         .iter()
@@ -255,5 +314,34 @@ impl fmt::Display for NabReport {
             "{:.0} points/s scored (one core). Published standard scores, full corpus: ARTime 74.9, HTM 70.1–70.5, CAD OSE 69.9, Skyline 58.2, windowed Gaussian 39.6",
             self.points_per_second
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_bounds_become_rows_of_the_file() {
+        let dir = std::env::temp_dir().join(format!("anomaly-hunter-nab-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        let mut csv = String::from("timestamp,value\n");
+        for minute in 0..60 {
+            csv.push_str(&format!(
+                "2014-04-10 07:{minute:02}:00,{}\n",
+                10 + minute % 3
+            ));
+        }
+        std::fs::write(dir.join("real/a.csv"), csv).unwrap();
+        std::fs::write(
+            dir.join("windows.json"),
+            r#"{"real/a.csv": [["2014-04-10 07:10:00.000000", "2014-04-10 07:19:00.000000"]]}"#,
+        )
+        .unwrap();
+        let corpus = load(&dir).unwrap();
+        assert_eq!(corpus[0].name, "real/a.csv");
+        assert_eq!(corpus[0].values.len(), 60);
+        assert_eq!(corpus[0].windows, [(10, 19)]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

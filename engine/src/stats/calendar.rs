@@ -35,6 +35,29 @@ fn hour_of_day(t: i64) -> f64 {
     t.rem_euclid(DAY_MS) as f64 / HOUR_MS as f64
 }
 
+/// Whether the stretch `start..=end` (UTC ms) touches the only weekend of a series that runs
+/// from `first` to `last`: Saturday 00:00 to Monday 00:00 UTC, each ± 12 hours for the time
+/// zones, a weekend that begins inside the data, with no other weekend before or after it to
+/// compare with.
+pub fn on_only_weekend(start: i64, end: i64, first: i64, last: i64) -> bool {
+    let week_start = start - (hour_of_week(start) * HOUR_MS as f64) as i64;
+    [week_start - 7 * DAY_MS, week_start]
+        .into_iter()
+        .any(|monday| {
+            let (from, to) = (
+                monday + 5 * DAY_MS - DAY_MS / 2,
+                monday + 7 * DAY_MS + DAY_MS / 2,
+            );
+            let saturday = monday + 5 * DAY_MS;
+            let touches = start <= to && end >= from;
+            // The data hold this weekend's start (within a time zone's reach), and no other.
+            let holds_it = saturday >= first - DAY_MS / 2 && saturday <= last;
+            let none_before = from - first < 7 * DAY_MS - DAY_MS / 2;
+            let none_after = last - to < 7 * DAY_MS - DAY_MS;
+            touches && holds_it && none_before && none_after
+        })
+}
+
 /// The calendar period that the stretch `start..=end` (UTC ms) matches, when the series
 /// (`first..=last`) holds no earlier one to compare with. A stretch that runs to the end of
 /// the series may end early (the period is not over yet).
@@ -77,6 +100,38 @@ mod tests {
 
     /// 2024-01-01T00:00:00Z, a Monday.
     const MONDAY: i64 = 1_704_067_200_000;
+
+    #[test]
+    fn the_only_weekend_is_the_one_a_week_of_data_ends_with() {
+        let week_end = MONDAY + 7 * DAY_MS - HOUR_MS;
+        let saturday_afternoon = MONDAY + 5 * DAY_MS + 15 * HOUR_MS;
+        assert!(on_only_weekend(
+            saturday_afternoon,
+            saturday_afternoon,
+            MONDAY,
+            week_end
+        ));
+        let friday_evening = MONDAY + 4 * DAY_MS + 18 * HOUR_MS;
+        assert!(on_only_weekend(friday_evening, week_end, MONDAY, week_end));
+        let wednesday = MONDAY + 2 * DAY_MS + 12 * HOUR_MS;
+        assert!(!on_only_weekend(wednesday, wednesday, MONDAY, week_end));
+        // Monday morning of data that began that Monday: the weekend before is not in it.
+        let monday_morning = MONDAY + 8 * HOUR_MS;
+        assert!(!on_only_weekend(
+            monday_morning,
+            monday_morning,
+            MONDAY,
+            MONDAY + 12 * HOUR_MS
+        ));
+        // Two weeks: the first weekend has a second to compare with.
+        let two_weeks = MONDAY + 14 * DAY_MS - HOUR_MS;
+        assert!(!on_only_weekend(
+            saturday_afternoon,
+            saturday_afternoon,
+            MONDAY,
+            two_weeks
+        ));
+    }
 
     #[test]
     fn a_first_weekend_is_the_calendar() {

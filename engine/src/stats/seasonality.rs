@@ -67,7 +67,7 @@ pub fn detect_period(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Op
         if span + bucket_ms < MIN_CYCLES * period_ms || lag < 4 {
             return None;
         }
-        let cycles_only = remove_moving_average(&grid, lag);
+        let cycles_only = winsorised(&remove_moving_average(&grid, lag));
         Some(autocorrelation(&cycles_only, lag)).filter(|_| is_peak(&cycles_only, lag))
     };
     let daily = acf_at(DAY_MS);
@@ -163,6 +163,22 @@ fn remove_moving_average(y: &[f64], width: usize) -> Vec<f64> {
     let half = width / 2;
     (0..n)
         .map(|i| y[i] - means[i.saturating_sub(half).min(n - width) + width - 1])
+        .collect()
+}
+
+/// Robust scales beyond which a value is clipped before correlating: a cycle's own swings
+/// stay whole (a sine reaches 1.4 of them), a step or an outage is cut to size.
+const CLIP_SCALES: f64 = 4.0;
+
+/// `y` clipped to its median ± [`CLIP_SCALES`] robust scales, so that one incident's large
+/// values (the last two hours at 4×) cannot outweigh days of a daily cycle in a correlation.
+fn winsorised(y: &[f64]) -> Vec<f64> {
+    let (Some(center), Some(scale)) = (super::median(y), robust_scale(y)) else {
+        return y.to_vec();
+    };
+    let (low, high) = (center - CLIP_SCALES * scale, center + CLIP_SCALES * scale);
+    y.iter()
+        .map(|v| v.clamp(low.min(high), high.max(low)))
         .collect()
 }
 
@@ -438,19 +454,36 @@ fn seasonal_profile(
     for (i, t) in timestamps.iter().enumerate() {
         by_phase[phase(*t)].push((values[i] - trend[i], i));
     }
-    let mut seasonal = vec![0.0; values.len()];
     for bin in &mut by_phase {
         bin.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    // How far apart the cycles usually are at one phase; far more than that is an incident.
+    let mut ranges: Vec<f64> = by_phase
+        .iter()
+        .filter(|bin| bin.len() >= 2)
+        .map(|bin| bin[bin.len() - 1].0 - bin[0].0)
+        .collect();
+    let disagreement = DISAGREEMENT * median_in_place(&mut ranges).unwrap_or(f64::INFINITY);
+    let mut seasonal = vec![0.0; values.len()];
+    for bin in &by_phase {
         let sorted: Vec<f64> = bin.iter().map(|(v, _)| *v).collect();
         for (rank, (_, index)) in bin.iter().enumerate() {
-            seasonal[*index] = median_excluding(&sorted, rank);
+            seasonal[*index] = median_excluding(&sorted, rank, disagreement);
         }
     }
     seasonal
 }
 
+/// Two cycles differ at one phase by more than this many times their usual range there: one
+/// of them holds an incident.
+const DISAGREEMENT: f64 = 3.0;
+
 /// Median of a sorted slice without the element at `skip` (the element itself when alone).
-fn median_excluding(sorted: &[f64], skip: usize) -> f64 {
+/// Of an even number left, the mean of the middle two — unless they disagree by more than
+/// `disagreement` (cycles normally do not): then one of them holds an incident, and the one
+/// nearer the median of them all is taken, so that with three cycles one cycle's incident is
+/// not carried, halved, into the baseline of the other two.
+fn median_excluding(sorted: &[f64], skip: usize, disagreement: f64) -> f64 {
     let len = sorted.len();
     if len <= 1 {
         return sorted.first().copied().unwrap_or(0.0);
@@ -458,9 +491,21 @@ fn median_excluding(sorted: &[f64], skip: usize) -> f64 {
     let at = |i: usize| if i < skip { sorted[i] } else { sorted[i + 1] };
     let remaining = len - 1;
     if remaining % 2 == 1 {
-        at(remaining / 2)
+        return at(remaining / 2);
+    }
+    let (low, high) = (at(remaining / 2 - 1), at(remaining / 2));
+    if high - low <= disagreement {
+        return (low + high) / 2.0;
+    }
+    let all = if len % 2 == 1 {
+        sorted[len / 2]
     } else {
-        (at(remaining / 2 - 1) + at(remaining / 2)) / 2.0
+        (sorted[len / 2 - 1] + sorted[len / 2]) / 2.0
+    };
+    if (low - all).abs() <= (high - all).abs() {
+        low
+    } else {
+        high
     }
 }
 
@@ -586,9 +631,20 @@ mod tests {
     #[test]
     fn median_excluding_skips_one_rank() {
         let sorted = [1.0, 2.0, 3.0, 10.0];
-        assert_eq!(median_excluding(&sorted, 3), 2.0);
-        assert_eq!(median_excluding(&sorted, 0), 3.0);
-        assert_eq!(median_excluding(&[1.0, 5.0], 0), 5.0);
+        assert_eq!(median_excluding(&sorted, 3, 100.0), 2.0);
+        assert_eq!(median_excluding(&sorted, 0, 100.0), 3.0);
+        assert_eq!(median_excluding(&[1.0, 5.0], 0, 100.0), 5.0);
+        let three = [1.0, 1.2, 40.0];
+        assert_eq!(
+            median_excluding(&three, 0, 100.0),
+            20.6,
+            "agreeing: their mean"
+        );
+        assert_eq!(
+            median_excluding(&three, 0, 1.0),
+            1.2,
+            "one holds an incident: the one nearer the median of all"
+        );
     }
 
     fn assert_close(actual: &[f64], expected: &[f64]) {

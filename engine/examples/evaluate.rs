@@ -1,0 +1,137 @@
+//! The engine's own evaluation, built without the bot (seconds, not minutes, after a change
+//! to the engine): what `anomaly-hunter bench efficacy` and `bench nab` print.
+//!
+//! ```sh
+//! cargo run --release -p anomaly-hunter-engine --example evaluate -- efficacy 20
+//! cargo run --release -p anomaly-hunter-engine --example evaluate -- nab ../shared/data/nab-dev --loco
+//! ```
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anomaly_hunter_engine::agents::synthesizer::Weights;
+use anomaly_hunter_engine::evaluation::{efficacy, loco, nab};
+use anomaly_hunter_engine::investigate;
+use anomaly_hunter_engine::series::timestamp::to_rfc3339;
+use anomaly_hunter_engine::series::Series;
+use anomaly_hunter_engine::synthetic::normals;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["efficacy", seeds @ ..] => {
+            let seeds = seeds.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+            println!("{}", efficacy::run(0..seeds));
+            ExitCode::SUCCESS
+        }
+        ["nab", dir, rest @ ..] => match nab::load(Path::new(dir)) {
+            Ok(corpus) => {
+                let config = Default::default();
+                println!("{}", nab::run(&corpus, config).0);
+                if rest.contains(&"--loco") {
+                    println!("{}", loco::run(&corpus, config));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        ["files", dir] => match nab::load(Path::new(dir)) {
+            Ok(corpus) => {
+                for file in &corpus {
+                    print_file_verdict(file);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        ["normal", family, seed] => {
+            let Some(family) = normals::FAMILIES.iter().find(|f| *f == family) else {
+                eprintln!("families: {}", normals::FAMILIES.join(", "));
+                return ExitCode::from(2);
+            };
+            let case = normals::generate(family, seed.parse().unwrap_or(0));
+            let verdict = investigate(&case.series, &[], Weights::default());
+            println!("{}\n{}", verdict.verdict, verdict.hypothesis);
+            for report in &verdict.agents {
+                println!("{:?}: {}", report.agent, report.finding);
+                for w in &report.windows {
+                    println!(
+                        "  {:?} {} → {} score {:.2} magnitude {:+.3}",
+                        w.kind,
+                        to_rfc3339(case.series.timestamps[w.start]),
+                        to_rfc3339(case.series.timestamps[w.end]),
+                        w.score,
+                        w.magnitude
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("usage: evaluate efficacy [SEEDS] | evaluate nab DIR [--loco] | evaluate normal FAMILY SEED");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// One NAB file's verdict beside its labels: each reported window marked ✓ when it overlaps a
+/// label, each label marked when a window found it.
+fn print_file_verdict(file: &nab::LabelledFile) {
+    let Ok(series) = Series::from_points(&file.name, file.timestamps.clone(), file.values.clone())
+    else {
+        return;
+    };
+    let verdict = investigate(&series, &[], Weights::default());
+    let labels: Vec<(i64, i64)> = file
+        .windows
+        .iter()
+        .map(|&(s, e)| (file.timestamps[s], file.timestamps[e]))
+        .collect();
+    let overlaps = |a: (i64, i64), b: (i64, i64)| a.0 <= b.1 && b.0 <= a.1;
+    println!(
+        "{} — {} sev {} conf {:.2}",
+        file.name,
+        if verdict.anomalous {
+            "ANOMALOUS"
+        } else {
+            "normal"
+        },
+        verdict.severity,
+        verdict.confidence
+    );
+    for a in &verdict.anomalies {
+        let hit = labels.iter().any(|l| overlaps((a.start_ms, a.end_ms), *l));
+        println!(
+            "   {} {:?} {} → {} {:+.0}% score {:.2}",
+            if hit { "✓" } else { "✗" },
+            a.kind,
+            a.start,
+            a.end,
+            a.magnitude * 100.0,
+            a.score
+        );
+    }
+    for l in &labels {
+        let found = verdict
+            .anomalies
+            .iter()
+            .any(|a| overlaps((a.start_ms, a.end_ms), *l));
+        println!(
+            "   label {} → {} {}",
+            to_rfc3339(l.0),
+            to_rfc3339(l.1),
+            if found { "found" } else { "MISSED" }
+        );
+    }
+}
