@@ -282,14 +282,8 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// Three decimals; a value too large to have any keeps all it has.
 fn round3(value: f64) -> f64 {
-    let rounded = (value * 1000.0).round() / 1000.0;
-    if rounded.is_finite() {
-        rounded
-    } else {
-        value
-    }
+    crate::agents::rounded(value, 3)
 }
 
 #[cfg(test)]

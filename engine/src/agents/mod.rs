@@ -140,15 +140,16 @@ impl Evidence {
     pub fn new(name: &str, value: f64, detail: impl Into<String>) -> Self {
         Self {
             name: name.to_string(),
-            value: round4(value),
+            value: rounded(value, 4),
             detail: detail.into(),
         }
     }
 }
 
-/// Four decimals; a value too large to have any keeps all it has.
-fn round4(value: f64) -> f64 {
-    let rounded = (value * 1e4).round() / 1e4;
+/// `value` to `decimals` decimals; a value too large to have any keeps all it has.
+pub(crate) fn rounded(value: f64, decimals: i32) -> f64 {
+    let unit = 10f64.powi(decimals);
+    let rounded = (value * unit).round() / unit;
     if rounded.is_finite() {
         rounded
     } else {

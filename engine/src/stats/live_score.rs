@@ -36,6 +36,34 @@
 //! batch job's burst — is the metric's usual behaviour while a stronger one alerts. Nothing
 //! is scored during the first `warmup` points, and a measure says nothing (rather than guess)
 //! until it has a baseline and a first block of extremes.
+//!
+//! # Free constants
+//!
+//! Twenty-six numbers were chosen by search on NAB's development split; each moves with the
+//! mechanism named beside it, and `bench nab --loco` re-chooses the sixteen detection ones
+//! without the category it scores (a change that adds one must pay for itself there):
+//!
+//! - windows of the baselines — `level_window` 150 points (about half a day at 5 minutes:
+//!   long enough for a stable median, short enough to follow a new normal), `level_points` 16
+//!   and `spread_points` 32 (an hour or two of persistence before a shift counts),
+//!   `phase_residual_window` 240 (residual scale of the phase measure), `days` 7 and `weeks`
+//!   2 (cycles remembered per phase), `phase_neighbours` 1 (a daily job's jitter);
+//! - the shape memory — `shape_segment` 12 points × `shape_segments` 3 (a stretch of three
+//!   hours at 5 minutes), `shape_memory` 2,000 stretches;
+//! - the extremes reference — `block` 80 points, `blocks` 16, `min_blocks` 3: the reference is
+//!   the second largest of the last 16 block maxima, i.e. the level this metric's own noise
+//!   passes about once in eight blocks (a per-series, rank-based calibration: a Gumbel return
+//!   level of 8–32 blocks instead scored 53–65 on dev and 58–65 LOCO, worse);
+//! - how measures combine — `weights` 0.7 / 1.0 / 0.8 / 0.9 (three free: the alert score
+//!   fixes the scale) and `floors` 1 / 2 / 1 / 0.2 MADs (below them a measure's record is
+//!   noise, not news); `alert_score` 0.52 (just past "as unusual as the usual worst");
+//! - incidents — `warmup` 60 points, `quiet` 80 (one page per incident, as NAB counts one
+//!   detection per window), `incident_memory` 400 (the same incident again soon is the
+//!   metric's habit);
+//! - in the code — `MIN_BASELINE` 16 points and `SPREAD_Z_CAP` 20 MADs (one wild point's
+//!   weight in the spread measure).
+//!
+//! `refresh_every` and `shape_stride` trade time for precision only.
 
 use std::collections::VecDeque;
 
