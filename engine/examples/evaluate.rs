@@ -14,6 +14,7 @@ use anomaly_hunter_engine::evaluation::{efficacy, loco, nab};
 use anomaly_hunter_engine::investigate;
 use anomaly_hunter_engine::series::timestamp::to_rfc3339;
 use anomaly_hunter_engine::series::Series;
+use anomaly_hunter_engine::stats::live_score::LiveScoreConfig;
 use anomaly_hunter_engine::synthetic::normals;
 
 fn main() -> ExitCode {
@@ -31,7 +32,9 @@ fn main() -> ExitCode {
         }
         ["nab", dir, rest @ ..] => match nab::load(Path::new(dir)) {
             Ok(corpus) => {
-                let config = Default::default();
+                let Some(config) = parameters(rest) else {
+                    return ExitCode::from(2);
+                };
                 println!("{}", nab::run(&corpus, config).0);
                 if rest.contains(&"--loco") {
                     println!("{}", loco::run(&corpus, config));
@@ -79,10 +82,31 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: evaluate efficacy [SEEDS] | evaluate nab DIR [--loco] | evaluate normal FAMILY SEED");
+            eprintln!("usage: evaluate efficacy [SEEDS] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate normal FAMILY SEED");
             ExitCode::from(2)
         }
     }
+}
+
+/// The live score's defaults with each `--set NAME=VALUE` of `args` applied.
+fn parameters(args: &[&str]) -> Option<LiveScoreConfig> {
+    let mut config = LiveScoreConfig::default();
+    for pair in args.windows(2).filter(|w| w[0] == "--set").map(|w| w[1]) {
+        let moved = pair
+            .split_once('=')
+            .and_then(|(name, value)| Some((name, value.parse().ok()?)))
+            .and_then(|(name, value)| loco::with_parameter(config, name, value));
+        let Some(moved) = moved else {
+            let names: Vec<_> = loco::parameter_names().collect();
+            eprintln!(
+                "--set {pair}: want NAME=NUMBER, NAME one of {}",
+                names.join(", ")
+            );
+            return None;
+        };
+        config = moved;
+    }
+    Some(config)
 }
 
 /// One NAB file's verdict beside its labels: each reported window marked ✓ when it overlaps a

@@ -154,6 +154,20 @@ const KNOBS: [Knob; 16] = [
     },
 ];
 
+/// `config` with the searched parameter `name` set to `value`, for trying one by hand; the
+/// names are [`parameter_names`].
+pub fn with_parameter(config: LiveScoreConfig, name: &str, value: f64) -> Option<LiveScoreConfig> {
+    let knob = KNOBS.iter().find(|k| k.name == name)?;
+    let mut moved = config;
+    (knob.set)(&mut moved, value);
+    Some(moved)
+}
+
+/// The parameters the search moves.
+pub fn parameter_names() -> impl Iterator<Item = &'static str> {
+    KNOBS.iter().map(|k| k.name)
+}
+
 /// Rounds of the search over every knob.
 const ROUNDS: usize = 2;
 
