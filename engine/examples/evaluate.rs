@@ -15,7 +15,7 @@ use anomaly_hunter_engine::investigate;
 use anomaly_hunter_engine::series::timestamp::to_rfc3339;
 use anomaly_hunter_engine::series::Series;
 use anomaly_hunter_engine::stats::live_score::LiveScoreConfig;
-use anomaly_hunter_engine::synthetic::normals;
+use anomaly_hunter_engine::synthetic::grid::{self, Family, GridCase, Kind, Placement};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,31 +58,18 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        ["normal", family, seed] => {
-            let Some(family) = normals::FAMILIES.iter().find(|f| *f == family) else {
-                eprintln!("families: {}", normals::FAMILIES.join(", "));
+        ["cell", kind, family, placement, seed, rest @ ..] => {
+            let Some(cell) = grid_cell(kind, family, placement) else {
                 return ExitCode::from(2);
             };
-            let case = normals::generate(family, seed.parse().unwrap_or(0));
-            let verdict = investigate(&case.series, &[], Weights::default());
-            println!("{}\n{}", verdict.verdict, verdict.hypothesis);
-            for report in &verdict.agents {
-                println!("{:?}: {}", report.agent, report.finding);
-                for w in &report.windows {
-                    println!(
-                        "  {:?} {} → {} score {:.2} magnitude {:+.3}",
-                        w.kind,
-                        to_rfc3339(case.series.timestamps[w.start]),
-                        to_rfc3339(case.series.timestamps[w.end]),
-                        w.score,
-                        w.magnitude
-                    );
-                }
-            }
+            let inject = !rest.contains(&"normal");
+            let (kind, family, placement) = cell;
+            let case = grid::generate(kind, family, placement, seed.parse().unwrap_or(0), inject);
+            print_case_verdict(&case);
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: evaluate efficacy [SEEDS] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate normal FAMILY SEED");
+            eprintln!("usage: evaluate efficacy [SEEDS] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate cell KIND FAMILY PLACEMENT SEED [normal]");
             ExitCode::from(2)
         }
     }
@@ -157,5 +144,52 @@ fn print_file_verdict(file: &nab::LabelledFile) {
             to_rfc3339(l.1),
             if found { "found" } else { "MISSED" }
         );
+    }
+}
+
+/// The grid cell named by its three labels, or the lists to choose from.
+fn grid_cell(kind: &str, family: &str, placement: &str) -> Option<(Kind, Family, Placement)> {
+    let kind = Kind::ALL.into_iter().find(|k| k.label() == kind);
+    let family = Family::ALL.into_iter().find(|f| f.label() == family);
+    let placement = Placement::ALL.into_iter().find(|p| p.label() == placement);
+    let found = kind.zip(family).zip(placement).map(|((k, f), p)| (k, f, p));
+    if found.is_none() {
+        let labels = |l: Vec<&str>| l.join(", ");
+        eprintln!(
+            "kinds: {}\nfamilies: {}\nplacements: {}",
+            labels(Kind::ALL.iter().map(|k| k.label()).collect()),
+            labels(Family::ALL.iter().map(|f| f.label()).collect()),
+            labels(Placement::ALL.iter().map(|p| p.label()).collect())
+        );
+    }
+    found
+}
+
+/// A generated case's verdict, each agent's windows, and where the truth is.
+fn print_case_verdict(case: &GridCase) {
+    let verdict = investigate(&case.series, &[], Weights::default());
+    let at = |i: usize| to_rfc3339(case.series.timestamps[i]);
+    println!(
+        "{} points, {} → {}",
+        case.series.len(),
+        at(0),
+        at(case.series.len() - 1)
+    );
+    if let Some((start, end)) = case.truth {
+        println!("truth {} → {}", to_rfc3339(start), to_rfc3339(end));
+    }
+    println!("{}\n{}", verdict.verdict, verdict.hypothesis);
+    for report in &verdict.agents {
+        println!("{:?}: {}", report.agent, report.finding);
+        for w in &report.windows {
+            println!(
+                "  {:?} {} → {} score {:.2} magnitude {:+.3}",
+                w.kind,
+                at(w.start),
+                at(w.end),
+                w.score,
+                w.magnitude
+            );
+        }
     }
 }

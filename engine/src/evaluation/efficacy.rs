@@ -1,5 +1,6 @@
-//! Efficacy: recall per tier, false-positive rate on normal series, mean confidence and the
-//! Brier score of the confidence, over the seeded scenarios of `synthetic::scenarios`.
+//! Efficacy over the grid of `synthetic::grid`: recall per tier in each placement and per cell
+//! (kind × family × placement), false alarms per normal family, mean confidence and the Brier
+//! score of the confidence.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,13 +10,16 @@ use serde::Serialize;
 
 use crate::agents::synthesizer::Weights;
 use crate::investigation::{investigate, Verdict};
-use crate::synthetic::normals::{normal_cases, FAMILIES};
-use crate::synthetic::scenarios::{efficacy_cases, Case, Tier};
+use crate::synthetic::grid::{grid_cases, Family, GridCase, Kind, Placement};
+use crate::synthetic::scenarios::Tier;
 
 /// One case's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
-    pub scenario: &'static str,
+    /// The injected kind, or `normal`.
+    pub kind: &'static str,
+    pub family: &'static str,
+    pub placement: &'static str,
     pub tier: &'static str,
     pub seed: u64,
     pub expected_anomalous: bool,
@@ -51,16 +55,29 @@ pub struct EfficacyReport {
     pub cases: usize,
     /// Share of anomalous cases detected and located, per tier.
     pub recall: BTreeMap<&'static str, f64>,
+    /// The same per placement: placement → tier → recall.
+    pub recall_by_placement: BTreeMap<&'static str, BTreeMap<&'static str, f64>>,
+    /// Every cell of the grid that holds an incident, with its recall over the seeds.
+    pub cells: Vec<Cell>,
     pub false_positive_rate: f64,
-    /// False-positive rate per kind of normal series: the tiers' backgrounds (`background`)
-    /// and each family of the wider normal set.
-    pub false_positives_by_kind: BTreeMap<&'static str, f64>,
+    /// False-positive rate per normal family (over every layout and placement).
+    pub false_positives_by_family: BTreeMap<&'static str, f64>,
     pub mean_confidence: f64,
     pub brier_score: f64,
     /// Reliability table: for verdicts whose confidence falls in each band, how often they
     /// were right. Calibrated confidence means the two columns agree.
     pub calibration: Vec<CalibrationBand>,
     pub outcomes: Vec<Outcome>,
+}
+
+/// One cell of the grid: an incident kind on a family at a placement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub kind: &'static str,
+    pub family: &'static str,
+    pub placement: &'static str,
+    pub cases: usize,
+    pub recall: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,19 +133,19 @@ pub fn write_calibration(f: &mut fmt::Formatter<'_>, bands: &[CalibrationBand]) 
     Ok(())
 }
 
-/// Runs every case, one per seed for each scenario, background and family of normals.
+/// Runs every cell of the grid once per seed, with its normal twin.
 pub fn run(seeds: Range<u64>) -> EfficacyReport {
-    let mut cases = efficacy_cases(seeds.clone());
-    cases.extend(normal_cases(seeds));
-    let outcomes: Vec<Outcome> = cases.iter().map(evaluate).collect();
+    let outcomes: Vec<Outcome> = grid_cases(seeds).iter().map(evaluate).collect();
     summarise(outcomes)
 }
 
-fn evaluate(case: &Case) -> Outcome {
+fn evaluate(case: &GridCase) -> Outcome {
     let verdict = investigate(&case.series, &[], Weights::default());
     Outcome {
-        scenario: case.scenario,
-        tier: case.tier.label(),
+        kind: case.kind.map_or("normal", Kind::label),
+        family: case.family.label(),
+        placement: case.placement.label(),
+        tier: case.kind.map_or(Tier::Normal, Kind::tier).label(),
         seed: case.seed,
         expected_anomalous: case.truth.is_some(),
         anomalous: verdict.anomalous,
@@ -146,7 +163,7 @@ fn evaluate(case: &Case) -> Outcome {
 }
 
 /// A reported window touches the truth, allowing the width of one hour of slack.
-fn overlaps(verdict: &Verdict, case: &Case, (start, end): (i64, i64)) -> bool {
+fn overlaps(verdict: &Verdict, case: &GridCase, (start, end): (i64, i64)) -> bool {
     let slack = 3_600_000;
     verdict.anomalies.iter().any(|a| {
         let a_start = case.series.timestamps[a.start_index];
@@ -155,26 +172,73 @@ fn overlaps(verdict: &Verdict, case: &Case, (start, end): (i64, i64)) -> bool {
     })
 }
 
+const TIERS: [Tier; 3] = [Tier::Easy, Tier::Medium, Tier::Hard];
+
+/// Share of `outcomes` that are right (no outcome: 1, nothing to miss).
+fn share_right(outcomes: &[&Outcome]) -> f64 {
+    if outcomes.is_empty() {
+        return 1.0;
+    }
+    outcomes.iter().filter(|o| o.correct()).count() as f64 / outcomes.len() as f64
+}
+
 fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
-    let mut recall = BTreeMap::new();
-    for tier in [Tier::Easy, Tier::Medium, Tier::Hard] {
-        let of_tier: Vec<&Outcome> = outcomes.iter().filter(|o| o.tier == tier.label()).collect();
-        let hits = of_tier.iter().filter(|o| o.correct()).count();
-        recall.insert(tier.label(), hits as f64 / of_tier.len().max(1) as f64);
-    }
-    let normals: Vec<&Outcome> = outcomes.iter().filter(|o| !o.expected_anomalous).collect();
-    let alarm_rate = |of: &[&&Outcome]| {
-        of.iter().filter(|o| o.anomalous).count() as f64 / of.len().max(1) as f64
+    let select = |keep: &dyn Fn(&Outcome) -> bool| -> Vec<&Outcome> {
+        outcomes.iter().filter(|o| keep(o)).collect()
     };
-    let false_positive_rate = alarm_rate(&normals.iter().collect::<Vec<_>>());
-    let mut false_positives_by_kind = BTreeMap::new();
-    for kind in std::iter::once("background").chain(FAMILIES) {
-        let of_kind: Vec<&&Outcome> = normals
-            .iter()
-            .filter(|o| normal_kind(o.scenario) == kind)
-            .collect();
-        false_positives_by_kind.insert(kind, alarm_rate(&of_kind));
+    let recall = TIERS
+        .iter()
+        .map(|tier| {
+            (
+                tier.label(),
+                share_right(&select(&|o| o.tier == tier.label())),
+            )
+        })
+        .collect();
+    let recall_by_placement = Placement::ALL
+        .iter()
+        .map(|placement| {
+            let of_tier = TIERS
+                .iter()
+                .map(|tier| {
+                    let cases =
+                        select(&|o| o.tier == tier.label() && o.placement == placement.label());
+                    (tier.label(), share_right(&cases))
+                })
+                .collect();
+            (placement.label(), of_tier)
+        })
+        .collect();
+    let mut cells = Vec::new();
+    for kind in Kind::ALL {
+        for family in Family::ALL {
+            for placement in Placement::ALL {
+                let cases = select(&|o| {
+                    o.kind == kind.label()
+                        && o.family == family.label()
+                        && o.placement == placement.label()
+                });
+                if !cases.is_empty() {
+                    cells.push(Cell {
+                        kind: kind.label(),
+                        family: family.label(),
+                        placement: placement.label(),
+                        cases: cases.len(),
+                        recall: share_right(&cases),
+                    });
+                }
+            }
+        }
     }
+    let alarm_rate = |of: &[&Outcome]| 1.0 - share_right(of);
+    let false_positive_rate = alarm_rate(&select(&|o| !o.expected_anomalous));
+    let false_positives_by_family = Family::ALL
+        .iter()
+        .map(|family| {
+            let normals = select(&|o| !o.expected_anomalous && o.family == family.label());
+            (family.label(), alarm_rate(&normals))
+        })
+        .collect();
     let count = outcomes.len().max(1) as f64;
     let mean_confidence = outcomes.iter().map(|o| o.confidence).sum::<f64>() / count;
     let brier_score = outcomes
@@ -185,8 +249,10 @@ fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
     EfficacyReport {
         cases: outcomes.len(),
         recall,
+        recall_by_placement,
+        cells,
         false_positive_rate,
-        false_positives_by_kind,
+        false_positives_by_family,
         mean_confidence,
         brier_score,
         calibration: calibration(
@@ -199,27 +265,33 @@ fn summarise(outcomes: Vec<Outcome>) -> EfficacyReport {
     }
 }
 
-/// `background` for the tiers' normal series, else the family of the wider normal set.
-fn normal_kind(scenario: &'static str) -> &'static str {
-    FAMILIES
-        .into_iter()
-        .find(|family| *family == scenario)
-        .unwrap_or("background")
-}
+/// Wrong verdicts printed one per line before the rest are only counted.
+const LISTED_MISSES: usize = 40;
 
 impl fmt::Display for EfficacyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Efficacy over {} cases", self.cases)?;
-        for (tier, recall) in &self.recall {
-            writeln!(f, "  recall {tier:<7} {:>6.1}%", recall * 100.0)?;
+        write!(f, "  recall            ")?;
+        for tier in TIERS {
+            write!(f, "{:>8}", tier.label())?;
+        }
+        writeln!(f)?;
+        let rows = std::iter::once(("all", &self.recall))
+            .chain(self.recall_by_placement.iter().map(|(p, r)| (*p, r)));
+        for (placement, recall) in rows {
+            write!(f, "    {placement:<17}")?;
+            for tier in TIERS {
+                write!(f, "{:>7.1}%", recall[tier.label()] * 100.0)?;
+            }
+            writeln!(f)?;
         }
         writeln!(
             f,
             "  false positives {:>5.1}%",
             self.false_positive_rate * 100.0
         )?;
-        for (kind, rate) in &self.false_positives_by_kind {
-            writeln!(f, "    {kind:<18} {:>5.1}%", rate * 100.0)?;
+        for (family, rate) in &self.false_positives_by_family {
+            writeln!(f, "    {family:<18} {:>5.1}%", rate * 100.0)?;
         }
         writeln!(
             f,
@@ -228,15 +300,33 @@ impl fmt::Display for EfficacyReport {
         )?;
         writeln!(f, "  Brier score     {:>6.3}", self.brier_score)?;
         write_calibration(f, &self.calibration)?;
+        let weak: Vec<&Cell> = self.cells.iter().filter(|c| c.recall < 1.0).collect();
+        if !weak.is_empty() {
+            writeln!(f, "  cells below 100% recall:")?;
+            for c in weak {
+                writeln!(
+                    f,
+                    "    {:<13} on {:<16} {:<18} {:>5.1}% of {}",
+                    c.kind,
+                    c.family,
+                    c.placement,
+                    c.recall * 100.0,
+                    c.cases
+                )?;
+            }
+        }
         let misses: Vec<&Outcome> = self.outcomes.iter().filter(|o| !o.correct()).collect();
         if !misses.is_empty() {
             writeln!(f, "  wrong verdicts:")?;
-            for o in misses {
+            for o in misses.iter().take(LISTED_MISSES) {
                 writeln!(
                     f,
-                    "    {} {} seed {}: anomalous={} located={} confidence={:.2} kinds={:?}",
-                    o.tier, o.scenario, o.seed, o.anomalous, o.located, o.confidence, o.kinds
+                    "    {} on {} at {} seed {}: anomalous={} located={} confidence={:.2} kinds={:?}",
+                    o.kind, o.family, o.placement, o.seed, o.anomalous, o.located, o.confidence, o.kinds
                 )?;
+            }
+            if misses.len() > LISTED_MISSES {
+                writeln!(f, "    … and {} more", misses.len() - LISTED_MISSES)?;
             }
         }
         Ok(())
