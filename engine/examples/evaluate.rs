@@ -26,8 +26,16 @@ fn main() -> ExitCode {
         .as_slice()
     {
         ["efficacy", seeds @ ..] => {
-            let seeds = seeds.first().and_then(|s| s.parse().ok()).unwrap_or(10);
-            println!("{}", efficacy::run(0..seeds));
+            let count = seeds.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+            let report = efficacy::run(0..count);
+            if seeds.contains(&"--json") {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).expect("a report serialises")
+                );
+            } else {
+                println!("{report}");
+            }
             ExitCode::SUCCESS
         }
         ["nab", dir, rest @ ..] => match nab::load(Path::new(dir)) {
@@ -69,7 +77,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: evaluate efficacy [SEEDS] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate cell KIND FAMILY PLACEMENT SEED [normal]");
+            eprintln!("usage: evaluate efficacy [SEEDS] [--json] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate cell KIND FAMILY PLACEMENT SEED [normal]");
             ExitCode::from(2)
         }
     }

@@ -20,6 +20,8 @@ pub struct Outcome {
     pub kind: &'static str,
     pub family: &'static str,
     pub placement: &'static str,
+    /// The kind whose sampling and span the series has (a normal twin's too).
+    pub layout: &'static str,
     pub tier: &'static str,
     pub seed: u64,
     pub expected_anomalous: bool,
@@ -145,6 +147,7 @@ fn evaluate(case: &GridCase) -> Outcome {
         kind: case.kind.map_or("normal", Kind::label),
         family: case.family.label(),
         placement: case.placement.label(),
+        layout: case.layout_of.label(),
         tier: case.kind.map_or(Tier::Normal, Kind::tier).label(),
         seed: case.seed,
         expected_anomalous: case.truth.is_some(),

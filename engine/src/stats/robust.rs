@@ -148,6 +148,56 @@ pub fn normal_sf(z: f64) -> f64 {
     Normal::standard().sf(z)
 }
 
+/// Fewest blocks [`long_run_variance`] splits a series into: enough differences for a median.
+const MIN_MEMORY_BLOCKS: usize = 30;
+
+/// The variance per point of a sum of consecutive `values`: for independent noise its
+/// variance, for noise with memory far more — AR(1) with coefficient ρ has (1+ρ)/(1−ρ) times
+/// its variance. A statistic that sums deviations (a CUSUM, a segment mean) must be judged on
+/// this scale, or a metric that wanders reads as one that keeps changing.
+///
+/// Read robustly from the differences of neighbouring block sums at every offset (blocks long
+/// enough to hold the memory, at most a [`MIN_MEMORY_BLOCKS`]th of the series): one change of
+/// level moves only the differences whose blocks straddle it, so the incident under
+/// investigation barely counts. `None`
+/// for fewer than two points a block.
+pub fn long_run_variance(values: &[f64]) -> Option<f64> {
+    let block = (values.len() / MIN_MEMORY_BLOCKS).min(64);
+    if block < 2 {
+        return None;
+    }
+    // Every pair of neighbouring blocks, at every offset: many differences, each block sum
+    // from the running total.
+    let mut running = vec![0.0];
+    for v in values {
+        running.push(running.last().unwrap_or(&0.0) + v);
+    }
+    let differences: Vec<f64> = (0..=values.len() - 2 * block)
+        .map(|t| running[t + 2 * block] - 2.0 * running[t + block] + running[t])
+        .collect();
+    let spread = MAD_TO_SIGMA * mad(&differences)? / std::f64::consts::SQRT_2;
+    Some(spread * spread / block as f64).filter(|v| v.is_finite())
+}
+
+/// Highest lag-one autocorrelation [`lag_one_memory`] believes from a short series.
+const MAX_LAG_ONE: f64 = 0.95;
+
+/// (1+ρ)/(1−ρ) for the lag-one autocorrelation ρ of `residuals` (what is left after a fit,
+/// centred): how much more a fitted parameter moves than it would on independent residuals,
+/// for series too short for [`long_run_variance`]. ρ is the sample autocorrelation less one
+/// standard error (1/√n), kept in [0, 0.95]: memory the residuals do not clearly show is not
+/// assumed.
+pub fn lag_one_memory(residuals: &[f64]) -> f64 {
+    let energy: f64 = residuals.iter().map(|r| r * r).sum();
+    if residuals.len() < 3 || energy.is_nan() || energy <= 0.0 {
+        return 1.0;
+    }
+    let lagged: f64 = residuals.windows(2).map(|w| w[0] * w[1]).sum();
+    let standard_error = 1.0 / (residuals.len() as f64).sqrt();
+    let rho = (lagged / energy - standard_error).clamp(0.0, MAX_LAG_ONE);
+    (1.0 + rho) / (1.0 - rho)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +260,50 @@ mod tests {
         let values: Vec<f64> = (1..=9).map(f64::from).collect();
         // Q1 = 3, Q3 = 7, IQR = 4
         assert_eq!(iqr_fences(&values, 1.5), Some((-3.0, 13.0)));
+    }
+
+    #[test]
+    fn long_run_variance_sees_memory_but_not_a_level_shift() {
+        let mut rng = crate::synthetic::rng::Rng::new(5);
+        let white: Vec<f64> = (0..3000).map(|_| rng.normal()).collect();
+        let white_variance = long_run_variance(&white).unwrap();
+        assert!((0.7..1.4).contains(&white_variance), "{white_variance}");
+        let mut level = 0.0;
+        let wandering: Vec<f64> = (0..3000)
+            .map(|_| {
+                level = 0.95 * level + rng.normal();
+                level
+            })
+            .collect();
+        // AR(0.95) with unit innovations: 1 / (1 − ρ)² = 400.
+        let variance = long_run_variance(&wandering).unwrap();
+        assert!((150.0..800.0).contains(&variance), "{variance}");
+        let shifted: Vec<f64> = white
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + if i > 2000 { 6.0 } else { 0.0 })
+            .collect();
+        assert!(long_run_variance(&shifted).unwrap() < 1.5);
+        assert_eq!(long_run_variance(&white[..40]), None);
+    }
+
+    #[test]
+    fn lag_one_memory_is_one_without_memory() {
+        let mut rng = crate::synthetic::rng::Rng::new(9);
+        let white: Vec<f64> = (0..200).map(|_| rng.normal()).collect();
+        assert!(lag_one_memory(&white) < 1.5);
+        let mut level = 0.0;
+        let ar: Vec<f64> = (0..200)
+            .map(|_| {
+                level = 0.8 * level + rng.normal();
+                level
+            })
+            .collect();
+        let memory = lag_one_memory(&ar);
+        assert!(
+            (3.0..20.0).contains(&memory),
+            "AR(0.8): 9 (less a standard error: 6), read {memory}"
+        );
     }
 
     #[test]
