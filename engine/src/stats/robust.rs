@@ -201,6 +201,18 @@ pub fn lag_one_memory(residuals: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::synthetic::rng::Rng;
+
+    /// `n` points of AR(1) noise with coefficient `phi` and unit innovations.
+    fn autoregressive(rng: &mut Rng, phi: f64, n: usize) -> Vec<f64> {
+        let mut level = 0.0;
+        (0..n)
+            .map(|_| {
+                level = phi * level + rng.normal();
+                level
+            })
+            .collect()
+    }
 
     #[test]
     fn median_of_odd_and_even_samples() {
@@ -264,17 +276,11 @@ mod tests {
 
     #[test]
     fn long_run_variance_sees_memory_but_not_a_level_shift() {
-        let mut rng = crate::synthetic::rng::Rng::new(5);
+        let mut rng = Rng::new(5);
         let white: Vec<f64> = (0..3000).map(|_| rng.normal()).collect();
         let white_variance = long_run_variance(&white).unwrap();
         assert!((0.7..1.4).contains(&white_variance), "{white_variance}");
-        let mut level = 0.0;
-        let wandering: Vec<f64> = (0..3000)
-            .map(|_| {
-                level = 0.95 * level + rng.normal();
-                level
-            })
-            .collect();
+        let wandering = autoregressive(&mut rng, 0.95, 3000);
         // AR(0.95) with unit innovations: 1 / (1 − ρ)² = 400.
         let variance = long_run_variance(&wandering).unwrap();
         assert!((150.0..800.0).contains(&variance), "{variance}");
@@ -289,16 +295,10 @@ mod tests {
 
     #[test]
     fn lag_one_memory_is_one_without_memory() {
-        let mut rng = crate::synthetic::rng::Rng::new(9);
+        let mut rng = Rng::new(9);
         let white: Vec<f64> = (0..200).map(|_| rng.normal()).collect();
         assert!(lag_one_memory(&white) < 1.5);
-        let mut level = 0.0;
-        let ar: Vec<f64> = (0..200)
-            .map(|_| {
-                level = 0.8 * level + rng.normal();
-                level
-            })
-            .collect();
+        let ar = autoregressive(&mut rng, 0.8, 200);
         let memory = lag_one_memory(&ar);
         assert!(
             (3.0..20.0).contains(&memory),

@@ -278,22 +278,17 @@ fn time_axis(
     } else {
         rng.index(first_day, end_day)
     };
+    // Drawn for every kind so each cell keeps its stream; a holiday is a whole day.
     let hour = rng.range(first_hour, last_hour);
+    let hour = if kind == Kind::Holiday { 0.0 } else { hour };
     let anchor_ms = week_start + day as i64 * DAY_MS + (hour * HOUR_MS as f64) as i64;
-    let anchor_ms = if kind == Kind::Holiday {
-        week_start + day as i64 * DAY_MS
-    } else {
-        anchor_ms
+    let share = rng.range(layout.start_share.0, layout.start_share.1);
+    let share_ms = (share * layout.span_ms as f64) as i64;
+    let before_ms = match placement {
+        Placement::FirstWeekend => share_ms.min(anchor_ms - week_start),
+        _ => share_ms,
     };
-    let share = rng.range(
-        layout.start_share.0,
-        layout.start_share.1.max(layout.start_share.0),
-    );
-    let mut before_ms = (share * layout.span_ms as f64) as i64;
-    if placement == Placement::FirstWeekend {
-        before_ms = before_ms.min(anchor_ms - week_start);
-    }
-    let after_ms = layout.span_ms - (share * layout.span_ms as f64) as i64;
+    let after_ms = layout.span_ms - share_ms;
     let before = (before_ms / layout.step_ms) as usize;
     let after = (after_ms / layout.step_ms) as usize;
     let anchor_ms = anchor_ms - anchor_ms.rem_euclid(layout.step_ms);
@@ -476,9 +471,9 @@ impl Background {
                     v * (1.0 + share * memory)
                 }
                 Noise::StudentT { degrees, share } => {
-                    (v + share * self.base * student_t(rng, degrees)).max(0.05 * self.base)
+                    (v + share * self.base * rng.student_t(degrees)).max(0.05 * self.base)
                 }
-                Noise::Poisson => poisson(rng, v) as f64,
+                Noise::Poisson => rng.poisson(v) as f64,
             })
             .collect()
     }
@@ -576,28 +571,6 @@ fn weekday_and_hour(t: i64) -> (i64, f64) {
         since.div_euclid(DAY_MS).rem_euclid(7),
         since.rem_euclid(DAY_MS) as f64 / HOUR_MS as f64,
     )
-}
-
-/// Student-t with `degrees` (integer) degrees of freedom: a normal over the root of a scaled
-/// chi-square.
-fn student_t(rng: &mut Rng, degrees: usize) -> f64 {
-    let chi_square: f64 = (0..degrees).map(|_| rng.normal().powi(2)).sum();
-    rng.normal() / (chi_square / degrees as f64).sqrt().max(1e-12)
-}
-
-/// Poisson by Knuth's product of uniforms below 30, a rounded normal above.
-fn poisson(rng: &mut Rng, mean: f64) -> u64 {
-    if mean >= 30.0 {
-        return (mean + mean.sqrt() * rng.normal()).round().max(0.0) as u64;
-    }
-    let limit = (-mean.max(0.0)).exp();
-    let mut product = rng.uniform();
-    let mut count = 0;
-    while product > limit {
-        product *= rng.uniform();
-        count += 1;
-    }
-    count
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ fn heavy_tailed(rng: &mut Rng) -> (Vec<i64>, Vec<f64>) {
     let timestamps = grid(step, points);
     let values = timestamps
         .iter()
-        .map(|_| (base + spread * student_t(rng, degrees)).max(0.05 * base))
+        .map(|_| (base + spread * rng.student_t(degrees)).max(0.05 * base))
         .collect();
     (timestamps, values)
 }
@@ -96,7 +96,7 @@ fn quantised_counter(rng: &mut Rng) -> (Vec<i64>, Vec<f64>) {
     let timestamps = grid(MINUTE_MS, points);
     let values = timestamps
         .iter()
-        .map(|t| poisson(rng, mean * (1.0 + daily * daily_wave(*t))) as f64)
+        .map(|t| rng.poisson(mean * (1.0 + daily * daily_wave(*t))) as f64)
         .collect();
     (timestamps, values)
 }
@@ -128,28 +128,6 @@ fn grid(step_ms: i64, points: usize) -> Vec<i64> {
     (0..points as i64)
         .map(|i| EPOCH_MONDAY + i * step_ms)
         .collect()
-}
-
-/// Student-t with `degrees` (integer) degrees of freedom: a normal over the root of a scaled
-/// chi-square.
-fn student_t(rng: &mut Rng, degrees: usize) -> f64 {
-    let chi_square: f64 = (0..degrees).map(|_| rng.normal().powi(2)).sum();
-    rng.normal() / (chi_square / degrees as f64).sqrt().max(1e-12)
-}
-
-/// Poisson by Knuth's product of uniforms below 30, a rounded normal above.
-fn poisson(rng: &mut Rng, mean: f64) -> u64 {
-    if mean >= 30.0 {
-        return (mean + mean.sqrt() * rng.normal()).round().max(0.0) as u64;
-    }
-    let limit = (-mean).exp();
-    let mut product = rng.uniform();
-    let mut count = 0;
-    while product > limit {
-        product *= rng.uniform();
-        count += 1;
-    }
-    count
 }
 
 #[cfg(test)]

@@ -38,6 +38,29 @@ impl Rng {
         let u2 = self.uniform();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
+
+    /// Student-t with `degrees` (integer) degrees of freedom: a normal over the root of a
+    /// scaled chi-square.
+    pub fn student_t(&mut self, degrees: usize) -> f64 {
+        let chi_square: f64 = (0..degrees).map(|_| self.normal().powi(2)).sum();
+        self.normal() / (chi_square / degrees as f64).sqrt().max(1e-12)
+    }
+
+    /// Poisson by Knuth's product of uniforms below 30, a rounded normal above; a mean at or
+    /// below zero gives 0.
+    pub fn poisson(&mut self, mean: f64) -> u64 {
+        if mean >= 30.0 {
+            return (mean + mean.sqrt() * self.normal()).round().max(0.0) as u64;
+        }
+        let limit = (-mean.max(0.0)).exp();
+        let mut product = self.uniform();
+        let mut count = 0;
+        while product > limit {
+            product *= self.uniform();
+            count += 1;
+        }
+        count
+    }
 }
 
 #[cfg(test)]
