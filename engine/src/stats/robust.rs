@@ -157,7 +157,7 @@ const MIN_MEMORY_BLOCKS: usize = 30;
 /// this scale, or a metric that wanders reads as one that keeps changing.
 ///
 /// Read robustly from the differences of neighbouring block sums at every offset (blocks long
-/// enough to hold the memory, at most a [`MIN_MEMORY_BLOCKS`]th of the series): one change of
+/// enough to hold the memory, at most a thirtieth of the series): one change of
 /// level moves only the differences whose blocks straddle it, so the incident under
 /// investigation barely counts. `None`
 /// for fewer than two points a block.
