@@ -16,6 +16,7 @@ use anomaly_hunter_engine::series::timestamp::to_rfc3339;
 use anomaly_hunter_engine::series::Series;
 use anomaly_hunter_engine::stats::live_score::LiveScoreConfig;
 use anomaly_hunter_engine::synthetic::grid::{self, Family, GridCase, Kind, Placement};
+use anomaly_hunter_engine::synthetic::streams;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,6 +55,20 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        ["streams", files, rest @ ..] => {
+            let Some(config) = parameters(rest) else {
+                return ExitCode::from(2);
+            };
+            let count = files.parse().unwrap_or(10);
+            for kind in streams::StreamKind::ALL {
+                let corpus: Vec<_> = (0..count)
+                    .map(|seed| streams::generate(kind, seed))
+                    .collect();
+                println!("{}:\n{}", kind.label(), nab::run(&corpus, config).0);
+            }
+            println!("all:\n{}", nab::run(&streams::corpus(count), config).0);
+            ExitCode::SUCCESS
+        }
         ["files", dir] => match nab::load(Path::new(dir)) {
             Ok(corpus) => {
                 for file in &corpus {

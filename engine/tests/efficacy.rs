@@ -4,29 +4,31 @@
 //! Issue 28's targets — recall 100% easy and medium and ≥ 95% hard in every placement, false
 //! alarms ≤ 1% in every normal family — are not met yet; `efficacy_targets_are_met` states
 //! them and is ignored until they are. Meanwhile `no_cell_of_the_grid_gets_worse` holds the
-//! engine to what it measured when the grid was introduced: the grid is seeded, so any
-//! regression shows.
+//! engine to what it last measured: the grid is seeded, so any regression shows.
 
 use anomaly_hunter_engine::evaluation::efficacy::{self, EfficacyReport};
 
-/// Recall (easy, medium, hard) per placement, as measured when the grid was introduced.
+/// Recall (easy, medium, hard) per placement, as last measured. Hard recall fell from 91.7%
+/// to 89.0% when windows had to stand out from the series' own variation (2026-12-06): the
+/// cases lost were drifts "found" by a noise spike or a weekend step that happened to lie
+/// inside the drift's span, not by the drift itself.
 const RECALL_FLOOR: [(&str, [f64; 3]); 4] = [
-    ("first_weekend", [0.961, 0.966, 0.761]),
-    ("friday_evening", [0.963, 0.849, 0.966]),
-    ("night", [0.958, 0.991, 0.977]),
-    ("weekday_afternoon", [0.963, 0.983, 0.954]),
+    ("first_weekend", [0.958, 0.961, 0.705]),
+    ("friday_evening", [0.963, 0.847, 0.938]),
+    ("night", [0.958, 0.988, 0.966]),
+    ("weekday_afternoon", [0.963, 0.977, 0.940]),
 ];
 
-/// False-alarm rate per normal family, as measured when the grid was introduced.
+/// False-alarm rate per normal family, as last measured.
 const FALSE_ALARM_CEILING: [(&str, f64); 9] = [
-    ("autocorrelated", 0.835),
+    ("autocorrelated", 0.35),
     ("daily", 0.1875),
     ("flat", 0.0),
-    ("heavy_tailed", 0.06),
-    ("small_counts", 0.1475),
-    ("sparse", 0.005),
+    ("heavy_tailed", 0.0551),
+    ("small_counts", 0.1375),
+    ("sparse", 0.0051),
     ("trend", 0.1925),
-    ("weekend_quieter", 0.5191),
+    ("weekend_quieter", 0.5024),
     ("weekly", 0.5405),
 ];
 

@@ -91,14 +91,15 @@ pub fn synthesize(
     let passing = passing
         .into_iter()
         .filter(|w| !calendar.iter().any(|c| part_of_calendar_step(w, c)));
-    let settled = merge_windows(level_changes.into_iter().chain(passing).collect())
-        .into_iter()
-        .map(|w| settle(context, w))
-        .collect();
+    let (settled, ordinary): (Vec<Window>, Vec<Window>) =
+        merge_windows(level_changes.into_iter().chain(passing).collect())
+            .into_iter()
+            .map(|w| settle(context, w))
+            .partition(|w| stands_out(context, w));
     let (windows, smaller) = incidents(merge_windows(settled));
     let mut probability = sigmoid(evidence_log_odds - weights.threshold_offset);
-    if windows.is_empty() && !calendar.is_empty() {
-        probability = probability.min(CALENDAR_PROBABILITY);
+    if windows.is_empty() && !(calendar.is_empty() && ordinary.is_empty()) {
+        probability = probability.min(EXPLAINED_PROBABILITY);
     }
     let anomalous = probability >= 0.5 && !windows.is_empty();
     // An incident on the first weekend the data holds may be how this metric spends its
@@ -252,6 +253,20 @@ fn settle(context: &Context, window: Window) -> Window {
     }
 }
 
+/// The chance that a series with nothing wrong holds a stretch that [`stands_out`].
+const STANDING_RISK: f64 = 0.01;
+
+/// Whether `window` stands out from what this series does elsewhere at the window's length
+/// (`stats::standing`): a wander that the metric's own memory makes ordinary is not an
+/// incident. An outage is its own evidence, a drift has passed its own test of a bend in
+/// the trend (which the baseline follows), and a change too long to compare with the rest
+/// of the series is left to the agents' tests.
+fn stands_out(context: &Context, window: &Window) -> bool {
+    matches!(window.kind, WindowKind::Outage | WindowKind::Drift)
+        || stats::standing::standing(context.z(), window.start..=window.end, STANDING_RISK)
+            .is_none_or(|standing| standing >= 1.0)
+}
+
 /// Most windows a verdict lists: the incidents, not every wobble around them.
 const MAX_INCIDENTS: usize = 3;
 /// A window is listed when it is at least this share as strong as the strongest.
@@ -315,8 +330,9 @@ fn agreement_cap(consensus: u8) -> f64 {
     }
 }
 
-/// The most a stretch explained by the calendar alone can make "anomalous" (severity 1).
-const CALENDAR_PROBABILITY: f64 = 0.3;
+/// The most a departure explained away — by the calendar, or as what this metric does
+/// elsewhere anyway — can make "anomalous" (severity 1).
+const EXPLAINED_PROBABILITY: f64 = 0.3;
 /// The most an incident on a first weekend is believed: the weekend may be the cause.
 const FIRST_WEEKEND_PROBABILITY: f64 = 0.8;
 const FIRST_WEEKEND_NOTE: &str = " It falls on the first weekend in the data: if this metric is usually different at weekends, mark it a false positive.";

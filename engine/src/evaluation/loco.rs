@@ -154,18 +154,34 @@ const KNOBS: [Knob; 16] = [
     },
 ];
 
-/// `config` with the searched parameter `name` set to `value`, for trying one by hand; the
-/// names are [`parameter_names`].
+/// Parameters that can be set by hand but that the search leaves where they are.
+const BY_HAND: [Knob; 2] = [
+    Knob {
+        name: "tail_history",
+        get: |c| c.tail_history as f64,
+        set: |c, v| c.tail_history = v.round().max(0.0) as usize,
+        step: Step::Times(2.0),
+    },
+    Knob {
+        name: "tail_return",
+        get: |c| c.tail_return as f64,
+        set: |c, v| c.tail_return = v.round().max(0.0) as usize,
+        step: Step::Times(2.0),
+    },
+];
+
+/// `config` with the parameter `name` set to `value`, for trying one by hand; the names are
+/// [`parameter_names`].
 pub fn with_parameter(config: LiveScoreConfig, name: &str, value: f64) -> Option<LiveScoreConfig> {
-    let knob = KNOBS.iter().find(|k| k.name == name)?;
+    let knob = KNOBS.iter().chain(&BY_HAND).find(|k| k.name == name)?;
     let mut moved = config;
     (knob.set)(&mut moved, value);
     Some(moved)
 }
 
-/// The parameters the search moves.
+/// The parameters the search moves, then those only set by hand.
 pub fn parameter_names() -> impl Iterator<Item = &'static str> {
-    KNOBS.iter().map(|k| k.name)
+    KNOBS.iter().chain(&BY_HAND).map(|k| k.name)
 }
 
 /// Rounds of the search over every knob.

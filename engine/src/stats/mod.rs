@@ -12,6 +12,7 @@ pub mod live_score;
 pub mod robust;
 pub mod rolling;
 pub mod seasonality;
+pub mod standing;
 pub mod tail;
 pub mod trend;
 

@@ -8,3 +8,4 @@ pub mod grid;
 pub mod normals;
 pub mod rng;
 pub mod scenarios;
+pub mod streams;
