@@ -1,6 +1,26 @@
 //! Change Detective: what changed and when. Level and variance change points, gradual drift
 //! (a bend away from the old trend), periodic bursts, seasonal-pattern breaks, and the
 //! recorded events (deploys, config changes) closest to each change.
+//!
+//! # Free constants
+//!
+//! Twenty-eight, in six mechanisms — the largest share of the engine's, and the first place to
+//! look when a change must pay for itself in `bench nab --loco` and the efficacy grid:
+//! - summaries: `MAX_BUCKETS` 240 and `MAX_DRIFT_BUCKETS` 64 bucket medians (enough for a
+//!   change point, few enough for the O(m²) estimators);
+//! - level shifts: segments of at least a fiftieth of the buckets, t ≥ 8 and an effect of at
+//!   least 3 difference-noise scales, and `MIN_RELATIVE_SHIFT` 2% of the level;
+//! - variance: blocks of a hundredth of the series, segments of 3 blocks, t ≥ 6 and an effect
+//!   of 2, and a ratio of at least 2;
+//! - drift: `MIN_DRIFT_SEGMENT` 8 buckets a side, `MIN_BEND_F` 25, departures with
+//!   Kendall τ > 0.5, an excess of 4 residual scales and `MIN_RELATIVE_DRIFT` 3% of the
+//!   level;
+//! - bursts: `BURST_Z` 4, `MIN_BURSTS` 6, and strength from 4 bursts, 20% irregularity,
+//!   capped at 3;
+//! - seasonal breaks: stretches of a day (weekly cycle) or a sixth of the period, |z| clipped
+//!   at 6, memory clamped at 0.9, half the points beyond 1σ on one side;
+//! - events: an hour (or ten intervals) before a change, three intervals after, and an event
+//!   halving the doubt about the change it explains.
 
 use super::{
     strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window,

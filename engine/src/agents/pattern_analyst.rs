@@ -1,6 +1,17 @@
 //! Pattern Analyst: point and collective outliers against the robust, seasonality-aware
 //! baseline; flat-lines and zero runs (outages); missing rows (no data: where the values
 //! never dropped, rows are simply absent, which is a fact about the data, not an outage).
+//!
+//! # Free constants
+//!
+//! Eight, each with its mechanism: the point-outlier bound is the level the metric's own tail
+//! passes by chance with probability 1% anywhere in the series, never below the Gaussian
+//! bound for that many points (`Context::outlier_threshold`: the risk is the constant);
+//! `CUSUM_ALLOWANCE` 1σ, `CUSUM_THRESHOLD` 25σ·points and `CUSUM_CLIP` 4σ (a collective
+//! shift of about 2σ sustained for a dozen points, that one spike cannot fake); collective
+//! runs of at least 3 points; `MATERIALITY` 0.5% of the level (a departure smaller than
+//! that is no news whatever its z); `MIN_FLAT_RUN` 5 identical readings (a flat-line); and
+//! 0.8, how much of the way to the outlier bound makes a probability of one half.
 
 use super::{
     strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window,

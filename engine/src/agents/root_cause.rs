@@ -2,6 +2,19 @@
 //! decay, periodicity, variance), ranks the other columns by how early and how strongly
 //! they deviated, looks for a deploy at the onset, and matches all that against the
 //! catalogue of known failure patterns.
+//!
+//! # Free constants
+//!
+//! About twenty-five, nearly all thresholds of the shape reading, each named where it is used:
+//! locating the departure (`LOCATING_THRESHOLD` 8σ·points; a peak of 3σ; a shift of 5% of
+//! the level or 4 noise scales; back within 3 noise scales = over), "sustained" (5% of the
+//! level or 3 scales at the end), "gradual" (80% of the shift reached after a ramp; Kendall
+//! τ > 0.4 still trending), the ceiling (within 0.2% of the maximum for a fifth of the time),
+//! drops (10% of the level or 8 scales), decay (a peak of 6σ, half of it two points before,
+//! down to 3σ), leading columns (strength ≥ 3, 3 points ≥ 4σ), `MIN_PATTERN_SCORE` 0.5 to
+//! name a pattern, confidence blended 0.7 / 0.3 with the margin over the runner-up,
+//! `DESCRIPTION_BUCKETS` 200 and `MAX_HISTORY_SHIFT` 20%. The catalogue's per-pattern
+//! weights (`catalogue.rs`) are a hand-written description of each failure, not fitted.
 
 use serde::Serialize;
 

@@ -14,6 +14,19 @@
 //!
 //! Confidence is the probability of the verdict, at most 99%, and at most 90% when only two
 //! agents agree (75% when one does).
+//!
+//! # Free constants
+//!
+//! Twenty-two: windows count from an agent score of 0.5 and agreement adds half the weaker
+//! agent's log-odds; a window must stand out from its own series with `STANDING_RISK` 1%
+//! (`stats::standing`, the per-series calibration); `DEPARTED` 3 noise scales from the
+//! [`level_before`] (30 points) where a window starts and ends; `SHORT_POINTS` 15 /
+//! `SHORT_SHARE` 2% make a spike or dip; `NEAR_ZERO` 5% for `MIN_OUTAGE_POINTS` 3
+//! make an outage; `MAX_INCIDENTS` 3 listed, each at least `COMPARABLE_STRENGTH` 30% of
+//! the strongest; `EXPLAINED_PROBABILITY` 0.3 and `FIRST_WEEKEND_PROBABILITY` 0.8; the
+//! calendar step on a whole hour within max(interval, 10 min), found with 12 points a side;
+//! severity steps at 20%, 50% and 100% of the level, "certain" at 0.95; agreement caps 0.9
+//! and 0.75; `LAST_POINTS` 5 and 3 noise scales for "ongoing".
 
 use super::{AgentName, AgentReport, Context, Hypothesis, Window, WindowKind};
 use crate::stats;
