@@ -120,3 +120,58 @@ fn an_agent_claims_certainty_only_on_evidence_that_passes_its_own_bar() {
         }
     }
 }
+
+/// A day of a metric with a daily rhythm (a day is too short to see the rhythm twice) is the
+/// rhythm, not a drift; error bursts on the same day are still found.
+#[test]
+fn one_day_of_a_daily_rhythm_is_the_rhythm_and_bursts_on_it_are_not() {
+    use anomaly_hunter_engine::synthetic::grid::{self, Family, Kind, Placement};
+    for seed in 0..10 {
+        for family in [Family::Daily, Family::Trend] {
+            let normal = grid::generate(Kind::ErrorBursts, family, Placement::Night, seed, false);
+            let verdict = investigate(&normal.series, &[], Weights::default());
+            assert!(
+                !verdict.anomalous,
+                "{family:?} seed {seed}: {}",
+                verdict.verdict
+            );
+            assert_eq!(verdict.seasonality.as_deref(), Some("daily"));
+            let bursts = grid::generate(Kind::ErrorBursts, family, Placement::Night, seed, true);
+            let verdict = investigate(&bursts.series, &[], Weights::default());
+            assert!(
+                verdict.anomalous,
+                "{family:?} seed {seed}: {}",
+                verdict.verdict
+            );
+        }
+    }
+}
+
+/// On a day of a daily rhythm, a step of +40% at 13:20 that stays is still an incident: the
+/// rhythm fitted to one day cannot swallow a change.
+#[test]
+fn a_step_on_one_day_of_a_daily_rhythm_is_found() {
+    const MINUTE: i64 = 60_000;
+    let start = 1_704_067_200_000; // Monday 00:00 UTC
+    let timestamps: Vec<i64> = (0..1_440).map(|i| start + i * MINUTE).collect();
+    for seed in 0..5u32 {
+        let values: Vec<f64> = (0..1_440)
+            .map(|i| {
+                let hour = i as f64 / 60.0;
+                let wave = 100.0 + 25.0 * (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin();
+                let noise =
+                    ((f64::from(seed) * 7.1 + i as f64 * 12.9898).sin() * 43_758.547).fract() - 0.5;
+                wave * if i >= 800 { 1.4 } else { 1.0 } + 4.0 * noise
+            })
+            .collect();
+        let series = Series::from_points("latency", timestamps.clone(), values).unwrap();
+        let verdict = investigate(&series, &[], Weights::default());
+        assert!(verdict.anomalous, "seed {seed}: {}", verdict.verdict);
+        let main = verdict.main_window().unwrap();
+        assert!(
+            (795..=810).contains(&main.start_index) && main.magnitude > 0.2,
+            "seed {seed}: {}",
+            verdict.verdict
+        );
+    }
+}

@@ -310,13 +310,26 @@ pub fn decompose(
     seasonality: Option<Seasonality>,
 ) -> Decomposition {
     let n = values.len();
-    let block = match seasonality {
-        Some(s) => ((s.period_ms / interval_ms.max(1)) as usize).max(4),
-        None => (n / 20).clamp(10, 2000),
+    let wave = match seasonality {
+        None => fitted_daily_wave(timestamps, values),
+        Some(_) => None,
+    };
+    let seasonality = seasonality.or(wave.as_ref().map(|w| w.seasonality));
+    let block = match (seasonality, &wave) {
+        (Some(s), None) => ((s.period_ms / interval_ms.max(1)) as usize).max(4),
+        _ => (n / 20).clamp(10, 2000),
     };
     let first_trend = block_median_trend(values, block);
-    let (trend, seasonal) = match seasonality {
-        Some(s) => {
+    let (trend, seasonal) = match (seasonality, wave) {
+        (_, Some(wave)) => {
+            let deseasonalised: Vec<f64> = values
+                .iter()
+                .zip(&wave.seasonal)
+                .map(|(v, s)| v - s)
+                .collect();
+            (block_median_trend(&deseasonalised, block), wave.seasonal)
+        }
+        (Some(s), None) => {
             let seasonal =
                 seasonal_profile(timestamps, values, &first_trend, s.period_ms, interval_ms);
             // Again with the cycle taken out: a last block that holds only part of a cycle
@@ -325,7 +338,7 @@ pub fn decompose(
                 values.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
             (block_median_trend(&deseasonalised, block), seasonal)
         }
-        None => (first_trend, vec![0.0; n]),
+        (None, None) => (first_trend, vec![0.0; n]),
     };
     let residual: Vec<f64> = (0..n).map(|i| values[i] - trend[i] - seasonal[i]).collect();
     let scale = robust_scale(&residual)
@@ -343,6 +356,189 @@ pub fn decompose(
         scale_by_level,
         counts: small_counts(values),
     }
+}
+
+/// A daily rhythm fitted to a series too short to show it twice.
+struct FittedWave {
+    seasonality: Seasonality,
+    /// The wave at each point, centred on zero.
+    seasonal: Vec<f64>,
+}
+
+/// Shortest span over which one day's wave is fitted: most of a day.
+const MIN_WAVE_SPAN_MS: i64 = 18 * HOUR_MS;
+/// Share of what the rest of the fit leaves that the wave must explain to be believed.
+const MIN_WAVE_SHARE: f64 = 0.5;
+/// Buckets the series is summarised into for the fit.
+const WAVE_BUCKETS: i64 = 240;
+/// F statistic a step must reach to be fitted beside the wave (its position is the best of
+/// many, as for the Change Detective's bend).
+const MIN_STEP_F: f64 = 25.0;
+/// Fewest buckets on either side of a step.
+const MIN_STEP_SIDE: usize = 8;
+
+/// The daily rhythm of a series that spans most of a day but fewer than [`MIN_CYCLES`] days:
+/// too short for the phase profile (one day's values would explain themselves), long enough
+/// to see one rise and fall. A day is the most common rhythm an operational metric has, so one
+/// sinusoid of period 24 h is believed when it explains most of what a straight line leaves
+/// ([`MIN_WAVE_SHARE`]). It is fitted beside a straight line and, when the data hold one, a
+/// step that stays (a change is not part of the rhythm: it stays in the residual for the
+/// agents), on bucket means whose residuals from a first fit are clipped at 3 robust scales,
+/// so that a spike or an outage cannot make itself the rhythm. A shape that is not a smooth
+/// wave (business hours' square step) leaves too much behind and is not believed.
+fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
+    let (&first, &last) = (timestamps.first()?, timestamps.last()?);
+    let span = last - first;
+    if !(MIN_WAVE_SPAN_MS..MIN_CYCLES * DAY_MS).contains(&span) || values.len() < 48 {
+        return None;
+    }
+    let (times, means) = bucket_means(timestamps, values, span / WAVE_BUCKETS + 1);
+    let wave_at = |t: i64| {
+        let phase = std::f64::consts::TAU * t.rem_euclid(DAY_MS) as f64 / DAY_MS as f64;
+        [phase.sin(), phase.cos()]
+    };
+    let design = |step: Option<i64>, wave: bool| {
+        move |t: i64| {
+            let [sin, cos] = if wave { wave_at(t) } else { [0.0, 0.0] };
+            let stepped = step.map_or(0.0, |at| f64::from(u8::from(t >= at)));
+            [1.0, (t - first) as f64 / DAY_MS as f64, sin, cos, stepped]
+        }
+    };
+    let first_fit = least_squares(&times, &means, design(None, true))?;
+    let first_residuals: Vec<f64> =
+        residuals(&times, &means, design(None, true), &first_fit).collect();
+    let bound = 3.0 * robust_scale(&first_residuals).filter(|s| *s > 0.0)?;
+    let clipped: Vec<f64> = means
+        .iter()
+        .zip(&first_residuals)
+        .map(|(v, r)| v - r + r.clamp(-bound, bound))
+        .collect();
+    let sse = |step: Option<i64>, wave: bool| -> Option<(f64, [f64; 5])> {
+        let c = least_squares(&times, &clipped, design(step, wave))?;
+        Some((
+            residuals(&times, &clipped, design(step, wave), &c)
+                .map(|r| r * r)
+                .sum(),
+            c,
+        ))
+    };
+    let (plain_sse, plain) = sse(None, true)?;
+    let stepped = times
+        .get(MIN_STEP_SIDE..times.len().saturating_sub(MIN_STEP_SIDE))
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|&at| Some((at, sse(Some(at), true)?)))
+        .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
+    let degrees = times.len() as f64 - 5.0;
+    let step = stepped.filter(|(_, (step_sse, _))| {
+        (plain_sse - step_sse) / (step_sse / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F
+    });
+    let (step_at, (wave_sse, coefficients)) = match step {
+        Some((at, fit)) => (Some(at), fit),
+        None => (None, (plain_sse, plain)),
+    };
+    let (rest_sse, _) = sse(step_at, false)?;
+    let explained = 1.0 - wave_sse / rest_sse.max(f64::MIN_POSITIVE);
+    if explained.is_nan() || explained < MIN_WAVE_SHARE {
+        return None;
+    }
+    let seasonal = timestamps
+        .iter()
+        .map(|&t| {
+            let [sin, cos] = wave_at(t);
+            coefficients[2] * sin + coefficients[3] * cos
+        })
+        .collect();
+    Some(FittedWave {
+        seasonality: Seasonality {
+            period_ms: DAY_MS,
+            strength: explained,
+        },
+        seasonal,
+    })
+}
+
+/// Means of `values` in buckets of `bucket_ms` from the first timestamp, each at its mean
+/// time; empty buckets are left out.
+fn bucket_means(timestamps: &[i64], values: &[f64], bucket_ms: i64) -> (Vec<i64>, Vec<f64>) {
+    let first = timestamps[0];
+    let mut buckets: Vec<(i64, f64, usize)> = Vec::new();
+    for (&t, &v) in timestamps.iter().zip(values) {
+        if !v.is_finite() {
+            continue;
+        }
+        let index = (t - first) / bucket_ms.max(1);
+        match buckets.last_mut() {
+            Some((at, sum, count)) if (*at - first) / bucket_ms.max(1) == index => {
+                *sum += v;
+                *count += 1;
+            }
+            _ => buckets.push((first + index * bucket_ms + bucket_ms / 2, v, 1)),
+        }
+    }
+    buckets
+        .into_iter()
+        .map(|(at, sum, count)| (at, sum / count as f64))
+        .unzip()
+}
+
+/// `values − row(t)·coefficients`, point by point.
+fn residuals<'a, const K: usize>(
+    timestamps: &'a [i64],
+    values: &'a [f64],
+    row: impl Fn(i64) -> [f64; K] + 'a,
+    coefficients: &'a [f64; K],
+) -> impl Iterator<Item = f64> + 'a {
+    timestamps.iter().zip(values).map(move |(&t, v)| {
+        let r = row(t);
+        v - r.iter().zip(coefficients).map(|(x, c)| x * c).sum::<f64>()
+    })
+}
+
+/// Least squares of `values` on the regressors `row(t)` (a regressor that is zero throughout
+/// gets a zero coefficient), by Gauss–Jordan elimination of the normal equations.
+fn least_squares<const K: usize>(
+    timestamps: &[i64],
+    values: &[f64],
+    row: impl Fn(i64) -> [f64; K],
+) -> Option<[f64; K]> {
+    let mut normal = [[0.0f64; K]; K];
+    let mut rhs = [0.0f64; K];
+    for (&t, &v) in timestamps.iter().zip(values) {
+        let r = row(t);
+        for (i, x) in r.iter().enumerate() {
+            for (j, y) in r.iter().enumerate() {
+                normal[i][j] += x * y;
+            }
+            rhs[i] += x * v;
+        }
+    }
+    for (i, row) in normal.iter_mut().enumerate() {
+        if row[i] == 0.0 {
+            row[i] = 1.0;
+        }
+    }
+    for col in 0..K {
+        let pivot =
+            (col..K).max_by(|&x, &y| normal[x][col].abs().total_cmp(&normal[y][col].abs()))?;
+        normal.swap(col, pivot);
+        rhs.swap(col, pivot);
+        if normal[col][col].abs() < 1e-12 {
+            return None;
+        }
+        for r in 0..K {
+            if r != col {
+                let factor = normal[r][col] / normal[col][col];
+                let pivot_row = normal[col];
+                for (k, x) in normal[r].iter_mut().enumerate() {
+                    *x -= factor * pivot_row[k];
+                }
+                rhs[r] -= factor * rhs[col];
+            }
+        }
+    }
+    let solution: [f64; K] = std::array::from_fn(|i| rhs[i] / normal[i][i]);
+    solution.iter().all(|c| c.is_finite()).then_some(solution)
 }
 
 /// Signed Poisson deviance residual of a count `observed` against a mean `expected` (> 0):
@@ -665,5 +861,40 @@ mod tests {
         assert_close(&block_median_trend(&steps, 3), &expected);
         let ramp: Vec<f64> = (0..10).map(f64::from).collect();
         assert_close(&block_median_trend(&ramp, 3), &ramp);
+    }
+
+    #[test]
+    fn one_day_of_a_wave_is_the_daily_rhythm_and_a_step_that_stays_is_not() {
+        let t: Vec<i64> = (0..1_440)
+            .map(|i| 1_704_067_200_000 + i * MINUTE_MS)
+            .collect();
+        let noise = |i: usize| ((i as f64 * 12.9898).sin() * 43_758.547).fract() - 0.5;
+        let wave: Vec<f64> = t
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let hour = (t % DAY_MS) as f64 / HOUR_MS as f64;
+                100.0 + 30.0 * (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin() + 4.0 * noise(i)
+            })
+            .collect();
+        let fitted = fitted_daily_wave(&t, &wave).expect("a day's wave");
+        assert!(
+            fitted.seasonality.strength > 0.9,
+            "{}",
+            fitted.seasonality.strength
+        );
+        let d = decompose(&t, &wave, MINUTE_MS, None);
+        assert_eq!(d.seasonality.map(|s| s.period_ms), Some(DAY_MS));
+        assert!(d.residual.iter().all(|r| r.abs() < 6.0));
+        let step: Vec<f64> = (0..1_440)
+            .map(|i| if i < 800 { 100.0 } else { 140.0 } + 4.0 * noise(i))
+            .collect();
+        assert!(fitted_daily_wave(&t, &step).is_none());
+        let three_days: Vec<i64> = (0..4_320).map(|i| t[0] + i * MINUTE_MS).collect();
+        let longer: Vec<f64> = (0..4_320).map(|i| wave[i % 1_440]).collect();
+        assert!(
+            fitted_daily_wave(&three_days, &longer).is_none(),
+            "days enough for the phase profile"
+        );
     }
 }
