@@ -6,6 +6,7 @@
 
 use super::robust::{median_in_place, robust_scale};
 use super::rolling::trailing_means;
+use super::trend::least_squares;
 
 pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
@@ -130,24 +131,29 @@ fn is_peak(y: &[f64], lag: usize) -> bool {
 /// Means of `values` in consecutive `bucket_ms` buckets from the first timestamp; empty
 /// buckets take the previous bucket's mean (only for correlation, never for detection).
 pub fn regular_grid(timestamps: &[i64], values: &[f64], bucket_ms: i64) -> Option<Vec<f64>> {
-    let start = *timestamps.first()?;
-    let buckets = ((timestamps.last()? - start) / bucket_ms + 1) as usize;
-    let mut sums = vec![0.0; buckets];
-    let mut counts = vec![0u32; buckets];
-    for (t, v) in timestamps.iter().zip(values) {
-        let b = ((t - start) / bucket_ms) as usize;
-        sums[b] += v;
-        counts[b] += 1;
-    }
-    let mut grid = Vec::with_capacity(buckets);
+    let totals = bucket_totals(timestamps, values, bucket_ms)?;
+    let mut grid = Vec::with_capacity(totals.len());
     let mut last = values[0];
-    for (sum, count) in sums.iter().zip(&counts) {
-        if *count > 0 {
-            last = sum / *count as f64;
+    for (sum, count) in totals {
+        if count > 0 {
+            last = sum / count as f64;
         }
         grid.push(last);
     }
     Some(grid)
+}
+
+/// (sum, count) of `values` in consecutive `bucket_ms` buckets from the first timestamp.
+fn bucket_totals(timestamps: &[i64], values: &[f64], bucket_ms: i64) -> Option<Vec<(f64, u32)>> {
+    let start = *timestamps.first()?;
+    let buckets = ((timestamps.last()? - start) / bucket_ms + 1) as usize;
+    let mut totals = vec![(0.0, 0u32); buckets];
+    for (t, v) in timestamps.iter().zip(values) {
+        let (sum, count) = &mut totals[((t - start) / bucket_ms) as usize];
+        *sum += v;
+        *count += 1;
+    }
+    Some(totals)
 }
 
 /// Subtracts a centred moving average one cycle wide: it removes level shifts and trends but
@@ -404,7 +410,7 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
             [1.0, (t - first) as f64 / DAY_MS as f64, sin, cos, stepped]
         }
     };
-    let first_fit = least_squares(&times, &means, design(None, true))?;
+    let first_fit = least_squares(rows(&times, &means, design(None, true)))?;
     let first_residuals: Vec<f64> =
         residuals(&times, &means, design(None, true), &first_fit).collect();
     let bound = 3.0 * robust_scale(&first_residuals).filter(|s| *s > 0.0)?;
@@ -414,7 +420,7 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
         .map(|(v, r)| v - r + r.clamp(-bound, bound))
         .collect();
     let sse = |step: Option<i64>, wave: bool| -> Option<(f64, [f64; 5])> {
-        let c = least_squares(&times, &clipped, design(step, wave))?;
+        let c = least_squares(rows(&times, &clipped, design(step, wave)))?;
         Some((
             residuals(&times, &clipped, design(step, wave), &c)
                 .map(|r| r * r)
@@ -458,28 +464,34 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
     })
 }
 
-/// Means of `values` in buckets of `bucket_ms` from the first timestamp, each at its mean
-/// time; empty buckets are left out.
+/// Means of `values` in buckets of `bucket_ms` from the first timestamp, each at the middle of
+/// its bucket; empty buckets are left out.
 fn bucket_means(timestamps: &[i64], values: &[f64], bucket_ms: i64) -> (Vec<i64>, Vec<f64>) {
     let first = timestamps[0];
-    let mut buckets: Vec<(i64, f64, usize)> = Vec::new();
-    for (&t, &v) in timestamps.iter().zip(values) {
-        if !v.is_finite() {
-            continue;
-        }
-        let index = (t - first) / bucket_ms.max(1);
-        match buckets.last_mut() {
-            Some((at, sum, count)) if (*at - first) / bucket_ms.max(1) == index => {
-                *sum += v;
-                *count += 1;
-            }
-            _ => buckets.push((first + index * bucket_ms + bucket_ms / 2, v, 1)),
-        }
-    }
-    buckets
+    bucket_totals(timestamps, values, bucket_ms)
+        .unwrap_or_default()
         .into_iter()
-        .map(|(at, sum, count)| (at, sum / count as f64))
+        .enumerate()
+        .filter(|(_, (_, count))| *count > 0)
+        .map(|(b, (sum, count))| {
+            (
+                first + b as i64 * bucket_ms + bucket_ms / 2,
+                sum / count as f64,
+            )
+        })
         .unzip()
+}
+
+/// `(row(t), value)` for each point: the input of [`least_squares`].
+fn rows<'a, const K: usize>(
+    timestamps: &'a [i64],
+    values: &'a [f64],
+    row: impl Fn(i64) -> [f64; K] + 'a,
+) -> impl Iterator<Item = ([f64; K], f64)> + 'a {
+    timestamps
+        .iter()
+        .zip(values)
+        .map(move |(&t, &v)| (row(t), v))
 }
 
 /// `values − row(t)·coefficients`, point by point.
@@ -493,52 +505,6 @@ fn residuals<'a, const K: usize>(
         let r = row(t);
         v - r.iter().zip(coefficients).map(|(x, c)| x * c).sum::<f64>()
     })
-}
-
-/// Least squares of `values` on the regressors `row(t)` (a regressor that is zero throughout
-/// gets a zero coefficient), by Gauss–Jordan elimination of the normal equations.
-fn least_squares<const K: usize>(
-    timestamps: &[i64],
-    values: &[f64],
-    row: impl Fn(i64) -> [f64; K],
-) -> Option<[f64; K]> {
-    let mut normal = [[0.0f64; K]; K];
-    let mut rhs = [0.0f64; K];
-    for (&t, &v) in timestamps.iter().zip(values) {
-        let r = row(t);
-        for (i, x) in r.iter().enumerate() {
-            for (j, y) in r.iter().enumerate() {
-                normal[i][j] += x * y;
-            }
-            rhs[i] += x * v;
-        }
-    }
-    for (i, row) in normal.iter_mut().enumerate() {
-        if row[i] == 0.0 {
-            row[i] = 1.0;
-        }
-    }
-    for col in 0..K {
-        let pivot =
-            (col..K).max_by(|&x, &y| normal[x][col].abs().total_cmp(&normal[y][col].abs()))?;
-        normal.swap(col, pivot);
-        rhs.swap(col, pivot);
-        if normal[col][col].abs() < 1e-12 {
-            return None;
-        }
-        for r in 0..K {
-            if r != col {
-                let factor = normal[r][col] / normal[col][col];
-                let pivot_row = normal[col];
-                for (k, x) in normal[r].iter_mut().enumerate() {
-                    *x -= factor * pivot_row[k];
-                }
-                rhs[r] -= factor * rhs[col];
-            }
-        }
-    }
-    let solution: [f64; K] = std::array::from_fn(|i| rhs[i] / normal[i][i]);
-    solution.iter().all(|c| c.is_finite()).then_some(solution)
 }
 
 /// Signed Poisson deviance residual of a count `observed` against a mean `expected` (> 0):

@@ -156,39 +156,56 @@ fn hinge_residuals<'a>(
     })
 }
 
-/// Solves the 3×3 normal equations of the hinge model by Cramer's rule.
+/// The hinge model `a + b·i + c·max(0, i − τ)` fitted to `y` by least squares.
 fn least_squares_hinge(y: &[f64], tau: usize) -> Option<[f64; 3]> {
-    let mut m = [[0.0f64; 3]; 3];
-    let mut rhs = [0.0f64; 3];
-    for (i, v) in y.iter().enumerate() {
+    least_squares(y.iter().enumerate().map(|(i, &v)| {
         let x = i as f64;
-        let row = [1.0, x, (x - tau as f64).max(0.0)];
-        for r in 0..3 {
-            rhs[r] += row[r] * v;
-            for c in 0..3 {
-                m[r][c] += row[r] * row[c];
+        ([1.0, x, (x - tau as f64).max(0.0)], v)
+    }))
+}
+
+/// Least squares of each value on its regressors (a regressor that is zero throughout gets a
+/// zero coefficient), by Gauss–Jordan elimination of the normal equations; `None` when the
+/// regressors cannot be told apart.
+pub fn least_squares<const K: usize>(
+    rows: impl IntoIterator<Item = ([f64; K], f64)>,
+) -> Option<[f64; K]> {
+    let mut normal = [[0.0f64; K]; K];
+    let mut rhs = [0.0f64; K];
+    for (r, v) in rows {
+        for (i, x) in r.iter().enumerate() {
+            for (j, y) in r.iter().enumerate() {
+                normal[i][j] += x * y;
+            }
+            rhs[i] += x * v;
+        }
+    }
+    for (i, row) in normal.iter_mut().enumerate() {
+        if row[i] == 0.0 {
+            row[i] = 1.0;
+        }
+    }
+    for col in 0..K {
+        let pivot =
+            (col..K).max_by(|&x, &y| normal[x][col].abs().total_cmp(&normal[y][col].abs()))?;
+        normal.swap(col, pivot);
+        rhs.swap(col, pivot);
+        if normal[col][col].abs() < 1e-12 {
+            return None;
+        }
+        for r in 0..K {
+            if r != col {
+                let factor = normal[r][col] / normal[col][col];
+                let pivot_row = normal[col];
+                for (k, x) in normal[r].iter_mut().enumerate() {
+                    *x -= factor * pivot_row[k];
+                }
+                rhs[r] -= factor * rhs[col];
             }
         }
     }
-    let det = determinant(&m);
-    if det.abs() < 1e-9 {
-        return None;
-    }
-    let mut solution = [0.0; 3];
-    for (column, value) in solution.iter_mut().enumerate() {
-        let mut replaced = m;
-        for r in 0..3 {
-            replaced[r][column] = rhs[r];
-        }
-        *value = determinant(&replaced) / det;
-    }
-    Some(solution)
-}
-
-fn determinant(m: &[[f64; 3]; 3]) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    let solution: [f64; K] = std::array::from_fn(|i| rhs[i] / normal[i][i]);
+    solution.iter().all(|c| c.is_finite()).then_some(solution)
 }
 
 #[cfg(test)]
