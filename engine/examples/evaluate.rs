@@ -60,13 +60,15 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             };
             let count = files.parse().unwrap_or(10);
-            for kind in streams::StreamKind::ALL {
-                let corpus: Vec<_> = (0..count)
-                    .map(|seed| streams::generate(kind, seed))
-                    .collect();
-                println!("{}:\n{}", kind.label(), nab::run(&corpus, config).0);
+            // The corpus holds `count` files of each kind, kind after kind.
+            let corpus = streams::corpus(count);
+            for (kind, files) in streams::StreamKind::ALL
+                .iter()
+                .zip(corpus.chunks(count.max(1) as usize))
+            {
+                println!("{}:\n{}", kind.label(), nab::run(files, config).0);
             }
-            println!("all:\n{}", nab::run(&streams::corpus(count), config).0);
+            println!("all:\n{}", nab::run(&corpus, config).0);
             ExitCode::SUCCESS
         }
         ["files", dir] => match nab::load(Path::new(dir)) {

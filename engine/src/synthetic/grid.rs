@@ -9,7 +9,7 @@
 //! that fails is the engine's miss, not an invisible incident.
 
 use super::rng::Rng;
-use super::scenarios::{daily_wave, Tier, EPOCH_MONDAY};
+use super::scenarios::{daily_wave, weekday_and_hour, Tier, EPOCH_MONDAY};
 use crate::series::Series;
 use crate::stats::seasonality::{DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS};
 
@@ -562,15 +562,6 @@ fn inject_incident(
         present[start..=end].fill(true);
     }
     (timestamps[first], timestamps[last.min(n - 1)])
-}
-
-/// (weekday, 0 = Monday; hour of day) of a UTC timestamp.
-fn weekday_and_hour(t: i64) -> (i64, f64) {
-    let since = t - EPOCH_MONDAY;
-    (
-        since.div_euclid(DAY_MS).rem_euclid(7),
-        since.rem_euclid(DAY_MS) as f64 / HOUR_MS as f64,
-    )
 }
 
 #[cfg(test)]

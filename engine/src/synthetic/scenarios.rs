@@ -186,6 +186,15 @@ fn seasonal_shape(bg: &Background, t: i64, holiday: bool) -> f64 {
     0.1 * daily_wave(t) + if business { 0.8 } else { 0.0 }
 }
 
+/// (weekday, 0 = Monday; hour of day) of a UTC timestamp.
+pub fn weekday_and_hour(t: i64) -> (i64, f64) {
+    let since = t - EPOCH_MONDAY;
+    (
+        since.div_euclid(DAY_MS).rem_euclid(7),
+        since.rem_euclid(DAY_MS) as f64 / HOUR_MS as f64,
+    )
+}
+
 /// −1..1 over a day, highest mid-afternoon: the daily rhythm of every generated series.
 pub fn daily_wave(t: i64) -> f64 {
     let hour = ((t - EPOCH_MONDAY) % DAY_MS) as f64 / HOUR_MS as f64;

@@ -9,7 +9,7 @@
 //! those categories before the live score was measured on them.
 
 use super::rng::Rng;
-use super::scenarios::{daily_wave, EPOCH_MONDAY};
+use super::scenarios::{daily_wave, weekday_and_hour, EPOCH_MONDAY};
 use crate::evaluation::nab::LabelledFile;
 use crate::stats::seasonality::{DAY_MS, HOUR_MS, MINUTE_MS};
 
@@ -39,7 +39,8 @@ impl StreamKind {
     }
 }
 
-/// `files` labelled streams of each kind, seeded.
+/// `files` labelled streams of each kind, seeded, kind after kind in the order of
+/// [`StreamKind::ALL`].
 pub fn corpus(files: u64) -> Vec<LabelledFile> {
     StreamKind::ALL
         .iter()
@@ -98,14 +99,6 @@ fn log_range(rng: &mut Rng, low: f64, high: f64) -> f64 {
     rng.range(low.ln(), high.ln()).exp()
 }
 
-fn weekday(t: i64) -> i64 {
-    (t - EPOCH_MONDAY).div_euclid(DAY_MS).rem_euclid(7)
-}
-
-fn hour_of_day(t: i64) -> f64 {
-    (t - EPOCH_MONDAY).rem_euclid(DAY_MS) as f64 / HOUR_MS as f64
-}
-
 /// Tweets-like counts: Poisson around a rate with a daily rhythm, a log-AR(1) wander, and
 /// bursts that decay (one to three a day, ×1.5–×4 at their peak); incidents are bursts of
 /// ×8–×25 decaying over hours, or a surge of ×2.5–×4 lasting a day.
@@ -140,7 +133,11 @@ fn bursty_counts(rng: &mut Rng) -> Drawn {
             }
         }
         let surging = if i < surge_until { surge } else { 0.0 };
-        let weekend_factor = if weekday(t) >= 5 { weekend } else { 1.0 };
+        let weekend_factor = if weekday_and_hour(t).0 >= 5 {
+            weekend
+        } else {
+            1.0
+        };
         let calendar = (1.0 + amplitude * daily_wave(t)) * weekend_factor;
         let rate = base * calendar * wander.exp() * (1.0 + burst + surging);
         timestamps.push(t);
@@ -237,9 +234,8 @@ fn irregular_gauge(rng: &mut Rng) -> Drawn {
         if incident {
             onsets.push(values.len());
         }
-        let hour = hour_of_day(t);
-        let rush_hour =
-            weekday(t) < 5 && ((7.0..9.0).contains(&hour) || (16.0..18.0).contains(&hour));
+        let (weekday, hour) = weekday_and_hour(t);
+        let rush_hour = weekday < 5 && ((7.0..9.0).contains(&hour) || (16.0..18.0).contains(&hour));
         let expected = speed * if rush_hour { 1.0 - rush } else { 1.0 } * effect;
         timestamps.push(t);
         values.push((expected * (1.0 + noise * rng.normal())).max(1.0).round());
