@@ -160,6 +160,7 @@ mod tests {
             scale: 1.0,
             scale_by_level: Vec::new(),
             counts: false,
+            quieter_weekend: None,
         };
         let chart = ChartData::of(&series, &decomposition, &[(3, 4)]);
         assert_eq!(chart.windows, [(180_000, 240_000)]);

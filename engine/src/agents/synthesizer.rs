@@ -1,7 +1,8 @@
 //! Synthesizer: combines the three reports into one verdict.
 //!
-//! A stretch that is exactly a first weekend or night in a short series is the calendar at
-//! work: it is named as such and makes nothing anomalous on its own.
+//! A quieter stretch that is exactly a first weekend or night in a short series, or the rise
+//! of the Monday after the only weekend, is the calendar at work (`stats::calendar`): it is
+//! named as such and makes nothing anomalous on its own. A rise into a weekend is not.
 //!
 //! Severity rules (0–3 info, 4–6 warning, 7–8 error, 9–10 critical):
 //! - not anomalous: `round(3 · P(anomalous))`, so 0–1 for a clean bill of health and at most 3;
@@ -24,7 +25,8 @@
 //! `SHORT_SHARE` 2% make a spike or dip; `NEAR_ZERO` 5% for `MIN_OUTAGE_POINTS` 3
 //! make an outage; `MAX_INCIDENTS` 3 listed, each at least `COMPARABLE_STRENGTH` 30% of
 //! the strongest; `EXPLAINED_PROBABILITY` 0.3 and `FIRST_WEEKEND_PROBABILITY` 0.8; the
-//! calendar step on a whole hour within max(interval, 10 min), found with 12 points a side;
+//! calendar step on a whole hour within max(interval, 10 min), found with 12 points a side,
+//! explaining a window that goes no further than 1.5 times the step (as for its edges);
 //! severity steps at 20%, 50% and 100% of the level, "certain" at 0.95; agreement caps 0.9
 //! and 0.75; `LAST_POINTS` 5 and 3 noise scales for "ongoing".
 
@@ -363,19 +365,25 @@ fn is_level_like(kind: WindowKind) -> bool {
 }
 
 /// Whether `passing` (a spike or dip) is the edge of the calendar step `calendar`: near it
-/// (within a quarter of its length) and no larger than it, as the baseline catches up with
-/// the step.
+/// (within a quarter of its length), the same way and no larger than it, as the baseline
+/// catches up with the step. An outage next to a step up is no edge of it.
 fn part_of_calendar_step(passing: &Window, calendar: &Window) -> bool {
     let margin = (calendar.end - calendar.start) / 4;
     let near = passing.end + margin >= calendar.start && passing.start <= calendar.end + margin;
-    near && passing.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
+    let same_way = passing.magnitude.signum() == calendar.magnitude.signum();
+    near && same_way && passing.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
 }
 
 /// The weekend or night that explains `window` (a change of level or shape, its fragments
 /// merged), in a series too short to have shown one before.
 fn calendar_period(context: &Context, window: &Window) -> Option<CalendarPeriod> {
     let t = &context.series.timestamps;
-    stats::calendar::calendar_period(t[window.start], t[window.end], t[0], t[t.len() - 1])
+    stats::calendar::calendar_period(
+        t[window.start],
+        t[window.end],
+        (t[0], t[t.len() - 1]),
+        window.magnitude < 0.0,
+    )
 }
 
 /// `window` split into the calendar step it holds, if any, and what is left before that step.
@@ -412,7 +420,12 @@ fn calendar_split(context: &Context, window: Window) -> (Option<Window>, Option<
         magnitude: (after - level) / context.level(),
         ..window
     };
-    if off_the_hour.abs() > tolerance || calendar_period(context, &calendar).is_none() {
+    // A window that goes far beyond its step holds more than the calendar: bursts, a spike.
+    let beyond_the_step = window.magnitude.abs() > 1.5 * calendar.magnitude.abs();
+    if off_the_hour.abs() > tolerance
+        || beyond_the_step
+        || calendar_period(context, &calendar).is_none()
+    {
         return (None, Some(window));
     }
     // What came before the step stays, if the data really left the level before it there.
@@ -515,6 +528,12 @@ fn verdict_sentence(
                 context.time_of(w.start),
                 context.time_of(w.end),
                 period.label()
+            );
+        }
+        if let Some(quieter) = context.decomposition.quieter_weekend {
+            return format!(
+                "{metric} looks normal: nothing departs from its baseline, which allows for its weekend running {:.0}% below its weekdays: a calendar effect ({consensus} of 3 agents agree).",
+                quieter * 100.0
             );
         }
         return format!("{metric} looks normal: nothing departs from its baseline ({consensus} of 3 agents agree).");

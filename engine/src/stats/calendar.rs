@@ -1,6 +1,8 @@
 //! The calendar as a prior: a stretch that is exactly a weekend or a night, in a series too
 //! short to have shown an earlier one, is most likely the calendar at work (less traffic on
-//! Saturday and Sunday, at night), not an incident. With more history the seasonal baseline
+//! Saturday and Sunday, at night), not an incident — when it is quieter: weekends and nights
+//! are quieter for almost every metric, so a rise into one is something that happened, and
+//! the rise the calendar does explain is the week starting again after the only weekend. With more history the seasonal baseline
 //! learns the pattern and this prior is no longer needed.
 //!
 //! Times are UTC; the bounds are wide enough (a day boundary ± 12 hours) to hold a weekend
@@ -13,6 +15,8 @@ use super::seasonality::{DAY_MS, HOUR_MS};
 pub enum CalendarPeriod {
     Weekend,
     Night,
+    /// Monday after the only weekend of data that began on it: busier again.
+    WeekStart,
 }
 
 impl CalendarPeriod {
@@ -20,6 +24,7 @@ impl CalendarPeriod {
         match self {
             Self::Weekend => "the weekend",
             Self::Night => "the night",
+            Self::WeekStart => "the week starting after the weekend",
         }
     }
 }
@@ -29,6 +34,11 @@ fn hour_of_week(t: i64) -> f64 {
     // 1970-01-01 was a Thursday, three days after a Monday.
     let since_monday = (t + 3 * DAY_MS).rem_euclid(7 * DAY_MS);
     since_monday as f64 / HOUR_MS as f64
+}
+
+/// Whether `t` falls on a Saturday or Sunday (UTC).
+pub fn is_weekend(t: i64) -> bool {
+    hour_of_week(t) >= 120.0
 }
 
 fn hour_of_day(t: i64) -> f64 {
@@ -59,11 +69,30 @@ pub fn on_only_weekend(start: i64, end: i64, first: i64, last: i64) -> bool {
 }
 
 /// The calendar period that the stretch `start..=end` (UTC ms) matches, when the series
-/// (`first..=last`) holds no earlier one to compare with. A stretch that runs to the end of
-/// the series may end early (the period is not over yet).
-pub fn calendar_period(start: i64, end: i64, first: i64, last: i64) -> Option<CalendarPeriod> {
+/// (`first..=last`) holds no earlier one to compare with; `quieter` says whether the stretch
+/// runs below the level before it. A stretch that runs to the end of the series may end early
+/// (the period is not over yet).
+pub fn calendar_period(
+    start: i64,
+    end: i64,
+    (first, last): (i64, i64),
+    quieter: bool,
+) -> Option<CalendarPeriod> {
     let runs_to_end = end >= last;
     let duration = end - start;
+    if !quieter {
+        // Sunday noon to Monday noon (Monday 00:00 ± 12 hours), in data that began at the
+        // weekend (Saturday 00:00 − 12 hours at the earliest, Sunday noon at the latest) and
+        // holds no week before it.
+        let h = hour_of_week(start);
+        let starts_week = h >= 156.0 || h <= 12.0;
+        let monday = start - (h * HOUR_MS as f64) as i64 + if h >= 156.0 { 7 * DAY_MS } else { 0 };
+        let began_at_weekend = (DAY_MS / 2..=2 * DAY_MS + DAY_MS / 2).contains(&(monday - first));
+        // The Monday, not what happens on the days after it.
+        let the_monday = runs_to_end && duration <= DAY_MS;
+        return (starts_week && began_at_weekend && the_monday)
+            .then_some(CalendarPeriod::WeekStart);
+    }
     // Saturday 00:00 and Monday 00:00, each ± 12 hours (hours of the week).
     let starts_weekend = (108.0..=132.0).contains(&hour_of_week(start));
     let ends_weekend = {
@@ -138,23 +167,33 @@ mod tests {
         let saturday = MONDAY + 5 * DAY_MS;
         let end_of_sunday = MONDAY + 7 * DAY_MS - HOUR_MS;
         assert_eq!(
-            calendar_period(saturday, end_of_sunday, MONDAY, end_of_sunday),
+            calendar_period(saturday, end_of_sunday, (MONDAY, end_of_sunday), true),
             Some(CalendarPeriod::Weekend)
+        );
+        // A rise into the weekend is something that happened.
+        assert_eq!(
+            calendar_period(saturday, end_of_sunday, (MONDAY, end_of_sunday), false),
+            None
         );
         // Seen a weekend before: the seasonal baseline judges it, not the prior.
         assert_eq!(
             calendar_period(
                 saturday + 7 * DAY_MS,
                 end_of_sunday + 7 * DAY_MS,
-                MONDAY,
-                end_of_sunday + 7 * DAY_MS
+                (MONDAY, end_of_sunday + 7 * DAY_MS),
+                true
             ),
             None
         );
         // A Wednesday is no weekend.
         let wednesday = MONDAY + 2 * DAY_MS;
         assert_eq!(
-            calendar_period(wednesday, wednesday + DAY_MS, MONDAY, MONDAY + 7 * DAY_MS),
+            calendar_period(
+                wednesday,
+                wednesday + DAY_MS,
+                (MONDAY, MONDAY + 7 * DAY_MS),
+                true
+            ),
             None
         );
     }
@@ -166,14 +205,46 @@ mod tests {
             calendar_period(
                 evening,
                 evening + 10 * HOUR_MS,
-                MONDAY,
-                MONDAY + DAY_MS + 12 * HOUR_MS
+                (MONDAY, MONDAY + DAY_MS + 12 * HOUR_MS),
+                true
             ),
             Some(CalendarPeriod::Night)
         );
         let afternoon = MONDAY + 13 * HOUR_MS;
         assert_eq!(
-            calendar_period(afternoon, afternoon + 5 * HOUR_MS, MONDAY, MONDAY + DAY_MS),
+            calendar_period(
+                afternoon,
+                afternoon + 5 * HOUR_MS,
+                (MONDAY, MONDAY + DAY_MS),
+                true
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn the_week_starting_again_after_the_only_weekend_is_the_calendar() {
+        let saturday_noon = MONDAY - 2 * DAY_MS + 12 * HOUR_MS;
+        let tuesday = MONDAY + DAY_MS;
+        let rise = |first: i64| calendar_period(MONDAY, tuesday, (first, tuesday), false);
+        // Data that began on the Monday hold no weekend to rise from.
+        assert_eq!(rise(MONDAY), None);
+        // Days of data after it: what they hold is judged, not explained.
+        assert_eq!(
+            calendar_period(
+                MONDAY,
+                tuesday + DAY_MS,
+                (saturday_noon, tuesday + DAY_MS),
+                false
+            ),
+            None
+        );
+        assert_eq!(rise(saturday_noon), Some(CalendarPeriod::WeekStart));
+        // Data that hold the week before: the Monday is judged against it.
+        assert_eq!(rise(saturday_noon - 5 * DAY_MS), None);
+        // A fall on Monday is no week starting.
+        assert_eq!(
+            calendar_period(MONDAY, tuesday, (saturday_noon, tuesday), true),
             None
         );
     }

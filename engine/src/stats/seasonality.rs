@@ -222,6 +222,9 @@ pub struct Decomposition {
     /// noise is Poisson-like, skewed upwards, and a z-score alone overstates a burst of 9 on a
     /// baseline of 2.
     pub counts: bool,
+    /// How much quieter Saturdays and Sundays run than weekdays at the same hours (a share of
+    /// the weekday level), when the baseline judges weekends as their own kind of day.
+    pub quieter_weekend: Option<f64>,
 }
 
 /// Counts with a median above this are near enough to Gaussian for plain z-scores.
@@ -326,6 +329,7 @@ pub fn decompose(
         _ => (n / 20).clamp(10, 2000),
     };
     let first_trend = block_median_trend(values, block);
+    let mut quieter_weekend = None;
     let (trend, seasonal) = match (seasonality, wave) {
         (_, Some(wave)) => {
             let deseasonalised: Vec<f64> = values
@@ -336,8 +340,14 @@ pub fn decompose(
             (block_median_trend(&deseasonalised, block), wave.seasonal)
         }
         (Some(s), None) => {
-            let seasonal =
-                seasonal_profile(timestamps, values, &first_trend, s.period_ms, interval_ms);
+            let weekend = match s.period_ms {
+                DAY_MS => weekend_profile(timestamps, values, interval_ms),
+                _ => None,
+            };
+            quieter_weekend = weekend.as_ref().map(|w| w.quieter_by);
+            let seasonal = weekend.map(|w| w.seasonal).unwrap_or_else(|| {
+                seasonal_profile(timestamps, values, &first_trend, s.period_ms, interval_ms)
+            });
             // Again with the cycle taken out: a last block that holds only part of a cycle
             // (the night hours of a day just begun) would otherwise set the level too low.
             let deseasonalised: Vec<f64> =
@@ -361,6 +371,7 @@ pub fn decompose(
         scale,
         scale_by_level,
         counts: small_counts(values),
+        quieter_weekend,
     }
 }
 
@@ -636,6 +647,119 @@ fn seasonal_profile(
     seasonal
 }
 
+/// Weekday hours a series must hold before its weekends are judged against them: a day and a
+/// half, so most hours of the day were seen on two weekdays.
+const MIN_WEEKDAY_MS: i64 = 36 * HOUR_MS;
+
+/// The daily profile of a series whose weekends differ from its weekdays, as most traffic
+/// does (quieter, or without the working day's hump): weekdays judged against the other
+/// weekdays, weekend points against the weekday profile shifted and scaled to fit the weekend
+/// (`α + β · profile`: two numbers for all of it, so a spike, an outage or a step inside it
+/// stays in the residual). Without it a few days holding one weekend mix both kinds of day into
+/// one profile, and every day then departs from it. `None` without a day and a half of weekdays
+/// and half a day of weekend, or when the weekend is not quieter this way or fits no better
+/// (see [`weekend_fit`]).
+fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Option<WeekendProfile> {
+    let interval_ms = interval_ms.max(1);
+    let points_per_day = (DAY_MS / interval_ms).max(1) as usize;
+    let (weekend, weekday): (Vec<usize>, Vec<usize>) =
+        (0..values.len()).partition(|&i| super::calendar::is_weekend(timestamps[i]));
+    if (weekday.len() as i64) < MIN_WEEKDAY_MS / interval_ms || weekend.len() < points_per_day / 2 {
+        return None;
+    }
+    let weekday_times: Vec<i64> = weekday.iter().map(|&i| timestamps[i]).collect();
+    let weekday_values: Vec<f64> = weekday.iter().map(|&i| values[i]).collect();
+    let (weekday_seasonal, weekday_level) =
+        weekday_profile(&weekday_times, &weekday_values, interval_ms);
+    // The weekday profile by time of day, so a weekend point finds it at its hour.
+    let phase = |t: i64| (t.rem_euclid(DAY_MS) / interval_ms) as usize % points_per_day;
+    let mut by_phase: Vec<Vec<f64>> = vec![Vec::new(); points_per_day];
+    for (t, s) in weekday_times.iter().zip(&weekday_seasonal) {
+        by_phase[phase(*t)].push(*s);
+    }
+    let profile: Vec<Option<f64>> = by_phase.iter_mut().map(|b| median_in_place(b)).collect();
+    // The weekday level carried across the weekend: the mean of the weekdays either side.
+    let level_at = |i: usize| {
+        let k = weekday.partition_point(|&w| w < i);
+        let before = weekday_level[k.saturating_sub(1)];
+        weekday_level.get(k).map_or(before, |after| match k {
+            0 => *after,
+            _ => (before + after) / 2.0,
+        })
+    };
+    let rows: Vec<(f64, f64)> = weekend
+        .iter()
+        .filter_map(|&i| Some((profile[phase(timestamps[i])]?, values[i] - level_at(i))))
+        .collect();
+    let [shift, scale] = weekend_fit(&rows)?;
+    let typical = rows.iter().map(|(p, _)| p).sum::<f64>() / rows.len() as f64;
+    let level = weekend.iter().map(|&i| level_at(i)).sum::<f64>() / weekend.len() as f64;
+    let quieter_by =
+        -(shift + (scale - 1.0) * typical) / (level + typical).abs().max(f64::MIN_POSITIVE);
+    let mut seasonal = vec![0.0; values.len()];
+    for (&i, s) in weekday.iter().zip(weekday_seasonal) {
+        seasonal[i] = s;
+    }
+    for &i in &weekend {
+        seasonal[i] = shift + scale * profile[phase(timestamps[i])].unwrap_or(0.0);
+    }
+    Some(WeekendProfile {
+        seasonal,
+        quieter_by,
+    })
+}
+
+/// A daily profile with weekends of their own, and how much quieter they run.
+struct WeekendProfile {
+    seasonal: Vec<f64>,
+    /// The weekend's shortfall against weekdays at the same hours, a share of their level.
+    quieter_by: f64,
+}
+
+/// The weekdays' own profile (each weekday against the others) and level: the trend read
+/// again with the cycle taken out, since a weekday cut short by the weekend or by the end of
+/// the data holds part of a cycle and its median is no level.
+fn weekday_profile(times: &[i64], values: &[f64], interval_ms: i64) -> (Vec<f64>, Vec<f64>) {
+    let points_per_day = (DAY_MS / interval_ms).max(1) as usize;
+    let without =
+        |profile: &[f64]| -> Vec<f64> { values.iter().zip(profile).map(|(v, s)| v - s).collect() };
+    let mut trend = block_median_trend(values, points_per_day);
+    let mut profile = Vec::new();
+    for _ in 0..2 {
+        profile = seasonal_profile(times, values, &trend, DAY_MS, interval_ms);
+        trend = block_median_trend(&without(&profile), points_per_day);
+    }
+    (profile, trend)
+}
+
+/// `[α, β]` of `weekend ≈ α + β · weekday profile` for `(profile, value less the weekday
+/// level)` pairs, fitted once more with residuals clipped at 3 robust scales (an incident in
+/// the weekend does not steer it). Believed when the weekend is quieter on average than a
+/// weekday at the same hours (a busier weekend is rare, and a change that began before
+/// Saturday and carried on through it is no weekend) and the fit explains half of what the
+/// weekday profile alone leaves.
+fn weekend_fit(rows: &[(f64, f64)]) -> Option<[f64; 2]> {
+    let regressors =
+        |rows: &[(f64, f64)]| rows.iter().map(|&(p, y)| ([1.0, p], y)).collect::<Vec<_>>();
+    let first = least_squares(regressors(rows))?;
+    let residual = |fit: [f64; 2], (p, y): (f64, f64)| y - fit[0] - fit[1] * p;
+    let residuals: Vec<f64> = rows.iter().map(|&row| residual(first, row)).collect();
+    let bound = 3.0 * robust_scale(&residuals)?;
+    let clipped: Vec<(f64, f64)> = rows
+        .iter()
+        .zip(&residuals)
+        .map(|(&(p, y), r)| (p, y - r + r.clamp(-bound, bound)))
+        .collect();
+    let fit = least_squares(regressors(&clipped))?;
+    let sse =
+        |fit: [f64; 2]| -> f64 { clipped.iter().map(|&row| residual(fit, row).powi(2)).sum() };
+    let weekday_alone = sse([0.0, 1.0]);
+    let explained = 1.0 - sse(fit) / weekday_alone;
+    let typical = clipped.iter().map(|(p, _)| p).sum::<f64>() / clipped.len() as f64;
+    let quieter = fit[0] + (fit[1] - 1.0) * typical <= 0.0;
+    (weekday_alone > 0.0 && explained >= MIN_WAVE_SHARE && quieter).then_some(fit)
+}
+
 /// Two cycles differ at one phase by more than this many times their usual range there: one
 /// of them holds an incident.
 const DISAGREEMENT: f64 = 3.0;
@@ -862,5 +986,58 @@ mod tests {
             fitted_daily_wave(&three_days, &longer).is_none(),
             "days enough for the phase profile"
         );
+    }
+
+    /// `days` at 5 minutes from `start`, each value from its time, with a little noise.
+    fn five_minutes(start: i64, days: i64, value: impl Fn(i64) -> f64) -> (Vec<i64>, Vec<f64>) {
+        let noise = |i: i64| ((i as f64 * 12.9898).sin() * 43_758.547).fract() - 0.5;
+        let t: Vec<i64> = (0..days * 288).map(|i| start + i * 5 * MINUTE_MS).collect();
+        let values = t
+            .iter()
+            .zip(0..)
+            .map(|(&t, i)| value(t) + 4.0 * noise(i))
+            .collect();
+        (t, values)
+    }
+
+    fn hour(t: i64) -> f64 {
+        (t % DAY_MS) as f64 / HOUR_MS as f64
+    }
+
+    #[test]
+    fn a_weekend_without_the_working_day_is_its_own_kind_of_day() {
+        // Saturday 18:00 UTC (1970-01-03) to Wednesday: 180 in weekday working hours, else 100.
+        let working =
+            |t: i64| !crate::stats::calendar::is_weekend(t) && (8.0..19.0).contains(&hour(t));
+        let (t, v) = five_minutes(2 * DAY_MS + 18 * HOUR_MS, 4, |t| {
+            if working(t) {
+                180.0
+            } else {
+                100.0
+            }
+        });
+        let season = detect_period(&t, &v, 5 * MINUTE_MS);
+        let d = decompose(&t, &v, 5 * MINUTE_MS, season);
+        assert_eq!(d.seasonality.map(|s| s.period_ms), Some(DAY_MS));
+        let on_weekend =
+            |(t, r): (&i64, &f64)| crate::stats::calendar::is_weekend(*t).then_some(r.abs());
+        let worst = t
+            .iter()
+            .zip(&d.residual)
+            .filter_map(on_weekend)
+            .fold(0.0, f64::max);
+        assert!(worst < 15.0, "largest weekend residual {worst}");
+    }
+
+    #[test]
+    fn a_rise_that_carries_on_into_the_weekend_is_no_weekend() {
+        // Tuesday to Sunday (1970-01-06 to 01-11), the same wave every day, 40 higher from
+        // Friday 18:25: the weekend is busier than the weekdays, which no weekend explains.
+        let friday_evening = 8 * DAY_MS + 18 * HOUR_MS + 25 * MINUTE_MS;
+        let (t, v) = five_minutes(5 * DAY_MS, 6, |t| {
+            let wave = 30.0 * (std::f64::consts::TAU * hour(t) / 24.0).sin();
+            100.0 + wave + if t >= friday_evening { 40.0 } else { 0.0 }
+        });
+        assert!(weekend_profile(&t, &v, 5 * MINUTE_MS).is_none());
     }
 }
