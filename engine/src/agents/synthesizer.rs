@@ -1,8 +1,9 @@
 //! Synthesizer: combines the three reports into one verdict.
 //!
-//! A quieter stretch that is exactly a first weekend or night in a short series, or the rise
-//! of the Monday after the only weekend, is the calendar at work (`stats::calendar`): it is
-//! named as such and makes nothing anomalous on its own. A rise into a weekend is not.
+//! A quieter stretch that is exactly a first weekend or night in a short series (or the end of
+//! one the data begin in), the rise of the Monday after the only weekend, or the working hours
+//! of the only day, is the calendar at work (`stats::calendar`): it is named as such and makes
+//! nothing anomalous on its own. A rise into a weekend is not.
 //!
 //! Severity rules (0–3 info, 4–6 warning, 7–8 error, 9–10 critical):
 //! - not anomalous: `round(3 · P(anomalous))`, so 0–1 for a clean bill of health and at most 3;
@@ -18,7 +19,7 @@
 //!
 //! # Free constants
 //!
-//! Twenty-two: windows count from an agent score of 0.5 and agreement adds half the weaker
+//! Twenty-three: windows count from an agent score of 0.5 and agreement adds half the weaker
 //! agent's log-odds; a window must stand out from its own series with `STANDING_RISK` 1%
 //! (`stats::standing`, the per-series calibration); `DEPARTED` 3 noise scales from the
 //! [`level_before`] (30 points) where a window starts and ends; `SHORT_POINTS` 15 /
@@ -26,7 +27,9 @@
 //! make an outage; `MAX_INCIDENTS` 3 listed, each at least `COMPARABLE_STRENGTH` 30% of
 //! the strongest; `EXPLAINED_PROBABILITY` 0.3 and `FIRST_WEEKEND_PROBABILITY` 0.8; the
 //! calendar step on a whole hour within max(interval, 10 min), found with 12 points a side,
-//! explaining a window that goes no further than 1.5 times the step (as for its edges);
+//! explaining a window that goes no further than 1.5 times the step (as for its edges), and
+//! lasting until the data are back past half of it (over `LAST_POINTS`); a window that
+//! begins within `MIN_BEFORE_POINTS` 12 of the first point is judged by the step it ends with;
 //! severity steps at 20%, 50% and 100% of the level, "certain" at 0.95; agreement caps 0.9
 //! and 0.75; `LAST_POINTS` 5 and 3 noise scales for "ongoing".
 
@@ -365,13 +368,13 @@ fn is_level_like(kind: WindowKind) -> bool {
 }
 
 /// Whether `passing` (a spike or dip) is the edge of the calendar step `calendar`: near it
-/// (within a quarter of its length), the same way and no larger than it, as the baseline
-/// catches up with the step. An outage next to a step up is no edge of it.
+/// (within a quarter of its length) and no larger than it, as the baseline catches up with the
+/// step where it begins and where it ends. An outage next to a step is no edge of it.
 fn part_of_calendar_step(passing: &Window, calendar: &Window) -> bool {
     let margin = (calendar.end - calendar.start) / 4;
     let near = passing.end + margin >= calendar.start && passing.start <= calendar.end + margin;
-    let same_way = passing.magnitude.signum() == calendar.magnitude.signum();
-    near && same_way && passing.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
+    let edge = passing.kind != WindowKind::Outage;
+    near && edge && passing.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
 }
 
 /// The weekend or night that explains `window` (a change of level or shape, its fragments
@@ -396,6 +399,12 @@ fn calendar_split(context: &Context, window: Window) -> (Option<Window>, Option<
     let d = context.decomposition;
     let values = &context.series.values;
     let median = |range: std::ops::Range<usize>| d.deseasonalised_median(values, range);
+    if window.start < MIN_BEFORE_POINTS {
+        return match leading_calendar(context, &window) {
+            Some(calendar) => (Some(calendar), None),
+            None => (None, Some(window)),
+        };
+    }
     let (Some(before), Some(during)) = (
         median(level_before(window.start)),
         median(window.start..window.end + 1),
@@ -415,8 +424,20 @@ fn calendar_split(context: &Context, window: Window) -> (Option<Window>, Option<
     else {
         return (None, Some(window));
     };
+    // Where the data leave the step's level again (the first stretch back past half of it),
+    // whatever the agents' windows cut or merged: a working day ends in the evening, a night
+    // that the baseline soon followed still lasts until the morning.
+    let n = values.len();
+    let halfway = (level + after) / 2.0;
+    let held = |i: usize| {
+        median(i..(i + LAST_POINTS).min(n)).is_some_and(|m| direction * (m - halfway) > 0.0)
+    };
+    let end = (onset..n)
+        .find(|&i| !held(i))
+        .map_or(n - 1, |i| i.max(onset + 1) - 1);
     let calendar = Window {
         start: onset,
+        end,
         magnitude: (after - level) / context.level(),
         ..window
     };
@@ -442,6 +463,41 @@ fn calendar_split(context: &Context, window: Window) -> (Option<Window>, Option<
             })
         });
     (Some(calendar), rest)
+}
+
+/// Fewest points before a window that say what level it left; a window that begins sooner is
+/// judged by the level it returns to.
+const MIN_BEFORE_POINTS: usize = 12;
+
+/// The calendar period a window at the very start of the data ends with: the night the data
+/// began in, over when the day begins (a step on a whole hour at its end, to the level after
+/// it). Its magnitude is the level it held against the level after it.
+fn leading_calendar(context: &Context, window: &Window) -> Option<Window> {
+    let d = context.decomposition;
+    let values = &context.series.values;
+    let n = values.len();
+    let median = |range: std::ops::Range<usize>| d.deseasonalised_median(values, range);
+    let after_window = window.end + 1..(window.end + 1 + 30).min(n);
+    let (after, during) = (median(after_window)?, median(window.start..window.end + 1)?);
+    let direction = (after - during).signum();
+    let second_half = window.start + (window.end - window.start) / 2..(window.end + 2).min(n);
+    let step = step_onset(context, second_half, direction);
+    let t = context.series.timestamps[step];
+    let tolerance = context.series.interval_ms.max(10 * 60_000);
+    let off_the_hour = (t + 1_800_000).rem_euclid(3_600_000) - 1_800_000;
+    let held = median(window.start..step)?;
+    let calendar = Window {
+        end: step.checked_sub(1)?,
+        magnitude: (held - after) / context.level(),
+        ..*window
+    };
+    // The window is the stretch before the step (to within a quarter of it), no more.
+    let within_the_step = window.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
+        && window.end - calendar.end <= (calendar.end - calendar.start) / 4;
+    (off_the_hour.abs() <= tolerance
+        && within_the_step
+        && calendar_period(context, &calendar).is_some())
+    .then_some(calendar)
 }
 
 /// Where a step in `direction` happens within `range`: the split that best separates the

@@ -8,6 +8,8 @@
 //! Times are UTC; the bounds are wide enough (a day boundary ± 12 hours) to hold a weekend
 //! or a night in any time zone.
 
+#[cfg(test)]
+use super::seasonality::MINUTE_MS;
 use super::seasonality::{DAY_MS, HOUR_MS};
 
 /// A recurring calendar period that explains a stretch.
@@ -17,6 +19,8 @@ pub enum CalendarPeriod {
     Night,
     /// Monday after the only weekend of data that began on it: busier again.
     WeekStart,
+    /// The working hours of the only day the data hold: busier, then quiet again.
+    WorkingDay,
 }
 
 impl CalendarPeriod {
@@ -25,6 +29,7 @@ impl CalendarPeriod {
             Self::Weekend => "the weekend",
             Self::Night => "the night",
             Self::WeekStart => "the week starting after the weekend",
+            Self::WorkingDay => "the working day",
         }
     }
 }
@@ -90,37 +95,50 @@ pub fn calendar_period(
         let began_at_weekend = (DAY_MS / 2..=2 * DAY_MS + DAY_MS / 2).contains(&(monday - first));
         // The Monday, not what happens on the days after it.
         let the_monday = runs_to_end && duration <= DAY_MS;
-        return (starts_week && began_at_weekend && the_monday)
-            .then_some(CalendarPeriod::WeekStart);
+        if starts_week && began_at_weekend && the_monday {
+            return Some(CalendarPeriod::WeekStart);
+        }
+        // Six to fourteen busier hours that end before the data do, in any time zone, on the
+        // only day the data hold.
+        let working_hours = (6 * HOUR_MS..=14 * HOUR_MS).contains(&duration) && !runs_to_end;
+        let no_earlier_day = start - first < 22 * HOUR_MS;
+        return (working_hours && no_earlier_day).then_some(CalendarPeriod::WorkingDay);
     }
+    // A stretch the data begin with began before them, inside the period: only its end says
+    // how long it lasted.
+    let began_before = start <= first;
     // Saturday 00:00 and Monday 00:00, each ± 12 hours (hours of the week).
-    let starts_weekend = (108.0..=132.0).contains(&hour_of_week(start));
+    let starts_weekend = {
+        let h = hour_of_week(start);
+        (108.0..=132.0).contains(&h) || (began_before && (h >= 108.0 || h <= 12.0))
+    };
     let ends_weekend = {
         let h = hour_of_week(end);
         h >= 156.0 || h <= 12.0 || (runs_to_end && h >= 108.0)
     };
-    let no_earlier_weekend = start - first < 6 * DAY_MS;
-    if starts_weekend
-        && ends_weekend
-        && (DAY_MS / 2..=3 * DAY_MS).contains(&duration)
-        && no_earlier_weekend
-    {
-        return Some(CalendarPeriod::Weekend);
-    }
+    let weekend =
+        starts_weekend && ends_weekend && duration <= 3 * DAY_MS && start - first < 6 * DAY_MS;
+    // Nights fall from 17:00 to 02:00 and end from 03:00 to 11:00.
     let starts_night = {
         let h = hour_of_day(start);
-        h >= 17.0 || h <= 2.0
+        h >= 17.0 || h <= 2.0 || (began_before && h <= 11.0)
     };
     let ends_night = {
         let h = hour_of_day(end);
         (3.0..=11.0).contains(&h) || runs_to_end
     };
-    let no_earlier_night = start - first < 22 * HOUR_MS;
-    (starts_night
+    let night = starts_night
         && ends_night
-        && (4 * HOUR_MS..=16 * HOUR_MS).contains(&duration)
-        && no_earlier_night)
-        .then_some(CalendarPeriod::Night)
+        && (duration >= 4 * HOUR_MS || began_before)
+        && duration <= 16 * HOUR_MS
+        && start - first < 22 * HOUR_MS;
+    // Half a day or more is a weekend; less, a night if it can be one.
+    match (weekend, night) {
+        (true, _) if duration >= DAY_MS / 2 => Some(CalendarPeriod::Weekend),
+        (_, true) => Some(CalendarPeriod::Night),
+        (true, false) if began_before => Some(CalendarPeriod::Weekend),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +263,44 @@ mod tests {
         // A fall on Monday is no week starting.
         assert_eq!(
             calendar_period(MONDAY, tuesday, (saturday_noon, tuesday), true),
+            None
+        );
+    }
+
+    #[test]
+    fn the_working_hours_of_the_only_day_are_the_calendar_but_a_rise_that_stays_is_not() {
+        let (eight, seven) = (MONDAY + 8 * HOUR_MS, MONDAY + 19 * HOUR_MS);
+        let day = (MONDAY - 2 * HOUR_MS, MONDAY + 22 * HOUR_MS);
+        assert_eq!(
+            calendar_period(eight, seven, day, false),
+            Some(CalendarPeriod::WorkingDay)
+        );
+        // Still up when the data end: something that happened, not the working day.
+        assert_eq!(calendar_period(eight, day.1, day, false), None);
+        // Seen a working day before.
+        assert_eq!(
+            calendar_period(
+                eight + DAY_MS,
+                seven + DAY_MS,
+                (day.0, day.1 + DAY_MS),
+                false
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_quiet_stretch_the_data_begin_with_is_judged_by_when_it_ends() {
+        // Data from 03:52: quiet until 08:00 is the end of a night that began before them.
+        let first = MONDAY + 3 * HOUR_MS + 52 * MINUTE_MS;
+        let data = (first, first + DAY_MS);
+        assert_eq!(
+            calendar_period(first, MONDAY + 8 * HOUR_MS, data, true),
+            Some(CalendarPeriod::Night)
+        );
+        // Quiet until 14:00 is no night.
+        assert_eq!(
+            calendar_period(first, MONDAY + 14 * HOUR_MS, data, true),
             None
         );
     }
