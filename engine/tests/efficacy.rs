@@ -31,8 +31,8 @@ const FALSE_ALARM_CEILING: [(&str, f64); 9] = [
     ("small_counts", 0.0726),
     ("sparse", 0.0051),
     ("trend", 0.0051),
-    ("weekend_quieter", 0.2143),
-    ("weekly", 0.2858),
+    ("weekend_quieter", 0.2),
+    ("weekly", 0.2762),
 ];
 
 const TIERS: [&str; 3] = ["easy", "medium", "hard"];

@@ -100,20 +100,27 @@ pub fn synthesize(
         .into_iter()
         .filter(|w| w.score >= 0.5)
         .partition(|w| is_level_like(w.kind));
-    let (mut calendar, mut level_changes) = (Vec::new(), Vec::new());
+    let (mut calendar, mut level_changes, mut before_steps) = (Vec::new(), Vec::new(), Vec::new());
     for window in merge_windows(level_like) {
-        let (step, rest) = calendar_split(context, window);
-        calendar.extend(step);
-        level_changes.extend(rest);
+        match calendar_split(context, window) {
+            (Some(step), rest) => {
+                calendar.push(step);
+                before_steps.extend(rest);
+            }
+            (None, rest) => level_changes.extend(rest),
+        }
     }
-    let passing = passing
+    // What the data did right before a calendar step stays; the rest near one is its edge.
+    let candidates: Vec<Window> = level_changes
         .into_iter()
-        .filter(|w| !calendar.iter().any(|c| part_of_calendar_step(w, c)));
-    let (settled, ordinary): (Vec<Window>, Vec<Window>) =
-        merge_windows(level_changes.into_iter().chain(passing).collect())
-            .into_iter()
-            .map(|w| settle(context, w))
-            .partition(|w| stands_out(context, w));
+        .chain(passing)
+        .filter(|w| !calendar.iter().any(|c| part_of_calendar_step(w, c)))
+        .chain(before_steps)
+        .collect();
+    let (settled, ordinary): (Vec<Window>, Vec<Window>) = merge_windows(candidates)
+        .into_iter()
+        .map(|w| settle(context, w))
+        .partition(|w| stands_out(context, w));
     let (windows, smaller) = incidents(merge_windows(settled));
     let mut probability = sigmoid(evidence_log_odds - weights.threshold_offset);
     if windows.is_empty() && !(calendar.is_empty() && ordinary.is_empty()) {
@@ -368,12 +375,14 @@ fn is_level_like(kind: WindowKind) -> bool {
 }
 
 /// Whether `passing` (a spike or dip) is the edge of the calendar step `calendar`: near it
-/// (within a quarter of its length) and no larger than it, as the baseline catches up with the
-/// step where it begins and where it ends. An outage next to a step is no edge of it.
+/// (within a quarter of its length), no larger and no longer than it, as the baseline catches
+/// up with the step where it begins and where it ends. An outage next to a step is no edge of
+/// it.
 fn part_of_calendar_step(passing: &Window, calendar: &Window) -> bool {
     let margin = (calendar.end - calendar.start) / 4;
     let near = passing.end + margin >= calendar.start && passing.start <= calendar.end + margin;
-    let edge = passing.kind != WindowKind::Outage;
+    let edge = passing.kind != WindowKind::Outage
+        && passing.end - passing.start <= calendar.end - calendar.start;
     near && edge && passing.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
 }
 

@@ -132,11 +132,13 @@ pub fn calendar_period(
         && (duration >= 4 * HOUR_MS || began_before)
         && duration <= 16 * HOUR_MS
         && start - first < 22 * HOUR_MS;
-    // Half a day or more is a weekend; less, a night if it can be one.
+    // Half a day or more is a weekend; less, a night if it can be one, or a weekend that the
+    // data begin in or end in (four hours of it at least).
+    let cut_short = began_before || (runs_to_end && duration >= 4 * HOUR_MS);
     match (weekend, night) {
         (true, _) if duration >= DAY_MS / 2 => Some(CalendarPeriod::Weekend),
         (_, true) => Some(CalendarPeriod::Night),
-        (true, false) if began_before => Some(CalendarPeriod::Weekend),
+        (true, false) if cut_short => Some(CalendarPeriod::Weekend),
         _ => None,
     }
 }
@@ -202,6 +204,14 @@ mod tests {
                 true
             ),
             None
+        );
+        // Data from Thursday evening that end eight hours into Saturday: the weekend has
+        // begun, it is not over (and a night was seen before it).
+        let thursday_evening = saturday - 28 * HOUR_MS;
+        let eight_in = saturday + 8 * HOUR_MS;
+        assert_eq!(
+            calendar_period(saturday, eight_in, (thursday_evening, eight_in), true),
+            Some(CalendarPeriod::Weekend)
         );
         // A Wednesday is no weekend.
         let wednesday = MONDAY + 2 * DAY_MS;
