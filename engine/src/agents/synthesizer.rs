@@ -285,11 +285,24 @@ const STANDING_RISK: f64 = 0.01;
 /// (`stats::standing`): a wander that the metric's own memory makes ordinary is not an
 /// incident. An outage is its own evidence, a drift has passed its own test of a bend in
 /// the trend (which the baseline follows), and a change too long to compare with the rest
-/// of the series is left to the agents' tests.
+/// of the series is left to the agents' tests — unless the data begin with it: with no level
+/// before it, its most extreme stretches are compared with the rest of the series.
 fn stands_out(context: &Context, window: &Window) -> bool {
-    matches!(window.kind, WindowKind::Outage | WindowKind::Drift)
-        || stats::standing::standing(context.z(), window.start..=window.end, STANDING_RISK)
-            .is_none_or(|standing| standing >= 1.0)
+    if matches!(window.kind, WindowKind::Outage | WindowKind::Drift) {
+        return true;
+    }
+    let range = window.start..=window.end;
+    let standing =
+        stats::standing::standing(context.z(), range.clone(), STANDING_RISK).or_else(|| {
+            if window.start >= MIN_BEFORE_POINTS {
+                return None;
+            }
+            let d = context.decomposition;
+            let values = &context.series.values;
+            let x: Vec<f64> = values.iter().zip(&d.seasonal).map(|(v, s)| v - s).collect();
+            stats::standing::standing_of_stretches(&x, range.clone(), STANDING_RISK)
+        });
+    standing.is_none_or(|standing| standing >= 1.0)
 }
 
 /// Most windows a verdict lists: the incidents, not every wobble around them.

@@ -30,15 +30,35 @@ pub const MIN_PLACEMENTS: usize = 12;
 /// passes among those placements with probability `risk` (≥ 1: it stands out). `None` when
 /// too few placements remain to judge by.
 pub fn standing(z: &[f64], window: RangeInclusive<usize>, risk: f64) -> Option<f64> {
+    let width = window.end().checked_sub(*window.start())? + 1;
+    let enough = z.len().checked_sub(width)? / width >= MIN_PLACEMENTS;
+    enough.then(|| judge(z, window, width, risk)).flatten()
+}
+
+/// [`standing`] for a window too long for the rest of the series to hold [`MIN_PLACEMENTS`]
+/// of it: its most extreme stretch at the longest length that leaves that many outside it,
+/// against the stretches of that length outside it. Four days of wander at the start of three
+/// weeks of a metric with memory are compared with the metric's other wanders instead of being
+/// waved through; a level far from everything after it still stands out. `x` must be the
+/// series itself (its rhythm taken out), not scores against a baseline that follows a lasting
+/// change. `None` when too little lies outside the window.
+pub fn standing_of_stretches(x: &[f64], window: RangeInclusive<usize>, risk: f64) -> Option<f64> {
+    let width = window.end().checked_sub(*window.start())? + 1;
+    let len = width.min(x.len().checked_sub(width)? / MIN_PLACEMENTS);
+    (len > 0).then(|| judge(x, window, len, risk)).flatten()
+}
+
+/// The most extreme mean of `values` over `len` points inside `window`, against the means of
+/// every placement of that length outside it, as a share of the scan bar at `risk`.
+fn judge(values: &[f64], window: RangeInclusive<usize>, len: usize, risk: f64) -> Option<f64> {
     let (start, end) = (*window.start(), *window.end());
-    let n = z.len();
-    let len = end.checked_sub(start)? + 1;
-    if end >= n || (n - len) / len < MIN_PLACEMENTS {
+    let n = values.len();
+    if end >= n || len == 0 || end + 1 < start + len {
         return None;
     }
     let mut running = Vec::with_capacity(n + 1);
     running.push(0.0);
-    for v in z {
+    for v in values {
         running.push(running.last().copied().unwrap_or(0.0) + v);
     }
     let mean_at = |p: usize| (running[p + len] - running[p]) / len as f64;
@@ -54,21 +74,26 @@ pub fn standing(z: &[f64], window: RangeInclusive<usize>, risk: f64) -> Option<f
     if scale.is_nan() || scale <= 0.0 {
         return None;
     }
+    let stretches = (end + 1 - start) / len;
+    let tested = (start..=end + 1 - len)
+        .map(|p| (mean_at(p) - centre).abs())
+        .fold(0.0, f64::max);
     // Independent placements: one in every `len` positions. The largest of the overlapping
     // ones goes further than the largest of those, by about the root of the length (the
     // scan statistic's excess), and a scale read from few placements is itself uncertain.
+    // The window's own stretches count among those scanned when the most extreme is tested.
     let independent: Vec<f64> = others
         .iter()
         .step_by(len)
         .map(|m| (m - centre) / scale)
         .collect();
-    let scanned = (independent.len() as f64 * (len as f64).sqrt()) as usize;
+    let scanned = ((independent.len() + stretches - 1) as f64 * (len as f64).sqrt()) as usize;
     let bar = rare_level(
         &independent,
         risk,
         scan_bar(scanned, independent.len(), risk),
     );
-    Some((mean_at(start) - centre).abs() / scale / bar)
+    Some(tested / scale / bar)
 }
 
 /// The |z| that the largest of `count` placements passes with probability `risk`, when the
@@ -147,5 +172,22 @@ mod tests {
     fn a_change_that_fills_the_series_cannot_be_judged_this_way() {
         let z = vec![0.0; 100];
         assert_eq!(standing(&z, 20..=99, 0.01), None);
+    }
+
+    #[test]
+    fn a_long_stretch_is_judged_by_its_most_extreme_part_against_the_rest() {
+        let mut rng = Rng::new(9);
+        // The first 200 of 800 points: too long to compare whole (600 / 200 < 12 placements).
+        let wandering = autoregressive(&mut rng, 0.97, 800);
+        let best = largest_stretch(&wandering, 200);
+        assert_eq!(standing(&wandering, best..=best + 199, 0.01), None);
+        let wander = standing_of_stretches(&wandering, 0..=199, 0.01).unwrap();
+        assert!(wander < 1.0, "a wander of a metric with memory: {wander}");
+        let mut lifted: Vec<f64> = (0..800).map(|_| rng.normal()).collect();
+        for v in &mut lifted[..200] {
+            *v += 6.0;
+        }
+        let level = standing_of_stretches(&lifted, 0..=199, 0.01).unwrap();
+        assert!(level > 2.0, "a level far from the rest: {level}");
     }
 }
