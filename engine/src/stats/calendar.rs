@@ -8,9 +8,10 @@
 //! Times are UTC; the bounds are wide enough (a day boundary ± 12 hours) to hold a weekend
 //! or a night in any time zone.
 
-#[cfg(test)]
-use super::seasonality::MINUTE_MS;
-use super::seasonality::{DAY_MS, HOUR_MS};
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+pub const WEEK_MS: i64 = 7 * DAY_MS;
 
 /// A recurring calendar period that explains a stretch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,14 +4,12 @@
 //! The trend is a piecewise-linear line through block medians and the seasonal profile is the
 //! per-phase median of the detrended values, so a few anomalous cycles do not bend the baseline.
 
+use super::calendar::is_weekend;
 use super::robust::{median_in_place, robust_scale};
 use super::rolling::trailing_means;
 use super::trend::least_squares;
 
-pub const MINUTE_MS: i64 = 60_000;
-pub const HOUR_MS: i64 = 60 * MINUTE_MS;
-pub const DAY_MS: i64 = 24 * HOUR_MS;
-pub const WEEK_MS: i64 = 7 * DAY_MS;
+pub use super::calendar::{DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS};
 
 /// Cycles a series must span before a seasonal profile is trusted.
 pub const MIN_CYCLES: i64 = 2;
@@ -663,7 +661,7 @@ fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Opti
     let interval_ms = interval_ms.max(1);
     let points_per_day = (DAY_MS / interval_ms).max(1) as usize;
     let (weekend, weekday): (Vec<usize>, Vec<usize>) =
-        (0..values.len()).partition(|&i| super::calendar::is_weekend(timestamps[i]));
+        (0..values.len()).partition(|&i| is_weekend(timestamps[i]));
     if (weekday.len() as i64) < MIN_WEEKDAY_MS / interval_ms || weekend.len() < points_per_day / 2 {
         return None;
     }
@@ -1007,8 +1005,7 @@ mod tests {
     #[test]
     fn a_weekend_without_the_working_day_is_its_own_kind_of_day() {
         // Saturday 18:00 UTC (1970-01-03) to Wednesday: 180 in weekday working hours, else 100.
-        let working =
-            |t: i64| !crate::stats::calendar::is_weekend(t) && (8.0..19.0).contains(&hour(t));
+        let working = |t: i64| !is_weekend(t) && (8.0..19.0).contains(&hour(t));
         let (t, v) = five_minutes(2 * DAY_MS + 18 * HOUR_MS, 4, |t| {
             if working(t) {
                 180.0
@@ -1019,8 +1016,7 @@ mod tests {
         let season = detect_period(&t, &v, 5 * MINUTE_MS);
         let d = decompose(&t, &v, 5 * MINUTE_MS, season);
         assert_eq!(d.seasonality.map(|s| s.period_ms), Some(DAY_MS));
-        let on_weekend =
-            |(t, r): (&i64, &f64)| crate::stats::calendar::is_weekend(*t).then_some(r.abs());
+        let on_weekend = |(t, r): (&i64, &f64)| is_weekend(*t).then_some(r.abs());
         let worst = t
             .iter()
             .zip(&d.residual)
