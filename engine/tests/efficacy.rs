@@ -31,8 +31,8 @@ const FALSE_ALARM_CEILING: [(&str, f64); 9] = [
     ("small_counts", 0.0726),
     ("sparse", 0.0051),
     ("trend", 0.0051),
-    ("weekend_quieter", 0.1977),
-    ("weekly", 0.2643),
+    ("weekend_quieter", 0.2477),
+    ("weekly", 0.2691),
 ];
 
 const TIERS: [&str; 3] = ["easy", "medium", "hard"];

@@ -223,3 +223,21 @@ fn missing_rows_are_missing_data_not_an_outage() {
         v.verdict
     );
 }
+
+/// What the metrics stream investigates when its live score opens an incident: the hours before
+/// it and the first minutes of it, the rise still going on. On a Sunday afternoon, in data that
+/// began that morning, a rise is no week starting in some time zone: the calendar explains
+/// quieter stretches, and a rise only when it is over (the working day).
+#[test]
+fn a_rise_still_going_on_on_a_sunday_afternoon_is_an_incident() {
+    let sunday_morning = MONDAY + 6 * DAY + 9 * HOUR + 40 * MINUTE;
+    let timestamps: Vec<i64> = (0..270).map(|i| sunday_morning + i * MINUTE).collect();
+    let values = (0..270)
+        .map(|i| {
+            let noise = 2.0 * ((i as f64 * 12.9898).sin() * 43_758.547).fract();
+            100.0 + noise + if i >= 250 { 60.0 } else { 0.0 }
+        })
+        .collect();
+    let verdict = verdict("checkout_latency", timestamps, values);
+    assert!(verdict.anomalous, "{}", verdict.verdict);
+}

@@ -1,8 +1,8 @@
 //! Synthesizer: combines the three reports into one verdict.
 //!
 //! A quieter stretch that is exactly a first weekend or night in a short series (or the end of
-//! one the data begin in), the rise of the Monday after the only weekend, or the working hours
-//! of the only day, is the calendar at work (`stats::calendar`): it is named as such and makes
+//! one the data begin in), or the working hours of the only day once they are over, is the
+//! calendar at work (`stats::calendar`): it is named as such and makes
 //! nothing anomalous on its own. A rise into a weekend is not.
 //!
 //! Severity rules (0–3 info, 4–6 warning, 7–8 error, 9–10 critical):

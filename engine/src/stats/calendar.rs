@@ -1,8 +1,10 @@
 //! The calendar as a prior: a stretch that is exactly a weekend or a night, in a series too
 //! short to have shown an earlier one, is most likely the calendar at work (less traffic on
 //! Saturday and Sunday, at night), not an incident — when it is quieter: weekends and nights
-//! are quieter for almost every metric, so a rise into one is something that happened, and
-//! the rise the calendar does explain is the week starting again after the only weekend. With more history the seasonal baseline
+//! are quieter for almost every metric, so a rise into one is something that happened. The
+//! one rise it explains is the working hours of the only day, and only once they are over: a
+//! rise the data end in is what the metrics stream investigates the moment an incident opens,
+//! and no time zone's Monday may explain it away. With more history the seasonal baseline
 //! learns the pattern and this prior is no longer needed.
 //!
 //! Times are UTC; the bounds are wide enough (a day boundary ± 12 hours) to hold a weekend
@@ -18,8 +20,6 @@ pub const WEEK_MS: i64 = 7 * DAY_MS;
 pub enum CalendarPeriod {
     Weekend,
     Night,
-    /// Monday after the only weekend of data that began on it: busier again.
-    WeekStart,
     /// The working hours of the only day the data hold: busier, then quiet again.
     WorkingDay,
 }
@@ -29,7 +29,6 @@ impl CalendarPeriod {
         match self {
             Self::Weekend => "the weekend",
             Self::Night => "the night",
-            Self::WeekStart => "the week starting after the weekend",
             Self::WorkingDay => "the working day",
         }
     }
@@ -87,18 +86,6 @@ pub fn calendar_period(
     let runs_to_end = end >= last;
     let duration = end - start;
     if !quieter {
-        // Sunday noon to Monday noon (Monday 00:00 ± 12 hours), in data that began at the
-        // weekend (Saturday 00:00 − 12 hours at the earliest, Sunday noon at the latest) and
-        // holds no week before it.
-        let h = hour_of_week(start);
-        let starts_week = h >= 156.0 || h <= 12.0;
-        let monday = start - (h * HOUR_MS as f64) as i64 + if h >= 156.0 { 7 * DAY_MS } else { 0 };
-        let began_at_weekend = (DAY_MS / 2..=2 * DAY_MS + DAY_MS / 2).contains(&(monday - first));
-        // The Monday, not what happens on the days after it.
-        let the_monday = runs_to_end && duration <= DAY_MS;
-        if starts_week && began_at_weekend && the_monday {
-            return Some(CalendarPeriod::WeekStart);
-        }
         // Six to fourteen busier hours that end before the data do, in any time zone, on the
         // only day the data hold.
         let working_hours = (6 * HOUR_MS..=14 * HOUR_MS).contains(&duration) && !runs_to_end;
@@ -134,12 +121,11 @@ pub fn calendar_period(
         && duration <= 16 * HOUR_MS
         && start - first < 22 * HOUR_MS;
     // Half a day or more is a weekend; less, a night if it can be one, or a weekend that the
-    // data begin in or end in (four hours of it at least).
-    let cut_short = began_before || (runs_to_end && duration >= 4 * HOUR_MS);
+    // data begin in.
     match (weekend, night) {
         (true, _) if duration >= DAY_MS / 2 => Some(CalendarPeriod::Weekend),
         (_, true) => Some(CalendarPeriod::Night),
-        (true, false) if cut_short => Some(CalendarPeriod::Weekend),
+        (true, false) if began_before => Some(CalendarPeriod::Weekend),
         _ => None,
     }
 }
@@ -206,13 +192,13 @@ mod tests {
             ),
             None
         );
-        // Data from Thursday evening that end eight hours into Saturday: the weekend has
-        // begun, it is not over (and a night was seen before it).
+        // Data from Thursday evening that end eight hours into Saturday: too little of the
+        // weekend to tell it from a drop that the data end in.
         let thursday_evening = saturday - 28 * HOUR_MS;
         let eight_in = saturday + 8 * HOUR_MS;
         assert_eq!(
             calendar_period(saturday, eight_in, (thursday_evening, eight_in), true),
-            Some(CalendarPeriod::Weekend)
+            None
         );
         // A Wednesday is no weekend.
         let wednesday = MONDAY + 2 * DAY_MS;
@@ -252,28 +238,23 @@ mod tests {
     }
 
     #[test]
-    fn the_week_starting_again_after_the_only_weekend_is_the_calendar() {
-        let saturday_noon = MONDAY - 2 * DAY_MS + 12 * HOUR_MS;
-        let tuesday = MONDAY + DAY_MS;
-        let rise = |first: i64| calendar_period(MONDAY, tuesday, (first, tuesday), false);
-        // Data that began on the Monday hold no weekend to rise from.
-        assert_eq!(rise(MONDAY), None);
-        // Days of data after it: what they hold is judged, not explained.
+    fn a_rise_the_data_end_in_is_never_the_calendar() {
+        // Sunday 13:50 in data from 09:40: Monday 00:00 somewhere east, but a rise still going
+        // on when the data end is what the stream investigates as an incident opens.
+        let sunday = MONDAY - DAY_MS;
+        let (first, onset) = (
+            sunday + 9 * HOUR_MS + 40 * MINUTE_MS,
+            sunday + 13 * HOUR_MS + 50 * MINUTE_MS,
+        );
+        let last = onset + 20 * MINUTE_MS;
+        assert_eq!(calendar_period(onset, last, (first, last), false), None);
         assert_eq!(
             calendar_period(
                 MONDAY,
-                tuesday + DAY_MS,
-                (saturday_noon, tuesday + DAY_MS),
+                MONDAY + 9 * HOUR_MS,
+                (sunday, MONDAY + 9 * HOUR_MS),
                 false
             ),
-            None
-        );
-        assert_eq!(rise(saturday_noon), Some(CalendarPeriod::WeekStart));
-        // Data that hold the week before: the Monday is judged against it.
-        assert_eq!(rise(saturday_noon - 5 * DAY_MS), None);
-        // A fall on Monday is no week starting.
-        assert_eq!(
-            calendar_period(MONDAY, tuesday, (saturday_noon, tuesday), true),
             None
         );
     }
