@@ -22,14 +22,15 @@
 //! Twenty-three: windows count from an agent score of 0.5 and agreement adds half the weaker
 //! agent's log-odds; a window must stand out from its own series with `STANDING_RISK` 1%
 //! (`stats::standing`, the per-series calibration); `DEPARTED` 3 noise scales from the
-//! [`level_before`] (30 points) where a window starts and ends; `SHORT_POINTS` 15 /
+//! [`level_before`] (`LEVEL_POINTS` 30) where a window starts and ends; `SHORT_POINTS` 15 /
 //! `SHORT_SHARE` 2% make a spike or dip; `NEAR_ZERO` 5% for `MIN_OUTAGE_POINTS` 3
 //! make an outage; `MAX_INCIDENTS` 3 listed, each at least `COMPARABLE_STRENGTH` 30% of
 //! the strongest; `EXPLAINED_PROBABILITY` 0.3 and `FIRST_WEEKEND_PROBABILITY` 0.8; the
 //! calendar step on a whole hour within max(interval, 10 min), found with 12 points a side,
-//! explaining a window that goes no further than 1.5 times the step (as for its edges), and
-//! lasting until the data are back past half of it (over `LAST_POINTS`); a window that
-//! begins within `MIN_BEFORE_POINTS` 12 of the first point is judged by the step it ends with;
+//! explaining a window that goes no further than `STEP_REACH` 1.5 times the step (as for its
+//! edges), and lasting until the data are back past half of it (over `LAST_POINTS`); a window
+//! that begins within `MIN_BEFORE_POINTS` 12 of the first point is judged by the step it ends
+//! with;
 //! severity steps at 20%, 50% and 100% of the level, "certain" at 0.95; agreement caps 0.9
 //! and 0.75; `LAST_POINTS` 5 and 3 noise scales for "ongoing".
 
@@ -396,7 +397,7 @@ fn part_of_calendar_step(passing: &Window, calendar: &Window) -> bool {
     let near = passing.end + margin >= calendar.start && passing.start <= calendar.end + margin;
     let edge = passing.kind != WindowKind::Outage
         && passing.end - passing.start <= calendar.end - calendar.start;
-    near && edge && passing.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
+    near && edge && within_step_reach(passing, calendar)
 }
 
 /// The weekend or night that explains `window` (a change of level or shape, its fragments
@@ -439,9 +440,6 @@ fn calendar_split(context: &Context, window: Window) -> (Option<Window>, Option<
     let direction = (during - before).signum();
     let first_half = window.start..window.start + (window.end - window.start) / 2 + 1;
     let onset = step_onset(context, first_half, direction);
-    let t = context.series.timestamps[onset];
-    let tolerance = context.series.interval_ms.max(10 * 60_000);
-    let off_the_hour = (t + 1_800_000).rem_euclid(3_600_000) - 1_800_000;
     let (Some(level), Some(after)) = (median(level_before(onset)), median(onset..window.end + 1))
     else {
         return (None, Some(window));
@@ -464,8 +462,8 @@ fn calendar_split(context: &Context, window: Window) -> (Option<Window>, Option<
         ..window
     };
     // A window that goes far beyond its step holds more than the calendar: bursts, a spike.
-    let beyond_the_step = window.magnitude.abs() > 1.5 * calendar.magnitude.abs();
-    if off_the_hour.abs() > tolerance
+    let beyond_the_step = !within_step_reach(&window, &calendar);
+    if !on_the_hour(context, onset)
         || beyond_the_step
         || calendar_period(context, &calendar).is_none()
     {
@@ -499,14 +497,11 @@ fn leading_calendar(context: &Context, window: &Window) -> Option<Window> {
     let values = &context.series.values;
     let n = values.len();
     let median = |range: std::ops::Range<usize>| d.deseasonalised_median(values, range);
-    let after_window = window.end + 1..(window.end + 1 + 30).min(n);
+    let after_window = window.end + 1..(window.end + 1 + LEVEL_POINTS).min(n);
     let (after, during) = (median(after_window)?, median(window.start..window.end + 1)?);
     let direction = (after - during).signum();
     let second_half = window.start + (window.end - window.start) / 2..(window.end + 2).min(n);
     let step = step_onset(context, second_half, direction);
-    let t = context.series.timestamps[step];
-    let tolerance = context.series.interval_ms.max(10 * 60_000);
-    let off_the_hour = (t + 1_800_000).rem_euclid(3_600_000) - 1_800_000;
     let held = median(window.start..step)?;
     let calendar = Window {
         end: step.checked_sub(1)?,
@@ -514,12 +509,27 @@ fn leading_calendar(context: &Context, window: &Window) -> Option<Window> {
         ..*window
     };
     // The window is the stretch before the step (to within a quarter of it), no more.
-    let within_the_step = window.magnitude.abs() <= 1.5 * calendar.magnitude.abs()
+    let within_the_step = within_step_reach(window, &calendar)
         && window.end - calendar.end <= (calendar.end - calendar.start) / 4;
-    (off_the_hour.abs() <= tolerance
-        && within_the_step
-        && calendar_period(context, &calendar).is_some())
-    .then_some(calendar)
+    (on_the_hour(context, step) && within_the_step && calendar_period(context, &calendar).is_some())
+        .then_some(calendar)
+}
+
+/// Whether the step at point `i` falls on a whole hour of UTC, to the resolution of the data
+/// (within the interval, or ten minutes): when a day begins somewhere.
+fn on_the_hour(context: &Context, i: usize) -> bool {
+    let t = context.series.timestamps[i];
+    let tolerance = context.series.interval_ms.max(10 * 60_000);
+    let off_the_hour = (t + 1_800_000).rem_euclid(3_600_000) - 1_800_000;
+    off_the_hour.abs() <= tolerance
+}
+
+/// How far beyond a calendar step a window may go and still be that step (or its edge).
+const STEP_REACH: f64 = 1.5;
+
+/// Whether `window` goes no further than [`STEP_REACH`] times the calendar step `step`.
+fn within_step_reach(window: &Window, step: &Window) -> bool {
+    window.magnitude.abs() <= STEP_REACH * step.magnitude.abs()
 }
 
 /// Where a step in `direction` happens within `range`: the split that best separates the
@@ -555,9 +565,11 @@ const LAST_POINTS: usize = 5;
 
 /// The points before a window starting at `start` that give the level it departed from.
 pub fn level_before(start: usize) -> std::ops::Range<usize> {
-    const BEFORE_POINTS: usize = 30;
-    start.saturating_sub(BEFORE_POINTS)..start
+    start.saturating_sub(LEVEL_POINTS)..start
 }
+
+/// Points that give a level: before a window, or after one the data begin with.
+const LEVEL_POINTS: usize = 30;
 
 /// Whether `window` is still going on: it reaches the last point, and the last points (with
 /// the seasonal pattern taken out) still sit at least 3 noise scales from the level before

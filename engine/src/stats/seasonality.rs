@@ -689,11 +689,10 @@ fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Opti
         .iter()
         .filter_map(|&i| Some((profile[phase(timestamps[i])]?, values[i] - level_at(i))))
         .collect();
-    let [shift, scale] = weekend_fit(&rows)?;
-    let typical = rows.iter().map(|(p, _)| p).sum::<f64>() / rows.len() as f64;
+    let fit = weekend_fit(&rows)?;
+    let [shift, scale] = fit.coefficients;
     let level = weekend.iter().map(|&i| level_at(i)).sum::<f64>() / weekend.len() as f64;
-    let quieter_by =
-        -(shift + (scale - 1.0) * typical) / (level + typical).abs().max(f64::MIN_POSITIVE);
+    let quieter_by = fit.shortfall / (level + fit.typical).abs().max(f64::MIN_POSITIVE);
     let mut seasonal = vec![0.0; values.len()];
     for (&i, s) in weekday.iter().zip(weekday_seasonal) {
         seasonal[i] = s;
@@ -730,13 +729,23 @@ fn weekday_profile(times: &[i64], values: &[f64], interval_ms: i64) -> (Vec<f64>
     (profile, trend)
 }
 
-/// `[α, β]` of `weekend ≈ α + β · weekday profile` for `(profile, value less the weekday
-/// level)` pairs, fitted once more with residuals clipped at 3 robust scales (an incident in
-/// the weekend does not steer it). Believed when the weekend is quieter on average than a
-/// weekday at the same hours (a busier weekend is rare, and a change that began before
+/// `weekend ≈ α + β · weekday profile`, fitted to `(profile, value less the weekday level)`
+/// pairs.
+struct WeekendFit {
+    /// `[α, β]`.
+    coefficients: [f64; 2],
+    /// The weekday profile's mean over the weekend's points.
+    typical: f64,
+    /// How far the weekend runs below a weekday at the same hours, on average (value units).
+    shortfall: f64,
+}
+
+/// [`WeekendFit`] of the pairs, fitted once more with residuals clipped at 3 robust scales (an
+/// incident in the weekend does not steer it). Believed when the weekend is quieter on average
+/// than a weekday at the same hours (a busier weekend is rare, and a change that began before
 /// Saturday and carried on through it is no weekend) and the fit explains half of what the
 /// weekday profile alone leaves.
-fn weekend_fit(rows: &[(f64, f64)]) -> Option<[f64; 2]> {
+fn weekend_fit(rows: &[(f64, f64)]) -> Option<WeekendFit> {
     let regressors =
         |rows: &[(f64, f64)]| rows.iter().map(|&(p, y)| ([1.0, p], y)).collect::<Vec<_>>();
     let first = least_squares(regressors(rows))?;
@@ -754,8 +763,12 @@ fn weekend_fit(rows: &[(f64, f64)]) -> Option<[f64; 2]> {
     let weekday_alone = sse([0.0, 1.0]);
     let explained = 1.0 - sse(fit) / weekday_alone;
     let typical = clipped.iter().map(|(p, _)| p).sum::<f64>() / clipped.len() as f64;
-    let quieter = fit[0] + (fit[1] - 1.0) * typical <= 0.0;
-    (weekday_alone > 0.0 && explained >= MIN_WAVE_SHARE && quieter).then_some(fit)
+    let shortfall = -(fit[0] + (fit[1] - 1.0) * typical);
+    (weekday_alone > 0.0 && explained >= MIN_WAVE_SHARE && shortfall >= 0.0).then_some(WeekendFit {
+        coefficients: fit,
+        typical,
+        shortfall,
+    })
 }
 
 /// Two cycles differ at one phase by more than this many times their usual range there: one
