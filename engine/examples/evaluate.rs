@@ -71,6 +71,12 @@ fn main() -> ExitCode {
             println!("all:\n{}", nab::run(&corpus, config).0);
             ExitCode::SUCCESS
         }
+        ["stream-files", files] => {
+            for file in &streams::corpus(files.parse().unwrap_or(10)) {
+                print_file_verdict(file);
+            }
+            ExitCode::SUCCESS
+        }
         ["files", dir] => match nab::load(Path::new(dir)) {
             Ok(corpus) => {
                 for file in &corpus {
@@ -94,7 +100,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: evaluate efficacy [SEEDS] [--json] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate cell KIND FAMILY PLACEMENT SEED [normal]");
+            eprintln!("usage: evaluate efficacy [SEEDS] [--json] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate streams COUNT | evaluate files DIR | evaluate stream-files COUNT | evaluate cell KIND FAMILY PLACEMENT SEED [normal]");
             ExitCode::from(2)
         }
     }

@@ -52,6 +52,8 @@ pub struct Verdict {
     pub pattern: Option<&'static str>,
     pub consensus: u8,
     pub agents: Vec<AgentReport>,
+    /// Every window that stood out: the one the verdict names first, then the others
+    /// strongest first.
     pub anomalies: Vec<Anomaly>,
     /// Past incidents of a similar shape, with what people said about them.
     pub similar_incidents: Vec<SimilarIncident>,
@@ -128,9 +130,9 @@ impl Verdict {
             .map(|(name, _)| name)
     }
 
-    /// The window that drives the verdict: the highest-scoring one (ties: the more serious kind).
+    /// The window that drives the verdict, the one its sentence names.
     pub fn main_window(&self) -> Option<&Anomaly> {
-        crate::agents::main_window(&self.anomalies, |a| (a.score, a.kind))
+        self.anomalies.first()
     }
 }
 
@@ -235,14 +237,14 @@ fn investigate_as_is(series: &Series, events: &[Event], weights: Weights) -> Ver
     }
 }
 
-/// Fingerprint of the highest-scoring window, cut to its core: the points that deviate
+/// Fingerprint of the main window (the first), cut to its core: the points that deviate
 /// clearly (|z| ≥ 3 and ≥ 30% of the window's peak |z|), so two incidents of the same shape
 /// match whatever margins the agents drew around them.
 fn main_window_fingerprint(
     context: &Context,
     windows: &[crate::agents::Window],
 ) -> Option<Fingerprint> {
-    let main = crate::agents::main_window(windows, |w| (w.score, w.kind))?;
+    let main = windows.first()?;
     let d = context.decomposition;
     let peak = (main.start..=main.end)
         .map(|i| d.z(i).abs())

@@ -94,6 +94,8 @@ pub struct VerdictMessage {
     /// (agent title with confidence, finding)
     pub agents: Vec<(String, String)>,
     pub hypothesis: String,
+    /// The strongest windows, a line each, and how many more there are.
+    pub windows: Vec<String>,
     pub similar: Vec<String>,
     pub buttons: Vec<Button>,
     /// The investigation page, when `ANOMALY_HUNTER_PUBLIC_URL` is set.
@@ -150,6 +152,7 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
             })
             .collect(),
         hypothesis: verdict.hypothesis.clone(),
+        windows: window_lines(verdict),
         similar: verdict
             .similar_incidents
             .iter()
@@ -164,6 +167,42 @@ pub fn verdict_message(verdict: &Verdict) -> VerdictMessage {
             .collect(),
         buttons: VERDICT_BUTTONS.to_vec(),
     }
+}
+
+/// Windows a chat message lists; the rest are counted (the page and the JSON list them all).
+pub const CHAT_WINDOWS: usize = 3;
+
+/// The verdict's strongest windows (it lists the one it names first, then the others
+/// strongest first), a line each — "spike 2026-12-06 03:05 → 03:10 UTC, +994%, score 1.00" —
+/// and "… and 4 more" when there are more.
+fn window_lines(verdict: &Verdict) -> Vec<String> {
+    let mut lines: Vec<String> = verdict
+        .anomalies
+        .iter()
+        .take(CHAT_WINDOWS)
+        .map(|w| {
+            let (start, end) = (w.start.replace('T', " "), w.end.replace('T', " "));
+            // The end's date is said only when it differs from the start's.
+            let end = end.strip_prefix(&start[..11]).unwrap_or(&end);
+            format!(
+                "{} {} → {}, {:+.0}%, score {:.2}",
+                w.kind.label(),
+                start.trim_end_matches('Z'),
+                end.trim_end_matches('Z'),
+                w.magnitude * 100.0,
+                w.score
+            )
+        })
+        .collect();
+    if let Some(more) = verdict
+        .anomalies
+        .len()
+        .checked_sub(CHAT_WINDOWS)
+        .filter(|m| *m > 0)
+    {
+        lines.push(format!("… and {more} more (on the investigation page)"));
+    }
+    lines
 }
 
 /// Cuts `text` to at most `max_chars` characters, ending in `…` when cut (chat platforms
@@ -211,6 +250,33 @@ mod tests {
         assert!(message.hypothesis.contains("Connection-pool exhaustion"));
         let actions: Vec<&str> = message.buttons.iter().map(|b| b.action).collect();
         assert_eq!(actions, vec![CONFIRM, FALSE_POSITIVE, EXPLAIN]);
+    }
+
+    #[test]
+    fn chat_lists_the_three_strongest_windows_and_counts_the_rest() {
+        // A day of one-minute points with five spikes of different sizes.
+        let mut rng = engine::synthetic::rng::Rng::new(7);
+        let timestamps: Vec<i64> = (0..1440).map(|i| 1_704_067_200_000 + i * 60_000).collect();
+        let mut values: Vec<f64> = (0..1440).map(|_| 100.0 + rng.normal()).collect();
+        for (at, height) in [
+            (130, 150.0),
+            (470, 300.0),
+            (820, 120.0),
+            (1010, 200.0),
+            (1290, 250.0),
+        ] {
+            values[at] += height;
+        }
+        let series = engine::series::Series::from_points("api", timestamps, values).unwrap();
+        let verdict = engine::investigation::investigate(&series, &[], Weights::default());
+        assert_eq!(verdict.anomalies.len(), 5, "{:?}", verdict.anomalies);
+        let lines = verdict_message(&verdict).windows;
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(
+            lines[0], "spike 2024-01-01 07:50:00 → 07:50:00, +300%, score 1.00",
+            "the largest first, its end without the date it shares"
+        );
+        assert_eq!(lines[3], "… and 2 more (on the investigation page)");
     }
 
     #[test]

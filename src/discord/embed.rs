@@ -23,6 +23,10 @@ pub fn verdict_embed(message: &VerdictMessage) -> (CreateEmbed, CreateActionRow)
         truncate_chars(&message.hypothesis, FIELD_LIMIT),
         false,
     ));
+    if !message.windows.is_empty() {
+        let windows = truncate_chars(&message.windows.join("\n"), FIELD_LIMIT);
+        fields.push(("Windows (UTC)".into(), windows, false));
+    }
     if !message.similar.is_empty() {
         let similar = truncate_chars(&message.similar.join("\n"), FIELD_LIMIT);
         fields.push(("Seen before".into(), similar, false));
@@ -84,6 +88,7 @@ mod tests {
             verdict: "Critical anomaly in api".into(),
             agents: vec![("Pattern Analyst (99%)".into(), "y".repeat(2000)); 3],
             hypothesis: "Pool exhausted.".into(),
+            windows: vec![],
             similar: vec![],
             buttons: VERDICT_BUTTONS.to_vec(),
             link: Some("https://bot.example/investigations/inv-7".into()),

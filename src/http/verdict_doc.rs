@@ -26,6 +26,8 @@ pub struct VerdictDoc {
     /// How many of the three agents found the anomaly.
     pub consensus: u8,
     pub agents: Vec<AgentDoc>,
+    /// Every window that stood out: the one the verdict names first, then the others
+    /// strongest first.
     pub anomalies: Vec<AnomalyDoc>,
     /// Past incidents of a similar shape, with what people said about them.
     pub similar_incidents: Vec<SimilarDoc>,

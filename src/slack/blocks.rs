@@ -50,6 +50,10 @@ pub fn verdict_blocks(message: &VerdictMessage) -> Vec<SlackBlock> {
         .collect();
     blocks.push(SlackSectionBlock::new().with_fields(fields).into());
     blocks.push(section(&format!("*Hypothesis:* {}", message.hypothesis)));
+    if !message.windows.is_empty() {
+        let lines: Vec<String> = message.windows.iter().map(|w| format!("• {w}")).collect();
+        blocks.push(context(&format!("Windows (UTC):\n{}", lines.join("\n"))));
+    }
     if !message.similar.is_empty() {
         let lines: Vec<String> = message.similar.iter().map(|s| format!("• {s}")).collect();
         blocks.push(context(&format!("Seen before:\n{}", lines.join("\n"))));
@@ -95,6 +99,7 @@ mod tests {
             verdict: "Critical anomaly in api".into(),
             agents: vec![("Pattern Analyst (99%)".into(), "Spike.".into()); 3],
             hypothesis: "x".repeat(5000),
+            windows: vec!["spike 2026-12-06 03:05 → 03:10, +994%, score 1.00".into()],
             similar: vec!["api on 2026-11-20 (confirmed: pool)".into()],
             buttons: VERDICT_BUTTONS.to_vec(),
             link: Some("https://bot.example/investigations/inv-1".into()),
@@ -108,6 +113,11 @@ mod tests {
             blocks[3]["text"]["text"].as_str().unwrap().chars().count(),
             3000,
             "long texts are cut"
+        );
+        let windows = blocks[4]["elements"][0]["text"].as_str().unwrap();
+        assert!(
+            windows.starts_with("Windows (UTC):\n• spike 2026-12-06 03:05"),
+            "{windows}"
         );
         let link = &blocks[blocks.len() - 2]["elements"][0]["text"];
         assert!(

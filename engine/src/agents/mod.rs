@@ -199,12 +199,14 @@ impl WindowKind {
     }
 }
 
-/// The window that drives a verdict: the highest score, ties going to the more serious kind.
-/// `key` reads (score, kind) from agent windows and reported anomalies alike.
-pub fn main_window<T>(windows: &[T], key: impl Fn(&T) -> (f64, WindowKind)) -> Option<&T> {
+/// The window that drives a verdict: the highest score, ties going to the more serious kind
+/// and then to the larger deviation (scores saturate at 1 for every clear incident).
+pub fn main_window(windows: &[Window]) -> Option<&Window> {
     windows.iter().max_by(|a, b| {
-        let ((score_a, kind_a), (score_b, kind_b)) = (key(a), key(b));
-        score_a.total_cmp(&score_b).then(kind_b.cmp(&kind_a))
+        a.score
+            .total_cmp(&b.score)
+            .then(b.kind.cmp(&a.kind))
+            .then(a.magnitude.abs().total_cmp(&b.magnitude.abs()))
     })
 }
 

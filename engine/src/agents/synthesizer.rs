@@ -3,7 +3,11 @@
 //! A quieter stretch that is exactly a first weekend or night in a short series (or the end of
 //! one the data begin in), or the working hours of the only day once they are over, is the
 //! calendar at work (`stats::calendar`): it is named as such and makes
-//! nothing anomalous on its own. A rise into a weekend is not.
+//! nothing anomalous on its own. A rise into a weekend is not. Nor is the same short departure
+//! at the same time of day on most days (or most weekend days): the runs of a daily job.
+//!
+//! Every window that stands out is reported, the one the verdict names first and then the
+//! others strongest first; the sentence names the main one and counts the rest.
 //!
 //! Severity rules (0–3 info, 4–6 warning, 7–8 error, 9–10 critical):
 //! - not anomalous: `round(3 · P(anomalous))`, so 0–1 for a clean bill of health and at most 3;
@@ -19,13 +23,16 @@
 //!
 //! # Free constants
 //!
-//! Twenty-three: windows count from an agent score of 0.5 and agreement adds half the weaker
+//! Twenty-seven: windows count from an agent score of 0.5 and agreement adds half the weaker
 //! agent's log-odds; a window must stand out from its own series with `STANDING_RISK` 1%
 //! (`stats::standing`, the per-series calibration); `DEPARTED` 3 noise scales from the
 //! [`level_before`] (`LEVEL_POINTS` 30) where a window starts and ends; `SHORT_POINTS` 15 /
 //! `SHORT_SHARE` 2% make a spike or dip; `NEAR_ZERO` 5% for `MIN_OUTAGE_POINTS` 3
-//! make an outage; `MAX_INCIDENTS` 3 listed, each at least `COMPARABLE_STRENGTH` 30% of
-//! the strongest; `EXPLAINED_PROBABILITY` 0.3 and `FIRST_WEEKEND_PROBABILITY` 0.8; the
+//! make an outage; `MAX_INCIDENTS` 3 named in the sentence, each at least
+//! `COMPARABLE_STRENGTH` 30% of the strongest; a daily job's run lasts at most
+//! `SCHEDULED_RUN_MS` 3 h and recurs within an hour of one time of day on 3 days or more,
+//! half of those it spans, at up to twice or half the runs' median size
+//! (`stats::calendar`); `EXPLAINED_PROBABILITY` 0.3 and `FIRST_WEEKEND_PROBABILITY` 0.8; the
 //! calendar step on a whole hour within max(interval, 10 min), found with 12 points a side,
 //! explaining a window that goes no further than `STEP_REACH` 1.5 times the step (as for its
 //! edges), and lasting until the data are back past half of it (over `LAST_POINTS`); a window
@@ -122,17 +129,19 @@ pub fn synthesize(
         .into_iter()
         .map(|w| settle(context, w))
         .partition(|w| stands_out(context, w));
-    let (windows, smaller) = incidents(merge_windows(settled));
+    let (schedules, all) = daily_schedules(context, merge_windows(settled));
+    let windows = incidents(&all);
+    let smaller = all.len() - windows.len();
     let mut probability = sigmoid(evidence_log_odds - weights.threshold_offset);
-    if windows.is_empty() && !(calendar.is_empty() && ordinary.is_empty()) {
+    let explained = !(calendar.is_empty() && ordinary.is_empty() && schedules.is_empty());
+    if windows.is_empty() && explained {
         probability = probability.min(EXPLAINED_PROBABILITY);
     }
     let anomalous = probability >= 0.5 && !windows.is_empty();
     // An incident on the first weekend the data holds may be how this metric spends its
     // weekends: said, and believed a little less, but never taken for normal.
     let first_weekend = anomalous
-        && super::main_window(&windows, |w| (w.score, w.kind))
-            .is_some_and(|main| on_first_weekend(context, main));
+        && super::main_window(&windows).is_some_and(|main| on_first_weekend(context, main));
     if first_weekend {
         probability = probability.min(FIRST_WEEKEND_PROBABILITY);
     }
@@ -179,9 +188,14 @@ pub fn synthesize(
             FIRST_WEEKEND_NOTE
         } else {
             ""
-        } + &missing_data_sentence(context, &missing),
+        } + &schedules_sentence(&schedules)
+            + &missing_data_sentence(context, &missing),
         hypothesis: hypothesis_sentence(anomalous, hypothesis),
-        windows: if anomalous { windows } else { Vec::new() },
+        windows: if anomalous {
+            reported(&windows, all)
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -311,23 +325,99 @@ const MAX_INCIDENTS: usize = 3;
 /// A window is listed when it is at least this share as strong as the strongest.
 const COMPARABLE_STRENGTH: f64 = 0.3;
 
-/// The windows worth a person's attention, in time order: the strongest (deviation × score)
-/// and those at least [`COMPARABLE_STRENGTH`] as strong, at most [`MAX_INCIDENTS`]; and how
-/// many smaller departures were left out. Listing every fragment drowns the incident — on
-/// NAB's labelled files fewer than a third of all windows fell inside a labelled anomaly.
-fn incidents(windows: Vec<Window>) -> (Vec<Window>, usize) {
-    let strength = |w: &Window| w.magnitude.abs() * w.score;
+/// How strongly a window departs: its deviation weighted by its score.
+fn strength(window: &Window) -> f64 {
+    window.magnitude.abs() * window.score
+}
+
+/// `windows` strongest first.
+fn by_strength(mut windows: Vec<Window>) -> Vec<Window> {
+    windows.sort_by(|a, b| strength(b).total_cmp(&strength(a)));
+    windows
+}
+
+/// The windows the verdict speaks of, in time order: the strongest and those at least
+/// [`COMPARABLE_STRENGTH`] as strong, at most [`MAX_INCIDENTS`]. Naming every fragment
+/// drowns the incident — on NAB's labelled files fewer than a third of all windows fell
+/// inside a labelled anomaly — so the rest are counted in the sentence and listed after.
+fn incidents(windows: &[Window]) -> Vec<Window> {
     let strongest = windows.iter().map(strength).fold(0.0, f64::max);
-    let mut ranked: Vec<Window> = windows.clone();
-    ranked.sort_by(|a, b| strength(b).total_cmp(&strength(a)));
-    let mut listed: Vec<Window> = ranked
+    let mut listed: Vec<Window> = by_strength(windows.to_vec())
         .into_iter()
         .filter(|w| strength(w) >= COMPARABLE_STRENGTH * strongest)
         .take(MAX_INCIDENTS)
         .collect();
     listed.sort_by_key(|w| w.start);
-    let left_out = windows.len() - listed.len();
-    (listed, left_out)
+    listed
+}
+
+/// Every window that stood out, as the verdict reports them: the one it names first, then
+/// the others strongest first (chat shows the first three and counts the rest; the JSON and
+/// the page list them all, so a smaller incident is never lost to presentation).
+fn reported(incidents: &[Window], all: Vec<Window>) -> Vec<Window> {
+    let main = super::main_window(incidents).copied();
+    let rest = all.into_iter().filter(|w| Some(*w) != main);
+    main.into_iter()
+        .chain(by_strength(rest.collect()))
+        .collect()
+}
+
+/// A departure that lasts at most this long may be one run of a daily job.
+const SCHEDULED_RUN_MS: i64 = 3 * stats::calendar::HOUR_MS;
+
+/// A daily schedule among the windows, with the window of one of its runs.
+struct Schedule {
+    schedule: stats::calendar::DailySchedule,
+    run: Window,
+}
+
+/// The windows split into the runs of daily jobs (`stats::calendar::daily_schedules`) and
+/// the rest: the same short departure at the same time of day on most days is how this
+/// metric spends that hour, not an incident.
+fn daily_schedules(context: &Context, windows: Vec<Window>) -> (Vec<Schedule>, Vec<Window>) {
+    let t = &context.series.timestamps;
+    let short: Vec<usize> = (0..windows.len())
+        .filter(|&i| t[windows[i].end] - t[windows[i].start] <= SCHEDULED_RUN_MS)
+        .collect();
+    let departures: Vec<(i64, f64)> = short
+        .iter()
+        .map(|&i| (t[windows[i].start], windows[i].magnitude))
+        .collect();
+    let schedules: Vec<Schedule> = stats::calendar::daily_schedules(&departures)
+        .into_iter()
+        .map(|schedule| Schedule {
+            run: windows[short[schedule.members[0]]],
+            schedule,
+        })
+        .collect();
+    let scheduled: Vec<usize> = schedules
+        .iter()
+        .flat_map(|s| s.schedule.members.iter().map(|&m| short[m]))
+        .collect();
+    let rest = (0..windows.len())
+        .filter(|i| !scheduled.contains(i))
+        .map(|i| windows[i])
+        .collect();
+    (schedules, rest)
+}
+
+/// ` A rise around 03:20 UTC recurs on 6 days: a daily job, not an incident.` for each
+/// schedule, else nothing.
+fn schedules_sentence(schedules: &[Schedule]) -> String {
+    schedules
+        .iter()
+        .map(|s| {
+            let minutes = s.schedule.time_of_day_ms / stats::calendar::MINUTE_MS;
+            format!(
+                " A {} around {:02}:{:02} UTC recurs on {} {}: a daily job or rhythm, not an incident.",
+                if s.run.magnitude >= 0.0 { "rise" } else { "drop" },
+                minutes / 60,
+                minutes % 60,
+                s.schedule.days,
+                s.schedule.on.label()
+            )
+        })
+        .collect()
 }
 
 fn severity(
@@ -606,8 +696,7 @@ fn verdict_sentence(
     calendar: &[Window],
 ) -> String {
     let metric = &context.series.metric;
-    let Some(main) = super::main_window(windows, |w| (w.score, w.kind)).filter(|_| anomalous)
-    else {
+    let Some(main) = super::main_window(windows).filter(|_| anomalous) else {
         if let Some((w, period)) = calendar
             .iter()
             .find_map(|w| calendar_period(context, w).map(|p| (w, p)))
@@ -640,8 +729,8 @@ fn verdict_sentence(
     };
     let others = match smaller {
         0 => others,
-        1 => format!("{others} (1 smaller departure not listed)"),
-        k => format!("{others} ({k} smaller departures not listed)"),
+        1 => format!("{others} (and 1 smaller departure)"),
+        k => format!("{others} (and {k} smaller departures)"),
     };
     format!(
         "{} anomaly in {metric}: {} from {} to {} ({:+.0}% vs baseline{ongoing}){others}; {consensus} of 3 agents agree.",

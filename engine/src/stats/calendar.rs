@@ -130,6 +130,148 @@ pub fn calendar_period(
     }
 }
 
+/// How far apart in time of day the runs of one daily job may start: a job's own jitter, cron
+/// in a server's zone, a summer-time change.
+pub const SCHEDULE_TOLERANCE_MS: i64 = HOUR_MS;
+/// Runs on this many different days make a daily schedule…
+pub const MIN_SCHEDULED_DAYS: usize = 3;
+/// …when they fall on at least half of the days from the first run to the last, and each is
+/// within this factor of the runs' median size: the same job makes about the same mark.
+const SCHEDULED_SIZE_FACTOR: f64 = 2.0;
+
+/// Departures that recur at one time of day: the runs of a daily job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailySchedule {
+    /// Indices into the departures given to [`daily_schedules`].
+    pub members: Vec<usize>,
+    /// Time of day (ms since midnight UTC) when the runs start, their median.
+    pub time_of_day_ms: i64,
+    pub days: usize,
+    pub on: Days,
+}
+
+/// The days a schedule runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Days {
+    Every,
+    Weekdays,
+    Weekends,
+}
+
+impl Days {
+    /// The kind of day `t` (UTC ms) falls on.
+    fn of(t: i64) -> Self {
+        if is_weekend(t) {
+            Self::Weekends
+        } else {
+            Self::Weekdays
+        }
+    }
+
+    fn holds(self, t: i64) -> bool {
+        self == Self::Every || self == Self::of(t)
+    }
+
+    /// "days", "weekdays", "weekend days".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Every => "days",
+            Self::Weekdays => "weekdays",
+            Self::Weekends => "weekend days",
+        }
+    }
+}
+
+/// The daily schedules among short departures, each given as (start in UTC ms, signed size):
+/// departures in one direction, of about the same size, starting within
+/// [`SCHEDULE_TOLERANCE_MS`] of one time of day on at least [`MIN_SCHEDULED_DAYS`] days and
+/// on at least half of the days they span. A backup at 03:00 is how the metric spends its
+/// nights, however large its spike; one spike at 03:00 is not a schedule.
+pub fn daily_schedules(departures: &[(i64, f64)]) -> Vec<DailySchedule> {
+    let mut left: Vec<usize> = (0..departures.len()).collect();
+    let mut schedules = Vec::new();
+    while let Some(schedule) = largest_schedule(departures, &left) {
+        left.retain(|i| !schedule.members.contains(i));
+        schedules.push(schedule);
+    }
+    schedules
+}
+
+/// The schedule with the most days among the departures `left`, when one qualifies: on
+/// every day, or only on days of the anchor's kind (a weekend rush hour).
+fn largest_schedule(departures: &[(i64, f64)], left: &[usize]) -> Option<DailySchedule> {
+    left.iter()
+        .flat_map(|&anchor| {
+            let kind = Days::of(departures[anchor].0);
+            [Days::Every, kind].map(|days| schedule_at(departures, left, anchor, days))
+        })
+        .flatten()
+        .max_by_key(|s| (s.days, s.members.len()))
+}
+
+/// The runs like the one at `anchor` (same direction, about its time of day and size), on
+/// `days`, when they make a schedule.
+fn schedule_at(
+    departures: &[(i64, f64)],
+    left: &[usize],
+    anchor: usize,
+    days: Days,
+) -> Option<DailySchedule> {
+    let time_of_day = |i: usize| departures[i].0.rem_euclid(DAY_MS);
+    // Signed time of day from the anchor to `i`, the short way round midnight.
+    let offset = |i: usize| {
+        let apart = (time_of_day(i) - time_of_day(anchor)).rem_euclid(DAY_MS);
+        if apart > DAY_MS / 2 {
+            apart - DAY_MS
+        } else {
+            apart
+        }
+    };
+    let rising = departures[anchor].1 >= 0.0;
+    let at_its_time: Vec<usize> = left
+        .iter()
+        .copied()
+        .filter(|&i| days.holds(departures[i].0) && offset(i).abs() <= SCHEDULE_TOLERANCE_MS)
+        .collect();
+    let mut sizes: Vec<f64> = at_its_time
+        .iter()
+        .filter(|&&i| (departures[i].1 >= 0.0) == rising)
+        .map(|&i| departures[i].1.abs())
+        .collect();
+    sizes.sort_by(f64::total_cmp);
+    let typical = *sizes.get(sizes.len() / 2)?;
+    let like_it = |i: usize| {
+        let size = departures[i].1.abs();
+        size * SCHEDULED_SIZE_FACTOR >= typical && size <= typical * SCHEDULED_SIZE_FACTOR
+    };
+    let runs: Vec<usize> = at_its_time
+        .iter()
+        .copied()
+        .filter(|&i| (departures[i].1 >= 0.0) == rising && like_it(i))
+        .collect();
+    let mut run_days: Vec<i64> = runs
+        .iter()
+        .map(|&i| departures[i].0.div_euclid(DAY_MS))
+        .collect();
+    run_days.sort_unstable();
+    run_days.dedup();
+    let spanned = (*run_days.first()?..=*run_days.last()?)
+        .filter(|&day| days.holds(day * DAY_MS))
+        .count();
+    let qualifies = run_days.len() >= MIN_SCHEDULED_DAYS && 2 * run_days.len() >= spanned;
+    let mut offsets: Vec<i64> = runs.iter().map(|&i| offset(i)).collect();
+    offsets.sort_unstable();
+    // Once the job is known, a departure the other way at its time and of its size is the
+    // job again: a baseline that learnt part of it sees a drop the night it ran early.
+    let members = at_its_time.into_iter().filter(|&i| like_it(i)).collect();
+    qualifies.then(|| DailySchedule {
+        time_of_day_ms: (time_of_day(anchor) + offsets[offsets.len() / 2]).rem_euclid(DAY_MS),
+        days: run_days.len(),
+        on: days,
+        members,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +436,34 @@ mod tests {
         assert_eq!(
             calendar_period(first, MONDAY + 14 * HOUR_MS, data, true),
             None
+        );
+    }
+
+    #[test]
+    fn a_spike_at_the_same_hour_every_night_is_a_schedule_and_a_lone_one_is_not() {
+        let at = |day: i64, minute: i64| MONDAY + day * DAY_MS + 3 * HOUR_MS + minute * MINUTE_MS;
+        let mut departures: Vec<(i64, f64)> = [5, 5, 15, 20, 35, 35]
+            .iter()
+            .enumerate()
+            .map(|(d, &m)| (at(d as i64, m), 10.0))
+            .collect();
+        departures.push((at(3, 300), 10.0)); // 08:00: another time of day
+        departures.push((at(6, 10), -0.9)); // a dip at 03:10: another direction
+        departures.push((at(7, 0), 40.0)); // four times the job's size: something else
+        departures.push((at(8, 20), -8.0)); // the job's size the other way: the job again
+        let schedules = daily_schedules(&departures);
+        assert_eq!(schedules.len(), 1, "{schedules:?}");
+        assert_eq!(schedules[0].members, vec![0, 1, 2, 3, 4, 5, 9]);
+        assert_eq!(schedules[0].days, 6);
+        assert_eq!(schedules[0].time_of_day_ms, 3 * HOUR_MS + 20 * MINUTE_MS);
+        assert!(
+            daily_schedules(&departures[..2]).is_empty(),
+            "two runs are no schedule"
+        );
+        let sparse = [(at(0, 0), 5.0), (at(5, 0), 5.0), (at(10, 0), 5.0)];
+        assert!(
+            daily_schedules(&sparse).is_empty(),
+            "three days in eleven are chance"
         );
     }
 }
