@@ -175,6 +175,23 @@ fn print_file_verdict(file: &nab::LabelledFile) {
             to_rfc3339(l.1),
             if found { "found" } else { "MISSED" }
         );
+        // What the agents saw there, when the verdict reported nothing.
+        for report in verdict.agents.iter().filter(|_| !found) {
+            for w in &report.windows {
+                let at = (file.timestamps[w.start], file.timestamps[w.end]);
+                if overlaps(at, *l) {
+                    println!(
+                        "      {:?}: {:?} {} → {} {:+.0}% score {:.2}",
+                        report.agent,
+                        w.kind,
+                        to_rfc3339(at.0),
+                        to_rfc3339(at.1),
+                        w.magnitude * 100.0,
+                        w.score
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -241,3 +241,57 @@ fn a_rise_still_going_on_on_a_sunday_afternoon_is_an_incident() {
     let verdict = verdict("checkout_latency", timestamps, values);
     assert!(verdict.anomalous, "{}", verdict.verdict);
 }
+
+/// Two days of one-minute points from `start`: a daily wave, 3% noise, the weekend 25% quieter.
+fn two_days_from(start: i64, seed: u64) -> (Vec<i64>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let timestamps: Vec<i64> = (0..2 * 1440 - 1).map(|i| start + i * MINUTE).collect();
+    let values = timestamps
+        .iter()
+        .map(|&t| {
+            let weekend = if (t - MONDAY).rem_euclid(7 * DAY) >= 5 * DAY {
+                0.75
+            } else {
+                1.0
+            };
+            500.0 * weekend * (1.0 + 0.2 * wave(t)) * (1.0 + 0.03 * rng.normal())
+        })
+        .collect();
+    (timestamps, values)
+}
+
+#[test]
+fn two_days_across_a_weekend_edge_are_no_incident() {
+    // A weekday and a weekend day teach no daily profile: each judged against the mean of the
+    // two, both read as "seasonality breaks". One day's rhythm is fitted instead, and the
+    // weekend's step is the calendar.
+    let starts = [
+        (
+            "Thursday 17:04 to Saturday",
+            FRIDAY - DAY + 17 * HOUR + 4 * MINUTE,
+        ),
+        ("Sunday 11:59 to Tuesday", SUNDAY + 11 * HOUR + 59 * MINUTE),
+    ];
+    for (what, start) in starts {
+        let mut alarms = Vec::new();
+        for seed in 0..10 {
+            let (timestamps, values) = two_days_from(start, seed);
+            let v = verdict("orders", timestamps, values);
+            if v.anomalous {
+                alarms.push(format!("seed {seed}: {}", v.verdict));
+            }
+        }
+        assert!(alarms.len() <= 1, "{what}: {alarms:#?}");
+    }
+    // Saturday to Monday morning ends in the rise back to weekday traffic: no calendar period
+    // explains a rise the data end in (it is what the metrics stream investigates the moment
+    // an incident opens), so it is reported, hedged: a warning that names the weekend.
+    for seed in 0..3 {
+        let (timestamps, values) = two_days_from(SATURDAY + 8 * HOUR + 56 * MINUTE, seed);
+        let v = verdict("orders", timestamps, values);
+        if v.anomalous {
+            assert!(v.severity <= 6, "seed {seed}: {}", v.verdict);
+            assert!(v.verdict.contains("first weekend"), "{}", v.verdict);
+        }
+    }
+}

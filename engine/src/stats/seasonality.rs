@@ -3,6 +3,9 @@
 //!
 //! The trend is a piecewise-linear line through block medians and the seasonal profile is the
 //! per-phase median of the detrended values, so a few anomalous cycles do not bend the baseline.
+//! Weekends get a profile of their own when the weekdays can teach one; when they cannot (two
+//! days of which one is a weekend), one day's rhythm is fitted instead of a profile that would
+//! judge each day against the mean of two different kinds of day.
 
 use super::calendar::is_weekend;
 use super::robust::{median_in_place, robust_scale};
@@ -319,6 +322,11 @@ pub fn decompose(
     let n = values.len();
     let wave = match seasonality {
         None => fitted_daily_wave(timestamps, values),
+        // Two days of which one is a weekend teach no daily profile: each would be judged
+        // against the mean of itself and a day of the other kind.
+        Some(s) if s.period_ms == DAY_MS && mixes_kinds_of_day(timestamps, interval_ms) => {
+            fitted_daily_wave(timestamps, values)
+        }
         Some(_) => None,
     };
     let seasonality = seasonality.or(wave.as_ref().map(|w| w.seasonality));
@@ -371,6 +379,14 @@ pub fn decompose(
         counts: small_counts(values),
         quieter_weekend,
     }
+}
+
+/// Whether a tenth or more of the points fall on a weekend while the weekdays are too few
+/// to learn a weekday profile from ([`MIN_WEEKDAY_MS`]).
+fn mixes_kinds_of_day(timestamps: &[i64], interval_ms: i64) -> bool {
+    let weekend = timestamps.iter().filter(|&&t| is_weekend(t)).count();
+    let weekdays = timestamps.len() - weekend;
+    weekend >= timestamps.len() / 10 && (weekdays as i64) < MIN_WEEKDAY_MS / interval_ms.max(1)
 }
 
 /// A daily rhythm fitted to a series too short to show it twice.
