@@ -43,7 +43,7 @@
 
 use super::{AgentName, AgentReport, Context, Hypothesis, Window, WindowKind};
 use crate::stats;
-use crate::stats::calendar::CalendarPeriod;
+use crate::stats::calendar::{CalendarPeriod, DailySchedule};
 
 /// What learning tunes: how much each agent's vote counts and how much evidence this metric
 /// needs before it is called anomalous.
@@ -138,10 +138,11 @@ pub fn synthesize(
         probability = probability.min(EXPLAINED_PROBABILITY);
     }
     let anomalous = probability >= 0.5 && !windows.is_empty();
+    // The window the verdict names.
+    let main = super::main_window(&windows).copied().filter(|_| anomalous);
     // An incident on the first weekend the data holds may be how this metric spends its
     // weekends: said, and believed a little less, but never taken for normal.
-    let first_weekend = anomalous
-        && super::main_window(&windows).is_some_and(|main| on_first_weekend(context, main));
+    let first_weekend = main.is_some_and(|main| on_first_weekend(context, &main));
     if first_weekend {
         probability = probability.min(FIRST_WEEKEND_PROBABILITY);
     }
@@ -179,7 +180,7 @@ pub fn synthesize(
         consensus,
         verdict: verdict_sentence(
             context,
-            anomalous,
+            main.as_ref(),
             severity,
             consensus,
             (&windows, smaller),
@@ -191,11 +192,7 @@ pub fn synthesize(
         } + &schedules_sentence(&schedules)
             + &missing_data_sentence(context, &missing),
         hypothesis: hypothesis_sentence(anomalous, hypothesis),
-        windows: if anomalous {
-            reported(&windows, all)
-        } else {
-            Vec::new()
-        },
+        windows: main.map_or(Vec::new(), |main| reported(main, all)),
     }
 }
 
@@ -351,30 +348,21 @@ fn incidents(windows: &[Window]) -> Vec<Window> {
     listed
 }
 
-/// Every window that stood out, as the verdict reports them: the one it names first, then
-/// the others strongest first (chat shows the first three and counts the rest; the JSON and
-/// the page list them all, so a smaller incident is never lost to presentation).
-fn reported(incidents: &[Window], all: Vec<Window>) -> Vec<Window> {
-    let main = super::main_window(incidents).copied();
-    let rest = all.into_iter().filter(|w| Some(*w) != main);
-    main.into_iter()
-        .chain(by_strength(rest.collect()))
-        .collect()
+/// Every window that stood out, as the verdict reports them: `main`, the one it names, first,
+/// then the others strongest first (chat shows the first three and counts the rest; the JSON
+/// and the page list them all, so a smaller incident is never lost to presentation).
+fn reported(main: Window, all: Vec<Window>) -> Vec<Window> {
+    let rest = all.into_iter().filter(|w| *w != main).collect();
+    std::iter::once(main).chain(by_strength(rest)).collect()
 }
 
 /// A departure that lasts at most this long may be one run of a daily job.
 const SCHEDULED_RUN_MS: i64 = 3 * stats::calendar::HOUR_MS;
 
-/// A daily schedule among the windows, with the window of one of its runs.
-struct Schedule {
-    schedule: stats::calendar::DailySchedule,
-    run: Window,
-}
-
 /// The windows split into the runs of daily jobs (`stats::calendar::daily_schedules`) and
 /// the rest: the same short departure at the same time of day on most days is how this
 /// metric spends that hour, not an incident.
-fn daily_schedules(context: &Context, windows: Vec<Window>) -> (Vec<Schedule>, Vec<Window>) {
+fn daily_schedules(context: &Context, windows: Vec<Window>) -> (Vec<DailySchedule>, Vec<Window>) {
     let t = &context.series.timestamps;
     let short: Vec<usize> = (0..windows.len())
         .filter(|&i| t[windows[i].end] - t[windows[i].start] <= SCHEDULED_RUN_MS)
@@ -383,16 +371,10 @@ fn daily_schedules(context: &Context, windows: Vec<Window>) -> (Vec<Schedule>, V
         .iter()
         .map(|&i| (t[windows[i].start], windows[i].magnitude))
         .collect();
-    let schedules: Vec<Schedule> = stats::calendar::daily_schedules(&departures)
-        .into_iter()
-        .map(|schedule| Schedule {
-            run: windows[short[schedule.members[0]]],
-            schedule,
-        })
-        .collect();
+    let schedules = stats::calendar::daily_schedules(&departures);
     let scheduled: Vec<usize> = schedules
         .iter()
-        .flat_map(|s| s.schedule.members.iter().map(|&m| short[m]))
+        .flat_map(|s| s.members.iter().map(|&m| short[m]))
         .collect();
     let rest = (0..windows.len())
         .filter(|i| !scheduled.contains(i))
@@ -403,18 +385,18 @@ fn daily_schedules(context: &Context, windows: Vec<Window>) -> (Vec<Schedule>, V
 
 /// ` A rise around 03:20 UTC recurs on 6 days: a daily job, not an incident.` for each
 /// schedule, else nothing.
-fn schedules_sentence(schedules: &[Schedule]) -> String {
+fn schedules_sentence(schedules: &[DailySchedule]) -> String {
     schedules
         .iter()
         .map(|s| {
-            let minutes = s.schedule.time_of_day_ms / stats::calendar::MINUTE_MS;
+            let minutes = s.time_of_day_ms / stats::calendar::MINUTE_MS;
             format!(
                 " A {} around {:02}:{:02} UTC recurs on {} {}: a daily job or rhythm, not an incident.",
-                if s.run.magnitude >= 0.0 { "rise" } else { "drop" },
+                if s.rising { "rise" } else { "drop" },
                 minutes / 60,
                 minutes % 60,
-                s.schedule.days,
-                s.schedule.on.label()
+                s.days,
+                s.on.label()
             )
         })
         .collect()
@@ -687,16 +669,18 @@ pub fn severity_label(severity: u8) -> &'static str {
     }
 }
 
+/// The verdict's sentence: `main`, the window it names when the case is anomalous, and how many
+/// others there are; else what explains the data.
 fn verdict_sentence(
     context: &Context,
-    anomalous: bool,
+    main: Option<&Window>,
     severity: u8,
     consensus: u8,
     (windows, smaller): (&[Window], usize),
     calendar: &[Window],
 ) -> String {
     let metric = &context.series.metric;
-    let Some(main) = super::main_window(windows).filter(|_| anomalous) else {
+    let Some(main) = main else {
         if let Some((w, period)) = calendar
             .iter()
             .find_map(|w| calendar_period(context, w).map(|p| (w, p)))

@@ -153,6 +153,8 @@ pub struct DailySchedule {
     pub time_of_day_ms: i64,
     pub days: usize,
     pub on: Days,
+    /// The runs rise above the baseline (a drop below it when false).
+    pub rising: bool,
 }
 
 /// The days a schedule runs on.
@@ -279,6 +281,7 @@ fn schedule_at(
         time_of_day_ms: (time_of_day(anchor) + offsets[offsets.len() / 2]).rem_euclid(DAY_MS),
         days: run_days.len(),
         on: days,
+        rising,
         members,
     })
 }

@@ -382,11 +382,16 @@ pub fn decompose(
 }
 
 /// Whether a tenth or more of the points fall on a weekend while the weekdays are too few
-/// to learn a weekday profile from ([`MIN_WEEKDAY_MS`]).
+/// to learn a weekday profile from.
 fn mixes_kinds_of_day(timestamps: &[i64], interval_ms: i64) -> bool {
     let weekend = timestamps.iter().filter(|&&t| is_weekend(t)).count();
     let weekdays = timestamps.len() - weekend;
-    weekend >= timestamps.len() / 10 && (weekdays as i64) < MIN_WEEKDAY_MS / interval_ms.max(1)
+    weekend >= timestamps.len() / 10 && too_few_weekdays(weekdays, interval_ms)
+}
+
+/// Whether `weekdays` points at `interval_ms` fall short of [`MIN_WEEKDAY_MS`].
+fn too_few_weekdays(weekdays: usize, interval_ms: i64) -> bool {
+    (weekdays as i64) < MIN_WEEKDAY_MS / interval_ms.max(1)
 }
 
 /// A daily rhythm fitted to a series too short to show it twice.
@@ -678,7 +683,7 @@ fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Opti
     let points_per_day = (DAY_MS / interval_ms).max(1) as usize;
     let (weekend, weekday): (Vec<usize>, Vec<usize>) =
         (0..values.len()).partition(|&i| is_weekend(timestamps[i]));
-    if (weekday.len() as i64) < MIN_WEEKDAY_MS / interval_ms || weekend.len() < points_per_day / 2 {
+    if too_few_weekdays(weekday.len(), interval_ms) || weekend.len() < points_per_day / 2 {
         return None;
     }
     let weekday_times: Vec<i64> = weekday.iter().map(|&i| timestamps[i]).collect();
