@@ -16,23 +16,28 @@ use anomaly_hunter_engine::evaluation::efficacy::{self, EfficacyReport};
 /// weekend of a metric with working hours had been "found" by the next Saturday's missing
 /// working day, read as a −84% level shift.
 const RECALL_FLOOR: [(&str, [f64; 3]); 4] = [
-    ("first_weekend", [0.961, 0.977, 0.638]),
-    ("friday_evening", [0.963, 0.975, 0.966]),
-    ("night", [0.958, 0.994, 0.972]),
+    ("first_weekend", [0.963, 0.977, 0.638]),
+    ("friday_evening", [0.966, 0.972, 0.966]),
+    ("night", [0.961, 0.994, 0.966]),
     ("weekday_afternoon", [0.963, 0.983, 0.963]),
 ];
 
-/// False-alarm rate per normal family, as last measured.
+/// False-alarm rate per normal family, as last measured. Short series (one to three days)
+/// fell from 9.2% false alarms to 5.3% when a day's rhythm could be the working day's square
+/// step, the weekend a level (and wave) of its own, and the rhythm a multiple of the level;
+/// two cases were lost on the way: error bursts from a Friday evening on working-hours
+/// traffic (the bursts taken into the evening's level) and a drift whose bend fell in the
+/// first quarter of its series.
 const FALSE_ALARM_CEILING: [(&str, f64); 9] = [
-    ("autocorrelated", 0.2276),
-    ("daily", 0.0051),
+    ("autocorrelated", 0.1875),
+    ("daily", 0.0025),
     ("flat", 0.0),
     ("heavy_tailed", 0.0551),
-    ("small_counts", 0.065),
+    ("small_counts", 0.0351),
     ("sparse", 0.0051),
-    ("trend", 0.0025),
-    ("weekend_quieter", 0.1881),
-    ("weekly", 0.2691),
+    ("trend", 0.0),
+    ("weekend_quieter", 0.0881),
+    ("weekly", 0.1024),
 ];
 
 const TIERS: [&str; 3] = ["easy", "medium", "hard"];

@@ -4,7 +4,7 @@
 //!
 //! # Free constants
 //!
-//! Twenty-eight, in six mechanisms — the largest share of the engine's, and the first place to
+//! Twenty-nine, in six mechanisms — the largest share of the engine's, and the first place to
 //! look when a change must pay for itself in `bench nab --loco` and the efficacy grid:
 //! - summaries: `MAX_BUCKETS` 240 and `MAX_DRIFT_BUCKETS` 64 bucket medians (enough for a
 //!   change point, few enough for the O(m²) estimators);
@@ -12,7 +12,8 @@
 //!   least 3 difference-noise scales, and `MIN_RELATIVE_SHIFT` 2% of the level;
 //! - variance: blocks of a hundredth of the series, segments of 3 blocks, t ≥ 6 and an effect
 //!   of 2, and a ratio of at least 2;
-//! - drift: `MIN_DRIFT_SEGMENT` 8 buckets a side, `MIN_BEND_F` 25, departures with
+//! - drift: `MIN_DRIFT_SEGMENT` 8 buckets a side, a bend after the first quarter of the
+//!   buckets (the old trend read from enough of the data), `MIN_BEND_F` 25, departures with
 //!   Kendall τ > 0.5, an excess of 4 residual scales and `MIN_RELATIVE_DRIFT` 3% of the
 //!   level;
 //! - bursts: `BURST_Z` 4, `MIN_BURSTS` 6, and strength from 4 bursts, 20% irregularity,
@@ -226,6 +227,11 @@ fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
         return None;
     }
     let bend = slope_change(&buckets.values, (m / 8).max(MIN_DRIFT_SEGMENT))?;
+    // An old trend read from the first quarter of the data or less says too little about
+    // where the data would have gone: a bend there is more likely the baseline's edge.
+    if bend.onset < m / 4 {
+        return None;
+    }
     let level = context.level();
     let relative = bend.excess / level;
     let f = (line_sse(&buckets.values) - bend.sse)

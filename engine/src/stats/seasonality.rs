@@ -5,7 +5,21 @@
 //! per-phase median of the detrended values, so a few anomalous cycles do not bend the baseline.
 //! Weekends get a profile of their own when the weekdays can teach one; when they cannot (two
 //! days of which one is a weekend), one day's rhythm is fitted instead of a profile that would
-//! judge each day against the mean of two different kinds of day.
+//! judge each day against the mean of two different kinds of day. A series too short for
+//! the profile gets one day's shape fitted: a wave, or the working day's square step, with
+//! the weekend at a level of its own, adding to the level or multiplying it.
+//!
+//! # Free constants
+//!
+//! The baseline every agent reads: a profile from `MIN_CYCLES` 2 cycles, preferred to a
+//! fitted day from `MIN_PROFILE_CYCLES` 3 (with two, each day is the other's baseline);
+//! weekends of their own from `MIN_WEEKDAY_MS` 36 h of weekdays and half a day of weekend;
+//! cycles that disagree by `DISAGREEMENT` 3× their usual range; values clipped at
+//! `CLIP_SCALES` 4 before correlating; a fitted day from `MIN_WAVE_SPAN_MS` 18 h on
+//! `WAVE_BUCKETS` 240 bucket means clipped at 3 robust scales, believed at `MIN_WAVE_SHARE`
+//! 0.5 of what a line leaves or at `MIN_STEP_F` 25 per regressor, a step beside it at the
+//! same F with `MIN_STEP_SIDE` 8 buckets a side, `WORKING_HOURS` 6–14 whole hours, and a
+//! weekend fitted when each kind of day holds `MIN_KIND_OF_DAY_SHARE` 10% of the data.
 
 use super::calendar::is_weekend;
 use super::robust::{median_in_place, robust_scale};
@@ -16,6 +30,9 @@ pub use super::calendar::{DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS};
 
 /// Cycles a series must span before a seasonal profile is trusted.
 pub const MIN_CYCLES: i64 = 2;
+/// Cycles a daily profile must span before it is preferred to a fitted day's shape: with two,
+/// each day's baseline is the other day, and the wander of either shows twice, mirrored.
+const MIN_PROFILE_CYCLES: i64 = 3;
 
 /// Most buckets used for autocorrelation; keeps period detection O(1) in the series length.
 const ACF_BUCKETS: usize = 2048;
@@ -320,14 +337,22 @@ pub fn decompose(
     seasonality: Option<Seasonality>,
 ) -> Decomposition {
     let n = values.len();
+    let span = timestamps
+        .last()
+        .zip(timestamps.first())
+        .map_or(0, |(l, f)| l - f);
     let wave = match seasonality {
-        None => fitted_daily_wave(timestamps, values),
-        // Two days of which one is a weekend teach no daily profile: each would be judged
-        // against the mean of itself and a day of the other kind.
-        Some(s) if s.period_ms == DAY_MS && mixes_kinds_of_day(timestamps, interval_ms) => {
+        None if span < MIN_CYCLES * DAY_MS => fitted_daily_wave(timestamps, values),
+        // Days of two kinds, too few of one to teach its own profile: each day would be
+        // judged against the mean of itself and a day of the other kind.
+        Some(s)
+            if s.period_ms == DAY_MS
+                && (span < MIN_PROFILE_CYCLES * DAY_MS
+                    || mixes_kinds_of_day(timestamps, interval_ms)) =>
+        {
             fitted_daily_wave(timestamps, values)
         }
-        Some(_) => None,
+        _ => None,
     };
     let seasonality = seasonality.or(wave.as_ref().map(|w| w.seasonality));
     let block = match (seasonality, &wave) {
@@ -338,6 +363,7 @@ pub fn decompose(
     let mut quieter_weekend = None;
     let (trend, seasonal) = match (seasonality, wave) {
         (_, Some(wave)) => {
+            quieter_weekend = wave.quieter_weekend;
             let deseasonalised: Vec<f64> = values
                 .iter()
                 .zip(&wave.seasonal)
@@ -382,11 +408,18 @@ pub fn decompose(
 }
 
 /// Whether a tenth or more of the points fall on a weekend while the weekdays are too few
-/// to learn a weekday profile from.
+/// to learn a weekday profile from, or the weekend too short to be fitted against it
+/// ([`weekend_profile`]).
 fn mixes_kinds_of_day(timestamps: &[i64], interval_ms: i64) -> bool {
     let weekend = timestamps.iter().filter(|&&t| is_weekend(t)).count();
     let weekdays = timestamps.len() - weekend;
-    weekend >= timestamps.len() / 10 && too_few_weekdays(weekdays, interval_ms)
+    weekend >= timestamps.len() / 10
+        && (too_few_weekdays(weekdays, interval_ms) || too_short_a_weekend(weekend, interval_ms))
+}
+
+/// Whether `weekend` points at `interval_ms` fall short of half a day.
+fn too_short_a_weekend(weekend: usize, interval_ms: i64) -> bool {
+    (weekend as i64) < DAY_MS / 2 / interval_ms.max(1)
 }
 
 /// Whether `weekdays` points at `interval_ms` fall short of [`MIN_WEEKDAY_MS`].
@@ -397,8 +430,10 @@ fn too_few_weekdays(weekdays: usize, interval_ms: i64) -> bool {
 /// A daily rhythm fitted to a series too short to show it twice.
 struct FittedWave {
     seasonality: Seasonality,
-    /// The wave at each point, centred on zero.
+    /// The rhythm at each point (its level is the trend's).
     seasonal: Vec<f64>,
+    /// How much quieter the weekend runs, a share of the level, when the fit holds one.
+    quieter_weekend: Option<f64>,
 }
 
 /// Shortest span over which one day's wave is fitted: most of a day.
@@ -412,60 +447,162 @@ const WAVE_BUCKETS: i64 = 240;
 const MIN_STEP_F: f64 = 25.0;
 /// Fewest buckets on either side of a step.
 const MIN_STEP_SIDE: usize = 8;
+/// Working hours last from six to fourteen hours (whole hours of UTC, in any time zone).
+const WORKING_HOURS: std::ops::RangeInclusive<u8> = 6..=14;
+/// A weekend is fitted beside the rhythm when each kind of day holds this share of the data.
+const MIN_KIND_OF_DAY_SHARE: f64 = 0.1;
 
-/// The daily rhythm of a series that spans most of a day but fewer than [`MIN_CYCLES`] days:
-/// too short for the phase profile (one day's values would explain themselves), long enough
-/// to see one rise and fall. A day is the most common rhythm an operational metric has, so one
-/// sinusoid of period 24 h is believed when it explains most of what a straight line leaves
-/// ([`MIN_WAVE_SHARE`]). It is fitted beside a straight line and, when the data hold one, a
-/// step that stays (a change is not part of the rhythm: it stays in the residual for the
-/// agents), on bucket means whose residuals from a first fit are clipped at 3 robust scales,
-/// so that a spike or an outage cannot make itself the rhythm. A shape that is not a smooth
-/// wave (business hours' square step) leaves too much behind and is not believed.
+/// The shape of one day's rhythm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rhythm {
+    /// One sinusoid of period 24 h: a smooth rise and fall.
+    Wave,
+    /// Busier on weekdays from `from` for `hours` (whole hours of UTC, wrapping at midnight):
+    /// the working day's square step, on top of a wave.
+    WorkingHours { from: u8, hours: u8 },
+}
+
+/// A rhythm, and whether the weekend runs at a level of its own beside it (with a wave of
+/// its own size: a quieter weekend has a smaller wave).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shape {
+    rhythm: Rhythm,
+    weekend: bool,
+    /// Fitted to the log of the values: the rhythm multiplies the level.
+    multiplicative: bool,
+}
+
+impl Shape {
+    /// How many regressors the shape adds to the line.
+    fn columns(self) -> f64 {
+        let hours = match self.rhythm {
+            Rhythm::Wave => 0.0,
+            Rhythm::WorkingHours { .. } => 1.0,
+        };
+        2.0 + hours + if self.weekend { 3.0 } else { 0.0 }
+    }
+
+    /// The shape's regressors at `t`: the wave's two, the working hours', and the weekend's
+    /// level and wave (a quieter weekend has a smaller wave).
+    fn at(self, t: i64) -> [f64; 6] {
+        let weekend = is_weekend(t);
+        let phase = std::f64::consts::TAU * t.rem_euclid(DAY_MS) as f64 / DAY_MS as f64;
+        let in_hours = match self.rhythm {
+            Rhythm::Wave => false,
+            Rhythm::WorkingHours { from, hours } => !weekend && within_hours(t, from, hours),
+        };
+        let (sin, cos) = phase.sin_cos();
+        let in_hours = f64::from(u8::from(in_hours));
+        let on_weekend = f64::from(u8::from(self.weekend && weekend));
+        [
+            sin,
+            cos,
+            in_hours,
+            on_weekend,
+            on_weekend * sin,
+            on_weekend * cos,
+        ]
+    }
+}
+
+/// Whether `t` falls within `hours` whole hours of UTC from `from` (wrapping at midnight).
+fn within_hours(t: i64, from: u8, hours: u8) -> bool {
+    let hour = (t.rem_euclid(DAY_MS) / HOUR_MS) as u8;
+    (hour + 24 - from) % 24 < hours
+}
+
+/// The regressors of one fit: level, slope per day, a step that stays from `step` on, and the
+/// shape (when fitted).
+fn design(first: i64, shape: Option<Shape>, step: Option<i64>) -> impl Fn(i64) -> [f64; 9] + Copy {
+    move |t: i64| {
+        let stepped = step.map_or(0.0, |at| f64::from(u8::from(t >= at)));
+        let days = (t - first) as f64 / DAY_MS as f64;
+        let mut row = [0.0; 9];
+        row[..3].copy_from_slice(&[1.0, days, stepped]);
+        row[3..].copy_from_slice(&shape.map_or([0.0; 6], |s| s.at(t)));
+        row
+    }
+}
+
+/// Where [`design`] puts the working hours and the weekend's level.
+const IN_HOURS_COLUMN: usize = 5;
+const WEEKEND_COLUMN: usize = 6;
+
+/// The daily rhythm of a series too short for the phase profile (fewer than [`MIN_CYCLES`]
+/// days, where one day's values would explain themselves; fewer than
+/// [`MIN_PROFILE_CYCLES`]; or days of two kinds with too few of one), long enough to see one
+/// rise and fall. A day is the most common rhythm an operational metric has, in one of two
+/// shapes: a smooth wave (one sinusoid of period 24 h) or the working day's square step
+/// (busier on weekdays between two whole hours, 6–14 hours apart, on top of a wave); where the
+/// data hold both kinds of day, the weekend may run at a lower level with a wave of its own
+/// size (a busier weekend is something that happened). The shape that explains more is
+/// believed when it explains most of what a straight line leaves ([`MIN_WAVE_SHARE`]) or is
+/// significant beside it as a step must be ([`MIN_STEP_F`] per regressor: a faint wave in
+/// noisy counts). It is fitted beside the line and, when the data hold one, a step that stays
+/// (a change is not part of the rhythm: it stays for the agents), on bucket means whose
+/// residuals from a first fit are clipped at 3 robust scales, so that a spike or an outage
+/// cannot make itself the rhythm.
 fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
     let (&first, &last) = (timestamps.first()?, timestamps.last()?);
     let span = last - first;
-    if !(MIN_WAVE_SPAN_MS..MIN_CYCLES * DAY_MS).contains(&span) || values.len() < 48 {
+    if span < MIN_WAVE_SPAN_MS || values.len() < 48 {
         return None;
     }
     let (times, means) = bucket_means(timestamps, values, span / WAVE_BUCKETS + 1);
-    let wave_at = |t: i64| {
-        let phase = std::f64::consts::TAU * t.rem_euclid(DAY_MS) as f64 / DAY_MS as f64;
-        [phase.sin(), phase.cos()]
-    };
-    let design = |step: Option<i64>, wave: bool| {
-        move |t: i64| {
-            let [sin, cos] = if wave { wave_at(t) } else { [0.0, 0.0] };
-            let stepped = step.map_or(0.0, |at| f64::from(u8::from(t >= at)));
-            [1.0, (t - first) as f64 / DAY_MS as f64, sin, cos, stepped]
-        }
-    };
-    let first_fit = least_squares(rows(&times, &means, design(None, true)))?;
-    let first_residuals: Vec<f64> =
-        residuals(&times, &means, design(None, true), &first_fit).collect();
-    let bound = 3.0 * robust_scale(&first_residuals).filter(|s| *s > 0.0)?;
-    let clipped: Vec<f64> = means
+    let weekend_share =
+        times.iter().filter(|&&t| is_weekend(t)).count() as f64 / times.len().max(1) as f64;
+    let both_kinds_of_day =
+        (MIN_KIND_OF_DAY_SHARE..=1.0 - MIN_KIND_OF_DAY_SHARE).contains(&weekend_share);
+    // A rhythm may add to the level or multiply it (working hours with a larger wave): where
+    // every bucket is positive it is fitted on the log scale as well, and the better believed.
+    let logs: Option<Vec<f64>> = means
         .iter()
-        .zip(&first_residuals)
-        .map(|(v, r)| v - r + r.clamp(-bound, bound))
-        .collect();
-    let sse = |step: Option<i64>, wave: bool| -> Option<(f64, [f64; 5])> {
-        let c = least_squares(rows(&times, &clipped, design(step, wave)))?;
-        Some((
-            residuals(&times, &clipped, design(step, wave), &c)
-                .map(|r| r * r)
-                .sum(),
-            c,
-        ))
+        .all(|m| *m > 0.0)
+        .then(|| means.iter().map(|m| m.ln()).collect());
+    let (shape, clipped, _) = [Some((false, &means)), logs.as_ref().map(|l| (true, l))]
+        .into_iter()
+        .flatten()
+        .flat_map(|(multiplicative, y)| {
+            [Some(Rhythm::Wave), working_hours(&times, y, first)]
+                .into_iter()
+                .flatten()
+                .flat_map(move |rhythm| {
+                    [false, both_kinds_of_day].map(|weekend| {
+                        let shape = Shape {
+                            rhythm,
+                            weekend,
+                            multiplicative,
+                        };
+                        (shape, y)
+                    })
+                })
+        })
+        .filter_map(|(shape, y)| {
+            let clipped = clipped_to_fit(&times, y, design(first, Some(shape), None))?;
+            let fit = least_squares(rows(&times, &clipped, design(first, Some(shape), None)))?;
+            // A weekend busier than the weekdays is no rhythm.
+            if shape.weekend && fit[WEEKEND_COLUMN] > 0.0 {
+                return None;
+            }
+            let sse =
+                |shape: Option<Shape>| sum_of_squares(&times, &clipped, design(first, shape, None));
+            let explained = 1.0 - sse(Some(shape))? / sse(None)?.max(f64::MIN_POSITIVE);
+            Some((shape, clipped, explained))
+        })
+        .max_by(|a, b| a.2.total_cmp(&b.2))?;
+    let sse = |step: Option<i64>, shape: Option<Shape>| -> Option<(f64, [f64; 9])> {
+        let row = design(first, shape, step);
+        let c = least_squares(rows(&times, &clipped, row))?;
+        Some((residuals(&times, &clipped, row, &c).map(|r| r * r).sum(), c))
     };
-    let (plain_sse, plain) = sse(None, true)?;
+    let (plain_sse, plain) = sse(None, Some(shape))?;
     let stepped = times
         .get(MIN_STEP_SIDE..times.len().saturating_sub(MIN_STEP_SIDE))
         .unwrap_or(&[])
         .iter()
-        .filter_map(|&at| Some((at, sse(Some(at), true)?)))
+        .filter_map(|&at| Some((at, sse(Some(at), Some(shape))?)))
         .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
-    let degrees = times.len() as f64 - 5.0;
+    let degrees = times.len() as f64 - 9.0;
     let step = stepped.filter(|(_, (step_sse, _))| {
         (plain_sse - step_sse) / (step_sse / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F
     });
@@ -473,25 +610,115 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
         Some((at, fit)) => (Some(at), fit),
         None => (None, (plain_sse, plain)),
     };
-    let (rest_sse, _) = sse(step_at, false)?;
+    let (rest_sse, _) = sse(step_at, None)?;
     let explained = 1.0 - wave_sse / rest_sse.max(f64::MIN_POSITIVE);
-    if explained.is_nan() || explained < MIN_WAVE_SHARE {
+    let f = (rest_sse - wave_sse) / shape.columns() / (wave_sse / degrees).max(f64::MIN_POSITIVE);
+    if explained.is_nan() || (explained < MIN_WAVE_SHARE && f < MIN_STEP_F) {
         return None;
     }
+    let fitted = |row: [f64; 9]| -> f64 { row.iter().zip(&coefficients).map(|(x, c)| x * c).sum() };
     let seasonal = timestamps
         .iter()
         .map(|&t| {
-            let [sin, cos] = wave_at(t);
-            coefficients[2] * sin + coefficients[3] * cos
+            let base = fitted(design(first, None, step_at)(t));
+            let rhythm = fitted(design(first, Some(shape), step_at)(t)) - base;
+            match shape.multiplicative {
+                true => base.exp() * rhythm.exp_m1(),
+                false => rhythm,
+            }
         })
         .collect();
+    let weekend = coefficients[WEEKEND_COLUMN];
+    let quieter_weekend = (shape.weekend && weekend < 0.0).then(|| match shape.multiplicative {
+        true => -weekend.exp_m1(),
+        false => {
+            let level = coefficients[0] + coefficients[1] * span as f64 / DAY_MS as f64 / 2.0;
+            -weekend / level.abs().max(f64::MIN_POSITIVE)
+        }
+    });
     Some(FittedWave {
         seasonality: Seasonality {
             period_ms: DAY_MS,
             strength: explained,
         },
         seasonal,
+        quieter_weekend,
     })
+}
+
+/// The working hours (on weekdays, 6–14 whole hours of UTC) that fit the hourly means of
+/// the buckets best beside a line and a wave, among those the data are seen to leave (hours
+/// the data end in could as well be a rise that stays); `None` without weekday data or when
+/// the data are busier outside them.
+fn working_hours(times: &[i64], means: &[f64], first: i64) -> Option<Rhythm> {
+    let mut hourly: Vec<(i64, f64, usize)> = Vec::new();
+    for (&t, &v) in times.iter().zip(means) {
+        let hour = t.div_euclid(HOUR_MS) * HOUR_MS + HOUR_MS / 2;
+        match hourly.last_mut() {
+            Some(last) if last.0 == hour => {
+                last.1 += v;
+                last.2 += 1;
+            }
+            _ => hourly.push((hour, v, 1)),
+        }
+    }
+    let (hours_at, hourly_means): (Vec<i64>, Vec<f64>) = hourly
+        .into_iter()
+        .map(|(t, sum, count)| (t, sum / count as f64))
+        .unzip();
+    (0..24u8)
+        .flat_map(|from| WORKING_HOURS.map(move |hours| Rhythm::WorkingHours { from, hours }))
+        .filter_map(|rhythm| {
+            let shape = Shape {
+                rhythm,
+                weekend: false,
+                multiplicative: false,
+            };
+            let row = design(first, Some(shape), None);
+            // Working hours the data end in could as well be a rise that stays.
+            let in_hours: Vec<bool> = hours_at
+                .iter()
+                .map(|&t| row(t)[IN_HOURS_COLUMN] > 0.0)
+                .collect();
+            if !in_hours.windows(2).any(|pair| pair[0] && !pair[1]) {
+                return None;
+            }
+            let fit = least_squares(rows(&hours_at, &hourly_means, row))?;
+            let sse: f64 = residuals(&hours_at, &hourly_means, row, &fit)
+                .map(|r| r * r)
+                .sum();
+            (fit[IN_HOURS_COLUMN] > 0.0).then_some((rhythm, sse))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(rhythm, _)| rhythm)
+}
+
+/// `means` with their residuals from a first fit of `row` clipped at 3 robust scales.
+fn clipped_to_fit(
+    times: &[i64],
+    means: &[f64],
+    row: impl Fn(i64) -> [f64; 9] + Copy,
+) -> Option<Vec<f64>> {
+    let fit = least_squares(rows(times, means, row))?;
+    let first_residuals: Vec<f64> = residuals(times, means, row, &fit).collect();
+    let bound = 3.0 * robust_scale(&first_residuals).filter(|s| *s > 0.0)?;
+    Some(
+        means
+            .iter()
+            .zip(&first_residuals)
+            .map(|(v, r)| v - r + r.clamp(-bound, bound))
+            .collect(),
+    )
+}
+
+/// Residual sum of squares of the least-squares fit of `row` to `values`.
+fn sum_of_squares(
+    times: &[i64],
+    values: &[f64],
+    row: impl Fn(i64) -> [f64; 9] + Copy,
+) -> Option<f64> {
+    let fit = least_squares(rows(times, values, row))?;
+    Some(residuals(times, values, row, &fit).map(|r| r * r).sum())
 }
 
 /// Means of `values` in buckets of `bucket_ms` from the first timestamp, each at the middle of
@@ -683,7 +910,9 @@ fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Opti
     let points_per_day = (DAY_MS / interval_ms).max(1) as usize;
     let (weekend, weekday): (Vec<usize>, Vec<usize>) =
         (0..values.len()).partition(|&i| is_weekend(timestamps[i]));
-    if too_few_weekdays(weekday.len(), interval_ms) || weekend.len() < points_per_day / 2 {
+    if too_few_weekdays(weekday.len(), interval_ms)
+        || too_short_a_weekend(weekend.len(), interval_ms)
+    {
         return None;
     }
     let weekday_times: Vec<i64> = weekday.iter().map(|&i| timestamps[i]).collect();
@@ -1011,13 +1240,43 @@ mod tests {
         let step: Vec<f64> = (0..1_440)
             .map(|i| if i < 800 { 100.0 } else { 140.0 } + 4.0 * noise(i))
             .collect();
-        assert!(fitted_daily_wave(&t, &step).is_none());
-        let three_days: Vec<i64> = (0..4_320).map(|i| t[0] + i * MINUTE_MS).collect();
-        let longer: Vec<f64> = (0..4_320).map(|i| wave[i % 1_440]).collect();
-        assert!(
-            fitted_daily_wave(&three_days, &longer).is_none(),
-            "days enough for the phase profile"
-        );
+        // The step is fitted beside whatever rhythm is left, never taken for it.
+        let rhythm = fitted_daily_wave(&t, &step).map_or(0.0, |w| {
+            let (low, high) = w
+                .seasonal
+                .iter()
+                .fold((0.0f64, 0.0f64), |(l, h), s| (l.min(*s), h.max(*s)));
+            high - low
+        });
+        assert!(rhythm < 40.0 / 4.0, "{rhythm}");
+    }
+
+    #[test]
+    fn two_days_are_judged_against_a_fitted_day_not_against_each_other() {
+        // Two and a half days of a wave; an hour of +30 on the second morning.
+        let t: Vec<i64> = (0..3_600)
+            .map(|i| 1_704_067_200_000 + i * MINUTE_MS)
+            .collect();
+        let noise = |i: usize| ((i as f64 * 12.9898).sin() * 43_758.547).fract() - 0.5;
+        let incident = |i: usize| (1_440 + 600..1_440 + 660).contains(&i);
+        let values: Vec<f64> = t
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let hour = (t % DAY_MS) as f64 / HOUR_MS as f64;
+                let wave = 100.0 + 30.0 * (std::f64::consts::TAU * (hour - 9.0) / 24.0).sin();
+                wave + 4.0 * noise(i) + if incident(i) { 30.0 } else { 0.0 }
+            })
+            .collect();
+        let season = detect_period(&t, &values, MINUTE_MS);
+        assert_eq!(season.map(|s| s.period_ms), Some(DAY_MS));
+        let d = decompose(&t, &values, MINUTE_MS, season);
+        let mean =
+            |r: std::ops::Range<usize>| d.residual[r.clone()].iter().sum::<f64>() / r.len() as f64;
+        // The incident departs once; the same hour of the first day, its only other cycle,
+        // does not depart the other way.
+        assert!(mean(1_440 + 600..1_440 + 660) > 20.0);
+        assert!(mean(600..660).abs() < 5.0, "{}", mean(600..660));
     }
 
     /// `days` at 5 minutes from `start`, each value from its time, with a little noise.
