@@ -17,9 +17,9 @@
 //! cycles that disagree by `DISAGREEMENT` 3× their usual range; values clipped at
 //! `CLIP_SCALES` 4 before correlating; a fitted day from `MIN_WAVE_SPAN_MS` 18 h on
 //! `WAVE_BUCKETS` 240 bucket means clipped at 3 robust scales, believed at `MIN_WAVE_SHARE`
-//! 0.5 of what a line leaves or at `MIN_STEP_F` 25 per regressor, a step beside it at the
-//! same F with `MIN_STEP_SIDE` 8 buckets a side, `WORKING_HOURS` 6–14 whole hours, and a
-//! weekend fitted when each kind of day holds `MIN_KIND_OF_DAY_SHARE` 10% of the data.
+//! 0.5 of what a line leaves, a step beside it at `MIN_STEP_F` 25 with `MIN_STEP_SIDE` 8
+//! buckets a side, `WORKING_HOURS` 6–14 whole hours (as significant as a step on hourly
+//! medians), and a weekend fitted when each kind of day holds `MIN_KIND_OF_DAY_SHARE` 10%.
 
 use super::calendar::is_weekend;
 use super::robust::{median_in_place, robust_scale};
@@ -473,15 +473,6 @@ struct Shape {
 }
 
 impl Shape {
-    /// How many regressors the shape adds to the line.
-    fn columns(self) -> f64 {
-        let hours = match self.rhythm {
-            Rhythm::Wave => 0.0,
-            Rhythm::WorkingHours { .. } => 1.0,
-        };
-        2.0 + hours + if self.weekend { 3.0 } else { 0.0 }
-    }
-
     /// The shape's regressors at `t`: the wave's two, the working hours', and the weekend's
     /// level and wave (a quieter weekend has a smaller wave).
     fn at(self, t: i64) -> [f64; 6] {
@@ -536,9 +527,8 @@ const WEEKEND_COLUMN: usize = 6;
 /// (busier on weekdays between two whole hours, 6–14 hours apart, on top of a wave); where the
 /// data hold both kinds of day, the weekend may run at a lower level with a wave of its own
 /// size (a busier weekend is something that happened). The shape that explains more is
-/// believed when it explains most of what a straight line leaves ([`MIN_WAVE_SHARE`]) or is
-/// significant beside it as a step must be ([`MIN_STEP_F`] per regressor: a faint wave in
-/// noisy counts). It is fitted beside the line and, when the data hold one, a step that stays
+/// believed when it explains most of what a straight line leaves ([`MIN_WAVE_SHARE`]). It is
+/// fitted beside the line and, when the data hold one, a step that stays
 /// (a change is not part of the rhythm: it stays for the agents), on bucket means whose
 /// residuals from a first fit are clipped at 3 robust scales, so that a spike or an outage
 /// cannot make itself the rhythm.
@@ -563,19 +553,22 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
         .into_iter()
         .flatten()
         .flat_map(|(multiplicative, y)| {
-            [Some(Rhythm::Wave), working_hours(&times, y, first)]
-                .into_iter()
-                .flatten()
-                .flat_map(move |rhythm| {
-                    [false, both_kinds_of_day].map(|weekend| {
-                        let shape = Shape {
-                            rhythm,
-                            weekend,
-                            multiplicative,
-                        };
-                        (shape, y)
-                    })
+            [
+                Some(Rhythm::Wave),
+                working_hours(timestamps, values, first, multiplicative),
+            ]
+            .into_iter()
+            .flatten()
+            .flat_map(move |rhythm| {
+                [false, both_kinds_of_day].map(|weekend| {
+                    let shape = Shape {
+                        rhythm,
+                        weekend,
+                        multiplicative,
+                    };
+                    (shape, y)
                 })
+            })
         })
         .filter_map(|(shape, y)| {
             let clipped = clipped_to_fit(&times, y, design(first, Some(shape), None))?;
@@ -612,8 +605,7 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
     };
     let (rest_sse, _) = sse(step_at, None)?;
     let explained = 1.0 - wave_sse / rest_sse.max(f64::MIN_POSITIVE);
-    let f = (rest_sse - wave_sse) / shape.columns() / (wave_sse / degrees).max(f64::MIN_POSITIVE);
-    if explained.is_nan() || (explained < MIN_WAVE_SHARE && f < MIN_STEP_F) {
+    if explained.is_nan() || explained < MIN_WAVE_SHARE {
         return None;
     }
     let fitted = |row: [f64; 9]| -> f64 { row.iter().zip(&coefficients).map(|(x, c)| x * c).sum() };
@@ -646,35 +638,53 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
     })
 }
 
-/// The working hours (on weekdays, 6–14 whole hours of UTC) that fit the hourly means of
-/// the buckets best beside a line and a wave, among those the data are seen to leave (hours
-/// the data end in could as well be a rise that stays); `None` without weekday data or when
-/// the data are busier outside them.
-fn working_hours(times: &[i64], means: &[f64], first: i64) -> Option<Rhythm> {
-    let mut hourly: Vec<(i64, f64, usize)> = Vec::new();
-    for (&t, &v) in times.iter().zip(means) {
+/// The working hours (on weekdays, 6–14 whole hours of UTC) that fit the hourly medians of
+/// the values best beside a line and a wave (on the log scale for a `multiplicative` shape),
+/// among those the data are seen to leave (hours the data end in could as well be a rise
+/// that stays), and only when they are as significant as a step: medians, because working
+/// hours raise the level, while bursts of errors in an afternoon only raise its mean. `None`
+/// without weekday data or when the data are busier outside them.
+fn working_hours(
+    timestamps: &[i64],
+    values: &[f64],
+    first: i64,
+    multiplicative: bool,
+) -> Option<Rhythm> {
+    let mut hourly: Vec<(i64, Vec<f64>)> = Vec::new();
+    for (&t, &v) in timestamps.iter().zip(values) {
         let hour = t.div_euclid(HOUR_MS) * HOUR_MS + HOUR_MS / 2;
         match hourly.last_mut() {
-            Some(last) if last.0 == hour => {
-                last.1 += v;
-                last.2 += 1;
-            }
-            _ => hourly.push((hour, v, 1)),
+            Some(last) if last.0 == hour => last.1.push(v),
+            _ => hourly.push((hour, vec![v])),
         }
     }
-    let (hours_at, hourly_means): (Vec<i64>, Vec<f64>) = hourly
+    let (hours_at, medians): (Vec<i64>, Vec<f64>) = hourly
         .into_iter()
-        .map(|(t, sum, count)| (t, sum / count as f64))
+        .filter_map(|(t, mut hour)| {
+            let median = median_in_place(&mut hour)?;
+            let median = if multiplicative { median.ln() } else { median };
+            median.is_finite().then_some((t, median))
+        })
         .unzip();
+    let sse = |shape: Shape| -> Option<(f64, f64)> {
+        let row = design(first, Some(shape), None);
+        let fit = least_squares(rows(&hours_at, &medians, row))?;
+        let sse = residuals(&hours_at, &medians, row, &fit)
+            .map(|r| r * r)
+            .sum();
+        Some((sse, fit[IN_HOURS_COLUMN]))
+    };
+    let shape = |rhythm| Shape {
+        rhythm,
+        weekend: false,
+        multiplicative,
+    };
+    let (wave_sse, _) = sse(shape(Rhythm::Wave))?;
+    let degrees = hours_at.len() as f64 - 6.0;
     (0..24u8)
         .flat_map(|from| WORKING_HOURS.map(move |hours| Rhythm::WorkingHours { from, hours }))
         .filter_map(|rhythm| {
-            let shape = Shape {
-                rhythm,
-                weekend: false,
-                multiplicative: false,
-            };
-            let row = design(first, Some(shape), None);
+            let row = design(first, Some(shape(rhythm)), None);
             // Working hours the data end in could as well be a rise that stays.
             let in_hours: Vec<bool> = hours_at
                 .iter()
@@ -683,13 +693,11 @@ fn working_hours(times: &[i64], means: &[f64], first: i64) -> Option<Rhythm> {
             if !in_hours.windows(2).any(|pair| pair[0] && !pair[1]) {
                 return None;
             }
-            let fit = least_squares(rows(&hours_at, &hourly_means, row))?;
-            let sse: f64 = residuals(&hours_at, &hourly_means, row, &fit)
-                .map(|r| r * r)
-                .sum();
-            (fit[IN_HOURS_COLUMN] > 0.0).then_some((rhythm, sse))
+            let (sse, busier_by) = sse(shape(rhythm))?;
+            (busier_by > 0.0).then_some((rhythm, sse))
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, sse)| (wave_sse - sse) / (sse / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F)
         .map(|(rhythm, _)| rhythm)
 }
 
