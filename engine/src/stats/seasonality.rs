@@ -515,7 +515,8 @@ fn design(first: i64, shape: Option<Shape>, step: Option<i64>) -> impl Fn(i64) -
     }
 }
 
-/// Where [`design`] puts the working hours and the weekend's level.
+/// Where [`design`] puts the step, the working hours and the weekend's level.
+const STEP_COLUMN: usize = 2;
 const IN_HOURS_COLUMN: usize = 5;
 const WEEKEND_COLUMN: usize = 6;
 
@@ -641,7 +642,9 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
 /// The working hours (on weekdays, 6–14 whole hours of UTC) that fit the hourly medians of
 /// the values best beside a line and a wave (on the log scale for a `multiplicative` shape),
 /// among those the data are seen to leave (hours the data end in could as well be a rise
-/// that stays), and only when they are as significant as a step: medians, because working
+/// that stays), and only when they are as significant as a step over the wave alone and over
+/// the wave beside the best rise that stays (a degradation still there at the end is no
+/// working day that happens to end an hour before the data do): medians, because working
 /// hours raise the level, while bursts of errors in an afternoon only raise its mean. `None`
 /// without weekday data or when the data are busier outside them.
 fn working_hours(
@@ -666,20 +669,28 @@ fn working_hours(
             median.is_finite().then_some((t, median))
         })
         .unzip();
-    let sse = |shape: Shape| -> Option<(f64, f64)> {
-        let row = design(first, Some(shape), None);
+    let sse = |shape: Shape, step: Option<i64>| -> Option<(f64, [f64; 9])> {
+        let row = design(first, Some(shape), step);
         let fit = least_squares(rows(&hours_at, &medians, row))?;
         let sse = residuals(&hours_at, &medians, row, &fit)
             .map(|r| r * r)
             .sum();
-        Some((sse, fit[IN_HOURS_COLUMN]))
+        Some((sse, fit))
     };
     let shape = |rhythm| Shape {
         rhythm,
         weekend: false,
         multiplicative,
     };
-    let (wave_sse, _) = sse(shape(Rhythm::Wave))?;
+    // What the working hours must beat: the wave alone, or beside a rise that stays (a
+    // degradation the data end in leaves its last hours "out of hours" only by the choice of
+    // hours).
+    let wave_sse = std::iter::once(None)
+        .chain(hours_at.iter().skip(1).map(|&at| Some(at)))
+        .filter_map(|step| sse(shape(Rhythm::Wave), step))
+        .filter(|(_, fit)| fit[STEP_COLUMN] >= 0.0)
+        .map(|(sse, _)| sse)
+        .min_by(f64::total_cmp)?;
     let degrees = hours_at.len() as f64 - 6.0;
     (0..24u8)
         .flat_map(|from| WORKING_HOURS.map(move |hours| Rhythm::WorkingHours { from, hours }))
@@ -693,8 +704,8 @@ fn working_hours(
             if !in_hours.windows(2).any(|pair| pair[0] && !pair[1]) {
                 return None;
             }
-            let (sse, busier_by) = sse(shape(rhythm))?;
-            (busier_by > 0.0).then_some((rhythm, sse))
+            let (sse, fit) = sse(shape(rhythm), None)?;
+            (fit[IN_HOURS_COLUMN] > 0.0).then_some((rhythm, sse))
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .filter(|(_, sse)| (wave_sse - sse) / (sse / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F)
@@ -1257,6 +1268,18 @@ mod tests {
             high - low
         });
         assert!(rhythm < 40.0 / 4.0, "{rhythm}");
+    }
+
+    #[test]
+    fn a_degradation_the_data_end_in_is_no_working_day() {
+        // Monday: level until noon, a four-hour climb to +60%, held to midnight. Working hours
+        // from 13:00 for ten hours fit it but for the last hour, where a rise that stays fits.
+        let (t, values) = five_minutes(1_704_067_200_000, 1, |t| {
+            100.0 * (1.0 + 0.6 * ((hour(t) - 12.0) / 4.0).clamp(0.0, 1.0))
+        });
+        for multiplicative in [false, true] {
+            assert_eq!(working_hours(&t, &values, t[0], multiplicative), None);
+        }
     }
 
     #[test]
