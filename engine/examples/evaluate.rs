@@ -96,11 +96,17 @@ fn main() -> ExitCode {
             let inject = !rest.contains(&"normal");
             let (kind, family, placement) = cell;
             let case = grid::generate(kind, family, placement, seed.parse().unwrap_or(0), inject);
+            if rest.contains(&"csv") {
+                for (t, v) in case.series.timestamps.iter().zip(&case.series.values) {
+                    println!("{},{v}", to_rfc3339(*t));
+                }
+                return ExitCode::SUCCESS;
+            }
             print_case_verdict(&case);
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: evaluate efficacy [SEEDS] [--json] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate streams COUNT | evaluate files DIR | evaluate stream-files COUNT | evaluate cell KIND FAMILY PLACEMENT SEED [normal]");
+            eprintln!("usage: evaluate efficacy [SEEDS] [--json] | evaluate nab DIR [--loco] [--set NAME=VALUE]… | evaluate streams COUNT | evaluate files DIR | evaluate stream-files COUNT | evaluate cell KIND FAMILY PLACEMENT SEED [normal] [csv]");
             ExitCode::from(2)
         }
     }

@@ -28,16 +28,18 @@ const RECALL_FLOOR: [(&str, [f64; 3]); 4] = [
 /// autocorrelated series rose from 22.8% to 23.5% (a wander of one or two days, partly
 /// taken for a fitted day); a few cases were lost on the way: error bursts from a Friday
 /// evening on working-hours traffic, a drift whose bend fell in the first quarter of its
-/// series, and a spike on a working-hours afternoon.
+/// series, and a spike on a working-hours afternoon. Small counts fell from 6.2% to 4.2% and
+/// weekend-quieter series from 9.0% to 8.8% when a fitted day could also be believed on the
+/// hourly medians (a wave of one or two counts a minute was read as a drift into the day).
 const FALSE_ALARM_CEILING: [(&str, f64); 9] = [
-    ("autocorrelated", 0.235),
+    ("autocorrelated", 0.2325),
     ("daily", 0.0025),
     ("flat", 0.0),
     ("heavy_tailed", 0.0551),
-    ("small_counts", 0.0625),
+    ("small_counts", 0.0425),
     ("sparse", 0.0051),
     ("trend", 0.0),
-    ("weekend_quieter", 0.0905),
+    ("weekend_quieter", 0.0881),
     ("weekly", 0.1024),
 ];
 

@@ -17,9 +17,11 @@
 //! cycles that disagree by `DISAGREEMENT` 3× their usual range; values clipped at
 //! `CLIP_SCALES` 4 before correlating; a fitted day from `MIN_WAVE_SPAN_MS` 18 h on
 //! `WAVE_BUCKETS` 240 bucket means clipped at 3 robust scales, believed at `MIN_WAVE_SHARE`
-//! 0.5 of what a line leaves, a step beside it at `MIN_STEP_F` 25 with `MIN_STEP_SIDE` 8
-//! buckets a side, `WORKING_HOURS` 6–14 whole hours (as significant as a step on hourly
-//! medians), and a weekend fitted when each kind of day holds `MIN_KIND_OF_DAY_SHARE` 10%.
+//! 0.5 of what a line leaves or when as significant as a step on the hourly medians (small
+//! counts hide a wave from the means), a step beside it at `MIN_STEP_F` 25 with
+//! `MIN_STEP_SIDE` 8 buckets a side, `WORKING_HOURS` 6–14 whole hours (as significant as a
+//! step on hourly medians, over a rise that stays too), and a weekend fitted when each kind of
+//! day holds `MIN_KIND_OF_DAY_SHARE` 10%.
 
 use super::calendar::is_weekend;
 use super::robust::{median_in_place, robust_scale};
@@ -473,6 +475,15 @@ struct Shape {
 }
 
 impl Shape {
+    /// How many of [`Shape::at`]'s regressors the shape uses.
+    fn regressors(self) -> usize {
+        let rhythm = match self.rhythm {
+            Rhythm::Wave => 2,
+            Rhythm::WorkingHours { .. } => 3,
+        };
+        rhythm + if self.weekend { 3 } else { 0 }
+    }
+
     /// The shape's regressors at `t`: the wave's two, the working hours', and the weekend's
     /// level and wave (a quieter weekend has a smaller wave).
     fn at(self, t: i64) -> [f64; 6] {
@@ -526,9 +537,11 @@ const WEEKEND_COLUMN: usize = 6;
 /// rise and fall. A day is the most common rhythm an operational metric has, in one of two
 /// shapes: a smooth wave (one sinusoid of period 24 h) or the working day's square step
 /// (busier on weekdays between two whole hours, 6–14 hours apart, on top of a wave); where the
-/// data hold both kinds of day, the weekend may run at a lower level with a wave of its own
+/// data hold both kinds of day, the weekend may run at a lower level, with a wave of its own
 /// size (a busier weekend is something that happened). The shape that explains more is
-/// believed when it explains most of what a straight line leaves ([`MIN_WAVE_SHARE`]). It is
+/// believed when it explains most of what a straight line leaves ([`MIN_WAVE_SHARE`]), or
+/// when it is as significant as a step on the hourly medians (counts of one or two a minute
+/// hide a wave from the means, while bursts in an afternoon do not move medians). It is
 /// fitted beside the line and, when the data hold one, a step that stays
 /// (a change is not part of the rhythm: it stays for the agents), on bucket means whose
 /// residuals from a first fit are clipped at 3 robust scales, so that a spike or an outage
@@ -606,7 +619,9 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
     };
     let (rest_sse, _) = sse(step_at, None)?;
     let explained = 1.0 - wave_sse / rest_sse.max(f64::MIN_POSITIVE);
-    if explained.is_nan() || explained < MIN_WAVE_SHARE {
+    let believed = explained >= MIN_WAVE_SHARE
+        || significant_on_medians(timestamps, values, first, shape, step_at);
+    if explained.is_nan() || !believed {
         return None;
     }
     let fitted = |row: [f64; 9]| -> f64 { row.iter().zip(&coefficients).map(|(x, c)| x * c).sum() };
@@ -653,22 +668,7 @@ fn working_hours(
     first: i64,
     multiplicative: bool,
 ) -> Option<Rhythm> {
-    let mut hourly: Vec<(i64, Vec<f64>)> = Vec::new();
-    for (&t, &v) in timestamps.iter().zip(values) {
-        let hour = t.div_euclid(HOUR_MS) * HOUR_MS + HOUR_MS / 2;
-        match hourly.last_mut() {
-            Some(last) if last.0 == hour => last.1.push(v),
-            _ => hourly.push((hour, vec![v])),
-        }
-    }
-    let (hours_at, medians): (Vec<i64>, Vec<f64>) = hourly
-        .into_iter()
-        .filter_map(|(t, mut hour)| {
-            let median = median_in_place(&mut hour)?;
-            let median = if multiplicative { median.ln() } else { median };
-            median.is_finite().then_some((t, median))
-        })
-        .unzip();
+    let (hours_at, medians) = hourly_medians(timestamps, values, multiplicative);
     let sse = |shape: Shape, step: Option<i64>| -> Option<(f64, [f64; 9])> {
         let row = design(first, Some(shape), step);
         let fit = least_squares(rows(&hours_at, &medians, row))?;
@@ -710,6 +710,53 @@ fn working_hours(
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .filter(|(_, sse)| (wave_sse - sse) / (sse / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F)
         .map(|(rhythm, _)| rhythm)
+}
+
+/// The median of each hour of UTC that holds values (of their logs for a `multiplicative`
+/// shape), at the middle of the hour: the level an hour ran at, whatever bursts it held.
+fn hourly_medians(
+    timestamps: &[i64],
+    values: &[f64],
+    multiplicative: bool,
+) -> (Vec<i64>, Vec<f64>) {
+    let mut hourly: Vec<(i64, Vec<f64>)> = Vec::new();
+    for (&t, &v) in timestamps.iter().zip(values) {
+        let hour = t.div_euclid(HOUR_MS) * HOUR_MS + HOUR_MS / 2;
+        match hourly.last_mut() {
+            Some(last) if last.0 == hour => last.1.push(v),
+            _ => hourly.push((hour, vec![v])),
+        }
+    }
+    hourly
+        .into_iter()
+        .filter_map(|(t, mut hour)| {
+            let median = median_in_place(&mut hour)?;
+            let median = if multiplicative { median.ln() } else { median };
+            median.is_finite().then_some((t, median))
+        })
+        .unzip()
+}
+
+/// Whether `shape` is as significant as a step over a line (and a step that stays at
+/// `step`) on the hourly medians: a rhythm that noise hides in the means of small counts
+/// still shows there, while bursts in one afternoon do not.
+fn significant_on_medians(
+    timestamps: &[i64],
+    values: &[f64],
+    first: i64,
+    shape: Shape,
+    step: Option<i64>,
+) -> bool {
+    let (hours_at, medians) = hourly_medians(timestamps, values, shape.multiplicative);
+    let fit =
+        |shape: Option<Shape>| sum_of_squares(&hours_at, &medians, design(first, shape, step));
+    let regressors = shape.regressors() as f64;
+    let (Some(line), Some(rhythm)) = (fit(None), fit(Some(shape))) else {
+        return false;
+    };
+    let degrees = hours_at.len() as f64 - 9.0;
+    degrees > 0.0
+        && (line - rhythm) / regressors / (rhythm / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F
 }
 
 /// `means` with their residuals from a first fit of `row` clipped at 3 robust scales.
@@ -1280,6 +1327,37 @@ mod tests {
         for multiplicative in [false, true] {
             assert_eq!(working_hours(&t, &values, t[0], multiplicative), None);
         }
+    }
+
+    #[test]
+    fn a_day_of_small_counts_shows_its_wave_in_the_hourly_medians() {
+        // Counts of 1 to 2 a minute: Poisson noise hides most of the wave from bucket means
+        // (it explains less than half of what a line leaves), not from the hourly medians.
+        let mut rng = crate::synthetic::rng::Rng::new(1);
+        let (t, _) = five_minutes(1_704_067_200_000, 1, |_| 0.0);
+        let t: Vec<i64> = (0..1_440).map(|i| t[0] + i * MINUTE_MS).collect();
+        let values: Vec<f64> = t
+            .iter()
+            .map(|&t| {
+                let wave = (std::f64::consts::TAU * (hour(t) - 9.0) / 24.0).sin();
+                rng.poisson(1.5 + 0.7 * wave) as f64
+            })
+            .collect();
+        let (times, means) = bucket_means(&t, &values, DAY_MS / WAVE_BUCKETS + 1);
+        let wave = Shape {
+            rhythm: Rhythm::Wave,
+            weekend: false,
+            multiplicative: false,
+        };
+        let sse = |shape| sum_of_squares(&times, &means, design(t[0], shape, None)).unwrap();
+        assert!(1.0 - sse(Some(wave)) / sse(None) < MIN_WAVE_SHARE);
+        assert!(significant_on_medians(&t, &values, t[0], wave, None));
+        let fitted = fitted_daily_wave(&t, &values).expect("the day's wave");
+        let (low, high) = fitted
+            .seasonal
+            .iter()
+            .fold((0.0f64, 0.0f64), |(l, h), s| (l.min(*s), h.max(*s)));
+        assert!((1.0..1.8).contains(&(high - low)), "{low} to {high}");
     }
 
     #[test]
