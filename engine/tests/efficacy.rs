@@ -14,12 +14,14 @@ use anomaly_hunter_engine::evaluation::efficacy::{self, EfficacyReport};
 /// inside the drift's span, not by the drift itself. First-weekend hard recall fell again,
 /// 70.5% to 63.8%, when weekends got their own profile: a drift beginning on the first
 /// weekend of a metric with working hours had been "found" by the next Saturday's missing
-/// working day, read as a −84% level shift.
+/// working day, read as a −84% level shift. Easy recall rose from 96.1–96.7% to 98.1–98.3%
+/// when two neighbouring readings could be outliers together (spikes of two or three points
+/// in heavy-tailed noise, each within what a single reading of it reaches).
 const RECALL_FLOOR: [(&str, [f64; 3]); 4] = [
-    ("first_weekend", [0.963, 0.977, 0.638]),
-    ("friday_evening", [0.966, 0.972, 0.966]),
-    ("night", [0.961, 0.994, 0.966]),
-    ("weekday_afternoon", [0.961, 0.983, 0.963]),
+    ("first_weekend", [0.983, 0.977, 0.638]),
+    ("friday_evening", [0.983, 0.972, 0.966]),
+    ("night", [0.980, 0.994, 0.966]),
+    ("weekday_afternoon", [0.983, 0.983, 0.963]),
 ];
 
 /// False-alarm rate per normal family, as last measured. Short series (one to three days)

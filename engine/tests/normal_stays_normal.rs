@@ -56,6 +56,36 @@ fn single_readings_in_heavy_tailed_noise_are_normal_but_an_outage_in_it_is_not()
 }
 
 #[test]
+fn the_largest_reading_of_heavy_tailed_noise_twice_in_a_row_is_an_outlier() {
+    // Heavy-tailed noise makes its largest reading once; independent noise does not make it
+    // twice in a row.
+    for seed in 0..5 {
+        let case = generate("heavy_tailed", seed);
+        let mut values = case.series.values.clone();
+        let median = anomaly_hunter_engine::stats::median(&values).unwrap();
+        let n = values.len();
+        let largest = (1..n - 1)
+            .max_by(|&a, &b| {
+                (values[a] - median)
+                    .abs()
+                    .total_cmp(&(values[b] - median).abs())
+            })
+            .unwrap();
+        values[largest + 1] = values[largest];
+        let verdict = investigate(&with_values(&case.series, values), &[], Weights::default());
+        let pattern = &verdict.agents[0];
+        assert!(
+            pattern
+                .windows
+                .iter()
+                .any(|w| w.start <= largest + 1 && w.end >= largest),
+            "seed {seed}: {}",
+            pattern.finding
+        );
+    }
+}
+
+#[test]
 fn small_counts_and_sparse_reporting_are_normal() {
     for seed in 0..5 {
         for family in ["quantised_counter", "sparse_gaps"] {

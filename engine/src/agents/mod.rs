@@ -68,7 +68,7 @@ impl<'a> Context<'a> {
             let z: Vec<f64> = (0..d.residual.len()).map(|i| d.z(i)).collect();
             let threshold = crate::stats::tail::rare_level(
                 &z,
-                0.01,
+                OUTLIER_RISK,
                 crate::stats::anomalies::point_threshold(z.len()),
             );
             (z, threshold)
@@ -264,6 +264,9 @@ impl AgentReport {
         }
     }
 }
+
+/// The chance that noise alone passes the outlier bound anywhere in a series.
+pub const OUTLIER_RISK: f64 = 0.01;
 
 /// The highest confidence stated anywhere: statistics on a few hundred points are never
 /// certain, and a bot that says "100%" and is wrong once is not believed again.

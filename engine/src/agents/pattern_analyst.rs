@@ -6,7 +6,9 @@
 //!
 //! Eight, each with its mechanism: the point-outlier bound is the level the metric's own tail
 //! passes by chance with probability 1% anywhere in the series, never below the Gaussian
-//! bound for that many points (`Context::outlier_threshold`: the risk is the constant);
+//! bound for that many points (`Context::outlier_threshold`: the risk `OUTLIER_RISK` is the
+//! constant), and two neighbouring readings are outliers together at the level each passes
+//! with the square root of that chance (no new constant: independent noise, the same risk);
 //! `CUSUM_ALLOWANCE` 1σ, `CUSUM_THRESHOLD` 25σ·points and `CUSUM_CLIP` 4σ (a collective
 //! shift of about 2σ sustained for a dozen points, that one spike cannot fake); collective
 //! runs of at least 3 points; `MATERIALITY` 0.5% of the level (a departure smaller than
@@ -15,11 +17,12 @@
 
 use super::{
     strength_to_probability, window_magnitude, AgentName, AgentReport, Context, Evidence, Window,
-    WindowKind,
+    WindowKind, OUTLIER_RISK,
 };
 use crate::series::{Gap, GAP_FACTOR};
-use crate::stats::anomalies::{constant_runs, cusum_regions, runs, Run};
+use crate::stats::anomalies::{constant_runs, cusum_regions, point_threshold, runs, Run};
 use crate::stats::seasonality::DAY_MS;
+use crate::stats::tail::rare_level;
 use crate::stats::{iqr_fences, percentile};
 
 /// CUSUM allowance: shifts under ~2σ are not collective anomalies.
@@ -82,30 +85,51 @@ pub fn investigate(context: &Context) -> AgentReport {
     )
 }
 
-/// Points whose |z| passes the length-aware threshold and whose deviation is material.
+/// Points whose |z| passes the length-aware threshold, or that pass with a neighbour the
+/// lower bar two neighbouring readings of the metric's noise pass together
+/// ([`pair_threshold`]), and whose deviation is material.
 fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> Vec<Window> {
     let d = context.decomposition;
-    let mask: Vec<bool> = z
-        .iter()
-        .enumerate()
-        .map(|(i, v)| v.abs() >= threshold && d.residual[i].abs() >= MATERIALITY * level)
+    let pair = pair_threshold(z);
+    let beyond_pair = |i: usize, j: usize| {
+        z[i].abs() >= pair && z[j].abs() >= pair && z[i].signum() == z[j].signum()
+    };
+    let strength = |i: usize| {
+        let paired = [i.checked_sub(1), Some(i + 1).filter(|&j| j < z.len())]
+            .into_iter()
+            .flatten()
+            .filter(|&j| beyond_pair(i, j))
+            .map(|j| z[i].abs().min(z[j].abs()) / pair)
+            .fold(0.0, f64::max);
+        (z[i].abs() / threshold).max(paired)
+    };
+    let mask: Vec<bool> = (0..z.len())
+        .map(|i| strength(i) >= 1.0 && d.residual[i].abs() >= MATERIALITY * level)
         .collect();
     runs(&mask, 1)
         .into_iter()
         .map(|run| {
-            let peak = (run.start..=run.end)
-                .map(|i| z[i].abs())
-                .fold(0.0, f64::max);
+            let peak = (run.start..=run.end).map(strength).fold(0.0, f64::max);
             let magnitude = window_magnitude(context, run.start, run.end);
             Window {
                 start: run.start,
                 end: run.end,
                 kind: WindowKind::excursion(magnitude),
-                score: strength_to_probability(peak / threshold),
+                score: strength_to_probability(peak),
                 magnitude,
             }
         })
         .collect()
+}
+
+/// The |z| that two neighbouring readings both pass with probability 1% anywhere in the
+/// series, if the noise's readings are independent: each with the square root of that
+/// chance, read from the metric's own tail as for a single point, and never below the single
+/// point's Gaussian bound. Only a heavy tail brings it below the single-point bound: there a
+/// reading of 50 noise scales is an ordinary day, and two in a row are not.
+fn pair_threshold(z: &[f64]) -> f64 {
+    let risk_over_all = (OUTLIER_RISK * z.len() as f64).sqrt();
+    rare_level(z, risk_over_all, point_threshold(z.len()))
 }
 
 /// Sustained departures found by CUSUM over clipped z-scores: a seasonal series that left its
@@ -421,6 +445,21 @@ mod tests {
             after: from_hour * HOUR,
             before: (from_hour + hours) * HOUR,
         }
+    }
+
+    #[test]
+    fn two_readings_in_a_row_need_less_than_one_only_where_the_tail_is_heavy() {
+        let mut rng = crate::synthetic::rng::Rng::new(7);
+        let gaussian: Vec<f64> = (0..2000).map(|_| rng.normal()).collect();
+        let single = |z: &[f64]| rare_level(z, OUTLIER_RISK, point_threshold(z.len()));
+        assert_eq!(pair_threshold(&gaussian), single(&gaussian));
+        let heavy: Vec<f64> = (0..2000).map(|_| rng.student_t(2)).collect();
+        assert!(
+            pair_threshold(&heavy) < single(&heavy) / 3.0,
+            "{} vs {}",
+            pair_threshold(&heavy),
+            single(&heavy)
+        );
     }
 
     #[test]
