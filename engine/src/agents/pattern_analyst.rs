@@ -127,9 +127,18 @@ fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> V
 /// chance, read from the metric's own tail as for a single point, and never below the single
 /// point's Gaussian bound. Only a heavy tail brings it below the single-point bound: there a
 /// reading of 50 noise scales is an ordinary day, and two in a row are not.
+/// Read only where two neighbours pass the bound's floor (the tail is read by sorting; most
+/// series have no such pair, and the answer cannot matter there).
 fn pair_threshold(z: &[f64]) -> f64 {
+    let floor = point_threshold(z.len());
+    let beyond_floor = |pair: &[f64]| {
+        pair[0].abs() >= floor && pair[1].abs() >= floor && pair[0].signum() == pair[1].signum()
+    };
+    if !z.windows(2).any(beyond_floor) {
+        return floor;
+    }
     let risk_over_all = (OUTLIER_RISK * z.len() as f64).sqrt();
-    rare_level(z, risk_over_all, point_threshold(z.len()))
+    rare_level(z, risk_over_all, floor)
 }
 
 /// Sustained departures found by CUSUM over clipped z-scores: a seasonal series that left its
