@@ -384,3 +384,46 @@ fn a_friday_evening_step_in_two_days_that_end_on_a_saturday_is_found() {
         assert!(v.anomalous, "seed {seed}: {}", v.verdict);
     }
 }
+
+/// Thirty hours of flat one-minute latency that end `end`, within ±5% of its level, at 4×
+/// for the last 100 minutes (the Prometheus end-to-end test's incident).
+fn step_in_the_last_thirty_hours(end: i64, seed: u64) -> (Vec<i64>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let onset = end - 100 * MINUTE;
+    let timestamps: Vec<i64> = (end - 30 * HOUR..=end).step_by(MINUTE as usize).collect();
+    let values = timestamps
+        .iter()
+        .map(|&t| {
+            let v = 120.0 * rng.range(0.95, 1.05);
+            if t >= onset {
+                4.0 * v
+            } else {
+                v
+            }
+        })
+        .collect();
+    (timestamps, values)
+}
+
+/// Found by the Prometheus end-to-end test at 02:40 on a Monday: a day fitted to thirty
+/// hours that held four of Monday gave Monday a level and a wave of its own, and the wave
+/// drew the incident's rise; the window opened at midnight, at +173% instead of +300%.
+#[test]
+fn a_step_opens_its_window_where_it_starts_at_every_hour_of_the_week() {
+    for hour in (0..7 * 24).step_by(2) {
+        let end = MONDAY + hour * HOUR + 20 * MINUTE;
+        let (timestamps, values) = step_in_the_last_thirty_hours(end, hour as u64);
+        let v = verdict("api_latency_seconds", timestamps, values);
+        let window = &v.anomalies[0];
+        let start = window.start_ms;
+        let onset = end - 100 * MINUTE;
+        assert!(
+            (start - onset).abs() <= 10 * MINUTE && window.magnitude > 2.5,
+            "ending {}: window from {} at {:+.0}%, the step began at {}",
+            to_rfc3339(end),
+            to_rfc3339(start),
+            100.0 * window.magnitude,
+            to_rfc3339(onset)
+        );
+    }
+}

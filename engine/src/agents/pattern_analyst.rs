@@ -127,6 +127,7 @@ fn point_outliers(context: &Context, z: &[f64], threshold: f64, level: f64) -> V
 /// chance, read from the metric's own tail as for a single point, and never below the single
 /// point's Gaussian bound. Only a heavy tail brings it below the single-point bound: there a
 /// reading of 50 noise scales is an ordinary day, and two in a row are not.
+///
 /// Read only where two neighbours pass the bound's floor (the tail is read by sorting; most
 /// series have no such pair, and the answer cannot matter there).
 fn pair_threshold(z: &[f64]) -> f64 {

@@ -17,7 +17,7 @@
 //! cycles that disagree by `DISAGREEMENT` 3× their usual range; values clipped at
 //! `CLIP_SCALES` 4 before correlating; a fitted day from `MIN_WAVE_SPAN_MS` 18 h on
 //! `WAVE_BUCKETS` 240 bucket means clipped at 3 robust scales, believed at `MIN_WAVE_SHARE`
-//! 0.5 of what a line leaves or when as significant as a step on the hourly medians (small
+//! 0.5 of what a line leaves (clipped around the fit with and without its step) or when as significant as a step on the hourly medians (small
 //! counts hide a wave from the means), a step beside it at `MIN_STEP_F` 25 with
 //! `MIN_STEP_SIDE` 8 buckets a side, `WORKING_HOURS` 6–14 whole hours (as significant as a
 //! step on hourly medians, over a rise that stays too), and a weekend fitted when each kind of
@@ -563,7 +563,7 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
         .iter()
         .all(|m| *m > 0.0)
         .then(|| means.iter().map(|m| m.ln()).collect());
-    let (shape, clipped, _) = [Some((false, &means)), logs.as_ref().map(|l| (true, l))]
+    let (shape, raw, clipped, _) = [Some((false, &means)), logs.as_ref().map(|l| (true, l))]
         .into_iter()
         .flatten()
         .flat_map(|(multiplicative, y)| {
@@ -594,31 +594,52 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
             let sse =
                 |shape: Option<Shape>| sum_of_squares(&times, &clipped, design(first, shape, None));
             let explained = 1.0 - sse(Some(shape))? / sse(None)?.max(f64::MIN_POSITIVE);
-            Some((shape, clipped, explained))
+            Some((shape, y, clipped, explained))
         })
-        .max_by(|a, b| a.2.total_cmp(&b.2))?;
-    let sse = |step: Option<i64>, shape: Option<Shape>| -> Option<(f64, [f64; 9])> {
+        .max_by(|a, b| a.3.total_cmp(&b.3))?;
+    let sse = |y: &[f64], step: Option<i64>, shape: Option<Shape>| -> Option<(f64, [f64; 9])> {
         let row = design(first, shape, step);
-        let c = least_squares(rows(&times, &clipped, row))?;
-        Some((residuals(&times, &clipped, row, &c).map(|r| r * r).sum(), c))
+        let c = least_squares(rows(&times, y, row))?;
+        Some((residuals(&times, y, row, &c).map(|r| r * r).sum(), c))
     };
-    let (plain_sse, plain) = sse(None, Some(shape))?;
+    let (plain_sse, plain) = sse(&clipped, None, Some(shape))?;
     let stepped = times
         .get(MIN_STEP_SIDE..times.len().saturating_sub(MIN_STEP_SIDE))
         .unwrap_or(&[])
         .iter()
-        .filter_map(|&at| Some((at, sse(Some(at), Some(shape))?)))
+        .filter_map(|&at| Some((at, sse(&clipped, Some(at), Some(shape))?)))
         .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
     let degrees = times.len() as f64 - 9.0;
     let step = stepped.filter(|(_, (step_sse, _))| {
         (plain_sse - step_sse) / (step_sse / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F
     });
-    let (step_at, (wave_sse, coefficients)) = match step {
-        Some((at, fit)) => (Some(at), fit),
-        None => (None, (plain_sse, plain)),
+    let step_at = step.map(|(at, _)| at);
+    // How much of what the line (and step) leave the shape explains on `y`, and its fit.
+    let explained_on = |y: &[f64]| -> Option<(f64, [f64; 9])> {
+        let (wave_sse, coefficients) = sse(y, step_at, Some(shape))?;
+        let (rest_sse, _) = sse(y, step_at, None)?;
+        Some((
+            1.0 - wave_sse / rest_sse.max(f64::MIN_POSITIVE),
+            coefficients,
+        ))
     };
-    let (rest_sse, _) = sse(step_at, None)?;
-    let explained = 1.0 - wave_sse / rest_sse.max(f64::MIN_POSITIVE);
+    // A clip favours the fit it was made around, so the shape must explain most under both:
+    // clipped around the fit without the step, the values before a change are pulled up
+    // towards a level that took part of it (four hours of a Monday before an incident, lifted
+    // so, ran "above the weekend"); clipped around the fit with it, bursts are cut down to
+    // the fit and seem to follow it. The rhythm itself is read beside the step.
+    let (explained_without, _) = explained_on(&clipped)?;
+    let (explained, coefficients) = match step_at {
+        Some(_) => {
+            let (beside, coefficients) = explained_on(&clipped_to_fit(
+                &times,
+                raw,
+                design(first, Some(shape), step_at),
+            )?)?;
+            (beside.min(explained_without), coefficients)
+        }
+        None => (explained_without, plain),
+    };
     let believed = explained >= MIN_WAVE_SHARE
         || significant_on_medians(timestamps, values, first, shape, step_at);
     if explained.is_nan() || !believed {
