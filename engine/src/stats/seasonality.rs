@@ -17,11 +17,11 @@
 //! cycles that disagree by `DISAGREEMENT` 3× their usual range; values clipped at
 //! `CLIP_SCALES` 4 before correlating; a fitted day from `MIN_WAVE_SPAN_MS` 18 h on
 //! `WAVE_BUCKETS` 240 bucket means clipped at 3 robust scales, believed at `MIN_WAVE_SHARE`
-//! 0.5 of what a line leaves (clipped around the fit with and without its step) or when as significant as a step on the hourly medians (small
-//! counts hide a wave from the means), a step beside it at `MIN_STEP_F` 25 with
-//! `MIN_STEP_SIDE` 8 buckets a side, `WORKING_HOURS` 6–14 whole hours (as significant as a
-//! step on hourly medians, over a rise that stays too), and a weekend fitted when each kind of
-//! day holds `MIN_KIND_OF_DAY_SHARE` 10%.
+//! 0.5 of what a line leaves (clipped around the fit with and without its step) or when as
+//! significant as a step on the hourly medians (small counts hide a wave from the means), a
+//! step beside it at `MIN_STEP_F` 25 with `MIN_STEP_SIDE` 8 buckets a side, `WORKING_HOURS`
+//! 6–14 whole hours (as significant as a step on hourly medians, over a rise that stays too),
+//! and a weekend fitted when each kind of day holds `MIN_KIND_OF_DAY_SHARE` 10%.
 
 use super::calendar::is_weekend;
 use super::robust::{median_in_place, robust_scale};
@@ -602,7 +602,7 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
         let c = least_squares(rows(&times, y, row))?;
         Some((residuals(&times, y, row, &c).map(|r| r * r).sum(), c))
     };
-    let (plain_sse, plain) = sse(&clipped, None, Some(shape))?;
+    let (plain_sse, _) = sse(&clipped, None, Some(shape))?;
     let stepped = times
         .get(MIN_STEP_SIDE..times.len().saturating_sub(MIN_STEP_SIDE))
         .unwrap_or(&[])
@@ -628,7 +628,7 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
     // towards a level that took part of it (four hours of a Monday before an incident, lifted
     // so, ran "above the weekend"); clipped around the fit with it, bursts are cut down to
     // the fit and seem to follow it. The rhythm itself is read beside the step.
-    let (explained_without, _) = explained_on(&clipped)?;
+    let (explained_without, fit_without) = explained_on(&clipped)?;
     let (explained, coefficients) = match step_at {
         Some(_) => {
             let (beside, coefficients) = explained_on(&clipped_to_fit(
@@ -638,7 +638,7 @@ fn fitted_daily_wave(timestamps: &[i64], values: &[f64]) -> Option<FittedWave> {
             )?)?;
             (beside.min(explained_without), coefficients)
         }
-        None => (explained_without, plain),
+        None => (explained_without, fit_without),
     };
     let believed = explained >= MIN_WAVE_SHARE
         || significant_on_medians(timestamps, values, first, shape, step_at);
