@@ -16,9 +16,11 @@ use anomaly_hunter_engine::evaluation::efficacy::{self, EfficacyReport};
 /// weekend of a metric with working hours had been "found" by the next Saturday's missing
 /// working day, read as a −84% level shift. Easy recall rose from 96.1–96.7% to 98.1–98.3%
 /// when two neighbouring readings could be outliers together (spikes of two or three points
-/// in heavy-tailed noise, each within what a single reading of it reaches).
+/// in heavy-tailed noise, each within what a single reading of it reaches). First-weekend
+/// hard recall fell to 63.3% when a quieter weekend without a daily rhythm got a level of its
+/// own: one drift on such a metric had been "found" by its second weekend's −27% step.
 const RECALL_FLOOR: [(&str, [f64; 3]); 4] = [
-    ("first_weekend", [0.983, 0.977, 0.638]),
+    ("first_weekend", [0.983, 0.977, 0.633]),
     ("friday_evening", [0.983, 0.972, 0.966]),
     ("night", [0.980, 0.994, 0.966]),
     ("weekday_afternoon", [0.983, 0.983, 0.963]),
@@ -33,6 +35,9 @@ const RECALL_FLOOR: [(&str, [f64; 3]); 4] = [
 /// series, and a spike on a working-hours afternoon. Small counts fell from 6.2% to 4.2% and
 /// weekend-quieter series from 9.0% to 8.8% when a fitted day could also be believed on the
 /// hourly medians (a wave of one or two counts a minute was read as a drift into the day).
+/// Weekend-quieter series fell from 8.8% to 3.1% (weekly from 10.2% to 10.0%) when a quieter
+/// step on the hour that the data end in could be the weekend beginning, and a weekend
+/// without a daily rhythm got a level of its own.
 const FALSE_ALARM_CEILING: [(&str, f64); 9] = [
     ("autocorrelated", 0.2325),
     ("daily", 0.0025),
@@ -41,8 +46,8 @@ const FALSE_ALARM_CEILING: [(&str, f64); 9] = [
     ("small_counts", 0.0425),
     ("sparse", 0.0051),
     ("trend", 0.0),
-    ("weekend_quieter", 0.0881),
-    ("weekly", 0.1024),
+    ("weekend_quieter", 0.0310),
+    ("weekly", 0.1000),
 ];
 
 const TIERS: [&str; 3] = ["easy", "medium", "hard"];

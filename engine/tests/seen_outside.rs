@@ -374,6 +374,81 @@ fn working_hours_are_the_rhythm_of_a_day_or_two_and_a_spike_in_them_is_not() {
 }
 
 #[test]
+fn a_quieter_weekend_the_data_end_two_hours_into_is_the_calendar() {
+    // Two days that end two hours into Saturday: the weekend has begun on the hour, quieter.
+    let start = FRIDAY - DAY + 2 * HOUR + 7 * MINUTE;
+    let mut alarms = Vec::new();
+    for seed in 0..10 {
+        let (timestamps, values) = two_days_from(start, seed);
+        let v = verdict("orders", timestamps, values);
+        if v.anomalous {
+            alarms.push(format!("seed {seed}: {}", v.verdict));
+        }
+    }
+    assert!(alarms.len() <= 1, "{alarms:#?}");
+    // The same drop from Friday 18:25 is something that happened: no day begins then.
+    for seed in 0..3 {
+        let (timestamps, mut values) = two_days_from(start, seed);
+        let (from, to) = (
+            index_at(&timestamps, FRIDAY + 18 * HOUR + 25 * MINUTE),
+            index_at(&timestamps, SATURDAY),
+        );
+        values[from..to].iter_mut().for_each(|x| *x *= 0.75);
+        let v = verdict("orders", timestamps, values);
+        assert!(v.anomalous, "seed {seed}: {}", v.verdict);
+    }
+}
+
+/// Four days of five-minute points from Thursday 22:55 with no daily rhythm, 3% noise, the
+/// weekend 22% quieter.
+fn four_flat_days(seed: u64) -> (Vec<i64>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let start = FRIDAY - HOUR - 5 * MINUTE;
+    let timestamps: Vec<i64> = (0..4 * 288).map(|i| start + i * 5 * MINUTE).collect();
+    let values = timestamps
+        .iter()
+        .map(|&t| {
+            let weekend = (SATURDAY..SUNDAY + DAY).contains(&t);
+            90.0 * if weekend { 0.78 } else { 1.0 } * (1.0 + 0.03 * rng.normal())
+        })
+        .collect();
+    (timestamps, values)
+}
+
+/// Errors per five minutes, about 6 and Poisson, from Friday 18:15 for four days, tripled
+/// from Sunday 19:20: the same on weekends, a rise that stays.
+fn errors_tripled_on_a_sunday_evening(seed: u64) -> (Vec<i64>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let start = FRIDAY + 18 * HOUR + 15 * MINUTE;
+    let rise = SUNDAY + 19 * HOUR + 20 * MINUTE;
+    let timestamps: Vec<i64> = (0..4 * 288 - 1).map(|i| start + i * 5 * MINUTE).collect();
+    let values = timestamps
+        .iter()
+        .map(|&t| rng.poisson(if t >= rise { 18.0 } else { 6.0 }) as f64)
+        .collect();
+    (timestamps, values)
+}
+
+#[test]
+fn a_quieter_weekend_without_a_daily_rhythm_is_the_calendar_and_a_change_in_it_is_not() {
+    // With no rhythm to fit, the weekend was judged against a level that followed it a few
+    // hours late: its start and end were "level shifts". It is a level of its own.
+    for seed in 0..5 {
+        let (timestamps, values) = four_flat_days(seed);
+        let v = verdict("orders", timestamps, values);
+        assert!(!v.anomalous, "seed {seed}: {}", v.verdict);
+    }
+    // In data from Friday evening, most of the quiet part of a metric that tripled on Sunday
+    // evening is weekend, and all its weekdays come after the rise: yet it changed when it
+    // changed, and no weekend takes it away.
+    for seed in 0..5 {
+        let (timestamps, values) = errors_tripled_on_a_sunday_evening(seed);
+        let v = verdict("errors", timestamps, values);
+        assert!(v.anomalous, "seed {seed}: {}", v.verdict);
+    }
+}
+
+#[test]
 fn a_friday_evening_step_in_two_days_that_end_on_a_saturday_is_found() {
     let start = FRIDAY - DAY + 9 * HOUR + 51 * MINUTE;
     // A step of +25% from Friday 18:25 that stays is still found.

@@ -33,13 +33,13 @@
 //! `SCHEDULED_RUN_MS` 3 h and recurs within an hour of one time of day on 3 days or more,
 //! half of those it spans, at up to twice or half the runs' median size
 //! (`stats::calendar`); `EXPLAINED_PROBABILITY` 0.3 and `FIRST_WEEKEND_PROBABILITY` 0.8; the
-//! calendar step on a whole hour within max(interval, 10 min), found with 12 points a side,
-//! explaining a window that goes no further than `STEP_REACH` 1.5 times the step (as for its
-//! edges), and lasting until the data are back past half of it (over `LAST_POINTS`); a window
-//! that begins within `MIN_BEFORE_POINTS` 12 of the first point is judged by the step it ends
-//! with;
-//! severity steps at 20%, 50% and 100% of the level, "certain" at 0.95; agreement caps 0.9
-//! and 0.75; `LAST_POINTS` 5 and 3 noise scales for "ongoing".
+//! calendar step on a whole hour within two readings (of a minute at least), found with 12
+//! points a side, explaining a window that goes no further than `STEP_REACH` 1.5 times the
+//! step (as for its edges), and lasting until the data are back past half of it (over
+//! `LAST_POINTS`); a window that begins within `MIN_BEFORE_POINTS` 12 of the first point is
+//! judged by the step it ends with; severity steps at 20%, 50% and 100% of the level,
+//! "certain" at 0.95; agreement caps 0.9 and 0.75; `LAST_POINTS` 5 and 3 noise scales for
+//! "ongoing".
 
 use super::{AgentName, AgentReport, Context, Hypothesis, Window, WindowKind};
 use crate::stats;
@@ -588,10 +588,12 @@ fn leading_calendar(context: &Context, window: &Window) -> Option<Window> {
 }
 
 /// Whether the step at point `i` falls on a whole hour of UTC, to the resolution of the data
-/// (within the interval, or ten minutes): when a day begins somewhere.
+/// (within two readings, of a minute at least): when a day begins somewhere. The step finder
+/// places a clean step within a reading or two; a wider tolerance would let a third of all
+/// drops that happen to fall near an hour pass for the calendar.
 fn on_the_hour(context: &Context, i: usize) -> bool {
     let t = context.series.timestamps[i];
-    let tolerance = context.series.interval_ms.max(10 * 60_000);
+    let tolerance = 2 * context.series.interval_ms.max(60_000);
     let off_the_hour = (t + 1_800_000).rem_euclid(3_600_000) - 1_800_000;
     off_the_hour.abs() <= tolerance
 }

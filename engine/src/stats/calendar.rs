@@ -121,11 +121,11 @@ pub fn calendar_period(
         && duration <= 16 * HOUR_MS
         && start - first < 22 * HOUR_MS;
     // Half a day or more is a weekend; less, a night if it can be one, or a weekend that the
-    // data begin in.
+    // data begin or end in (only its start, or only its end, is in them).
     match (weekend, night) {
         (true, _) if duration >= DAY_MS / 2 => Some(CalendarPeriod::Weekend),
         (_, true) => Some(CalendarPeriod::Night),
-        (true, false) if began_before => Some(CalendarPeriod::Weekend),
+        (true, false) if began_before || runs_to_end => Some(CalendarPeriod::Weekend),
         _ => None,
     }
 }
@@ -348,12 +348,25 @@ mod tests {
             ),
             None
         );
-        // Data from Thursday evening that end eight hours into Saturday: too little of the
-        // weekend to tell it from a drop that the data end in.
+        // Data from Thursday evening that end eight hours (or one) into Saturday: the weekend
+        // has begun, it is not over.
         let thursday_evening = saturday - 28 * HOUR_MS;
-        let eight_in = saturday + 8 * HOUR_MS;
+        for hours_in in [8, 1] {
+            let end = saturday + hours_in * HOUR_MS;
+            assert_eq!(
+                calendar_period(saturday, end, (thursday_evening, end), true),
+                Some(CalendarPeriod::Weekend)
+            );
+        }
+        // A drop on a Thursday evening the data end in is no weekend in any time zone.
+        let thursday_late = saturday - 30 * HOUR_MS;
         assert_eq!(
-            calendar_period(saturday, eight_in, (thursday_evening, eight_in), true),
+            calendar_period(
+                thursday_late,
+                thursday_evening,
+                (MONDAY, thursday_evening),
+                true
+            ),
             None
         );
         // A Wednesday is no weekend.

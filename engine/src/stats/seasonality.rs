@@ -7,7 +7,8 @@
 //! days of which one is a weekend), one day's rhythm is fitted instead of a profile that would
 //! judge each day against the mean of two different kinds of day. A series too short for
 //! the profile gets one day's shape fitted: a wave, or the working day's square step, with
-//! the weekend at a level of its own, adding to the level or multiplying it.
+//! the weekend at a level of its own, adding to the level or multiplying it. A series with no
+//! daily rhythm at all may still have a quieter weekend: it gets a level of its own too.
 //!
 //! # Free constants
 //!
@@ -21,7 +22,9 @@
 //! significant as a step on the hourly medians (small counts hide a wave from the means), a
 //! step beside it at `MIN_STEP_F` 25 with `MIN_STEP_SIDE` 8 buckets a side, `WORKING_HOURS`
 //! 6–14 whole hours (as significant as a step on hourly medians, over a rise that stays too),
-//! and a weekend fitted when each kind of day holds `MIN_KIND_OF_DAY_SHARE` 10%.
+//! and a weekend fitted when each kind of day holds `MIN_KIND_OF_DAY_SHARE` 10%. A weekend
+//! level without a rhythm adds none: the same day and a half, half a day, `MIN_WAVE_SHARE`
+//! and, against one change anywhere, `MIN_STEP_F`.
 
 use super::calendar::is_weekend;
 use super::robust::{median_in_place, robust_scale};
@@ -388,7 +391,18 @@ pub fn decompose(
                 values.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
             (block_median_trend(&deseasonalised, block), seasonal)
         }
-        (None, None) => (first_trend, vec![0.0; n]),
+        (None, None) => match weekend_level(timestamps, values, interval_ms) {
+            Some(weekend) => {
+                quieter_weekend = Some(weekend.quieter_by);
+                let deseasonalised: Vec<f64> = values
+                    .iter()
+                    .zip(&weekend.seasonal)
+                    .map(|(v, s)| v - s)
+                    .collect();
+                (block_median_trend(&deseasonalised, block), weekend.seasonal)
+            }
+            None => (first_trend, vec![0.0; n]),
+        },
     };
     let residual: Vec<f64> = (0..n).map(|i| values[i] - trend[i] - seasonal[i]).collect();
     let scale = robust_scale(&residual)
@@ -1013,15 +1027,7 @@ fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Opti
         by_phase[phase(*t)].push(*s);
     }
     let profile: Vec<Option<f64>> = by_phase.iter_mut().map(|b| median_in_place(b)).collect();
-    // The weekday level carried across the weekend: the mean of the weekdays either side.
-    let level_at = |i: usize| {
-        let k = weekday.partition_point(|&w| w < i);
-        let before = weekday_level[k.saturating_sub(1)];
-        weekday_level.get(k).map_or(before, |after| match k {
-            0 => *after,
-            _ => (before + after) / 2.0,
-        })
-    };
+    let level_at = |i: usize| carried_level(&weekday, &weekday_level, i);
     let rows: Vec<(f64, f64)> = weekend
         .iter()
         .filter_map(|&i| Some((profile[phase(timestamps[i])]?, values[i] - level_at(i))))
@@ -1041,6 +1047,106 @@ fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Opti
         seasonal,
         quieter_by,
     })
+}
+
+/// The weekday level carried across the weekend to point `i`: the mean of the weekday levels
+/// either side of it (`weekday` the weekday points' indices, `level` their level).
+fn carried_level(weekday: &[usize], level: &[f64], i: usize) -> f64 {
+    let k = weekday.partition_point(|&w| w < i);
+    let before = level[k.saturating_sub(1)];
+    level.get(k).map_or(before, |after| match k {
+        0 => *after,
+        _ => (before + after) / 2.0,
+    })
+}
+
+/// The weekend of a series without a daily rhythm, at a level of its own: the median of the
+/// weekend's points against the weekday level carried across it. Without it, days that hold
+/// one quieter weekend are judged against a level that follows the weekend a few hours late,
+/// and its start and end are "level shifts". Believed on the same terms as a weekend beside a
+/// profile ([`weekend_profile`]): a day and a half of weekdays and half a day of weekend, a
+/// quieter weekend, and one number that explains half of what the weekday level alone leaves
+/// (the gaps clipped at 3 robust scales around it, so a spike or an outage in the weekend does
+/// not steer it) — and no single change of level anywhere that fits better
+/// ([`a_step_fits_better`]: a metric that changed on a Sunday evening is no weekend).
+fn weekend_level(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Option<WeekendProfile> {
+    let points_per_day = (DAY_MS / interval_ms.max(1)).max(1) as usize;
+    let (weekend, weekday): (Vec<usize>, Vec<usize>) =
+        (0..values.len()).partition(|&i| is_weekend(timestamps[i]));
+    if too_few_weekdays(weekday.len(), interval_ms)
+        || too_short_a_weekend(weekend.len(), interval_ms)
+    {
+        return None;
+    }
+    let weekday_values: Vec<f64> = weekday.iter().map(|&i| values[i]).collect();
+    let weekday_level = block_median_trend(&weekday_values, points_per_day);
+    let level_at = |i: usize| carried_level(&weekday, &weekday_level, i);
+    let gaps: Vec<f64> = weekend.iter().map(|&i| values[i] - level_at(i)).collect();
+    let shift = median_in_place(&mut gaps.clone())?;
+    let bound = 3.0 * robust_scale(&gaps)?;
+    let clipped = gaps
+        .iter()
+        .map(|g| shift + (g - shift).clamp(-bound, bound));
+    let (alone, left) = clipped.fold((0.0, 0.0), |(alone, left), g| {
+        (alone + g * g, left + (g - shift).powi(2))
+    });
+    let explained = 1.0 - left / alone.max(f64::MIN_POSITIVE);
+    if shift >= 0.0 || explained < MIN_WAVE_SHARE || a_step_fits_better(timestamps, values) {
+        return None;
+    }
+    let level = weekend.iter().map(|&i| level_at(i)).sum::<f64>() / weekend.len() as f64;
+    let mut seasonal = vec![0.0; values.len()];
+    for &i in &weekend {
+        seasonal[i] = shift;
+    }
+    Some(WeekendProfile {
+        seasonal,
+        quieter_by: -shift / level.abs().max(f64::MIN_POSITIVE),
+    })
+}
+
+/// Whether one change of level, wherever it falls, fits `values` significantly better than
+/// the weekend at a level of its own ([`MIN_STEP_F`], both as two means): a metric that rose
+/// on a Sunday evening and stayed up in data from Friday evening to Tuesday has its quiet part
+/// mostly in the weekend, but it changed when it changed, not when the weekend ended.
+fn a_step_fits_better(timestamps: &[i64], values: &[f64]) -> bool {
+    let n = values.len();
+    let (mut sum, mut squares) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+    for (i, v) in values.iter().enumerate() {
+        sum[i + 1] = sum[i] + v;
+        squares[i + 1] = squares[i] + v * v;
+    }
+    // The squares left around the mean of `values[from..to]`.
+    let sse = |from: usize, to: usize| {
+        let (s, q, len) = (
+            sum[to] - sum[from],
+            squares[to] - squares[from],
+            (to - from) as f64,
+        );
+        if len == 0.0 {
+            0.0
+        } else {
+            q - s * s / len
+        }
+    };
+    let step = (1..n)
+        .map(|k| sse(0, k) + sse(k, n))
+        .fold(f64::INFINITY, f64::min);
+    let two_kinds = |weekend: bool| -> (usize, f64, f64) {
+        let kind: Vec<f64> = (0..n)
+            .filter(|&i| is_weekend(timestamps[i]) == weekend)
+            .map(|i| values[i])
+            .collect();
+        let mean = kind.iter().sum::<f64>() / kind.len().max(1) as f64;
+        (
+            kind.len(),
+            mean,
+            kind.iter().map(|v| (v - mean).powi(2)).sum(),
+        )
+    };
+    let weekend = two_kinds(true).2 + two_kinds(false).2;
+    let degrees = n.saturating_sub(3).max(1) as f64;
+    (weekend - step) / (step / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F
 }
 
 /// A daily profile with weekends of their own, and how much quieter they run.
@@ -1154,6 +1260,36 @@ mod tests {
             .map(|t| 100.0 + 20.0 * ((*t as f64 / DAY_MS as f64) * std::f64::consts::TAU).sin())
             .collect();
         (timestamps, values)
+    }
+
+    /// Four days of five-minute points from `start` (UTC ms), a small wobble on each level.
+    fn four_days(start: i64, level: impl Fn(i64) -> f64) -> (Vec<i64>, Vec<f64>) {
+        let timestamps: Vec<i64> = (0..4 * 288).map(|i| start + i * 5 * MINUTE_MS).collect();
+        let values = (timestamps.iter().enumerate())
+            .map(|(i, &t)| level(t) * (1.0 + 0.03 * (i as f64 * 0.7).sin()))
+            .collect();
+        (timestamps, values)
+    }
+
+    #[test]
+    fn a_weekend_without_a_rhythm_runs_at_its_own_level_unless_one_change_fits_better() {
+        // 2024-01-05, a Friday; its weekend runs from 2024-01-06 00:00 to 2024-01-08 00:00.
+        let friday = 1_704_412_800_000;
+        let (saturday, monday) = (friday + DAY_MS, friday + 3 * DAY_MS);
+        let weekend = |t: i64| (saturday..monday).contains(&t);
+        let (t, v) = four_days(friday - HOUR_MS, |t| if weekend(t) { 70.0 } else { 90.0 });
+        let quieter = weekend_level(&t, &v, 5 * MINUTE_MS).expect("a quieter weekend");
+        assert!(
+            (quieter.quieter_by - 0.22).abs() < 0.02,
+            "{}",
+            quieter.quieter_by
+        );
+        // From Friday evening, a rise on Sunday at 19:20 leaves most of the quiet part in the
+        // weekend and every weekday after the rise: still a change, not a weekend.
+        let rise = monday - 4 * HOUR_MS - 40 * MINUTE_MS;
+        let (t, v) = four_days(friday + 18 * HOUR_MS, |t| if t < rise { 6.0 } else { 13.0 });
+        assert!(a_step_fits_better(&t, &v));
+        assert!(weekend_level(&t, &v, 5 * MINUTE_MS).is_none());
     }
 
     #[test]
