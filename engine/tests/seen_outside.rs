@@ -305,8 +305,7 @@ fn two_days_across_a_weekend_edge_are_no_incident() {
 
 /// One-minute points from `start` for `days` (less a minute): business traffic, 80% busier
 /// from 08:00 to 19:00 UTC on weekdays, on a slight daily wave, noise of 3% of the quiet
-/// level. (Noise that grows with the level reads as a change of spread in the working hours:
-/// the Change Detective's variance test does not yet allow for it.)
+/// level.
 fn working_hours_from(start: i64, days: i64, seed: u64) -> (Vec<i64>, Vec<f64>) {
     let mut rng = Rng::new(seed);
     let timestamps: Vec<i64> = (0..days * 1440 - 1).map(|i| start + i * MINUTE).collect();
@@ -500,5 +499,69 @@ fn a_step_opens_its_window_where_it_starts_at_every_hour_of_the_week() {
             100.0 * window.magnitude,
             to_rfc3339(onset)
         );
+    }
+}
+
+/// Two weekdays of five-minute points: a daily wave of ±40%, noise of 4% of the value (so
+/// the busy hours are noisier), the noise `after_factor` times larger from Wednesday noon.
+fn wave_with_proportional_noise(after_factor: f64, seed: u64) -> (Vec<i64>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let start = MONDAY + DAY;
+    let noon = start + DAY + 12 * HOUR;
+    let timestamps: Vec<i64> = (0..2 * 288).map(|i| start + i * 5 * MINUTE).collect();
+    let values = timestamps
+        .iter()
+        .map(|&t| {
+            let noise = if t >= noon { 0.04 * after_factor } else { 0.04 };
+            300.0 * (1.0 + 0.4 * wave(t)) * (1.0 + noise * rng.normal())
+        })
+        .collect();
+    (timestamps, values)
+}
+
+/// A day of one-minute business traffic from Tuesday 05:00, 80% busier from 08:00 to 19:00
+/// UTC, with noise of 3% of the value: the working hours are noisier by as much.
+fn working_hours_with_proportional_noise(seed: u64) -> (Vec<i64>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let start = MONDAY + DAY + 5 * HOUR;
+    let timestamps: Vec<i64> = (0..1440 - 1).map(|i| start + i * MINUTE).collect();
+    let values = timestamps
+        .iter()
+        .map(|&t| {
+            let hour = (t - MONDAY).rem_euclid(DAY) / HOUR;
+            let busy = if (8..19).contains(&hour) { 1.8 } else { 1.0 };
+            200.0 * busy * (1.0 + 0.1 * wave(t)) * (1.0 + 0.03 * rng.normal())
+        })
+        .collect();
+    (timestamps, values)
+}
+
+/// A change of spread must show in the value's unit and as a share of the baseline alike:
+/// the working hours' larger noise is the level's, a wave's quiet hours are relatively
+/// noisier, and tripled noise is both. (Reading the test in each level's own noise scale
+/// instead absorbs a change of spread that falls on the busy hours: the tripled noise of a
+/// Wednesday afternoon went unseen.)
+#[test]
+fn noise_that_grows_with_a_rhythm_is_no_change_of_spread_but_noise_that_triples_is() {
+    let variance_changes = |v: &Verdict| {
+        report(v, AgentName::ChangeDetective)
+            .windows
+            .iter()
+            .filter(|w| w.kind == WindowKind::VarianceChange)
+            .count()
+    };
+    for seed in 0..5 {
+        let (timestamps, values) = working_hours_with_proportional_noise(seed);
+        let v = verdict("requests", timestamps, values);
+        assert_eq!(variance_changes(&v), 0, "seed {seed}: {}", v.verdict);
+        let (timestamps, values) = wave_with_proportional_noise(1.0, seed);
+        let v = verdict("requests", timestamps, values);
+        assert_eq!(variance_changes(&v), 0, "seed {seed}: {}", v.verdict);
+        assert!(!v.anomalous, "seed {seed}: {}", v.verdict);
+    }
+    for seed in 0..3 {
+        let (timestamps, values) = wave_with_proportional_noise(3.0, seed);
+        let v = verdict("requests", timestamps, values);
+        assert_eq!(variance_changes(&v), 1, "seed {seed}: {}", v.verdict);
     }
 }

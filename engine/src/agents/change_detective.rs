@@ -11,7 +11,8 @@
 //! - level shifts: segments of at least a fiftieth of the buckets, t ≥ 8 and an effect of at
 //!   least 3 difference-noise scales, and `MIN_RELATIVE_SHIFT` 2% of the level;
 //! - variance: blocks of a hundredth of the series, segments of 3 blocks, t ≥ 6 and an effect
-//!   of 2, and a ratio of at least 2;
+//!   of 2, and a ratio of at least 2; on a rhythm, found in the value's unit and as a share
+//!   of the baseline alike, within a segment of each other (no constant of its own);
 //! - drift: `MIN_DRIFT_SEGMENT` 8 buckets a side, a bend after the first quarter of the
 //!   buckets (the old trend read from enough of the data), `MIN_BEND_F` 25, departures with
 //!   Kendall τ > 0.5, an excess of 4 residual scales and `MIN_RELATIVE_DRIFT` 3% of the
@@ -31,7 +32,7 @@ use crate::series::events::Event;
 use crate::stats::anomalies::{point_threshold, runs};
 use crate::stats::bursts::burst_periodicity;
 use crate::stats::changepoint::{
-    difference_noise_scale, level_changes, variance_changes, SegmentationSettings,
+    difference_noise_scale, level_changes, variance_changes, ChangePoint, SegmentationSettings,
 };
 use crate::stats::robust::median_in_place;
 use crate::stats::seasonality::{autocorrelation, DAY_MS, WEEK_MS};
@@ -335,7 +336,7 @@ fn variance_shifts(context: &Context) -> Vec<Change> {
         min_t: 6.0,
         min_effect: 2.0,
     };
-    variance_changes(&d.residual, block, settings)
+    spread_changes(context, block, settings)
         .into_iter()
         .filter(|c| (c.after - c.before).abs() >= std::f64::consts::LN_2)
         .map(|c| {
@@ -358,6 +359,37 @@ fn variance_shifts(context: &Context) -> Vec<Change> {
                     format!("spread changed ×{ratio:.2} at {}", context.time_of(start)),
                 ),
             }
+        })
+        .collect()
+}
+
+/// Changes of the residuals' spread. Noise that grows with a rhythm's level (busy hours are
+/// noisier) is the rhythm, not a change of spread, and noise of one size on a rhythm is
+/// relatively larger in its quiet hours: on a rhythm, a change counts when it shows both in
+/// the value's unit and as a share of the baseline, within a segment of the same point and in
+/// the same direction.
+fn spread_changes(
+    context: &Context,
+    block: usize,
+    settings: SegmentationSettings,
+) -> Vec<ChangePoint> {
+    let d = context.decomposition;
+    let in_unit = variance_changes(&d.residual, block, settings);
+    if d.seasonality.is_none() {
+        return in_unit;
+    }
+    let relative: Vec<f64> = (0..d.residual.len())
+        .map(|i| d.residual[i] / d.baseline(i).abs().max(f64::MIN_POSITIVE))
+        .collect();
+    let in_share = variance_changes(&relative, block, settings);
+    let reach = settings.min_segment * block;
+    let direction = |c: &ChangePoint| (c.after - c.before).signum();
+    in_unit
+        .into_iter()
+        .filter(|c| {
+            in_share
+                .iter()
+                .any(|s| s.index.abs_diff(c.index) <= reach && direction(s) == direction(c))
         })
         .collect()
 }
