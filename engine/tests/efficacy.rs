@@ -18,12 +18,15 @@ use anomaly_hunter_engine::evaluation::efficacy::{self, EfficacyReport};
 /// when two neighbouring readings could be outliers together (spikes of two or three points
 /// in heavy-tailed noise, each within what a single reading of it reaches). First-weekend
 /// hard recall fell to 63.3% when a quieter weekend without a daily rhythm got a level of its
-/// own: one drift on such a metric had been "found" by its second weekend's −27% step.
+/// own: one drift on such a metric had been "found" by its second weekend's −27% step. Hard
+/// recall rose to 91.8% (first weekend 74.4%) when a level shift had to be 2 times how far the
+/// series wanders on its own instead of 3 times its next-bucket noise (and the weekend's fit
+/// beside a profile began from band medians, so a nightly job's spikes could not flatten it).
 const RECALL_FLOOR: [(&str, [f64; 3]); 4] = [
-    ("first_weekend", [0.983, 0.977, 0.633]),
-    ("friday_evening", [0.983, 0.972, 0.966]),
-    ("night", [0.980, 0.994, 0.966]),
-    ("weekday_afternoon", [0.983, 0.983, 0.963]),
+    ("first_weekend", [0.983, 0.972, 0.744]),
+    ("friday_evening", [0.983, 0.972, 0.977]),
+    ("night", [0.980, 0.994, 0.972]),
+    ("weekday_afternoon", [0.983, 0.991, 0.968]),
 ];
 
 /// False-alarm rate per normal family, as last measured. Short series (one to three days)
@@ -39,17 +42,19 @@ const RECALL_FLOOR: [(&str, [f64; 3]); 4] = [
 /// step on the hour that the data end in could be the weekend beginning, and a weekend
 /// without a daily rhythm got a level of its own; weekly series fell to 7.1% and small counts
 /// to 4.0% when a change of spread on a rhythm had to show as a share of the baseline too
-/// (the working hours' noise grows with their level).
+/// (the working hours' noise grows with their level). The level test read in wander scales
+/// raised them to 5.0% (autocorrelated 23.3% to 24.0%, weekly 7.1% to 7.4%, weekend-quieter
+/// 3.1% to 3.3%, trend 0 to 0.25%).
 const FALSE_ALARM_CEILING: [(&str, f64); 9] = [
-    ("autocorrelated", 0.2325),
+    ("autocorrelated", 0.2400),
     ("daily", 0.0025),
     ("flat", 0.0),
     ("heavy_tailed", 0.0551),
     ("small_counts", 0.0400),
     ("sparse", 0.0051),
-    ("trend", 0.0),
-    ("weekend_quieter", 0.0310),
-    ("weekly", 0.0715),
+    ("trend", 0.0025),
+    ("weekend_quieter", 0.0334),
+    ("weekly", 0.0739),
 ];
 
 const TIERS: [&str; 3] = ["easy", "medium", "hard"];

@@ -9,7 +9,9 @@
 //! - summaries: `MAX_BUCKETS` 240 and `MAX_DRIFT_BUCKETS` 64 bucket medians (enough for a
 //!   change point, few enough for the O(m²) estimators);
 //! - level shifts: segments of at least a fiftieth of the buckets, t ≥ 8 and an effect of at
-//!   least 3 difference-noise scales, and `MIN_RELATIVE_SHIFT` 2% of the level;
+//!   least 2 wander scales (the difference-noise scale over √(1−ρ), ρ the buckets' memory
+//!   within their segments, clamped at 0.9: the per-series calibration of a shift), and
+//!   `MIN_RELATIVE_SHIFT` 2% of the level;
 //! - variance: blocks of a hundredth of the series, segments of 3 blocks, t ≥ 6 and an effect
 //!   of 2, and a ratio of at least 2; on a rhythm, found in the value's unit and as a share
 //!   of the baseline alike, within a segment of each other (no constant of its own);
@@ -143,7 +145,7 @@ fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
     let settings = SegmentationSettings {
         min_segment: (m / 50).max(3),
         min_t: 8.0,
-        min_effect: 3.0,
+        min_effect: 2.0,
     };
     let changes = level_changes(&buckets.values, settings);
     let (Some(first_change), Some(noise)) =
@@ -168,6 +170,7 @@ fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
     let Some(&(_, _, usual)) = segments.iter().max_by_key(|(from, to, _)| to - from) else {
         return Vec::new();
     };
+    let noise = wander_scale(&buckets.values, &segments, noise);
     let level = context.level();
     let n = context.series.len();
     let mut found = Vec::new();
@@ -213,6 +216,19 @@ fn level_shifts(context: &Context, buckets: &Buckets) -> Vec<Change> {
         });
     }
     found
+}
+
+/// How far the bucket medians wander within their segments: the difference noise scale
+/// `noise` reads only what changes from one bucket to the next, and a series with memory
+/// (lag-one autocorrelation ρ of the deviations from each segment's mean, clamped at 0.9)
+/// wanders 1/√(1−ρ) times further than that on its own.
+fn wander_scale(values: &[f64], segments: &[(usize, usize, f64)], noise: f64) -> f64 {
+    let deviations: Vec<f64> = segments
+        .iter()
+        .flat_map(|&(from, to, mean)| values[from..to].iter().map(move |v| v - mean))
+        .collect();
+    let memory = autocorrelation(&deviations, 1).clamp(0.0, 0.9);
+    noise / (1.0 - memory).sqrt()
 }
 
 /// F statistic a bend must reach over a straight line; high because the bend's position is

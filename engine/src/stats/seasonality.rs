@@ -14,7 +14,9 @@
 //!
 //! The baseline every agent reads: a profile from `MIN_CYCLES` 2 cycles, preferred to a
 //! fitted day from `MIN_PROFILE_CYCLES` 3 (with two, each day is the other's baseline);
-//! weekends of their own from `MIN_WEEKDAY_MS` 36 h of weekdays and half a day of weekend;
+//! weekends of their own from `MIN_WEEKDAY_MS` 36 h of weekdays and half a day of weekend,
+//! first fitted on the medians of 24 bands of the weekday profile (as many as a day's hours)
+//! and then on the pairs clipped at 3 robust scales around that;
 //! cycles that disagree by `DISAGREEMENT` 3× their usual range; values clipped at
 //! `CLIP_SCALES` 4 before correlating; a fitted day from `MIN_WAVE_SPAN_MS` 18 h on
 //! `WAVE_BUCKETS` 240 bucket means clipped at 3 robust scales, believed at `MIN_WAVE_SHARE`
@@ -1172,6 +1174,9 @@ fn weekday_profile(times: &[i64], values: &[f64], interval_ms: i64) -> (Vec<f64>
     (profile, trend)
 }
 
+/// Bands of the weekday profile whose medians the weekend's first fit is made on.
+const PROFILE_BANDS: usize = 24;
+
 /// `weekend ≈ α + β · weekday profile`, fitted to `(profile, value less the weekday level)`
 /// pairs.
 struct WeekendFit {
@@ -1191,8 +1196,21 @@ struct WeekendFit {
 fn weekend_fit(rows: &[(f64, f64)]) -> Option<WeekendFit> {
     let regressors =
         |rows: &[(f64, f64)]| rows.iter().map(|&(p, y)| ([1.0, p], y)).collect::<Vec<_>>();
-    let first = least_squares(regressors(rows))?;
     let residual = |fit: [f64; 2], (p, y): (f64, f64)| y - fit[0] - fit[1] * p;
+    // The first fit is made on the medians of the pairs in bands of the profile, so that a
+    // few spikes (a nightly job's tenfold runs) cannot steer the fit the clip is made around.
+    let mut by_profile = rows.to_vec();
+    by_profile.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let band = (rows.len() / PROFILE_BANDS).max(1);
+    let medians: Vec<([f64; 2], f64)> = by_profile
+        .chunks(band)
+        .filter_map(|chunk| {
+            let p = median_in_place(&mut chunk.iter().map(|r| r.0).collect::<Vec<_>>())?;
+            let y = median_in_place(&mut chunk.iter().map(|r| r.1).collect::<Vec<_>>())?;
+            Some(([1.0, p], y))
+        })
+        .collect();
+    let first = least_squares(medians)?;
     let residuals: Vec<f64> = rows.iter().map(|&row| residual(first, row)).collect();
     let bound = 3.0 * robust_scale(&residuals)?;
     let clipped: Vec<(f64, f64)> = rows
