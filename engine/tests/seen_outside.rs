@@ -260,6 +260,17 @@ fn two_days_from(start: i64, seed: u64) -> (Vec<i64>, Vec<f64>) {
     (timestamps, values)
 }
 
+/// The verdicts that call [`two_days_from`] `start` anomalous, over seeds 0 to 9.
+fn alarms_on_ten_seeds(start: i64) -> Vec<String> {
+    (0..10)
+        .filter_map(|seed| {
+            let (timestamps, values) = two_days_from(start, seed);
+            let v = verdict("orders", timestamps, values);
+            v.anomalous.then(|| format!("seed {seed}: {}", v.verdict))
+        })
+        .collect()
+}
+
 #[test]
 fn two_days_across_a_weekend_edge_are_no_incident() {
     // A weekday and a weekend day teach no daily profile: each judged against the mean of the
@@ -280,14 +291,7 @@ fn two_days_across_a_weekend_edge_are_no_incident() {
         ),
     ];
     for (what, start) in starts {
-        let mut alarms = Vec::new();
-        for seed in 0..10 {
-            let (timestamps, values) = two_days_from(start, seed);
-            let v = verdict("orders", timestamps, values);
-            if v.anomalous {
-                alarms.push(format!("seed {seed}: {}", v.verdict));
-            }
-        }
+        let alarms = alarms_on_ten_seeds(start);
         assert!(alarms.len() <= 1, "{what}: {alarms:#?}");
     }
     // Saturday to Monday morning ends in the rise back to weekday traffic: no calendar period
@@ -376,14 +380,7 @@ fn working_hours_are_the_rhythm_of_a_day_or_two_and_a_spike_in_them_is_not() {
 fn a_quieter_weekend_the_data_end_two_hours_into_is_the_calendar() {
     // Two days that end two hours into Saturday: the weekend has begun on the hour, quieter.
     let start = FRIDAY - DAY + 2 * HOUR + 7 * MINUTE;
-    let mut alarms = Vec::new();
-    for seed in 0..10 {
-        let (timestamps, values) = two_days_from(start, seed);
-        let v = verdict("orders", timestamps, values);
-        if v.anomalous {
-            alarms.push(format!("seed {seed}: {}", v.verdict));
-        }
-    }
+    let alarms = alarms_on_ten_seeds(start);
     assert!(alarms.len() <= 1, "{alarms:#?}");
     // The same drop from Friday 18:25 is something that happened: no day begins then.
     for seed in 0..3 {

@@ -1011,13 +1011,7 @@ const MIN_WEEKDAY_MS: i64 = 36 * HOUR_MS;
 fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Option<WeekendProfile> {
     let interval_ms = interval_ms.max(1);
     let points_per_day = (DAY_MS / interval_ms).max(1) as usize;
-    let (weekend, weekday): (Vec<usize>, Vec<usize>) =
-        (0..values.len()).partition(|&i| is_weekend(timestamps[i]));
-    if too_few_weekdays(weekday.len(), interval_ms)
-        || too_short_a_weekend(weekend.len(), interval_ms)
-    {
-        return None;
-    }
+    let (weekend, weekday) = kinds_of_day(timestamps, interval_ms)?;
     let weekday_times: Vec<i64> = weekday.iter().map(|&i| timestamps[i]).collect();
     let weekday_values: Vec<f64> = weekday.iter().map(|&i| values[i]).collect();
     let (weekday_seasonal, weekday_level) =
@@ -1051,6 +1045,16 @@ fn weekend_profile(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Opti
     })
 }
 
+/// The indices of the weekend's points and of the weekdays', when there are enough of each
+/// to judge one against the other: a day and a half of weekdays, half a day of weekend.
+fn kinds_of_day(timestamps: &[i64], interval_ms: i64) -> Option<(Vec<usize>, Vec<usize>)> {
+    let (weekend, weekday): (Vec<usize>, Vec<usize>) =
+        (0..timestamps.len()).partition(|&i| is_weekend(timestamps[i]));
+    let enough = !too_few_weekdays(weekday.len(), interval_ms)
+        && !too_short_a_weekend(weekend.len(), interval_ms);
+    enough.then_some((weekend, weekday))
+}
+
 /// The weekday level carried across the weekend to point `i`: the mean of the weekday levels
 /// either side of it (`weekday` the weekday points' indices, `level` their level).
 fn carried_level(weekday: &[usize], level: &[f64], i: usize) -> f64 {
@@ -1073,13 +1077,7 @@ fn carried_level(weekday: &[usize], level: &[f64], i: usize) -> f64 {
 /// ([`a_step_fits_better`]: a metric that changed on a Sunday evening is no weekend).
 fn weekend_level(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Option<WeekendProfile> {
     let points_per_day = (DAY_MS / interval_ms.max(1)).max(1) as usize;
-    let (weekend, weekday): (Vec<usize>, Vec<usize>) =
-        (0..values.len()).partition(|&i| is_weekend(timestamps[i]));
-    if too_few_weekdays(weekday.len(), interval_ms)
-        || too_short_a_weekend(weekend.len(), interval_ms)
-    {
-        return None;
-    }
+    let (weekend, weekday) = kinds_of_day(timestamps, interval_ms)?;
     let weekday_values: Vec<f64> = weekday.iter().map(|&i| values[i]).collect();
     let weekday_level = block_median_trend(&weekday_values, points_per_day);
     let level_at = |i: usize| carried_level(&weekday, &weekday_level, i);
