@@ -438,7 +438,9 @@ fn confidence_falls_when_agents_disagree() {
             verdict["consensus"]
         );
     }
-    let split = detect_json(&[&example("network_packet_loss.csv")]);
+    // The Pattern Analyst sees this degradation within its band (its rise is gradual); the
+    // Change Detective and the Root Cause Agent see it.
+    let split = detect_json(&[&example("api_response_time_degradation.csv")]);
     assert_eq!(split["consensus"], 2, "the example this test leans on");
     assert_eq!(split["confidence"], 0.9);
 }
