@@ -25,7 +25,8 @@
 //!
 //! Twenty-seven: windows count from an agent score of 0.5 and agreement adds half the weaker
 //! agent's log-odds; a window must stand out from its own series with `STANDING_RISK` 1%
-//! (`stats::standing`, the per-series calibration); `DEPARTED` 3 noise scales from the
+//! (`stats::standing`, the per-series calibration), and one longer than a spike also from the
+//! series with its rhythm and day-long level taken out; `DEPARTED` 3 noise scales from the
 //! [`level_before`] (`LEVEL_POINTS` 30) where a window starts and ends; `SHORT_POINTS` 15 /
 //! `SHORT_SHARE` 2% make a spike or dip; `NEAR_ZERO` 5% for `MIN_OUTAGE_POINTS` 3
 //! make an outage; `MAX_INCIDENTS` 3 named in the sentence, each at least
@@ -314,7 +315,29 @@ fn stands_out(context: &Context, window: &Window) -> bool {
             let x: Vec<f64> = values.iter().zip(&d.seasonal).map(|(v, s)| v - s).collect();
             stats::standing::standing_of_stretches(&x, range.clone(), STANDING_RISK)
         });
-    standing.is_none_or(|standing| standing >= 1.0)
+    standing.is_none_or(|standing| standing >= 1.0) && stands_out_of_its_wander(context, window)
+}
+
+/// Whether a window longer than a spike stands out from the series with only its rhythm and
+/// its slow level (day-long block medians) taken out, as well as from the residual. The
+/// baseline bends with a wandering metric's wander almost everywhere — except at one sharp
+/// excursion — so the residual's other stretches understate how far such a metric wanders at
+/// that length; the rhythm-and-day view keeps the wander and still judges a failure of a day
+/// or two against what the metric does on other days. (The rhythm alone is not enough: a
+/// metric with other failures and regimes spreads the raw level's stretches too far.)
+fn stands_out_of_its_wander(context: &Context, window: &Window) -> bool {
+    if window.start < MIN_BEFORE_POINTS || window.end - window.start < SHORT_POINTS {
+        return true;
+    }
+    let d = context.decomposition;
+    let rhythm_out: Vec<f64> = (context.series.values.iter().zip(&d.seasonal))
+        .map(|(v, s)| v - s)
+        .collect();
+    let per_day = (stats::seasonality::DAY_MS / context.series.interval_ms.max(1)).max(1);
+    let slow = stats::seasonality::block_median_trend(&rhythm_out, per_day as usize);
+    let wander: Vec<f64> = rhythm_out.iter().zip(&slow).map(|(v, t)| v - t).collect();
+    stats::standing::standing(&wander, window.start..=window.end, STANDING_RISK)
+        .is_none_or(|standing| standing >= 1.0)
 }
 
 /// Most windows a verdict lists: the incidents, not every wobble around them.
