@@ -329,14 +329,7 @@ fn stands_out_of_its_wander(context: &Context, window: &Window) -> bool {
     if window.start < MIN_BEFORE_POINTS || window.end - window.start < SHORT_POINTS {
         return true;
     }
-    let d = context.decomposition;
-    let rhythm_out: Vec<f64> = (context.series.values.iter().zip(&d.seasonal))
-        .map(|(v, s)| v - s)
-        .collect();
-    let per_day = (stats::seasonality::DAY_MS / context.series.interval_ms.max(1)).max(1);
-    let slow = stats::seasonality::block_median_trend(&rhythm_out, per_day as usize);
-    let wander: Vec<f64> = rhythm_out.iter().zip(&slow).map(|(v, t)| v - t).collect();
-    stats::standing::standing(&wander, window.start..=window.end, STANDING_RISK)
+    stats::standing::standing(context.wander(), window.start..=window.end, STANDING_RISK)
         .is_none_or(|standing| standing >= 1.0)
 }
 

@@ -368,15 +368,16 @@ pub fn decompose(
     };
     let first_trend = block_median_trend(values, block);
     let mut quieter_weekend = None;
+    // The trend read again with the cycle taken out: a last block that holds only part of a
+    // cycle (the night hours of a day just begun) would otherwise set the level too low.
+    let beside = |seasonal: Vec<f64>| {
+        let deseasonalised: Vec<f64> = values.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
+        (block_median_trend(&deseasonalised, block), seasonal)
+    };
     let (trend, seasonal) = match (seasonality, wave) {
         (_, Some(wave)) => {
             quieter_weekend = wave.quieter_weekend;
-            let deseasonalised: Vec<f64> = values
-                .iter()
-                .zip(&wave.seasonal)
-                .map(|(v, s)| v - s)
-                .collect();
-            (block_median_trend(&deseasonalised, block), wave.seasonal)
+            beside(wave.seasonal)
         }
         (Some(s), None) => {
             let weekend = match s.period_ms {
@@ -384,24 +385,14 @@ pub fn decompose(
                 _ => None,
             };
             quieter_weekend = weekend.as_ref().map(|w| w.quieter_by);
-            let seasonal = weekend.map(|w| w.seasonal).unwrap_or_else(|| {
+            beside(weekend.map(|w| w.seasonal).unwrap_or_else(|| {
                 seasonal_profile(timestamps, values, &first_trend, s.period_ms, interval_ms)
-            });
-            // Again with the cycle taken out: a last block that holds only part of a cycle
-            // (the night hours of a day just begun) would otherwise set the level too low.
-            let deseasonalised: Vec<f64> =
-                values.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
-            (block_median_trend(&deseasonalised, block), seasonal)
+            }))
         }
         (None, None) => match weekend_level(timestamps, values, interval_ms) {
             Some(weekend) => {
                 quieter_weekend = Some(weekend.quieter_by);
-                let deseasonalised: Vec<f64> = values
-                    .iter()
-                    .zip(&weekend.seasonal)
-                    .map(|(v, s)| v - s)
-                    .collect();
-                (block_median_trend(&deseasonalised, block), weekend.seasonal)
+                beside(weekend.seasonal)
             }
             None => (first_trend, vec![0.0; n]),
         },
@@ -1091,7 +1082,7 @@ fn weekend_level(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Option
         (alone + g * g, left + (g - shift).powi(2))
     });
     let explained = 1.0 - left / alone.max(f64::MIN_POSITIVE);
-    if shift >= 0.0 || explained < MIN_WAVE_SHARE || a_step_fits_better(timestamps, values) {
+    if shift >= 0.0 || explained < MIN_WAVE_SHARE || a_step_fits_better(values, &weekend) {
         return None;
     }
     let level = weekend.iter().map(|&i| level_at(i)).sum::<f64>() / weekend.len() as f64;
@@ -1106,47 +1097,34 @@ fn weekend_level(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Option
 }
 
 /// Whether one change of level, wherever it falls, fits `values` significantly better than
-/// the weekend at a level of its own ([`MIN_STEP_F`], both as two means): a metric that rose
-/// on a Sunday evening and stayed up in data from Friday evening to Tuesday has its quiet part
-/// mostly in the weekend, but it changed when it changed, not when the weekend ended.
-fn a_step_fits_better(timestamps: &[i64], values: &[f64]) -> bool {
+/// the weekend (the points at `weekend`) at a level of its own ([`MIN_STEP_F`], both as two
+/// means): a metric that rose on a Sunday evening and stayed up in data from Friday evening to
+/// Tuesday has its quiet part mostly in the weekend, but it changed when it changed, not when
+/// the weekend ended.
+fn a_step_fits_better(values: &[f64], weekend: &[usize]) -> bool {
     let n = values.len();
-    let (mut sum, mut squares) = (vec![0.0; n + 1], vec![0.0; n + 1]);
-    for (i, v) in values.iter().enumerate() {
-        sum[i + 1] = sum[i] + v;
-        squares[i + 1] = squares[i] + v * v;
-    }
-    // The squares left around the mean of `values[from..to]`.
-    let sse = |from: usize, to: usize| {
-        let (s, q, len) = (
-            sum[to] - sum[from],
-            squares[to] - squares[from],
-            (to - from) as f64,
-        );
-        if len == 0.0 {
-            0.0
-        } else {
-            q - s * s / len
-        }
+    let mean = values.iter().sum::<f64>() / n.max(1) as f64;
+    let centred: Vec<f64> = values.iter().map(|v| v - mean).collect();
+    // What two means explain beyond one, for a part of `len` points whose centred values sum
+    // to `sum`: sum² · n / (len · (n − len)).
+    let explained = |sum: f64, len: usize| match len {
+        0 => 0.0,
+        _ if len >= n => 0.0,
+        _ => sum * sum * n as f64 / (len * (n - len)) as f64,
     };
-    let step = (1..n)
-        .map(|k| sse(0, k) + sse(k, n))
-        .fold(f64::INFINITY, f64::min);
-    let two_kinds = |weekend: bool| -> (usize, f64, f64) {
-        let kind: Vec<f64> = (0..n)
-            .filter(|&i| is_weekend(timestamps[i]) == weekend)
-            .map(|i| values[i])
-            .collect();
-        let mean = kind.iter().sum::<f64>() / kind.len().max(1) as f64;
-        (
-            kind.len(),
-            mean,
-            kind.iter().map(|v| (v - mean).powi(2)).sum(),
-        )
-    };
-    let weekend = two_kinds(true).2 + two_kinds(false).2;
+    let mut before = 0.0;
+    let step = centred[..n.saturating_sub(1)]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            before += v;
+            explained(before, i + 1)
+        })
+        .fold(0.0, f64::max);
+    let by_kind = explained(weekend.iter().map(|&i| centred[i]).sum(), weekend.len());
+    let left = centred.iter().map(|v| v * v).sum::<f64>() - step;
     let degrees = n.saturating_sub(3).max(1) as f64;
-    (weekend - step) / (step / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F
+    (step - by_kind) / (left / degrees).max(f64::MIN_POSITIVE) >= MIN_STEP_F
 }
 
 /// A daily profile with weekends of their own, and how much quieter they run.
@@ -1304,7 +1282,8 @@ mod tests {
         // weekend and every weekday after the rise: still a change, not a weekend.
         let rise = monday - 4 * HOUR_MS - 40 * MINUTE_MS;
         let (t, v) = four_days(friday + 18 * HOUR_MS, |t| if t < rise { 6.0 } else { 13.0 });
-        assert!(a_step_fits_better(&t, &v));
+        let (weekend, _) = kinds_of_day(&t, 5 * MINUTE_MS).expect("both kinds of day");
+        assert!(a_step_fits_better(&v, &weekend));
         assert!(weekend_level(&t, &v, 5 * MINUTE_MS).is_none());
     }
 
