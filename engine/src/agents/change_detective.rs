@@ -16,9 +16,11 @@
 //!   of 2, and a ratio of at least 2; on a rhythm, found in the value's unit and as a share
 //!   of the baseline alike, within a segment of each other (no constant of its own);
 //! - drift: `MIN_DRIFT_SEGMENT` 8 buckets a side, a bend after the first quarter of the
-//!   buckets (the old trend read from enough of the data), `MIN_BEND_F` 25, departures with
-//!   Kendall τ > 0.5, an excess of 4 residual scales and `MIN_RELATIVE_DRIFT` 3% of the
-//!   level;
+//!   buckets (the old trend read from enough of the data), F ≥ `MIN_BEND_F_INDEPENDENT` 10
+//!   times (1+ρ)/(1−ρ), ρ the memory the bend leaves in the buckets (clamped at 0.9: the
+//!   per-series calibration of a bend), departures with Kendall τ > 0.5, an excess of 4
+//!   residual scales and `MIN_RELATIVE_DRIFT` 3% of the level — measured from the old level,
+//!   not the old trend, when that trend was read from less than a day;
 //! - bursts: `BURST_Z` 4, `MIN_BURSTS` 6, and strength from 4 bursts, 20% irregularity,
 //!   capped at 3;
 //! - seasonal breaks: stretches of a day (weekly cycle) or a sixth of the period, |z| clipped
@@ -38,7 +40,7 @@ use crate::stats::changepoint::{
 };
 use crate::stats::robust::median_in_place;
 use crate::stats::seasonality::{autocorrelation, DAY_MS, WEEK_MS};
-use crate::stats::trend::slope_change;
+use crate::stats::trend::{slope_change, SlopeChange};
 
 /// The deseasonalised series is summarised into at most this many bucket medians to find
 /// level shifts, and into coarser, quieter buckets to find slow drift.
@@ -233,7 +235,11 @@ fn wander_scale(values: &[f64], segments: &[(usize, usize, f64)], noise: f64) ->
 
 /// F statistic a bend must reach over a straight line; high because the bend's position is
 /// chosen as the best of many.
-const MIN_BEND_F: f64 = 25.0;
+/// F a bend over a straight line must reach in buckets with no memory: about the 1% tail of
+/// the best of the bend's admissible positions in independent noise. Buckets with memory ρ
+/// carry (1+ρ)/(1−ρ) times the variance of the trend read from them, so the bar rises by as
+/// much: the calibration of a bend to the series' own wander.
+const MIN_BEND_F_INDEPENDENT: f64 = 10.0;
 /// Fewest buckets on each side of a bend (and a quarter of the fewest buckets in all): a
 /// handful of points cannot show a trend change.
 const MIN_DRIFT_SEGMENT: usize = 8;
@@ -249,12 +255,23 @@ fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
     if bend.onset < m / 4 {
         return None;
     }
+    let n = context.series.len();
+    let start = buckets.point(bend.onset, n);
+    let timestamps = &context.series.timestamps;
+    let excess = if timestamps[start] - timestamps[0] < DAY_MS {
+        departure_from_old_level(&buckets.values, &bend)
+    } else {
+        bend.excess
+    };
+    let bend = SlopeChange { excess, ..bend };
     let level = context.level();
     let relative = bend.excess / level;
     let f = (line_sse(&buckets.values) - bend.sse)
         / (bend.sse / (m as f64 - 3.0)).max(f64::MIN_POSITIVE);
     let consistent = bend.departure_trend.tau * bend.excess.signum() > 0.5;
-    let strength = (f / MIN_BEND_F)
+    let memory = autocorrelation(&hinge_residuals(&buckets.values, &bend), 1).clamp(0.0, 0.9);
+    let min_f = MIN_BEND_F_INDEPENDENT * (1.0 + memory) / (1.0 - memory);
+    let strength = (f / min_f)
         .min(bend.excess.abs() / (4.0 * bend.residual_scale))
         .min(relative.abs() / MIN_RELATIVE_DRIFT);
     tracing::debug!(
@@ -267,8 +284,6 @@ fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
     if !consistent || strength < 1.0 {
         return None;
     }
-    let n = context.series.len();
-    let start = buckets.point(bend.onset, n);
     if bend.sse >= best_step_sse(&buckets.values) {
         return None; // a step fits as well: the level-shift search reports it
     }
@@ -295,6 +310,29 @@ fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
             ),
         ),
     })
+}
+
+/// What the bend leaves of `values`.
+fn hinge_residuals(values: &[f64], bend: &SlopeChange) -> Vec<f64> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let after = (i as f64 - bend.onset as f64).max(0.0);
+            v - bend.before.at(i as f64) - bend.extra_slope * after
+        })
+        .collect()
+}
+
+/// How far the bend's last fitted value lies from the median level before the onset. An old
+/// trend read from less than a day cannot be told from the rising or falling half of the
+/// day's own rhythm, so what came after is judged against where the level was, not where
+/// that half-day was heading.
+fn departure_from_old_level(values: &[f64], bend: &SlopeChange) -> f64 {
+    let last = values.len() - 1;
+    let fitted_end = bend.before.at(last as f64) + bend.excess;
+    let old_level = median_in_place(&mut values[..bend.onset].to_vec()).unwrap_or(fitted_end);
+    fitted_end - old_level
 }
 
 /// Squared error of the least-squares straight line through `(i, y[i])`.

@@ -244,9 +244,10 @@ const MIN_OUTAGE_POINTS: usize = 3;
 /// `window` cut to where the data actually departed (the first and last points at least
 /// [`DEPARTED`] noise scales from the level before it, in its direction): a window ends where
 /// the data returned to normal. A short departure that is over is named a spike or a dip.
-/// Outages keep their extent: a flat or silent run is its own evidence.
+/// Outages keep their extent: a flat or silent run is its own evidence. So do drifts: they
+/// depart from the old trend, not from the level before them, and run to the end.
 fn settle(context: &Context, window: Window) -> Window {
-    if window.kind == WindowKind::Outage {
+    if matches!(window.kind, WindowKind::Outage | WindowKind::Drift) {
         return window;
     }
     let d = context.decomposition;

@@ -118,8 +118,9 @@ pub fn detect_period(timestamps: &[i64], values: &[f64], interval_ms: i64) -> Op
 /// The lag with the highest autocorrelation after the first zero crossing, if it is a clear
 /// peak (≥ 0.5 and well above the correlation at half the lag) seen at least three times and
 /// present in every quarter of the series (every half when quarters are shorter than two
-/// cycles): a rhythm that only starts midway is an anomaly (a new cron job, throttling), not
-/// seasonality.
+/// cycles) as a peak of its own: a rhythm that only starts midway is an anomaly (a new cron
+/// job, throttling), not seasonality — and a quarter of a slow wave or of a metric with
+/// memory correlates at any short lag without repeating anything.
 fn dominant_period(detrended: &[f64], bucket_ms: i64, span: i64) -> Option<Seasonality> {
     let max_lag = detrended.len() / 3;
     let acf: Vec<f64> = (0..=max_lag)
@@ -135,7 +136,8 @@ fn dominant_period(detrended: &[f64], bucket_ms: i64, span: i64) -> Option<Seaso
     let parts = if detrended.len() / 4 >= 2 * lag { 4 } else { 2 };
     let holds_throughout = detrended
         .chunks(detrended.len().div_ceil(parts))
-        .all(|part| autocorrelation(&remove_linear_trend(part), lag) >= 0.3);
+        .map(remove_linear_trend)
+        .all(|part| autocorrelation(&part, lag) >= 0.3 && is_peak(&part, lag));
     (*strength >= 0.5
         && lag >= 4
         && acf[lag / 2] < strength - 0.4
