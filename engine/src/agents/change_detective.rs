@@ -233,8 +233,6 @@ fn wander_scale(values: &[f64], segments: &[(usize, usize, f64)], noise: f64) ->
     noise / (1.0 - memory).sqrt()
 }
 
-/// F statistic a bend must reach over a straight line; high because the bend's position is
-/// chosen as the best of many.
 /// F a bend over a straight line must reach in buckets with no memory: about the 1% tail of
 /// the best of the bend's admissible positions in independent noise. Buckets with memory ρ
 /// carry (1+ρ)/(1−ρ) times the variance of the trend read from them, so the bar rises by as

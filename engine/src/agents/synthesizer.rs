@@ -209,13 +209,14 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Unions overlapping or touching windows; the merged window takes the most serious kind.
+/// Unions the windows of one event ([`belong_together`]); the merged window takes the most
+/// serious kind.
 fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
     windows.sort_by_key(|w| w.start);
     let mut merged: Vec<Window> = Vec::new();
     for w in windows {
         match merged.last_mut() {
-            Some(last) if w.start <= last.end + 2 => {
+            Some(last) if belong_together(last, &w) => {
                 last.end = last.end.max(w.end);
                 last.kind = last.kind.min(w.kind);
                 last.score = last.score.max(w.score);
@@ -227,6 +228,19 @@ fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
         }
     }
     merged
+}
+
+/// Whether `next` (starting no earlier than `last`) is part of the same event: windows in one
+/// direction that overlap or touch are; windows in opposite directions only when they share
+/// most of the shorter one (a dip with the spike inside it), not where one ends as the other
+/// begins (a quiet stretch and the surge after it are two events).
+fn belong_together(last: &Window, next: &Window) -> bool {
+    if (last.magnitude >= 0.0) == (next.magnitude >= 0.0) {
+        return next.start <= last.end + 2;
+    }
+    let shared = (last.end.min(next.end) + 1).saturating_sub(next.start);
+    let shorter = (last.end - last.start).min(next.end - next.start) + 1;
+    2 * shared >= shorter
 }
 
 /// A window that lasts at most this many points (or this share of the series) and is over
