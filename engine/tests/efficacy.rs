@@ -2,11 +2,15 @@
 //! placement, 20 seeds, the generator's ranges fixed before any tuning against it).
 //!
 //! Issue 28's targets — recall 100% easy and medium and ≥ 95% hard in every placement, false
-//! alarms ≤ 1% in every normal family — are not met yet; `efficacy_targets_are_met` states
-//! them and is ignored until they are. Meanwhile `no_cell_of_the_grid_gets_worse` holds the
-//! engine to what it last measured: the grid is seeded, so any regression shows.
+//! alarms ≤ 1% in every normal family — are not met; `efficacy_targets_are_met` states them
+//! and is ignored. As stated they cannot all be met on heavy-tailed spikes
+//! (`some_heavy_tailed_spikes_are_below_what_their_normal_series_reach`). Meanwhile
+//! `no_cell_of_the_grid_gets_worse` holds the engine to what it last measured: the grid is
+//! seeded, so any regression shows.
 
 use anomaly_hunter_engine::evaluation::efficacy::{self, EfficacyReport};
+use anomaly_hunter_engine::stats::robust::{median, robust_scale};
+use anomaly_hunter_engine::synthetic::grid::{generate, Family, GridCase, Kind, Placement};
 
 /// Recall (easy, medium, hard) per placement, as last measured. Hard recall fell from 91.7%
 /// to 89.0% when windows had to stand out from the series' own variation (2026-12-06): the
@@ -110,7 +114,7 @@ fn no_cell_of_the_grid_gets_worse() {
 }
 
 #[test]
-#[ignore = "issue 28's targets, not met yet: see the closing notes"]
+#[ignore = "issue 28's targets, not met (and not all reachable on heavy-tailed spikes): see the closing notes"]
 fn efficacy_targets_are_met() {
     let report = grid();
     for (placement, recall) in &report.recall_by_placement {
@@ -126,4 +130,61 @@ fn efficacy_targets_are_met() {
         assert!(*rate <= 0.01, "false alarms on {family}: {rate}");
     }
     assert!(report.brier_score <= 0.05, "Brier {}", report.brier_score);
+}
+
+/// The largest |value − median| of `case`'s series in robust scales, inside its incident (or
+/// anywhere, for a normal series).
+fn largest_departure(case: &GridCase) -> f64 {
+    let series = &case.series;
+    let centre = median(&series.values).unwrap();
+    let scale = robust_scale(&series.values).unwrap();
+    let (from, to) = case.truth.unwrap_or((i64::MIN, i64::MAX));
+    series
+        .timestamps
+        .iter()
+        .zip(&series.values)
+        .filter(|(t, _)| (from..=to).contains(*t))
+        .map(|(_, v)| (v - centre).abs() / scale)
+        .fold(0.0, f64::max)
+}
+
+/// Why `efficacy_targets_are_met` cannot pass as stated: a spike on Student-t noise with two
+/// degrees of freedom is sized at 5–8 times the level or 12 noise scales (40–350 scales for
+/// its 2–10% noise), while 2,880 readings of that noise pass about 535 scales with a 1% chance
+/// — so a spike of one reading (nothing but its height to go by) mostly sits below what the
+/// family's own normal series reach 1 time in 100, and no detector finds them all while
+/// alarming on at most 1% of those series. The bar is read from the grid's own normal
+/// heavy-tailed series at the spike's layout (400 of them); the spikes are the single-reading
+/// ones of the 20 seeds the grid is judged on.
+#[test]
+fn some_heavy_tailed_spikes_are_below_what_their_normal_series_reach() {
+    let mut normal: Vec<f64> = (0..100)
+        .flat_map(|seed| {
+            Placement::ALL.map(|p| generate(Kind::Spike, Family::HeavyTailed, p, seed, false))
+        })
+        .map(|case| largest_departure(&case))
+        .collect();
+    normal.sort_by(f64::total_cmp);
+    let one_in_a_hundred = normal[normal.len() * 99 / 100];
+    let single_readings: Vec<f64> = (0..20)
+        .flat_map(|seed| {
+            Placement::ALL.map(|p| generate(Kind::Spike, Family::HeavyTailed, p, seed, true))
+        })
+        .filter(|case| case.truth.is_some_and(|(from, to)| from == to))
+        .map(|case| largest_departure(&case))
+        .collect();
+    let below = single_readings
+        .iter()
+        .filter(|s| **s < one_in_a_hundred)
+        .count();
+    println!(
+        "{below} of {} single-reading heavy-tailed spikes lie below {one_in_a_hundred:.0} \
+         robust scales, the largest departure 1 in 100 normal heavy-tailed series passes",
+        single_readings.len()
+    );
+    assert!(
+        below * 2 >= single_readings.len(),
+        "{below} of {}",
+        single_readings.len()
+    );
 }
