@@ -122,11 +122,8 @@ struct Buckets {
 
 impl Buckets {
     fn of(context: &Context, max_buckets: usize) -> Self {
-        let d = context.decomposition;
-        let values = &context.series.values;
-        let n = values.len();
-        let size = n.div_ceil(max_buckets).max(1);
-        let deseasonalised: Vec<f64> = (0..n).map(|i| values[i] - d.seasonal[i]).collect();
+        let deseasonalised = context.deseasonalised();
+        let size = deseasonalised.len().div_ceil(max_buckets).max(1);
         let values = deseasonalised
             .chunks(size)
             .map(|chunk| median_in_place(&mut chunk.to_vec()).unwrap_or(0.0))
@@ -267,7 +264,8 @@ fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
     let f = (line_sse(&buckets.values) - bend.sse)
         / (bend.sse / (m as f64 - 3.0)).max(f64::MIN_POSITIVE);
     let consistent = bend.departure_trend.tau * bend.excess.signum() > 0.5;
-    let memory = autocorrelation(&hinge_residuals(&buckets.values, &bend), 1).clamp(0.0, 0.9);
+    let residuals: Vec<f64> = bend.residuals(&buckets.values).collect();
+    let memory = autocorrelation(&residuals, 1).clamp(0.0, 0.9);
     let min_f = MIN_BEND_F_INDEPENDENT * (1.0 + memory) / (1.0 - memory);
     let strength = (f / min_f)
         .min(bend.excess.abs() / (4.0 * bend.residual_scale))
@@ -308,18 +306,6 @@ fn drift(context: &Context, buckets: &Buckets) -> Option<Change> {
             ),
         ),
     })
-}
-
-/// What the bend leaves of `values`.
-fn hinge_residuals(values: &[f64], bend: &SlopeChange) -> Vec<f64> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let after = (i as f64 - bend.onset as f64).max(0.0);
-            v - bend.before.at(i as f64) - bend.extra_slope * after
-        })
-        .collect()
 }
 
 /// How far the bend's last fitted value lies from the median level before the onset. An old

@@ -29,6 +29,8 @@ pub struct Context<'a> {
     pub focus_start: usize,
     /// Every point's z-score and the outlier threshold, computed once for all agents.
     z: std::sync::OnceLock<(Vec<f64>, f64)>,
+    /// The series with its rhythm taken out, computed once.
+    deseasonalised: std::sync::OnceLock<Vec<f64>>,
     /// The series with only its rhythm and its day-long level taken out, computed once.
     wander: std::sync::OnceLock<Vec<f64>>,
 }
@@ -49,21 +51,30 @@ impl<'a> Context<'a> {
             level,
             focus_start: series.focus_start(),
             z: std::sync::OnceLock::new(),
+            deseasonalised: std::sync::OnceLock::new(),
             wander: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The series with its rhythm (the seasonal component) taken out: its level and what it
+    /// does around it.
+    pub fn deseasonalised(&self) -> &[f64] {
+        self.deseasonalised.get_or_init(|| {
+            let seasonal = &self.decomposition.seasonal;
+            (self.series.values.iter().zip(seasonal))
+                .map(|(v, s)| v - s)
+                .collect()
+        })
     }
 
     /// The series with only its rhythm and its slow level (block medians of a day) taken out:
     /// what a metric wanders on its own, which the shared baseline partly follows.
     pub fn wander(&self) -> &[f64] {
         self.wander.get_or_init(|| {
-            let seasonal = &self.decomposition.seasonal;
-            let rhythm_out: Vec<f64> = (self.series.values.iter().zip(seasonal))
-                .map(|(v, s)| v - s)
-                .collect();
+            let rhythm_out = self.deseasonalised();
             let day = crate::stats::seasonality::DAY_MS / self.series.interval_ms.max(1);
             let slow =
-                crate::stats::seasonality::block_median_trend(&rhythm_out, day.max(1) as usize);
+                crate::stats::seasonality::block_median_trend(rhythm_out, day.max(1) as usize);
             rhythm_out.iter().zip(&slow).map(|(v, t)| v - t).collect()
         })
     }

@@ -325,10 +325,8 @@ fn stands_out(context: &Context, window: &Window) -> bool {
             if window.start >= MIN_BEFORE_POINTS {
                 return None;
             }
-            let d = context.decomposition;
-            let values = &context.series.values;
-            let x: Vec<f64> = values.iter().zip(&d.seasonal).map(|(v, s)| v - s).collect();
-            stats::standing::standing_of_stretches(&x, range.clone(), STANDING_RISK)
+            let x = context.deseasonalised();
+            stats::standing::standing_of_stretches(x, range.clone(), STANDING_RISK)
         });
     standing.is_none_or(|standing| standing >= 1.0) && stands_out_of_its_wander(context, window)
 }

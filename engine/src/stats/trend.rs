@@ -104,6 +104,14 @@ pub struct SlopeChange {
     pub sse: f64,
 }
 
+impl SlopeChange {
+    /// What the broken-stick fit leaves of `y`, the series it was fitted to.
+    pub fn residuals<'a>(&self, y: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+        let Line { intercept, slope } = self.before;
+        hinge_residuals(y, self.onset, [intercept, slope, self.extra_slope])
+    }
+}
+
 /// Fits `y = a + b·i + c·max(0, i − τ)` by least squares for every admissible τ and returns
 /// the best. `min_segment` points are required on each side.
 pub fn slope_change(y: &[f64], min_segment: usize) -> Option<SlopeChange> {
@@ -116,7 +124,7 @@ pub fn slope_change(y: &[f64], min_segment: usize) -> Option<SlopeChange> {
         let Some(coefficients) = least_squares_hinge(y, tau) else {
             continue;
         };
-        let sse = hinge_residuals(y, tau, &coefficients)
+        let sse = hinge_residuals(y, tau, coefficients)
             .map(|r| r * r)
             .sum::<f64>();
         if best.as_ref().is_none_or(|(_, _, best_sse)| sse < *best_sse) {
@@ -124,7 +132,7 @@ pub fn slope_change(y: &[f64], min_segment: usize) -> Option<SlopeChange> {
         }
     }
     let (onset, [a, b, c], sse) = best?;
-    let residuals: Vec<f64> = hinge_residuals(y, onset, &[a, b, c]).collect();
+    let residuals: Vec<f64> = hinge_residuals(y, onset, [a, b, c]).collect();
     let residual_scale = robust_scale(&residuals)?;
     let before = theil_sen(&y[..onset]).unwrap_or(Line {
         slope: b,
@@ -145,11 +153,7 @@ pub fn slope_change(y: &[f64], min_segment: usize) -> Option<SlopeChange> {
     })
 }
 
-fn hinge_residuals<'a>(
-    y: &'a [f64],
-    tau: usize,
-    [a, b, c]: &'a [f64; 3],
-) -> impl Iterator<Item = f64> + 'a {
+fn hinge_residuals(y: &[f64], tau: usize, [a, b, c]: [f64; 3]) -> impl Iterator<Item = f64> + '_ {
     y.iter().enumerate().map(move |(i, v)| {
         let x = i as f64;
         v - (a + b * x + c * (x - tau as f64).max(0.0))
