@@ -60,6 +60,11 @@ impl AlertDesk {
         }
     }
 
+    /// Looks at pending alerts now (a watch recorded one).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// `POST /alertmanager`, behind `Authorization: Bearer <token>`.
     pub fn routes(self: Arc<Self>, token: String) -> Router {
         Router::new()
@@ -122,7 +127,8 @@ impl AlertDesk {
         }
     }
 
-    /// Posts the alert's thread if it has none, then its resolution if it is resolved.
+    /// Posts the alert's thread if it has none, then its updates, then its resolution if it
+    /// is resolved.
     async fn post(&self, alert: &PendingAlert) -> Result<(), String> {
         let store = self.service.store();
         let threads = match &alert.threads {
@@ -136,19 +142,47 @@ impl AlertDesk {
                 threads
             }
         };
+        self.post_updates(alert, &threads).await?;
         if alert.resolved {
-            let text = resolution_text(alert);
-            if let (Some((app, _)), Some((channel, ts))) = (&self.slack, &threads.slack) {
-                app.post_in_thread(channel, ts, &text).await?;
-            }
-            if let (Some((discord, _)), Some(thread)) = (&self.discord, &threads.discord) {
-                let thread = thread.parse().map_err(|_| "bad stored Discord thread id")?;
-                discord.post_in_thread(thread, &text).await?;
-            }
+            self.say_in_threads(&threads, &resolution_text(alert))
+                .await?;
             store
                 .alert_resolution_posted(alert)
                 .await
                 .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Posts the alert's news not posted yet in its thread, oldest first.
+    async fn post_updates(
+        &self,
+        alert: &PendingAlert,
+        threads: &AlertThreads,
+    ) -> Result<(), String> {
+        let store = self.service.store();
+        let updates = store
+            .pending_alert_updates(&alert.fingerprint, alert.starts_at)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (at, text) in updates {
+            self.say_in_threads(threads, &text).await?;
+            store
+                .alert_update_posted(&alert.fingerprint, alert.starts_at, at)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Posts `text` in the alert's thread on each platform it has one.
+    async fn say_in_threads(&self, threads: &AlertThreads, text: &str) -> Result<(), String> {
+        if let (Some((app, _)), Some((channel, ts))) = (&self.slack, &threads.slack) {
+            app.post_in_thread(channel, ts, text).await?;
+        }
+        if let (Some((discord, _)), Some(thread)) = (&self.discord, &threads.discord) {
+            let thread = thread.parse().map_err(|_| "bad stored Discord thread id")?;
+            discord.post_in_thread(thread, text).await?;
         }
         Ok(())
     }
@@ -209,8 +243,19 @@ impl AlertDesk {
     }
 }
 
-/// `✅ Resolved: HighLatency stopped firing at … after 12 min.`
+/// `✅ Resolved: HighLatency stopped firing at … after 12 min.`; a watch's series is
+/// `back to normal` instead.
 fn resolution_text(alert: &PendingAlert) -> String {
+    if let (Some(series), Some(ends)) = (
+        alert.alert.annotations.get("anomaly_hunter_watch"),
+        alert.ends_at,
+    ) {
+        return format!(
+            "✅ *Resolved:* `{series}` back to normal at {} after {}.",
+            to_rfc3339(ends),
+            duration_words(ends - alert.starts_at)
+        );
+    }
     let name = alert
         .alert
         .labels

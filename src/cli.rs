@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::chat::service::{ChatService, Investigated};
+use crate::chat::watches::WatchPlace;
 use crate::config::{LlmSettings, PrometheusSettings, RedpandaSettings, StoreSettings};
 use crate::language_model::evidence::{Brief, Task, MAX_SERIES_POINTS};
 use crate::language_model::{wire, ModelConfig};
@@ -506,4 +507,79 @@ pub async fn llm_preview(store: &Store, settings: &LlmSettings, id: &str) -> Res
     let body = serde_json::to_string_pretty(&request.body).context("serialising")?;
     outln!("\n{body}");
     Ok(())
+}
+
+/// What `watch add` asks for.
+pub struct NewWatchRequest {
+    pub query: String,
+    pub step_ms: i64,
+    pub series_cap: i64,
+    pub platform: Option<String>,
+    pub channel: Option<String>,
+    pub author: String,
+}
+
+/// Stores a watch once Prometheus answered its query; prints its id and what it found.
+pub async fn watch_add(
+    store: Store,
+    prometheus: &PrometheusSettings,
+    request: NewWatchRequest,
+) -> Result<(), Failure> {
+    let prometheus = PrometheusSource::from_settings(prometheus)
+        .map_err(bad_input)?
+        .ok_or_else(|| {
+            bad_input(anyhow::anyhow!(
+                "watches read their series from Prometheus: set PROMETHEUS_URL (e.g. http://localhost:9090)"
+            ))
+        })?;
+    let service = watch_service(store).with_prometheus(prometheus);
+    let place = WatchPlace {
+        platform: request.platform,
+        channel: request.channel,
+        user: request.author,
+    };
+    let (watch, series) = service
+        .add_watch(
+            &request.query,
+            Some(request.step_ms),
+            Some(request.series_cap),
+            &place,
+        )
+        .await
+        .map_err(|e| bad_input(anyhow::anyhow!(e)))?;
+    outln!("{}", watch.id);
+    eprintln!(
+        "watching `{}` every {} ({series} series now); `anomaly-hunter serve` with PROMETHEUS_URL runs it",
+        watch.query,
+        crate::sources::alertmanager::duration_words(watch.step_ms)
+    );
+    Ok(())
+}
+
+pub async fn watch_list(store: Store, format: Format) -> Result<(), Failure> {
+    let statuses = watch_service(store)
+        .watch_statuses(None)
+        .await
+        .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
+    match format {
+        Format::Json => outln!(
+            "{}",
+            serde_json::to_string_pretty(&statuses).context("serialising the watches")?
+        ),
+        Format::Text => outln!("{}", crate::chat::watches::listing_text(&statuses)),
+    }
+    Ok(())
+}
+
+pub async fn watch_rm(store: Store, id: &str) -> Result<(), Failure> {
+    let watch = watch_service(store)
+        .remove_watch(id)
+        .await
+        .map_err(|e| bad_input(anyhow::anyhow!(e)))?;
+    eprintln!("stopped watching `{}` ({})", watch.query, watch.id);
+    Ok(())
+}
+
+fn watch_service(store: Store) -> ChatService {
+    ChatService::new(Arc::new(store), Limits::default())
 }

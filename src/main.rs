@@ -144,6 +144,12 @@ enum Command {
         #[command(flatten)]
         store: StoreSettings,
     },
+    /// Watches: metrics scored continuously by `serve` (with PROMETHEUS_URL), incidents posted
+    /// as threads. Stored, so every replica sharing the store sees them.
+    Watch {
+        #[command(subcommand)]
+        command: WatchCli,
+    },
     /// The optional language model (LLM_MODEL): see what it would be sent.
     Llm {
         #[command(subcommand)]
@@ -188,6 +194,47 @@ enum Command {
         /// With REDPANDA_BROKERS, `bench stream` also sends its points through the broker.
         #[command(flatten)]
         redpanda: RedpandaSettings,
+    },
+}
+
+// Parsed once per process, like `Command`.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum WatchCli {
+    /// Watch a metric or PromQL query (checked against Prometheus first); prints its id.
+    Add {
+        query: String,
+        /// Step between scored points (`15s`, `1m`).
+        #[arg(long, default_value = "1m", value_parser = engine::series::timestamp::parse_duration)]
+        every: i64,
+        /// Most series scored; the rest are left out (and counted).
+        #[arg(long, default_value_t = anomaly_hunter::sources::watches::DEFAULT_SERIES_CAP)]
+        max_series: i64,
+        /// Post its incidents in this Slack channel (default: ALERT_SLACK_CHANNEL).
+        #[arg(long, conflicts_with = "discord_channel")]
+        slack_channel: Option<String>,
+        /// Post its incidents in this Discord channel (default: ALERT_DISCORD_CHANNEL).
+        #[arg(long)]
+        discord_channel: Option<String>,
+        #[arg(long, env = "USER", default_value = "cli")]
+        author: String,
+        #[command(flatten)]
+        store: StoreSettings,
+        #[command(flatten)]
+        prometheus: PrometheusSettings,
+    },
+    /// Every watch with its state and alert budget.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        store: StoreSettings,
+    },
+    /// Stop a watch (its threads stay).
+    Rm {
+        id: String,
+        #[command(flatten)]
+        store: StoreSettings,
     },
 }
 
@@ -416,6 +463,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             let store = cli::open_store(&store).await?;
             cli::stats(&store, format.into()).await
         }
+        Command::Watch { command } => watch(command).await,
         Command::Llm {
             command: LlmCommand::Preview { id, store, llm },
         } => {
@@ -528,6 +576,46 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 outln!("");
             }
             Ok(())
+        }
+    }
+}
+
+/// `anomaly-hunter watch add|list|rm`.
+async fn watch(command: WatchCli) -> Result<(), Failure> {
+    match command {
+        WatchCli::Add {
+            query,
+            every,
+            max_series,
+            slack_channel,
+            discord_channel,
+            author,
+            store,
+            prometheus,
+        } => {
+            let place = match (slack_channel, discord_channel) {
+                (Some(channel), _) => (Some("slack"), Some(channel)),
+                (None, Some(channel)) => (Some("discord"), Some(channel)),
+                (None, None) => (None, None),
+            };
+            let store = cli::open_store(&store).await?;
+            let request = cli::NewWatchRequest {
+                query,
+                step_ms: every,
+                series_cap: max_series,
+                platform: place.0.map(str::to_string),
+                channel: place.1,
+                author,
+            };
+            cli::watch_add(store, &prometheus, request).await
+        }
+        WatchCli::List { format, store } => {
+            let store = cli::open_store(&store).await?;
+            cli::watch_list(store, format.into()).await
+        }
+        WatchCli::Rm { id, store } => {
+            let store = cli::open_store(&store).await?;
+            cli::watch_rm(store, &id).await
         }
     }
 }

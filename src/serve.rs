@@ -26,6 +26,7 @@ use crate::slack::app::SlackApp;
 use crate::slack::web::{self, SlackWeb};
 use crate::sources::metric_stream::MetricStream;
 use crate::sources::prometheus_check::PrometheusSource;
+use crate::sources::watches::WatchRunner;
 use crate::store::Store;
 use engine::series::csv::Limits;
 
@@ -168,8 +169,10 @@ pub struct Bot {
     discord: Option<Arc<Discord>>,
     /// The metrics stream consumer and the incidents it reports.
     stream: Option<(MetricStream, mpsc::Receiver<String>)>,
-    /// Alertmanager's alerts, investigated into threads.
-    alert_desk: Option<Arc<AlertDesk>>,
+    /// Alertmanager's alerts and the watches' incidents, investigated into threads.
+    alert_desk: Arc<AlertDesk>,
+    /// The watches this replica runs (with Prometheus only).
+    watches: Option<WatchRunner>,
 }
 
 impl Bot {
@@ -232,19 +235,26 @@ impl Bot {
                 config.page_links.clone(),
             ));
         let gateway = discord.clone();
-        let mut alert_desk = None;
+        // Alertmanager's alerts and the watches' incidents become threads here.
+        let alert_desk = Arc::new(AlertDesk::new(
+            service.clone(),
+            slack_app
+                .clone()
+                .map(|app| (app, config.alert_slack_channel.clone())),
+            discord.clone().map(|d| (d, config.alert_discord_channel)),
+        ));
         if let Some(token) = &config.alertmanager_token {
-            let desk = Arc::new(AlertDesk::new(
-                service.clone(),
-                slack_app
-                    .clone()
-                    .map(|app| (app, config.alert_slack_channel.clone())),
-                discord.clone().map(|d| (d, config.alert_discord_channel)),
-            ));
-            router = router.merge(desk.clone().routes(token.clone()));
+            router = router.merge(alert_desk.clone().routes(token.clone()));
             integrations["alertmanager"] = json!(true);
-            alert_desk = Some(desk);
         }
+        let watches = service.prometheus().map(|prometheus| {
+            WatchRunner::new(
+                store.clone(),
+                prometheus.client().clone(),
+                alert_desk.clone(),
+            )
+        });
+        integrations["watches"] = json!(watches.is_some());
         let stream = match &config.redpanda {
             Some(
                 redpanda @ RedpandaConfig {
@@ -309,6 +319,7 @@ impl Bot {
             discord,
             stream,
             alert_desk,
+            watches,
         })
     }
 }
@@ -354,9 +365,10 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
         tokio::spawn(alerts.run(incidents));
         tokio::spawn(stream.run(stopped.clone()))
     });
-    let desk = bot
-        .alert_desk
-        .map(|desk| tokio::spawn(desk.run(stopped.clone())));
+    let desk = Some(tokio::spawn(bot.alert_desk.run(stopped.clone())));
+    let watches = bot
+        .watches
+        .map(|runner| tokio::spawn(runner.run(stopped.clone())));
     let pruner = tokio::spawn(prune_regularly(
         store.clone(),
         config.retention_ms,
@@ -395,7 +407,10 @@ pub async fn serve(config: Config, store: Arc<Store>) -> anyhow::Result<()> {
     }
     // Let the relay give its lease back so the next process publishes at once.
     let _ = stop.send(true);
-    for task in [relay, consumer, desk, Some(pruner)].into_iter().flatten() {
+    for task in [relay, consumer, desk, watches, Some(pruner)]
+        .into_iter()
+        .flatten()
+    {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
     }
     Ok(())

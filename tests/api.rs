@@ -534,6 +534,10 @@ async fn the_openapi_document_describes_every_route_and_is_consistent() {
         ("/api/v1/investigations/{id}/feedback", "post"),
         ("/api/v1/metrics/{name}/points", "post"),
         ("/api/v1/events", "post"),
+        ("/api/v1/watches", "post"),
+        ("/api/v1/watches", "get"),
+        ("/api/v1/watches/{id}", "delete"),
+        ("/api/v1/watches/{id}/snooze", "post"),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -558,6 +562,7 @@ async fn the_openapi_document_describes_every_route_and_is_consistent() {
             );
             let request = match method.as_str() {
                 "get" => api.http.get(url),
+                "delete" => api.http.delete(url),
                 _ => api
                     .http
                     .post(url)

@@ -1,5 +1,6 @@
 //! The command grammar shared by every platform:
-//! `check [metric] [last 6h]`, `help`, `stats`, `history [metric]`.
+//! `check [metric] [last 6h]`, `help`, `stats`, `history [metric]`, and the watches:
+//! `watch <metric or PromQL> [every 1m]`, `watches`, `unwatch ID`, `snooze ID 2h`.
 //! Slack sends the text after `/anomaly`; Discord the text after `!check_anomaly` (where a bare
 //! metric name means `check`).
 
@@ -22,6 +23,27 @@ pub enum Command {
     History {
         metric: Option<String>,
     },
+    Watch(WatchCommand),
+}
+
+/// What people ask of the watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchCommand {
+    /// Score `query` every `step_ms` (default one minute) and post incidents here.
+    Add {
+        query: String,
+        step_ms: Option<i64>,
+    },
+    /// This channel's watches and how they are doing.
+    List,
+    Remove {
+        id: String,
+    },
+    /// Post nothing new for `for_ms`.
+    Snooze {
+        id: String,
+        for_ms: i64,
+    },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -32,10 +54,12 @@ pub enum CommandError {
     BadLookback(String),
     #[error("`{0}` is not a metric name (letters, digits, `_ . : -` only). {HELP}")]
     BadMetric(String),
+    #[error("{0}")]
+    BadWatch(String),
 }
 
 /// One-line usage, appended to every refusal.
-pub const HELP: &str = "Try `check <metric> [last 6h]`, `check` with a CSV attached, `stats`, `history [metric]` or `help`.";
+pub const HELP: &str = "Try `check <metric> [last 6h]`, `check` with a CSV attached, `watch <metric> [every 1m]`, `watches`, `stats`, `history [metric]` or `help`.";
 
 /// The full help text.
 pub const HELP_TEXT: &str = "*Anomaly Hunter* investigates a metric with three statistical agents and answers in a thread.\n\
@@ -43,6 +67,7 @@ pub const HELP_TEXT: &str = "*Anomaly Hunter* investigates a metric with three s
 • `check` — investigate the CSV attached to the message, or the one you shared here a moment ago\n\
 • `stats` — precision, agent agreement and calibration from the team's feedback\n\
 • `history [metric]` — recent investigations\n\
+• `watch <metric or PromQL> [every 1m]` — score it continuously and open a thread here when it misbehaves; `watches` lists this channel's, `unwatch <id>` stops one, `snooze <id> 2h` silences one\n\
 In a verdict thread: `confirm`, `false positive`, `root cause: <text>`, `explain [agent]`, `rerun`, or ask a question.";
 
 impl Command {
@@ -53,6 +78,10 @@ impl Command {
             Self::Help => "help",
             Self::Stats => "stats",
             Self::History { .. } => "history",
+            Self::Watch(WatchCommand::Add { .. }) => "watch",
+            Self::Watch(WatchCommand::List) => "watches",
+            Self::Watch(WatchCommand::Remove { .. }) => "unwatch",
+            Self::Watch(WatchCommand::Snooze { .. }) => "snooze",
         }
     }
 }
@@ -91,6 +120,15 @@ pub fn parse(text: &str, bare_metric_is_check: bool) -> Result<Command, CommandE
         "history" => Ok(Command::History {
             metric: rest.first().map(|m| metric_name(m)).transpose()?,
         }),
+        "watch" => parse_watch(rest).map(Command::Watch),
+        "watches" => Ok(Command::Watch(WatchCommand::List)),
+        "unwatch" => match rest {
+            [id] => Ok(Command::Watch(WatchCommand::Remove { id: id.to_string() })),
+            _ => Err(CommandError::BadWatch(
+                "`unwatch` takes a watch id, e.g. `unwatch w-1a2b3c4d` (see `watches`)".into(),
+            )),
+        },
+        "snooze" => parse_snooze(rest).map(Command::Watch),
         _ if bare_metric_is_check => parse_check(&words),
         other => Err(CommandError::Unknown(other.to_string())),
     }
@@ -131,6 +169,53 @@ fn parse_check(words: &[&str]) -> Result<Command, CommandError> {
     Ok(Command::Check {
         metric: (!target.is_empty()).then_some(target),
         lookback_ms,
+    })
+}
+
+/// `<metric or PromQL> [every 1m]`: the step words are taken out, what remains is the query.
+pub fn parse_watch(words: &[&str]) -> Result<WatchCommand, CommandError> {
+    let mut query = Vec::new();
+    let mut step_ms = None;
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        if word.eq_ignore_ascii_case("every") {
+            let amount = words.next().ok_or_else(|| {
+                CommandError::BadWatch("`every` needs a step like 1m or 15s".into())
+            })?;
+            let step = parse_duration(amount).map_err(CommandError::BadWatch)?;
+            if step < 1_000 {
+                return Err(CommandError::BadWatch(format!(
+                    "a watch's step is at least 1s, not `{amount}`"
+                )));
+            }
+            step_ms = Some(step);
+        } else {
+            query.push(*word);
+        }
+    }
+    let query = from_chat(&query.join(" "));
+    if query.is_empty() {
+        return Err(CommandError::BadWatch(
+            "`watch` needs a metric or PromQL query, e.g. `watch http_requests_total every 1m`"
+                .into(),
+        ));
+    }
+    Ok(WatchCommand::Add { query, step_ms })
+}
+
+/// `<id> <duration>`.
+fn parse_snooze(words: &[&str]) -> Result<WatchCommand, CommandError> {
+    let [id, rest @ ..] = words else {
+        return Err(CommandError::BadWatch(
+            "`snooze` takes a watch id and a duration, e.g. `snooze w-1a2b3c4d 2h`".into(),
+        ));
+    };
+    let for_ms = parse_duration(&rest.join(" ")).map_err(|e| {
+        CommandError::BadWatch(format!("`snooze {id}` needs a duration like 2h: {e}"))
+    })?;
+    Ok(WatchCommand::Snooze {
+        id: id.to_string(),
+        for_ms,
     })
 }
 
@@ -232,6 +317,57 @@ mod tests {
                 lookback_ms: Some(HOURS_6)
             })
         );
+    }
+
+    #[test]
+    fn watch_commands() {
+        assert_eq!(
+            parse(
+                "watch rate(http_requests_total{code=~\"5..\"}[5m]) every 15s",
+                false
+            ),
+            Ok(Command::Watch(WatchCommand::Add {
+                query: "rate(http_requests_total{code=~\"5..\"}[5m])".into(),
+                step_ms: Some(15_000)
+            }))
+        );
+        assert_eq!(
+            parse("watch api_latency", true),
+            Ok(Command::Watch(WatchCommand::Add {
+                query: "api_latency".into(),
+                step_ms: None
+            }))
+        );
+        assert_eq!(
+            parse("watches", false),
+            Ok(Command::Watch(WatchCommand::List))
+        );
+        assert_eq!(
+            parse("unwatch w-1a2b3c4d", false),
+            Ok(Command::Watch(WatchCommand::Remove {
+                id: "w-1a2b3c4d".into()
+            }))
+        );
+        assert_eq!(
+            parse("snooze w-1a2b3c4d 2h", false),
+            Ok(Command::Watch(WatchCommand::Snooze {
+                id: "w-1a2b3c4d".into(),
+                for_ms: 2 * 3_600_000
+            }))
+        );
+        for refused in [
+            "watch",
+            "watch api every",
+            "watch api every 0s",
+            "unwatch",
+            "snooze w-1",
+            "snooze w-1 soon",
+        ] {
+            assert!(
+                matches!(parse(refused, false), Err(CommandError::BadWatch(_))),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

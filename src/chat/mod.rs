@@ -9,3 +9,4 @@ pub mod discussion;
 pub mod message;
 pub mod service;
 pub mod text;
+pub mod watches;

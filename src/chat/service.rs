@@ -302,6 +302,11 @@ impl ChatService {
         self
     }
 
+    /// Prometheus, when one is connected.
+    pub fn prometheus(&self) -> Option<&PrometheusSource> {
+        self.prometheus.as_deref()
+    }
+
     /// Critical verdicts also get a spoken alert in their thread.
     pub fn with_voice(mut self, voice: Voice) -> Self {
         self.voice = Some(Arc::new(voice));

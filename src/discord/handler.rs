@@ -22,6 +22,7 @@ use crate::chat::commands::{self, Command, HELP_TEXT};
 use crate::chat::discussion::parse_reply;
 use crate::chat::message::{button_reply, verdict_message, Summary, VerdictMessage};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
+use crate::chat::watches::WatchPlace;
 use crate::pipeline::Origin;
 use crate::store::ThreadRef;
 use engine::series::timestamp::parse_duration;
@@ -276,6 +277,14 @@ impl Handler {
                 .history_text(metric.as_deref())
                 .await
                 .unwrap_or_else(|e| format!("⚠️ {e}")),
+            Ok(Command::Watch(command)) => {
+                let place = WatchPlace {
+                    platform: Some("discord".into()),
+                    channel: Some(message.channel_id.to_string()),
+                    user: message.author.name.clone(),
+                };
+                self.service.watch_text(&command, &place).await
+            }
         };
         say(http, message.channel_id, Some(message.id), &text).await;
     }

@@ -21,6 +21,7 @@ use super::extract::{ApiPath, ApiQuery};
 use super::problem::{Problem, ProblemDoc};
 use super::verdict_doc::VerdictDoc;
 use crate::chat::service::{ChatService, Investigated};
+use crate::chat::watches::WatchPlace;
 use crate::pipeline::Origin;
 use crate::sources::promql::is_metric_name;
 use crate::store::{HistoryFilter, NewFeedback};
@@ -51,6 +52,9 @@ pub fn routes(service: ChatService, token: Option<String>) -> Router {
         .route("/investigations/{id}/feedback", post(feedback))
         .route("/metrics/{name}/points", post(store_points))
         .route("/events", post(store_events))
+        .route("/watches", post(add_watch).get(list_watches))
+        .route("/watches/{id}", axum::routing::delete(remove_watch))
+        .route("/watches/{id}/snooze", post(snooze_watch))
         .layer(DefaultBodyLimit::max(max_bytes))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
         // The description of the API is public: it holds no data.
@@ -671,6 +675,154 @@ fn events_of(requests: Vec<EventRequest>, field: &str) -> Result<Vec<Event>, Pro
         .collect()
 }
 
+/// A watch to add.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WatchRequest {
+    /// A metric name or a PromQL expression.
+    query: String,
+    /// Step between scored points: `15s`, `1m` (default).
+    every: Option<String>,
+    /// Most series scored (default 500); the rest are left out and counted.
+    max_series: Option<i64>,
+    /// Where its incidents go (default: ALERT_SLACK_CHANNEL / ALERT_DISCORD_CHANNEL).
+    slack_channel: Option<String>,
+    discord_channel: Option<String>,
+}
+
+/// Adds a watch, once Prometheus has answered its query: every series it returns is scored
+/// each step and an incident opens one thread.
+#[utoipa::path(post, path = "/api/v1/watches", tag = "watches",
+    summary = "Watch a metric or PromQL query",
+    request_body = WatchRequest,
+    responses(
+        (status = 201, description = "The watch (id, query, step_ms, …) and `series_now`", body = Object),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 422, description = "No Prometheus, or it refused the query", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
+async fn add_watch(
+    State(api): State<Api>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let bytes = body(bytes, &api)?;
+    let request: WatchRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        Problem::bad_request(format!("{e}; send {{\"query\": \"…\", \"every\": \"1m\"}}"))
+    })?;
+    let step_ms = request
+        .every
+        .as_deref()
+        .map(|every| {
+            parse_duration(every).map_err(|e| Problem::unprocessable(format!("every: {e}")))
+        })
+        .transpose()?;
+    let (platform, channel) = match (request.slack_channel, request.discord_channel) {
+        (Some(_), Some(_)) => {
+            return Err(Problem::bad_request(
+                "give slack_channel or discord_channel, not both",
+            ))
+        }
+        (Some(channel), None) => (Some("slack".to_string()), Some(channel)),
+        (None, Some(channel)) => (Some("discord".to_string()), Some(channel)),
+        (None, None) => (None, None),
+    };
+    let place = WatchPlace {
+        platform,
+        channel,
+        user: "api".to_string(),
+    };
+    let (watch, series_now) = api
+        .service
+        .add_watch(&request.query, step_ms, request.max_series, &place)
+        .await
+        .map_err(Problem::unprocessable)?;
+    let mut document = serde_json::to_value(&watch).map_err(Problem::internal)?;
+    document["series_now"] = json!(series_now);
+    Ok((StatusCode::CREATED, Json(document)))
+}
+
+/// Every watch with its state (`healthy`, `failing` and why), series, open incidents and
+/// alert budget (incidents per series-week).
+#[utoipa::path(get, path = "/api/v1/watches", tag = "watches",
+    summary = "List the watches",
+    responses(
+        (status = 200, description = "The watches with their state", body = Vec<Object>),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
+async fn list_watches(State(api): State<Api>) -> Result<Json<Value>, Problem> {
+    let statuses = api
+        .service
+        .watch_statuses(None)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(Json(json!(statuses)))
+}
+
+/// Stops a watch; the threads of its incidents stay.
+#[utoipa::path(delete, path = "/api/v1/watches/{id}", tag = "watches",
+    summary = "Remove a watch",
+    params(("id" = String, Path, description = "Watch id (`w-…`)")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 404, description = "No such watch", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
+async fn remove_watch(
+    State(api): State<Api>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, Problem> {
+    if api.service.store().watch(&id).await?.is_none() {
+        return Err(Problem::not_found(format!("no watch `{id}`")));
+    }
+    api.service
+        .remove_watch(&id)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// How long a watch posts nothing new.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SnoozeRequest {
+    /// `2h`, `30m`.
+    #[serde(rename = "for")]
+    for_: String,
+}
+
+/// Snoozes a watch: its series are still scored, its incidents are not posted.
+#[utoipa::path(post, path = "/api/v1/watches/{id}/snooze", tag = "watches",
+    summary = "Snooze a watch",
+    params(("id" = String, Path, description = "Watch id (`w-…`)")),
+    request_body = SnoozeRequest,
+    responses(
+        (status = 200, description = "{id, snoozed_until}", body = Object),
+        (status = 400, description = "Malformed request", body = ProblemDoc),
+        (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
+        (status = 404, description = "No such watch", body = ProblemDoc),
+    ),
+    security(("bearer" = [])))]
+async fn snooze_watch(
+    State(api): State<Api>,
+    ApiPath(id): ApiPath<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, Problem> {
+    let bytes = body(bytes, &api)?;
+    let request: SnoozeRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| Problem::bad_request(format!("{e}; send {{\"for\": \"2h\"}}")))?;
+    let for_ms =
+        parse_duration(&request.for_).map_err(|e| Problem::unprocessable(format!("for: {e}")))?;
+    let until = api
+        .service
+        .snooze_watch(&id, for_ms)
+        .await
+        .map_err(Problem::not_found)?;
+    Ok(Json(json!({"id": id, "snoozed_until": until})))
+}
+
 /// A timestamp: an RFC 3339 string, or Unix seconds or milliseconds.
 // The document's name for it: requests read timestamps as JSON values, so that an error can
 // name the one that is wrong.
@@ -688,8 +840,8 @@ enum Timestamp {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Anomaly Hunter API", description = "Investigations of time series by three statistical agents and a synthesizer; history, feedback, points and events."),
-    paths(investigate, detect, list, one, chart, feedback, store_points, store_events),
-    components(schemas(VerdictDoc, InvestigationRequest, PointsInvestigation, StoredInvestigation, QueryInvestigation, DetectRequest, FeedbackRequest, PointsRequest, EventRequest, Timestamp, ProblemDoc)),
+    paths(investigate, detect, list, one, chart, feedback, store_points, store_events, add_watch, list_watches, remove_watch, snooze_watch),
+    components(schemas(VerdictDoc, InvestigationRequest, PointsInvestigation, StoredInvestigation, QueryInvestigation, DetectRequest, FeedbackRequest, PointsRequest, EventRequest, Timestamp, WatchRequest, SnoozeRequest, ProblemDoc)),
     modifiers(&BearerToken),
 )]
 pub struct ApiDoc;

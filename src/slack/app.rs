@@ -24,10 +24,11 @@ use super::blocks::verdict_blocks;
 use super::web::{Client, SlackWeb};
 use crate::chat::admission::Ticket;
 use crate::chat::attachment::Attachment;
-use crate::chat::commands::{self, Command, HELP_TEXT};
+use crate::chat::commands::{self, Command, WatchCommand, HELP_TEXT};
 use crate::chat::discussion::{parse_reply, ThreadReply};
 use crate::chat::message::{button_reply, Summary, VerdictMessage};
 use crate::chat::service::{ChatService, Investigated, Speaker, ThreadAnswer};
+use crate::chat::watches::WatchPlace;
 use crate::pipeline::Origin;
 use crate::store::ThreadRef;
 
@@ -380,6 +381,15 @@ impl SlackApp {
             Ok(Command::Stats) => ephemeral(self.service.stats_text().await.unwrap_or_else(|e| format!(":warning: {e}"))),
             Ok(Command::History { metric }) => {
                 ephemeral(self.service.history_text(metric.as_deref()).await.unwrap_or_else(|e| format!(":warning: {e}")))
+            }
+            Ok(Command::Watch(command)) => {
+                let place = WatchPlace { platform: Some("slack".into()), channel: Some(channel.clone()), user };
+                let text = self.service.watch_text(&command, &place).await;
+                match command {
+                    WatchCommand::List => ephemeral(text),
+                    _ => SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text))
+                        .with_response_type(SlackMessageResponseType::InChannel),
+                }
             }
             Ok(Command::Check { metric: None, .. }) => match self.recent_file(&channel, &user) {
                 Some(file) => {

@@ -7,3 +7,4 @@ pub mod prometheus;
 pub mod prometheus_check;
 pub mod promql;
 pub mod related_queries;
+pub mod watches;

@@ -54,6 +54,11 @@ impl PrometheusSource {
         Self { client, queries }
     }
 
+    /// The HTTP API client.
+    pub fn client(&self) -> &Prometheus {
+        &self.client
+    }
+
     /// Prometheus as the `PROMETHEUS_*` settings configure it; `None` when `PROMETHEUS_URL`
     /// is not set.
     pub fn from_settings(settings: &PrometheusSettings) -> anyhow::Result<Option<Self>> {

@@ -97,7 +97,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT fingerprint, starts_at, status, ends_at, payload, posted_at, investigation_id, slack_channel, slack_thread, discord_thread, attempts
              FROM alerts
-             WHERE attempts < $1 AND (posted_at IS NULL OR (status = 'resolved' AND resolution_posted_at IS NULL))
+             WHERE attempts < $1 AND (posted_at IS NULL OR (status = 'resolved' AND resolution_posted_at IS NULL)
+               OR EXISTS (SELECT 1 FROM alert_updates u WHERE u.fingerprint = alerts.fingerprint AND u.starts_at = alerts.starts_at AND u.posted_at IS NULL))
                AND ($2 IS NULL OR (fingerprint = $2 AND starts_at = $3))
              ORDER BY received_at, fingerprint",
         )

@@ -15,6 +15,7 @@ mod series;
 mod similar;
 mod stats;
 mod threads;
+mod watches;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,7 @@ pub use series::{related_metric, HISTORY_FACTOR};
 pub use similar::ImportedIncident;
 pub use stats::{AgentStats, CalibrationPeriod, PatternStats, StatsReport, ThresholdStats};
 pub use threads::ThreadRef;
+pub use watches::{AlertBudget, NewWatch, ScoredSeries, Watch};
 
 use similar::FingerprintIndex;
 
@@ -102,6 +104,8 @@ pub enum StoreError {
     UnknownInvestigation(String),
     #[error("investigation `{0}` did not alert, so it cannot be a false positive")]
     NotAnAlert(String),
+    #[error("no watch with id `{0}` (see `anomaly-hunter watch list`)")]
+    UnknownWatch(String),
     #[error("no stored points for metric `{0}`; load some with `anomaly-hunter ingest FILE.csv --metric {0}`")]
     UnknownMetric(String),
     #[error("stored data for `{metric}` cannot be investigated: {detail}")]

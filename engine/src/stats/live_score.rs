@@ -193,6 +193,9 @@ pub fn score_points(
 pub struct PointScore {
     /// In [0, 1]: 0.5 is as unusual as the metric's usual worst; 0 while an incident is open.
     pub score: f64,
+    /// The same, also while an incident is open (0 before the warm-up ends): how unusual the
+    /// point is, which tells when an open incident is over.
+    pub unusual: f64,
     /// This point opens an incident: the live alert.
     pub alert: bool,
 }
@@ -259,6 +262,7 @@ impl LiveScorer {
     pub fn push(&mut self, timestamp_ms: i64, value: f64) -> PointScore {
         const NOTHING: PointScore = PointScore {
             score: 0.0,
+            unusual: 0.0,
             alert: false,
         };
         if !value.is_finite() {
@@ -285,7 +289,10 @@ impl LiveScorer {
             for extremes in &mut self.extremes {
                 extremes.during_incident(closing);
             }
-            return NOTHING;
+            return PointScore {
+                unusual: score,
+                ..NOTHING
+            };
         }
         let alert = score >= self.config.alert_score;
         if alert {
@@ -296,7 +303,33 @@ impl LiveScorer {
         } else {
             self.tail.push(raw);
         }
-        PointScore { score, alert }
+        PointScore {
+            score,
+            unusual: score,
+            alert,
+        }
+    }
+
+    /// The recent median and robust scale (σ units) of the metric: where it was.
+    pub fn level(&self) -> (f64, f64) {
+        (self.level.median, self.level.scale)
+    }
+
+    /// Bytes this scorer holds on the heap: what a watched series costs (bounded: the phase
+    /// profiles do not grow with a finer step, every other memory is a fixed count of points).
+    pub fn heap_bytes(&self) -> usize {
+        self.level.heap_bytes()
+            + self.level_mean.heap_bytes()
+            + self.spread_mean.heap_bytes()
+            + self.daily.heap_bytes()
+            + self.weekly.heap_bytes()
+            + self.shape.heap_bytes()
+            + self
+                .extremes
+                .iter()
+                .map(Extremes::heap_bytes)
+                .sum::<usize>()
+            + self.tail.heap_bytes()
     }
 
     /// Each measure's ratio to its usual extreme (0 while either is unknown).
@@ -338,6 +371,10 @@ struct RollingMean {
 }
 
 impl RollingMean {
+    fn heap_bytes(&self) -> usize {
+        self.values.capacity() * size_of::<f64>()
+    }
+
     fn new(len: usize) -> Self {
         Self {
             len: len.max(1),
@@ -393,6 +430,10 @@ impl RollingRobust {
 
     fn len(&self) -> usize {
         self.values.len()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.values.capacity() + self.sorted.capacity()) * size_of::<f64>()
     }
 
     /// Adds a finite value.
@@ -492,8 +533,11 @@ fn median_deviation(sorted: &[f64]) -> f64 {
 
 /// What a phase of a period (a time of day, or of week) looked like in the last cycles: the
 /// robust z of a point's difference from the median of its phase (and its neighbours) over
-/// those cycles. The sampling interval is learnt from the first timestamps; a metric whose
-/// period holds fewer than 8 or more than 20,160 samples has no phase baseline.
+/// those cycles. The sampling interval is learnt from the first timestamps; a phase is at
+/// least [`MIN_PHASE_SECONDS`] wide (the mean of its points in a cycle), so the memory does not
+/// grow with a finer step; a metric whose period holds fewer than 8 phases, or whose interval
+/// does not divide the period, has no phase baseline. Values are kept as `f32` offsets from
+/// the first value, which keeps a large constant part (a counter at 10⁹) exact where it moves.
 #[derive(Debug, Clone)]
 struct PhaseBaseline {
     period: i64,
@@ -501,12 +545,29 @@ struct PhaseBaseline {
     neighbours: usize,
     interval: Interval,
     /// Per phase, its values in the last `cycles` cycles: a ring of `cycles` slots each.
-    history: Vec<f64>,
+    history: Vec<f32>,
     /// Values each phase has seen (the ring's write position).
     seen: Vec<u32>,
+    /// The phase being filled when a phase spans several points.
+    filling: Option<Filling>,
+    origin: f64,
     scratch: Vec<f64>,
     residuals: RollingRobust,
 }
+
+/// The points of one phase in one cycle, while it lasts.
+#[derive(Debug, Clone, Copy)]
+struct Filling {
+    phase: usize,
+    cycle: i64,
+    /// Sum of the points' offsets from the origin.
+    sum: f64,
+    points: u32,
+}
+
+/// Narrowest phase of a period: a finer step averages its points within it, so 10,000
+/// series at a 15 s step keep what they would keep at 5 minutes.
+const MIN_PHASE_SECONDS: i64 = 300;
 
 /// The sampling interval, learnt from the median of the first gaps.
 #[derive(Debug, Clone)]
@@ -515,8 +576,12 @@ enum Interval {
         last: Option<i64>,
         gaps: Vec<i64>,
     },
-    Known(i64),
-    /// Too coarse or too fine for this period.
+    /// The interval and the width of a phase (a multiple of it).
+    Known {
+        interval: i64,
+        phase: i64,
+    },
+    /// Too coarse or irregular for this period.
     Unusable,
 }
 
@@ -535,6 +600,8 @@ impl PhaseBaseline {
             },
             history: Vec::new(),
             seen: Vec::new(),
+            filling: None,
+            origin: f64::NAN,
             scratch: Vec::new(),
             residuals,
         }
@@ -542,9 +609,12 @@ impl PhaseBaseline {
 
     /// |z| of `value` against its phase in earlier cycles, once that is known.
     fn push(&mut self, seconds: i64, value: f64) -> Option<f64> {
-        let interval = self.learn_interval(seconds)?;
+        let (interval, width) = self.learn_interval(seconds)?;
+        if self.origin.is_nan() {
+            self.origin = value;
+        }
         let phases = self.seen.len();
-        let phase = (seconds.rem_euclid(self.period) / interval) as usize % phases;
+        let phase = (seconds.rem_euclid(self.period) / width) as usize % phases;
         let mut z = None;
         if self.seen[phase] > 0 {
             self.scratch.clear();
@@ -552,29 +622,68 @@ impl PhaseBaseline {
                 let neighbour = (phase + phases + offset - self.neighbours) % phases;
                 let kept = (self.seen[neighbour] as usize).min(self.cycles);
                 let at = neighbour * self.cycles;
-                self.scratch.extend_from_slice(&self.history[at..at + kept]);
+                self.scratch
+                    .extend(self.history[at..at + kept].iter().map(|&v| f64::from(v)));
             }
             let middle = self.scratch.len() / 2;
-            let expected = *self
-                .scratch
-                .select_nth_unstable_by(middle, f64::total_cmp)
-                .1;
+            let expected = self.origin
+                + *self
+                    .scratch
+                    .select_nth_unstable_by(middle, f64::total_cmp)
+                    .1;
             let residual = value - expected;
             if self.residuals.len() >= 32 {
                 z = Some(self.residuals.z(residual).abs());
             }
             self.residuals.push(residual);
         }
-        let slot = self.seen[phase] as usize % self.cycles;
-        self.history[phase * self.cycles + slot] = value;
-        self.seen[phase] = self.seen[phase].saturating_add(1);
+        self.remember(
+            phase,
+            seconds.div_euclid(self.period),
+            width > interval,
+            value,
+        );
         z
     }
 
-    fn learn_interval(&mut self, seconds: i64) -> Option<i64> {
+    /// Files `value` in its phase's next slot; when a phase spans several points, their mean
+    /// is filed once the phase is over, so a phase's own partial cycle is never its baseline.
+    fn remember(&mut self, phase: usize, cycle: i64, averaged: bool, value: f64) {
+        let offset = value - self.origin;
+        if !averaged {
+            self.file(phase, offset);
+            return;
+        }
+        match &mut self.filling {
+            Some(filling) if filling.phase == phase && filling.cycle == cycle => {
+                filling.sum += offset;
+                filling.points += 1;
+            }
+            filling => {
+                let done = filling.replace(Filling {
+                    phase,
+                    cycle,
+                    sum: offset,
+                    points: 1,
+                });
+                if let Some(done) = done {
+                    self.file(done.phase, done.sum / f64::from(done.points));
+                }
+            }
+        }
+    }
+
+    fn file(&mut self, phase: usize, offset: f64) {
+        let slot = self.seen[phase] as usize % self.cycles;
+        self.history[phase * self.cycles + slot] = offset as f32;
+        self.seen[phase] = self.seen[phase].saturating_add(1);
+    }
+
+    /// The interval and the phase width, once learnt.
+    fn learn_interval(&mut self, seconds: i64) -> Option<(i64, i64)> {
         let Interval::Learning { last, gaps } = &mut self.interval else {
             return match self.interval {
-                Interval::Known(interval) => Some(interval),
+                Interval::Known { interval, phase } => Some((interval, phase)),
                 _ => None,
             };
         };
@@ -588,17 +697,43 @@ impl PhaseBaseline {
         }
         gaps.sort_unstable();
         let interval = gaps[INTERVAL_GAPS / 2];
-        let phases = self.period / interval;
-        if self.period % interval == 0 && (8..=20_160).contains(&phases) {
-            self.interval = Interval::Known(interval);
-            self.history = vec![0.0; phases as usize * self.cycles];
-            self.seen = vec![0; phases as usize];
-            Some(interval)
-        } else {
-            self.interval = Interval::Unusable;
-            None
+        let phase = phase_width(self.period, interval);
+        match phase.map(|phase| (phase, self.period / phase)) {
+            Some((phase, phases)) if phases >= 8 => {
+                self.interval = Interval::Known { interval, phase };
+                self.history = vec![0.0; phases as usize * self.cycles];
+                self.seen = vec![0; phases as usize];
+                Some((interval, phase))
+            }
+            _ => {
+                self.interval = Interval::Unusable;
+                None
+            }
         }
     }
+
+    fn heap_bytes(&self) -> usize {
+        let gaps = match &self.interval {
+            Interval::Learning { gaps, .. } => gaps.capacity() * size_of::<i64>(),
+            _ => 0,
+        };
+        gaps + self.history.capacity() * size_of::<f32>()
+            + self.seen.capacity() * size_of::<u32>()
+            + self.scratch.capacity() * size_of::<f64>()
+            + self.residuals.heap_bytes()
+    }
+}
+
+/// The narrowest multiple of `interval` that is at least [`MIN_PHASE_SECONDS`] and divides
+/// `period`; `None` when the interval itself does not divide it.
+fn phase_width(period: i64, interval: i64) -> Option<i64> {
+    if interval <= 0 || period % interval != 0 {
+        return None;
+    }
+    let least = (MIN_PHASE_SECONDS + interval - 1) / interval;
+    (least..=period / interval)
+        .map(|points| points * interval)
+        .find(|width| period % width == 0)
 }
 
 /// The distance (mean absolute difference of piecewise means, in units of `scale`) from the
@@ -613,13 +748,15 @@ struct ShapeMemory {
     recent: VecDeque<f64>,
     /// Stretches too recent to be candidates, `segments` means each, oldest first.
     pending: VecDeque<f64>,
-    /// Candidate stretches in a ring: stretch number `id` at `(id % capacity) * segments`.
-    stretches: Vec<f64>,
+    /// Candidate stretches in a ring: stretch number `id` at `(id % capacity) * segments`,
+    /// as `f32` offsets from `origin` (the first value).
+    stretches: Vec<f32>,
+    origin: f64,
     /// Number of the oldest candidate, and of the next to be stored.
     first_id: usize,
     next_id: usize,
     /// (sum of means, ring slot) of every candidate, sorted.
-    by_sum: Vec<(f64, usize)>,
+    by_sum: Vec<(f64, u32)>,
     since_stored: usize,
     current: Vec<f64>,
 }
@@ -640,6 +777,7 @@ impl ShapeMemory {
             recent: VecDeque::with_capacity(segment * segments + 1),
             pending: VecDeque::new(),
             stretches: vec![0.0; capacity * segments],
+            origin: f64::NAN,
             first_id: 0,
             next_id: 0,
             by_sum: Vec::with_capacity(capacity),
@@ -650,7 +788,10 @@ impl ShapeMemory {
 
     fn push(&mut self, value: f64, scale: f64) -> Option<f64> {
         let span = self.segment * self.segments;
-        self.recent.push_back(value);
+        if self.origin.is_nan() {
+            self.origin = value;
+        }
+        self.recent.push_back(value - self.origin);
         if self.recent.len() > span {
             self.recent.pop_front();
         }
@@ -677,14 +818,22 @@ impl ShapeMemory {
             .then(|| nearest / self.segments as f64 / scale.max(1e-9))
     }
 
-    fn stretch(&self, slot: usize) -> &[f64] {
+    fn heap_bytes(&self) -> usize {
+        (self.recent.capacity() + self.pending.capacity() + self.current.capacity())
+            * size_of::<f64>()
+            + self.stretches.capacity() * size_of::<f32>()
+            + self.by_sum.capacity() * size_of::<(f64, u32)>()
+    }
+
+    fn stretch(&self, slot: usize) -> &[f32] {
         let at = slot * self.segments;
         &self.stretches[at..at + self.segments]
     }
 
     /// The search key of the candidate in `slot`: its sum of means, then the slot.
-    fn key(&self, slot: usize) -> (f64, usize) {
-        (self.stretch(slot).iter().sum(), slot)
+    fn key(&self, slot: usize) -> (f64, u32) {
+        let sum = self.stretch(slot).iter().map(|&mean| f64::from(mean)).sum();
+        (sum, slot as u32)
     }
 
     /// Sum of absolute differences to the nearest candidate. That sum is at least the
@@ -697,7 +846,7 @@ impl ShapeMemory {
             self.stretch(slot)
                 .iter()
                 .zip(&self.current)
-                .map(|(a, b)| (a - b).abs())
+                .map(|(&a, b)| (f64::from(a) - b).abs())
                 .sum()
         };
         let start = self.by_sum.partition_point(|&(sum, _)| sum < key);
@@ -706,13 +855,13 @@ impl ShapeMemory {
             if sum - key >= best {
                 break;
             }
-            best = best.min(distance(slot));
+            best = best.min(distance(slot as usize));
         }
         for &(sum, slot) in self.by_sum[..start].iter().rev() {
             if key - sum >= best {
                 break;
             }
-            best = best.min(distance(slot));
+            best = best.min(distance(slot as usize));
         }
         best
     }
@@ -734,7 +883,7 @@ impl ShapeMemory {
         let slot = self.next_id % self.capacity;
         let at = slot * self.segments;
         for mean in &mut self.stretches[at..at + self.segments] {
-            *mean = self.pending.pop_front().unwrap_or(0.0);
+            *mean = self.pending.pop_front().unwrap_or(0.0) as f32;
         }
         self.next_id += 1;
         let key = self.key(slot);
@@ -746,7 +895,7 @@ impl ShapeMemory {
     }
 }
 
-fn compare(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
+fn compare(a: &(f64, u32), b: &(f64, u32)) -> std::cmp::Ordering {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
 }
 
@@ -784,6 +933,10 @@ impl LongTail {
             record: 1.0,
             since_refresh: 0,
         }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * size_of::<u32>() + self.ring.capacity() * size_of::<u16>()
     }
 
     fn usual_record(&self) -> f64 {
@@ -892,6 +1045,11 @@ impl Extremes {
             self.close_block();
         }
         ratio
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.maxima.capacity() * size_of::<f64>()
+            + self.incidents.capacity() * size_of::<(usize, f64)>()
     }
 
     fn close_block(&mut self) {
@@ -1046,6 +1204,20 @@ mod tests {
             (300..310).contains(&alerts[0]) && (1_500..1_510).contains(&alerts[1]),
             "{alerts:?}"
         );
+    }
+
+    #[test]
+    fn a_scorer_holds_at_most_128_kib_at_any_step() {
+        for step_seconds in [1, 15, 60, 300, 3_600] {
+            let mut scorer = LiveScorer::new(LiveScoreConfig::default());
+            let points = (14 * 86_400 / step_seconds).min(200_000);
+            for i in 0..points {
+                scorer.push(i * step_seconds * 1_000, noise(i, 4.0) + 1e9);
+            }
+            let bytes = scorer.heap_bytes();
+            assert!(bytes <= 128 * 1024, "{step_seconds} s step: {bytes} bytes");
+            eprintln!("{step_seconds} s step: {bytes} bytes");
+        }
     }
 
     #[test]

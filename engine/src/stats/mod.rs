@@ -8,6 +8,7 @@ pub mod anomalies;
 pub mod bursts;
 pub mod calendar;
 pub mod changepoint;
+pub mod live_incident;
 pub mod live_score;
 pub mod robust;
 pub mod rolling;
