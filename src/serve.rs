@@ -278,6 +278,7 @@ impl Bot {
         };
         let assignment = stream.as_ref().map(|(s, _)| s.assignment());
         let metrics_store = store.clone();
+        let watch_service = watches.is_some().then(|| service.clone());
         let router = router.route(
             "/metrics",
             get(move || async move {
@@ -285,12 +286,23 @@ impl Bot {
                     true => metrics_store.event_backlog().await.ok(),
                     false => None,
                 };
+                let mut text = crate::telemetry::render(outbox);
+                if let Some(service) = &watch_service {
+                    match service.watch_statuses(None).await {
+                        Ok(statuses) => {
+                            text.push_str(&crate::chat::watches::metrics_text(&statuses))
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read the watches for /metrics")
+                        }
+                    }
+                }
                 (
                     [(
                         axum::http::header::CONTENT_TYPE,
                         "text/plain; version=0.0.4",
                     )],
-                    crate::telemetry::render(outbox),
+                    text,
                 )
             }),
         );

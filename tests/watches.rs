@@ -272,6 +272,24 @@ async fn a_watch_opens_one_thread_for_the_series_that_misbehaves_and_resolves_it
         assert_eq!(series.incidents, incidents, "{series:#?}");
     }
     assert_eq!(listed[0]["incidents_open"], 0, "{listed:#?}");
+
+    // The alert budget, in the channel and on /metrics.
+    let answer = support::fake_slack::slash(&bot.url, "secret", "watches").await;
+    let text = answer["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&format!(
+            "`{id}` `web_error_ratio` every 1 s — healthy; 3 series"
+        )) && text.contains("incidents per series-week"),
+        "{answer:#}"
+    );
+    let metrics = bot.metrics().await;
+    assert!(
+        metrics.contains(&format!("anomaly_hunter_watch_series{{watch=\"{id}\"}} 3"))
+            && metrics.contains(&format!(
+                "anomaly_hunter_watch_incidents_per_series_week{{watch=\"{id}\"}}"
+            )),
+        "{metrics}"
+    );
     drop(bot);
 }
 

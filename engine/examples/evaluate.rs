@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anomaly_hunter_engine::agents::synthesizer::Weights;
-use anomaly_hunter_engine::evaluation::{efficacy, loco, nab};
+use anomaly_hunter_engine::evaluation::{alert_budget, efficacy, loco, nab};
 use anomaly_hunter_engine::investigate;
 use anomaly_hunter_engine::series::timestamp::to_rfc3339;
 use anomaly_hunter_engine::series::Series;
@@ -36,6 +36,17 @@ fn main() -> ExitCode {
                 );
             } else {
                 println!("{report}");
+            }
+            ExitCode::SUCCESS
+        }
+        ["budget", seeds @ ..] => {
+            let count = seeds.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+            let step = seeds.get(1).and_then(|s| s.parse().ok()).unwrap_or(60_000);
+            for family in alert_budget::run(0..count, step) {
+                println!(
+                    "{:<16} {:>3} series  {:>3} incidents  {:.2} per series-week",
+                    family.family, family.series, family.incidents, family.per_series_week
+                );
             }
             ExitCode::SUCCESS
         }

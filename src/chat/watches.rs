@@ -218,3 +218,34 @@ pub fn listing_text(statuses: &[WatchStatus]) -> String {
         .collect();
     lines.join("\n")
 }
+
+/// The watches on `/metrics`: per watch, its series, open incidents and alert budget spent.
+pub fn metrics_text(statuses: &[WatchStatus]) -> String {
+    let families = [
+        ("anomaly_hunter_watch_series", "Series a watch scores."),
+        (
+            "anomaly_hunter_watch_incidents_open",
+            "Series of a watch with an incident open.",
+        ),
+        (
+            "anomaly_hunter_watch_incidents_per_series_week",
+            "Incidents a watch opened per series-week scored (its alert budget).",
+        ),
+    ];
+    let mut text = String::new();
+    for (name, help) in families {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for status in statuses {
+            let value = match name {
+                "anomaly_hunter_watch_series" => status.watch.series_count as f64,
+                "anomaly_hunter_watch_incidents_open" => status.incidents_open as f64,
+                _ => status.incidents_per_series_week.unwrap_or(0.0),
+            };
+            text.push_str(&format!(
+                "{name}{{watch=\"{}\"}} {value}\n",
+                status.watch.id
+            ));
+        }
+    }
+    text
+}

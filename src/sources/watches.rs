@@ -225,7 +225,7 @@ impl WatchRunner {
             .await
             .map_err(|e| e.to_string())?;
         for scored in stored {
-            let mut state = SeriesState::new(BTreeMap::new(), scored.last_scored_at);
+            let mut state = SeriesState::new(run.watch.step_ms, scored.last_scored_at);
             state.tolerated = scored.tolerated;
             state.watched.tolerate(scored.tolerated / 1.2);
             run.series.insert(scored.series, state);
@@ -247,7 +247,7 @@ impl WatchRunner {
                 run.left_out = run.left_out.max(1 + run.series.len() - cap);
                 return Ok(());
             }
-            let state = SeriesState::new(BTreeMap::new(), new_series_silent_until);
+            let state = SeriesState::new(run.watch.step_ms, new_series_silent_until);
             run.series.insert(key.clone(), state);
         }
         let Some(state) = run.series.get_mut(&key) else {
@@ -409,10 +409,10 @@ impl Running {
 }
 
 impl SeriesState {
-    fn new(labels: BTreeMap<String, String>, silent_until: i64) -> Self {
+    fn new(step_ms: i64, silent_until: i64) -> Self {
         Self {
-            watched: WatchedSeries::new(LiveScoreConfig::default()),
-            labels,
+            watched: WatchedSeries::new(LiveScoreConfig::for_watch(step_ms)),
+            labels: BTreeMap::new(),
             silent_until,
             reconciled: false,
             posted_since: None,

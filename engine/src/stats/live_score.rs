@@ -116,10 +116,13 @@ pub struct LiveScoreConfig {
     /// the shape): below it, a measure's "record" is noise, not news. A bounded noise's
     /// tiny wobble can beat its own earlier wobble by any ratio.
     pub floors: [f64; MEASURES],
-    /// Points of the combined ratio's own history kept per metric, and how rare a ratio must
-    /// be on it to be news: below the largest of every `tail_return` points of that history
-    /// it is this metric's habit (either 0: no such calibration — the default while it does not
-    /// pay for itself: 70.3 on dev at 2,000, 71.6 at 8,000, against 73.8 without).
+    /// How long the combined ratio's own history is remembered (points; older ones fade), and
+    /// how rare a ratio must be on it to be news: below the level passed once every
+    /// `tail_return` points it is this metric's habit. Either 0: no such calibration — the
+    /// default for NAB, where it does not pay for itself (with a sliding window of 2,000 points
+    /// dev scored 70.3, of 8,000 points 71.6, against 73.8 without); a watch sets them to two
+    /// weeks and one week ([`LiveScoreConfig::for_watch`]), so a metric pages about as often as
+    /// its own worst week says it should.
     pub tail_history: usize,
     pub tail_return: usize,
 }
@@ -155,6 +158,19 @@ impl Default for LiveScoreConfig {
 }
 
 impl LiveScoreConfig {
+    /// A watch's scorer at `step_ms`: the NAB-tuned defaults, plus the long-tail calibration
+    /// over two weeks, so that an alert must beat what this series reaches about once a week
+    /// (a page a week at most on a metric that behaves as it did).
+    pub fn for_watch(step_ms: i64) -> Self {
+        const WEEK_MS: i64 = 7 * 86_400_000;
+        let week = usize::try_from(WEEK_MS / step_ms.max(1_000)).unwrap_or(usize::MAX);
+        Self {
+            tail_history: 2 * week,
+            tail_return: week,
+            ..Self::default()
+        }
+    }
+
     /// Points of history that shape a scorer's state — its longest memory, counting a point a
     /// minute for the phase baselines, at most two weeks of those: what a restarted scorer
     /// replays to be where it was.
@@ -283,6 +299,8 @@ impl LiveScorer {
         if self.seen < self.config.warmup {
             return NOTHING;
         }
+        // Incidents included: what this metric reaches, however often, is its habit.
+        self.tail.push(raw);
         if self.quiet_left > 0 {
             self.quiet_left -= 1;
             let closing = self.quiet_left == 0;
@@ -300,8 +318,6 @@ impl LiveScorer {
             for extremes in &mut self.extremes {
                 extremes.open_incident();
             }
-        } else {
-            self.tail.push(raw);
         }
         PointScore {
             score,
@@ -899,19 +915,24 @@ fn compare(a: &(f64, u32), b: &(f64, u32)) -> std::cmp::Ordering {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
 }
 
-/// The combined ratio's long memory on one metric: a histogram of `ln r` over the last
-/// `history` points outside incidents. Its largest value per `per_record` points is this
+/// The combined ratio's long memory on one metric: a histogram of `ln r` over the points
+/// outside incidents, older ones weighing less (`e^(-age / history)`, so memory stays a few
+/// hundred bytes whatever the step). Its level passed once per `per_record` points is this
 /// metric's usual record; a ratio must pass it to count, so a bursty metric whose ratios often
 /// go past 1 asks more than a smooth one (per-series calibration over weeks, where the block
 /// maxima see about a day; as HTM's anomaly likelihood judges a score against the metric's own
-/// last month). Never below 1: it only raises the bar.
+/// last month). Never below 1: it only raises the bar, and only once `per_record` points have
+/// been seen.
 #[derive(Debug, Clone)]
 struct LongTail {
-    history: usize,
     per_record: usize,
-    counts: Vec<u32>,
-    /// Bins of the remembered ratios, oldest first.
-    ring: VecDeque<u16>,
+    /// Weight of each bin, in units of `weight` (the next point's weight).
+    counts: Vec<f64>,
+    total: f64,
+    weight: f64,
+    /// Each point weighs this much more than the one before (`1 + 1 / history`).
+    growth: f64,
+    seen: usize,
     record: f64,
     since_refresh: usize,
 }
@@ -926,17 +947,19 @@ const TAIL_REFRESH: usize = 16;
 impl LongTail {
     fn new(history: usize, per_record: usize) -> Self {
         Self {
-            history,
-            per_record,
-            counts: vec![0; TAIL_BINS],
-            ring: VecDeque::with_capacity(history.min(1 << 16)),
+            per_record: if history == 0 { 0 } else { per_record },
+            counts: vec![0.0; TAIL_BINS],
+            total: 0.0,
+            weight: 1.0,
+            growth: 1.0 + 1.0 / history.max(1) as f64,
+            seen: 0,
             record: 1.0,
             since_refresh: 0,
         }
     }
 
     fn heap_bytes(&self) -> usize {
-        self.counts.capacity() * size_of::<u32>() + self.ring.capacity() * size_of::<u16>()
+        self.counts.capacity() * size_of::<f64>()
     }
 
     fn usual_record(&self) -> f64 {
@@ -944,17 +967,20 @@ impl LongTail {
     }
 
     fn push(&mut self, ratio: f64) {
-        if self.history == 0 || self.per_record == 0 || !ratio.is_finite() {
+        if self.per_record == 0 || !ratio.is_finite() {
             return;
         }
-        let bin = (ratio.max(1.0).ln() * TAIL_BINS_PER_UNIT).min((TAIL_BINS - 1) as f64) as u16;
-        if self.ring.len() == self.history {
-            if let Some(oldest) = self.ring.pop_front() {
-                self.counts[oldest as usize] -= 1;
-            }
+        let bin = (ratio.max(1.0).ln() * TAIL_BINS_PER_UNIT).min((TAIL_BINS - 1) as f64) as usize;
+        self.counts[bin] += self.weight;
+        self.total += self.weight;
+        self.weight *= self.growth;
+        if self.weight > 1e200 {
+            // Rescaled before the weights overflow; ratios between bins are kept.
+            self.counts.iter_mut().for_each(|c| *c /= self.weight);
+            self.total /= self.weight;
+            self.weight = 1.0;
         }
-        self.ring.push_back(bin);
-        self.counts[bin as usize] += 1;
+        self.seen += 1;
         self.since_refresh += 1;
         if self.since_refresh >= TAIL_REFRESH {
             self.since_refresh = 0;
@@ -962,18 +988,18 @@ impl LongTail {
         }
     }
 
-    /// The `k`-th largest remembered ratio for `k` = points / `per_record` (1 while fewer are
-    /// remembered), at its bin's lower edge.
+    /// The bin (its lower edge) above which one point in `per_record` lies, once that many
+    /// points have been seen.
     fn refresh(&mut self) {
-        let k = self.ring.len() / self.per_record;
         self.record = 1.0;
-        if k == 0 {
+        if self.seen < self.per_record {
             return;
         }
-        let mut above = 0;
+        let needed = self.total / self.per_record as f64;
+        let mut above = 0.0;
         for bin in (1..TAIL_BINS).rev() {
-            above += self.counts[bin] as usize;
-            if above >= k {
+            above += self.counts[bin];
+            if above >= needed {
                 self.record = (bin as f64 / TAIL_BINS_PER_UNIT).exp();
                 return;
             }

@@ -262,6 +262,27 @@ pub fn generate(
     }
 }
 
+/// `span_ms` of `family`'s normal behaviour at `step_ms`, from the first Monday of the epoch,
+/// with nothing injected: what a watch on an ordinary metric of that family sees.
+pub fn normal_stretch(family: Family, seed: u64, step_ms: i64, span_ms: i64) -> Series {
+    let mut rng = Rng::new(0x3EE7 ^ seed.wrapping_mul(104_729) ^ (family as u64) << 40);
+    let timestamps: Vec<i64> = (0..span_ms / step_ms)
+        .map(|i| EPOCH_MONDAY + i * step_ms)
+        .collect();
+    let background = Background::draw(family, &mut rng);
+    let values = background.expected(&timestamps);
+    let present = background.presence(&timestamps, &mut rng);
+    let noisy = background.add_noise(&values, &mut rng);
+    let (timestamps, values): (Vec<i64>, Vec<f64>) = timestamps
+        .into_iter()
+        .zip(noisy)
+        .zip(present)
+        .filter_map(|(point, present)| present.then_some(point))
+        .unzip();
+    Series::from_points(format!("normal_{}", family.label()), timestamps, values)
+        .expect("weeks of a family have enough points")
+}
+
 /// The series' timestamps and the index where the incident begins: the anchor is drawn in the
 /// placement's part of the week (week 5 of the epoch, so weeks of history fit before it); a
 /// first-weekend series starts no earlier than that week's Monday.
