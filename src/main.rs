@@ -179,6 +179,15 @@ enum Command {
         /// Distinct metrics those points belong to (stream).
         #[arg(long, default_value_t = 50)]
         metrics: usize,
+        /// Series one watch scores (watch).
+        #[arg(long, default_value_t = 10_000)]
+        series: usize,
+        /// Hours of history the watch is seeded from (watch).
+        #[arg(long, default_value_t = 36.0)]
+        seed_hours: f64,
+        /// Steps scored after the seed (watch).
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
         /// The NAB corpus folder: `windows.json` and the CSV folders it names (nab).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -280,6 +289,7 @@ enum BenchKind {
     Speed,
     Similar,
     Stream,
+    Watch,
 }
 
 /// Exit code for input the user must fix.
@@ -487,6 +497,9 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             incidents,
             points,
             metrics,
+            series,
+            seed_hours,
+            rounds,
             data,
             results,
             loco,
@@ -555,6 +568,15 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                         RedpandaConfig::from_settings(&redpanda).map_err(Failure::BadInput)?,
                     )
                     .await?;
+                    if json {
+                        serde_json::to_string_pretty(&timing).context("serialising")?
+                    } else {
+                        format!("{timing}\n")
+                    }
+                }
+                BenchKind::Watch => {
+                    eprintln!("seeding a watch of {series} series from {seed_hours} h of history at a 15 s step, then {rounds} rounds…");
+                    let timing = bench::watch::run(series, seed_hours, rounds).await?;
                     if json {
                         serde_json::to_string_pretty(&timing).context("serialising")?
                     } else {

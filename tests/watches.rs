@@ -136,6 +136,23 @@ fn watch_posts(slack: &FakeSlack) -> (Vec<Value>, Vec<Value>) {
         .partition(|body| body["thread_ts"].is_null())
 }
 
+/// Waits (up to `seconds`) for a post in a thread that contains `text`; panics with `log()`.
+async fn wait_in_thread(slack: &FakeSlack, text: &str, seconds: u64, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !watch_posts(slack)
+        .1
+        .iter()
+        .any(|p| p["text"].as_str().unwrap_or_default().contains(text))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no `{text}` in a thread:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[cfg_attr(
     not(test_prometheus),
     ignore = "needs Prometheus: set ANOMALY_HUNTER_TEST_PROMETHEUS (bash .ci/run installs it)"
@@ -204,15 +221,7 @@ async fn a_watch_opens_one_thread_for_the_series_that_misbehaves_and_resolves_it
 
     // It gets worse (30%): an update in the same thread. Then the bot restarts mid-incident.
     incident.store(2, Ordering::SeqCst);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !watch_posts(&slack)
-        .1
-        .iter()
-        .any(|p| p["text"].as_str().unwrap_or_default().contains("Further"))
-    {
-        assert!(Instant::now() < deadline, "no update:\n{}", bot.log());
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_in_thread(&slack, "Further", 30, || bot.log()).await;
     let data_dir = bot.data_dir.clone();
     assert!(bot.stop().success());
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -221,16 +230,7 @@ async fn a_watch_opens_one_thread_for_the_series_that_misbehaves_and_resolves_it
     // Back to normal: "resolved" in that same thread, and no second thread.
     tokio::time::sleep(Duration::from_secs(3)).await;
     incident.store(0, Ordering::SeqCst);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !watch_posts(&slack).1.iter().any(|p| {
-        p["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("back to normal")
-    }) {
-        assert!(Instant::now() < deadline, "no resolution:\n{}", bot.log());
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_in_thread(&slack, "back to normal", 60, || bot.log()).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (opened, in_threads) = watch_posts(&slack);
     assert_eq!(opened.len(), 1, "one thread: {opened:#?}");
@@ -433,4 +433,117 @@ async fn a_watch_needs_prometheus() {
             .contains("set PROMETHEUS_URL"),
         "{problem}"
     );
+}
+
+/// The pid in a watch lease's holder (`watches pid 123 (…)`), if anyone holds it.
+async fn lease_pid(store: &anomaly_hunter::store::Store, watch_id: &str) -> Option<u32> {
+    let lease = anomaly_hunter::sources::watches::lease_name(watch_id);
+    let (holder, _) = store.lease_holder(&lease).await.unwrap()?;
+    holder.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[cfg_attr(
+    not(test_prometheus),
+    ignore = "needs Prometheus: set ANOMALY_HUNTER_TEST_PROMETHEUS (bash .ci/run installs it)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replicas_watch_is_taken_over_within_15_s_and_its_incident_keeps_one_thread() {
+    let Some(postgres) = std::env::var(support::POSTGRES_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return support::missing(support::POSTGRES_ENV, "watch_takeover");
+    };
+    let Some(tansu) = support::broker::tansu("watch_takeover") else {
+        return;
+    };
+    let broker = support::broker::Broker::start(&tansu, support::broker::free_port());
+    let incident = Arc::new(AtomicU8::new(0));
+    let port = exporter(incident.clone()).await;
+    let Some(prometheus) = prometheus("watch-takeover", port) else {
+        return;
+    };
+    let live_from = Instant::now() + Duration::from_secs(BACKFILL_AHEAD_SECONDS as u64 + 2);
+    let database_url = support::postgres_schema_url(&postgres, "watch_takeover").await;
+    let store = anomaly_hunter::store::Store::open(anomaly_hunter::store::Location::Postgres(
+        database_url.clone(),
+    ))
+    .await
+    .unwrap();
+    let (slack, slack_api) = FakeSlack::start().await;
+    let url = prometheus.url();
+    let broker_address = broker.address();
+    let env = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("SLACK_SIGNING_SECRET", "secret"),
+        ("SLACK_BOT_TOKEN", support::fake_slack::BOT_TOKEN),
+        ("SLACK_API_URL", slack_api.as_str()),
+        ("PROMETHEUS_URL", url.as_str()),
+        ("REDPANDA_BROKERS", broker_address.as_str()),
+        ("REDPANDA_TOPIC", "watch.verdicts"),
+    ];
+    let mut replicas = [
+        Some(ServeProcess::start_in(
+            support::scratch_dir("watch-replica-a"),
+            &env,
+        )),
+        Some(ServeProcess::start_in(
+            support::scratch_dir("watch-replica-b"),
+            &env,
+        )),
+    ];
+    let first = replicas[0].as_ref().unwrap();
+    support::fake_slack::slash(&first.url, "secret", "watch web_error_ratio every 1s").await;
+    wait_for_watches(first, 60, |w| w.len() == 1 && w[0]["state"] == "healthy").await;
+    let id = watches(first).await[0]["id"].as_str().unwrap().to_string();
+    let holder = lease_pid(&store, &id)
+        .await
+        .expect("a replica holds the watch");
+    let held_by = replicas
+        .iter()
+        .position(|r| r.as_ref().unwrap().pid() == holder)
+        .expect("the holder is one of the two");
+    let survivor = 1 - held_by;
+
+    tokio::time::sleep_until((live_from + Duration::from_secs(3)).into()).await;
+    incident.store(1, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while watch_posts(&slack).0.is_empty() {
+        assert!(Instant::now() < deadline, "no incident thread");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // kill -9 the holder: the other replica holds the watch within 15 s.
+    replicas[held_by].take();
+    let killed_at = Instant::now();
+    let survivor_pid = replicas[survivor].as_ref().unwrap().pid();
+    while lease_pid(&store, &id).await != Some(survivor_pid) {
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(15),
+            "not taken over within 15 s:\n{}",
+            replicas[survivor].as_ref().unwrap().log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let took = killed_at.elapsed();
+
+    // The survivor continues the same incident: its resolution in the one thread.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    incident.store(0, Ordering::SeqCst);
+    wait_in_thread(&slack, "back to normal", 60, || {
+        replicas[survivor].as_ref().unwrap().log()
+    })
+    .await;
+    let (opened, in_threads) = watch_posts(&slack);
+    assert_eq!(
+        opened.len(),
+        1,
+        "one thread across the takeover: {opened:#?}"
+    );
+    let thread = &in_threads.last().unwrap()["thread_ts"];
+    assert!(
+        in_threads.iter().all(|p| &p["thread_ts"] == thread),
+        "{in_threads:#?}"
+    );
+    eprintln!("watch taken over {:.1} s after kill -9", took.as_secs_f64());
 }

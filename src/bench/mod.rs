@@ -6,3 +6,4 @@ pub mod nab;
 pub mod similar;
 pub mod speed;
 pub mod stream;
+pub mod watch;

@@ -35,8 +35,11 @@ const LEASE_MS: i64 = 10_000;
 const HEARTBEAT: Duration = Duration::from_secs(3);
 /// How often the runner looks for new, removed and due watches.
 const TICK: Duration = Duration::from_millis(500);
-/// Steps asked of Prometheus per request (it refuses more than 11,000).
+/// Steps asked of Prometheus per request (it refuses more than 11,000), and samples (series
+/// × steps: Prometheus refuses more than 50 million by default, and each costs memory twice
+/// on the way in).
 const CHUNK_STEPS: i64 = 10_000;
+const CHUNK_SAMPLES: i64 = 1_000_000;
 
 /// The store's name of a watch's lease.
 pub fn lease_name(watch_id: &str) -> String {
@@ -54,7 +57,7 @@ pub struct WatchRunner {
 }
 
 /// A watch this replica runs.
-struct Running {
+pub struct RunningWatch {
     watch: Watch,
     series: HashMap<String, SeriesState>,
     /// Fed up to here (ms); `None` before the first round.
@@ -101,12 +104,13 @@ impl WatchRunner {
             self.holder.clone(),
             self.held.clone(),
         ));
-        let mut running: HashMap<String, Running> = HashMap::new();
+        let mut running: HashMap<String, RunningWatch> = HashMap::new();
         loop {
             self.claim(&mut running).await;
             for run in running.values_mut() {
-                if run.is_due() {
-                    self.round(run).await;
+                let now = chrono::Utc::now().timestamp_millis();
+                if run.is_due(now) {
+                    self.round(run, now).await;
                 }
             }
             tokio::select! {
@@ -127,7 +131,7 @@ impl WatchRunner {
     }
 
     /// Takes the lease of every watch nobody holds; drops watches removed or lost.
-    async fn claim(&self, running: &mut HashMap<String, Running>) {
+    async fn claim(&self, running: &mut HashMap<String, RunningWatch>) {
         let watches = match self.store.watches(None).await {
             Ok(watches) => watches,
             Err(e) => return tracing::error!(error = %e, "cannot read the watches"),
@@ -149,7 +153,7 @@ impl WatchRunner {
                     if let Ok(mut held) = self.held.lock() {
                         held.insert(watch.id.clone());
                     }
-                    running.insert(watch.id.clone(), Running::new(watch));
+                    running.insert(watch.id.clone(), RunningWatch::new(watch));
                 }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, watch = %watch.id, "cannot claim a watch"),
@@ -157,9 +161,9 @@ impl WatchRunner {
         }
     }
 
-    /// Feeds a watch its new steps, records what happened, and says how it went.
-    async fn round(&self, run: &mut Running) {
-        let outcome = self.feed(run).await;
+    /// Feeds a watch its steps up to `now_ms`, records what happened, and says how it went.
+    pub async fn round(&self, run: &mut RunningWatch, now_ms: i64) {
+        let outcome = self.feed(run, now_ms).await;
         let (state, detail) = match &outcome {
             Ok(()) if run.series.is_empty() => ("failing", Some("the query returns no series")),
             Ok(()) => ("healthy", None),
@@ -177,11 +181,9 @@ impl WatchRunner {
         }
     }
 
-    async fn feed(&self, run: &mut Running) -> Result<(), String> {
+    async fn feed(&self, run: &mut RunningWatch, now_ms: i64) -> Result<(), String> {
         let step = run.watch.step_ms.max(1_000);
-        let now = chrono::Utc::now().timestamp_millis();
-        // The newest whole step a scrape has had time to fill.
-        let end = (now - step.min(15_000)).div_euclid(step) * step;
+        let end = newest_step(now_ms, step);
         let first = run.fed_to.is_none();
         if first {
             self.load(run).await?;
@@ -190,9 +192,13 @@ impl WatchRunner {
         // later is live from its first point.
         let new_series_silent_until = if first { end } else { i64::MIN };
         let from = run.fed_to.map_or(end - SEED_MS, |fed| fed + step);
+        let steps_per_chunk = match run.series.len() as i64 {
+            0 if first => self.steps_per_chunk(&run.watch.query, end, step).await?,
+            count => (CHUNK_SAMPLES / count.max(1)).clamp(1, CHUNK_STEPS),
+        };
         let mut start = from;
         while start <= end {
-            let chunk_end = (start + (CHUNK_STEPS - 1) * step).min(end);
+            let chunk_end = (start + (steps_per_chunk - 1) * step).min(end);
             let range = QueryRange {
                 start_ms: start,
                 end_ms: chunk_end,
@@ -217,8 +223,24 @@ impl WatchRunner {
         self.record(run).await
     }
 
+    /// Steps per request that keep the samples of `query`'s series (as many as it returns at
+    /// `end`) within [`CHUNK_SAMPLES`].
+    async fn steps_per_chunk(&self, query: &str, end: i64, step: i64) -> Result<i64, String> {
+        let range = QueryRange {
+            start_ms: end,
+            end_ms: end,
+            step_ms: step,
+        };
+        let now = self
+            .prometheus
+            .query_range(query, range)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((CHUNK_SAMPLES / now.len().max(1) as i64).clamp(1, CHUNK_STEPS))
+    }
+
     /// On the first round: the series the store remembers, with where each got to.
-    async fn load(&self, run: &mut Running) -> Result<(), String> {
+    async fn load(&self, run: &mut RunningWatch) -> Result<(), String> {
         let stored = self
             .store
             .scored_series(&run.watch.id)
@@ -236,7 +258,7 @@ impl WatchRunner {
     /// Feeds one series' samples of a chunk; a series past the cap is counted as left out.
     async fn take(
         &self,
-        run: &mut Running,
+        run: &mut RunningWatch,
         prom: PromSeries,
         new_series_silent_until: i64,
     ) -> Result<(), String> {
@@ -364,7 +386,7 @@ impl WatchRunner {
     }
 
     /// Where each series got to, and what it added.
-    async fn record(&self, run: &mut Running) -> Result<(), String> {
+    async fn record(&self, run: &mut RunningWatch) -> Result<(), String> {
         let step = run.watch.step_ms;
         let scored: Vec<ScoredSeries> = run
             .series
@@ -390,8 +412,8 @@ impl WatchRunner {
     }
 }
 
-impl Running {
-    fn new(watch: Watch) -> Self {
+impl RunningWatch {
+    pub fn new(watch: Watch) -> Self {
         Self {
             watch,
             series: HashMap::new(),
@@ -400,12 +422,23 @@ impl Running {
         }
     }
 
-    fn is_due(&self) -> bool {
-        let now = chrono::Utc::now().timestamp_millis();
+    /// A step past the last one fed has had time to fill.
+    pub fn is_due(&self, now_ms: i64) -> bool {
         let step = self.watch.step_ms.max(1_000);
         self.fed_to
-            .is_none_or(|fed| (now - step.min(15_000)).div_euclid(step) * step > fed)
+            .is_none_or(|fed| newest_step(now_ms, step) > fed)
     }
+
+    /// Series scored, and heap bytes their scorers hold.
+    pub fn footprint(&self) -> (usize, usize) {
+        let bytes = self.series.values().map(|s| s.watched.heap_bytes()).sum();
+        (self.series.len(), bytes)
+    }
+}
+
+/// The newest whole step a scrape has had time to fill (a step back, at most 15 s).
+fn newest_step(now_ms: i64, step: i64) -> i64 {
+    (now_ms - step.min(15_000)).div_euclid(step) * step
 }
 
 impl SeriesState {
