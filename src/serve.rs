@@ -248,11 +248,10 @@ impl Bot {
             integrations["alertmanager"] = json!(true);
         }
         let watches = service.prometheus().map(|prometheus| {
-            WatchRunner::new(
-                store.clone(),
-                prometheus.client().clone(),
-                alert_desk.clone(),
-            )
+            let desk = alert_desk.clone();
+            WatchRunner::new(store.clone(), prometheus.client().clone(), move || {
+                desk.wake()
+            })
         });
         integrations["watches"] = json!(watches.is_some());
         let stream = match &config.redpanda {

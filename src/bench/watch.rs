@@ -14,12 +14,9 @@ use axum::extract::{Form, State};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
-use crate::alert_threads::AlertDesk;
-use crate::chat::service::ChatService;
 use crate::sources::prometheus::{Prometheus, PrometheusConfig};
 use crate::sources::watches::{RunningWatch, WatchRunner};
 use crate::store::{Location, NewWatch, Store};
-use engine::series::csv::Limits;
 
 /// The step the issue names.
 const STEP_MS: i64 = 15_000;
@@ -91,9 +88,8 @@ pub async fn run(series: usize, seed_hours: f64, rounds: usize) -> anyhow::Resul
         timeout: Duration::from_secs(300),
         min_step_ms: Some(STEP_MS),
     })?;
-    let service = ChatService::new(store.clone(), Limits::default());
-    let desk = Arc::new(AlertDesk::new(service, None, None));
-    let runner = WatchRunner::new(store.clone(), prometheus, desk);
+    // No chat here: incidents are recorded, not posted.
+    let runner = WatchRunner::new(store.clone(), prometheus, || {});
     let watch = store
         .add_watch(&NewWatch {
             query: "bench_metric".into(),

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::alert_threads::AlertDesk;
 use crate::sources::alertmanager::{Alert, ReceivedAlert};
 use crate::sources::prometheus::{PromSeries, Prometheus, QueryRange};
 use crate::sources::promql::series_name;
@@ -50,7 +49,8 @@ pub fn lease_name(watch_id: &str) -> String {
 pub struct WatchRunner {
     store: Arc<Store>,
     prometheus: Prometheus,
-    desk: Arc<AlertDesk>,
+    /// Tells whoever posts the alert rows that there is one to post.
+    wake_poster: Box<dyn Fn() + Send + Sync>,
     holder: String,
     /// Watches whose lease this replica holds, renewed by the heartbeat.
     held: Arc<Mutex<BTreeSet<String>>>,
@@ -83,11 +83,16 @@ struct SeriesState {
 }
 
 impl WatchRunner {
-    pub fn new(store: Arc<Store>, prometheus: Prometheus, desk: Arc<AlertDesk>) -> Self {
+    /// `wake_poster` is called after an incident's news is recorded (the alert desk's wake).
+    pub fn new(
+        store: Arc<Store>,
+        prometheus: Prometheus,
+        wake_poster: impl Fn() + Send + Sync + 'static,
+    ) -> Self {
         Self {
             store,
             prometheus,
-            desk,
+            wake_poster: Box::new(wake_poster),
             holder: format!(
                 "watches pid {} ({})",
                 std::process::id(),
@@ -381,7 +386,7 @@ impl WatchRunner {
                 }
             }
         }
-        self.desk.wake();
+        (self.wake_poster)();
         Ok(())
     }
 
