@@ -765,14 +765,17 @@ struct ShapeMemory {
     /// Stretches too recent to be candidates, `segments` means each, oldest first.
     pending: VecDeque<f64>,
     /// Candidate stretches in a ring: stretch number `id` at `(id % capacity) * segments`,
-    /// as `f32` offsets from `origin` (the first value).
-    stretches: Vec<f32>,
+    /// as offsets from `origin` (the first value). Kept in `f64`: a quantised metric repeats
+    /// its stretches exactly, and that zero distance is what tells its pattern is known.
+    stretches: Vec<f64>,
     origin: f64,
     /// Number of the oldest candidate, and of the next to be stored.
     first_id: usize,
     next_id: usize,
     /// (sum of means, ring slot) of every candidate, sorted.
-    by_sum: Vec<(f64, u32)>,
+    /// Ring slots of every candidate, sorted by (sum of means, slot): the sums are read off
+    /// the stretches, not stored twice.
+    by_sum: Vec<u32>,
     since_stored: usize,
     current: Vec<f64>,
 }
@@ -837,18 +840,18 @@ impl ShapeMemory {
     fn heap_bytes(&self) -> usize {
         (self.recent.capacity() + self.pending.capacity() + self.current.capacity())
             * size_of::<f64>()
-            + self.stretches.capacity() * size_of::<f32>()
-            + self.by_sum.capacity() * size_of::<(f64, u32)>()
+            + self.stretches.capacity() * size_of::<f64>()
+            + self.by_sum.capacity() * size_of::<u32>()
     }
 
-    fn stretch(&self, slot: usize) -> &[f32] {
+    fn stretch(&self, slot: usize) -> &[f64] {
         let at = slot * self.segments;
         &self.stretches[at..at + self.segments]
     }
 
     /// The search key of the candidate in `slot`: its sum of means, then the slot.
     fn key(&self, slot: usize) -> (f64, u32) {
-        let sum = self.stretch(slot).iter().map(|&mean| f64::from(mean)).sum();
+        let sum = self.stretch(slot).iter().sum();
         (sum, slot as u32)
     }
 
@@ -862,19 +865,20 @@ impl ShapeMemory {
             self.stretch(slot)
                 .iter()
                 .zip(&self.current)
-                .map(|(&a, b)| (f64::from(a) - b).abs())
+                .map(|(&a, b)| (a - b).abs())
                 .sum()
         };
-        let start = self.by_sum.partition_point(|&(sum, _)| sum < key);
+        let sum = |slot: u32| self.key(slot as usize).0;
+        let start = self.by_sum.partition_point(|&slot| sum(slot) < key);
         let mut best = f64::INFINITY;
-        for &(sum, slot) in &self.by_sum[start..] {
-            if sum - key >= best {
+        for &slot in &self.by_sum[start..] {
+            if sum(slot) - key >= best {
                 break;
             }
             best = best.min(distance(slot as usize));
         }
-        for &(sum, slot) in self.by_sum[..start].iter().rev() {
-            if key - sum >= best {
+        for &slot in self.by_sum[..start].iter().rev() {
+            if key - sum(slot) >= best {
                 break;
             }
             best = best.min(distance(slot as usize));
@@ -891,7 +895,7 @@ impl ShapeMemory {
         }
         if self.next_id - self.first_id == self.capacity {
             let key = self.key(self.first_id % self.capacity);
-            if let Ok(at) = self.by_sum.binary_search_by(|probe| compare(probe, &key)) {
+            if let Ok(at) = self.position(&key) {
                 self.by_sum.remove(at);
             }
             self.first_id += 1;
@@ -899,15 +903,18 @@ impl ShapeMemory {
         let slot = self.next_id % self.capacity;
         let at = slot * self.segments;
         for mean in &mut self.stretches[at..at + self.segments] {
-            *mean = self.pending.pop_front().unwrap_or(0.0) as f32;
+            *mean = self.pending.pop_front().unwrap_or(0.0);
         }
         self.next_id += 1;
         let key = self.key(slot);
-        let position = self
-            .by_sum
-            .binary_search_by(|probe| compare(probe, &key))
-            .unwrap_or_else(|position| position);
-        self.by_sum.insert(position, key);
+        let position = self.position(&key).unwrap_or_else(|position| position);
+        self.by_sum.insert(position, key.1);
+    }
+
+    /// Where `key` is (or would go) in `by_sum`.
+    fn position(&self, key: &(f64, u32)) -> Result<usize, usize> {
+        self.by_sum
+            .binary_search_by(|&probe| compare(&self.key(probe as usize), key))
     }
 }
 
