@@ -683,8 +683,10 @@ struct WatchRequest {
     query: String,
     /// Step between scored points: `15s`, `1m` (default).
     every: Option<String>,
-    /// Most series scored (default 500); the rest are left out and counted.
-    max_series: Option<i64>,
+    /// Most series scored (default 500); the rest are left out and counted. (Read as a
+    /// number: JSON's `2000.0` is the integer 2000.)
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    max_series: Option<f64>,
     /// Where its incidents go (default: ALERT_SLACK_CHANNEL / ALERT_DISCORD_CHANNEL).
     slack_channel: Option<String>,
     discord_channel: Option<String>,
@@ -699,7 +701,7 @@ struct WatchRequest {
         (status = 201, description = "The watch (id, query, step_ms, …) and `series_now`", body = Object),
         (status = 400, description = "Malformed request", body = ProblemDoc),
         (status = 401, description = "No or wrong bearer token", body = ProblemDoc),
-        (status = 422, description = "No Prometheus, or it refused the query", body = ProblemDoc),
+        (status = 422, description = "No Prometheus, it refused the query, or the settings contradict each other", body = ProblemDoc),
     ),
     security(("bearer" = [])))]
 async fn add_watch(
@@ -710,6 +712,15 @@ async fn add_watch(
     let request: WatchRequest = serde_json::from_slice(&bytes).map_err(|e| {
         Problem::bad_request(format!("{e}; send {{\"query\": \"…\", \"every\": \"1m\"}}"))
     })?;
+    let series_cap = request
+        .max_series
+        .map(|cap| match cap {
+            cap if cap.fract() == 0.0 && (1.0..=1e9).contains(&cap) => Ok(cap as i64),
+            cap => Err(Problem::unprocessable(format!(
+                "max_series: {cap} is not a whole number of series from 1 to 1,000,000,000"
+            ))),
+        })
+        .transpose()?;
     let step_ms = request
         .every
         .as_deref()
@@ -719,7 +730,7 @@ async fn add_watch(
         .transpose()?;
     let (platform, channel) = match (request.slack_channel, request.discord_channel) {
         (Some(_), Some(_)) => {
-            return Err(Problem::bad_request(
+            return Err(Problem::unprocessable(
                 "give slack_channel or discord_channel, not both",
             ))
         }
@@ -734,7 +745,7 @@ async fn add_watch(
     };
     let (watch, series_now) = api
         .service
-        .add_watch(&request.query, step_ms, request.max_series, &place)
+        .add_watch(&request.query, step_ms, series_cap, &place)
         .await
         .map_err(Problem::unprocessable)?;
     let mut document = serde_json::to_value(&watch).map_err(Problem::internal)?;
