@@ -239,12 +239,7 @@ pub fn generate(
         )
     });
     let noisy = background.add_noise(&values, &mut rng);
-    let (timestamps, values): (Vec<i64>, Vec<f64>) = timestamps
-        .into_iter()
-        .zip(noisy)
-        .zip(present)
-        .filter_map(|(point, present)| present.then_some(point))
-        .unzip();
+    let (timestamps, values) = readings(timestamps, noisy, present);
     let name = match inject {
         true => format!("{}_on_{}", kind.label(), family.label()),
         false => format!("normal_{}", family.label()),
@@ -262,6 +257,16 @@ pub fn generate(
     }
 }
 
+/// The steps that have a reading, with their values.
+fn readings(timestamps: Vec<i64>, values: Vec<f64>, present: Vec<bool>) -> (Vec<i64>, Vec<f64>) {
+    timestamps
+        .into_iter()
+        .zip(values)
+        .zip(present)
+        .filter_map(|(point, present)| present.then_some(point))
+        .unzip()
+}
+
 /// `span_ms` of `family`'s normal behaviour at `step_ms`, from the first Monday of the epoch,
 /// with nothing injected: what a watch on an ordinary metric of that family sees.
 pub fn normal_stretch(family: Family, seed: u64, step_ms: i64, span_ms: i64) -> Series {
@@ -273,12 +278,7 @@ pub fn normal_stretch(family: Family, seed: u64, step_ms: i64, span_ms: i64) -> 
     let values = background.expected(&timestamps);
     let present = background.presence(&timestamps, &mut rng);
     let noisy = background.add_noise(&values, &mut rng);
-    let (timestamps, values): (Vec<i64>, Vec<f64>) = timestamps
-        .into_iter()
-        .zip(noisy)
-        .zip(present)
-        .filter_map(|(point, present)| present.then_some(point))
-        .unzip();
+    let (timestamps, values) = readings(timestamps, noisy, present);
     Series::from_points(format!("normal_{}", family.label()), timestamps, values)
         .expect("weeks of a family have enough points")
 }
