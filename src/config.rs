@@ -14,6 +14,7 @@ use clap::Args;
 use engine::series::csv::Limits;
 use engine::series::timestamp::parse_duration;
 
+use crate::sources::promql::SeriesSelector;
 use crate::store::{Location, StoreError, DEFAULT_FILE};
 
 /// Logging and error reporting; every command has them.
@@ -275,6 +276,11 @@ pub struct ServeSettings {
     /// then links to its investigation page.
     #[arg(long, env = "ANOMALY_HUNTER_PUBLIC_URL", value_parser = parse_http_url)]
     pub public_url: Option<String>,
+    /// Series scored from Prometheus remote write (`POST /api/v1/write`, with the API's bearer
+    /// token), a selector such as `{__name__=~"http_.*|.*_latency_seconds"}`; their samples go
+    /// onto REDPANDA_METRICS_TOPIC (needed). Off when unset.
+    #[arg(long, env = "ANOMALY_HUNTER_REMOTE_WRITE_MATCH", value_parser = parse_selector)]
+    pub remote_write_match: Option<SeriesSelector>,
     /// Bearer token of `POST /alertmanager` (off when unset).
     #[arg(long, env = "ALERTMANAGER_WEBHOOK_TOKEN", hide_env_values = true)]
     pub alertmanager_webhook_token: Option<String>,
@@ -394,6 +400,10 @@ fn parse_sentry_dsn(dsn: &str) -> Result<String, String> {
         .parse::<sentry::types::Dsn>()
         .map(|_| dsn.trim().to_string())
         .map_err(|_| "is not a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID)".into())
+}
+
+fn parse_selector(text: &str) -> Result<SeriesSelector, String> {
+    text.parse()
 }
 
 fn parse_basic_auth(pair: &str) -> Result<String, String> {

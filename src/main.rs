@@ -179,9 +179,12 @@ enum Command {
         /// Distinct metrics those points belong to (stream).
         #[arg(long, default_value_t = 50)]
         metrics: usize,
-        /// Series one watch scores (watch).
+        /// Series one watch scores (watch), or remote write sends (remote-write).
         #[arg(long, default_value_t = 10_000)]
         series: usize,
+        /// Scrapes of every series remote write sends (remote-write).
+        #[arg(long, default_value_t = 100)]
+        scrapes: usize,
         /// Hours of history the watch is seeded from (watch).
         #[arg(long, default_value_t = 36.0)]
         seed_hours: f64,
@@ -290,6 +293,7 @@ enum BenchKind {
     Similar,
     Stream,
     Watch,
+    RemoteWrite,
 }
 
 /// Exit code for input the user must fix.
@@ -498,6 +502,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
             points,
             metrics,
             series,
+            scrapes,
             seed_hours,
             rounds,
             data,
@@ -577,6 +582,15 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                 BenchKind::Watch => {
                     eprintln!("seeding a watch of {series} series from {seed_hours} h of history at a 15 s step, then {rounds} rounds…");
                     let timing = bench::watch::run(series, seed_hours, rounds).await?;
+                    if json {
+                        serde_json::to_string_pretty(&timing).context("serialising")?
+                    } else {
+                        format!("{timing}\n")
+                    }
+                }
+                BenchKind::RemoteWrite => {
+                    eprintln!("decoding and scoring remote write of {series} series × {scrapes} scrapes at a 15 s step…");
+                    let timing = bench::remote_write::run(series, scrapes).await?;
                     if json {
                         serde_json::to_string_pretty(&timing).context("serialising")?
                     } else {

@@ -26,6 +26,8 @@ use crate::slack::app::SlackApp;
 use crate::slack::web::{self, SlackWeb};
 use crate::sources::metric_stream::MetricStream;
 use crate::sources::prometheus_check::PrometheusSource;
+use crate::sources::promql::SeriesSelector;
+use crate::sources::remote_write::RemoteWrite;
 use crate::sources::watches::WatchRunner;
 use crate::store::Store;
 use engine::series::csv::Limits;
@@ -48,6 +50,9 @@ pub struct Config {
     pub alert_discord_channel: Option<u64>,
     /// `POST /alertmanager` is on when this bearer token is set.
     pub alertmanager_token: Option<String>,
+    /// The series Prometheus remote write may put on the metrics topic (`POST
+    /// /api/v1/write` is on when set).
+    pub remote_write_match: Option<SeriesSelector>,
     /// Investigations at once and waiting, and chat commands' rate limits.
     pub work: WorkLimits,
     /// Each metric keeps this much history before its newest point; older points are pruned.
@@ -127,6 +132,7 @@ impl Config {
             alert_slack_channel: settings.serve.alert_slack_channel.clone(),
             alert_discord_channel: settings.serve.alert_discord_channel,
             alertmanager_token: settings.serve.alertmanager_webhook_token.clone(),
+            remote_write_match: remote_write_match(settings)?,
             work: WorkLimits {
                 concurrency: settings
                     .serve
@@ -145,6 +151,18 @@ impl Config {
             ),
         })
     }
+}
+
+/// The remote-write selector, which needs a metrics topic to put the samples on.
+fn remote_write_match(settings: &Settings) -> anyhow::Result<Option<SeriesSelector>> {
+    let selector = settings.serve.remote_write_match.clone();
+    let redpanda = &settings.redpanda;
+    if selector.is_some()
+        && (redpanda.redpanda_brokers.is_none() || redpanda.redpanda_metrics_topic.is_none())
+    {
+        anyhow::bail!("ANOMALY_HUNTER_REMOTE_WRITE_MATCH needs REDPANDA_BROKERS and REDPANDA_METRICS_TOPIC: remote-written samples go onto the metrics topic, where the replicas' consumer group scores them");
+    }
+    Ok(selector)
 }
 
 /// The API's token; without one the listener must be loopback, or anyone who reaches the port
@@ -225,10 +243,28 @@ impl Bot {
             .map(|discord| Arc::new(Discord::new(discord, service.clone())));
         integrations["discord"] = json!(discord.is_some());
         integrations["prometheus"] = json!(config.prometheus.is_some());
+        let remote_write = match (&config.redpanda, &config.remote_write_match) {
+            (
+                Some(
+                    redpanda @ RedpandaConfig {
+                        metrics_topic: Some(topic),
+                        ..
+                    },
+                ),
+                Some(selector),
+            ) => {
+                integrations["remote_write"] = json!({"match": selector.to_string()});
+                Some(Arc::new(
+                    RemoteWrite::new(redpanda, topic, selector.clone())
+                        .context("cannot start the remote-write producer")?,
+                ))
+            }
+            _ => None,
+        };
         router = router
             .nest(
                 "/api/v1",
-                crate::http::api::routes(service.clone(), config.api_token.clone()),
+                crate::http::api::routes(service.clone(), config.api_token.clone(), remote_write),
             )
             .merge(crate::http::pages::routes(
                 service.clone(),

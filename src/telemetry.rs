@@ -202,6 +202,16 @@ pub fn alert_notification(result: &str) {
         .increment(1);
 }
 
+/// Counts a remote-write request by its result (`accepted`, `malformed`, `busy`,
+/// `broker_unavailable`), its samples, and those selected and put on the metrics topic.
+pub fn remote_write(result: &str, samples: usize, forwarded: usize) {
+    exporter();
+    counter!("anomaly_hunter_remote_write_requests_total", "result" => result.to_string())
+        .increment(1);
+    counter!("anomaly_hunter_remote_write_samples_total").increment(samples as u64);
+    counter!("anomaly_hunter_remote_write_samples_forwarded_total").increment(forwarded as u64);
+}
+
 /// Counts work refused, by reason (`busy`, `user_rate`, `channel_rate`).
 pub fn refused(reason: &str) {
     exporter();

@@ -290,6 +290,18 @@ async fn a_watch_opens_one_thread_for_the_series_that_misbehaves_and_resolves_it
             )),
         "{metrics}"
     );
+
+    // "False positive" in the thread: from now on b tolerates a change of that size.
+    let (opened, _) = watch_posts(&slack);
+    let event = serde_json::json!({"type": "message", "channel": opened[0]["channel"], "user": "U0SRE",
+        "text": "false positive", "ts": "1900000000.000001", "thread_ts": thread});
+    support::fake_slack::post_event(&bot.url, "secret", "EvWatchFP", event).await;
+    wait_in_thread(&slack, "will not open an incident on", 20, || bot.log()).await;
+    let tolerated = store.tolerated_departures(id).await.unwrap();
+    assert!(
+        tolerated.len() == 1 && tolerated[0].0.contains("instance=\"b\"") && tolerated[0].1 > 3.0,
+        "{tolerated:?}"
+    );
     drop(bot);
 }
 

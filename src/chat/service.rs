@@ -549,31 +549,41 @@ impl ChatService {
                     .await?;
                 format!("Recorded root cause “{cause}”; I'll cite it when a similar incident comes back.")
             }
-            ThreadReply::FalsePositive => match self
-                .store
-                .add_feedback(feedback(FeedbackVerdict::FalsePositive, None))
-                .await
-            {
-                Ok(outcome) => {
-                    let change = describe_change(
-                        &outcome.metric,
-                        outcome.threshold_before,
-                        outcome.threshold_after,
-                    );
-                    format!(
-                        "Recorded as a false positive. {}",
-                        change.unwrap_or_else(|| format!(
-                            "`{}` stays as quiet as it already was.",
-                            outcome.metric
-                        ))
-                    )
+            ThreadReply::FalsePositive => {
+                let on_watch = self.tolerate_on_watch(investigation_id).await?;
+                let recorded = match self
+                    .store
+                    .add_feedback(feedback(FeedbackVerdict::FalsePositive, None))
+                    .await
+                {
+                    Ok(outcome) => {
+                        let change = describe_change(
+                            &outcome.metric,
+                            outcome.threshold_before,
+                            outcome.threshold_after,
+                        );
+                        format!(
+                            "Recorded as a false positive. {}",
+                            change.unwrap_or_else(|| format!(
+                                "`{}` stays as quiet as it already was.",
+                                outcome.metric
+                            ))
+                        )
+                    }
+                    Err(StoreError::NotAnAlert(_)) if on_watch.is_some() => {
+                        "Recorded as a false positive.".to_string()
+                    }
+                    Err(StoreError::NotAnAlert(_)) => {
+                        "This verdict did not alert, so there is nothing to mark as a false positive."
+                            .to_string()
+                    }
+                    Err(e) => return Err(e),
+                };
+                match on_watch {
+                    Some(sentence) => format!("{recorded} {sentence}"),
+                    None => recorded,
                 }
-                Err(StoreError::NotAnAlert(_)) => {
-                    "This verdict did not alert, so there is nothing to mark as a false positive."
-                        .to_string()
-                }
-                Err(e) => return Err(e),
-            },
+            }
             ThreadReply::Explain { agent } => discussion::explain(
                 &self.store.investigation(investigation_id).await?.verdict,
                 agent,

@@ -8,8 +8,10 @@ use super::commands::WatchCommand;
 use super::service::ChatService;
 use crate::sources::alertmanager::duration_words;
 use crate::sources::prometheus::QueryRange;
-use crate::sources::watches::{DEFAULT_SERIES_CAP, DEFAULT_STEP_MS};
-use crate::store::{AlertBudget, NewWatch, Watch};
+use crate::sources::watches::{
+    DEFAULT_SERIES_CAP, DEFAULT_STEP_MS, DEPARTURE_ANNOTATION, SERIES_ANNOTATION,
+};
+use crate::store::{AlertBudget, NewWatch, StoreError, Watch};
 use engine::series::timestamp::to_rfc3339;
 
 /// A watch with what its runner and the store say about it now.
@@ -34,6 +36,38 @@ pub struct WatchPlace {
 }
 
 impl ChatService {
+    /// "False positive" in a watch incident's thread: from now on that series opens nothing
+    /// for a departure of that size (and a little more). The sentence saying so, when the
+    /// thread was a watch incident's.
+    pub(super) async fn tolerate_on_watch(
+        &self,
+        investigation_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some((fingerprint, alert)) = self
+            .store()
+            .alert_of_investigation(investigation_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let series = alert.annotations.get(SERIES_ANNOTATION);
+        let departure = alert
+            .annotations
+            .get(DEPARTURE_ANNOTATION)
+            .and_then(|d| d.parse::<f64>().ok());
+        let (Some(series), Some(departure), Some((watch_id, _))) =
+            (series, departure, fingerprint.split_once('/'))
+        else {
+            return Ok(None);
+        };
+        self.store()
+            .tolerate_on_series(watch_id, series, departure)
+            .await?;
+        Ok(Some(format!(
+            "Watch `{watch_id}` will not open an incident on `{series}` again for a change of this size ({departure:.1} times its usual spread) or less."
+        )))
+    }
+
     /// Stores a watch once Prometheus has answered its query; returns it and how many series
     /// the query returns now.
     pub async fn add_watch(

@@ -4,6 +4,8 @@
 //! `Authorization: Bearer <token>`; without it the API answers only because the listener is
 //! loopback (start-up refuses a non-loopback listener without a token).
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -24,6 +26,7 @@ use crate::chat::service::{ChatService, Investigated};
 use crate::chat::watches::WatchPlace;
 use crate::pipeline::Origin;
 use crate::sources::promql::is_metric_name;
+use crate::sources::remote_write::{Refusal, RemoteWrite, RETRY_AFTER};
 use crate::store::{HistoryFilter, NewFeedback};
 use engine::learning::FeedbackVerdict;
 use engine::series::csv::{parse_csv, CsvOptions};
@@ -38,12 +41,22 @@ const MAX_PAGE: i64 = 200;
 struct Api {
     service: ChatService,
     token: Option<String>,
+    /// `POST /write`, when `ANOMALY_HUNTER_REMOTE_WRITE_MATCH` is set.
+    remote_write: Option<Arc<RemoteWrite>>,
 }
 
 /// The routes, to be nested at `/api/v1`.
-pub fn routes(service: ChatService, token: Option<String>) -> Router {
+pub fn routes(
+    service: ChatService,
+    token: Option<String>,
+    remote_write: Option<Arc<RemoteWrite>>,
+) -> Router {
     let max_bytes = usize::try_from(service.limits().max_bytes).unwrap_or(usize::MAX);
-    let api = Api { service, token };
+    let api = Api {
+        service,
+        token,
+        remote_write,
+    };
     Router::new()
         .route("/investigations", post(investigate).get(list))
         .route("/detect", post(detect))
@@ -55,6 +68,7 @@ pub fn routes(service: ChatService, token: Option<String>) -> Router {
         .route("/watches", post(add_watch).get(list_watches))
         .route("/watches/{id}", axum::routing::delete(remove_watch))
         .route("/watches/{id}/snooze", post(snooze_watch))
+        .route("/write", post(receive_remote_write))
         .layer(DefaultBodyLimit::max(max_bytes))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
         // The description of the API is public: it holds no data.
@@ -556,6 +570,74 @@ struct PointsRequest {
 /// Stores points under `name` (a point at a stored timestamp is replaced): a CSV (as
 /// `anomaly-hunter ingest` reads it, other columns stored as `name.column`) or JSON points,
 /// any number of them.
+/// Prometheus remote write 1.0. Not in the OpenAPI document: the body is Prometheus' own
+/// snappy-compressed protobuf, specified by Prometheus. 204 once the broker holds the selected
+/// samples; 400 for what is not remote write (Prometheus drops it); 503 with `Retry-After`
+/// when the broker does not take them or too many requests are in flight (Prometheus retries).
+async fn receive_remote_write(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    use axum::response::IntoResponse as _;
+    let Some(receiver) = &api.remote_write else {
+        return Problem::new(
+            StatusCode::NOT_FOUND,
+            "remote_write_off",
+            "remote write is off: set ANOMALY_HUNTER_REMOTE_WRITE_MATCH (with REDPANDA_METRICS_TOPIC)",
+        )
+        .into_response();
+    };
+    let body = match body(bytes, &api) {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("snappy");
+    if !encoding.eq_ignore_ascii_case("snappy") {
+        crate::telemetry::remote_write("malformed", 0, 0);
+        return Problem::bad_request(format!(
+            "Content-Encoding is `{encoding}`; remote write 1.0 is snappy"
+        ))
+        .into_response();
+    }
+    match receiver.accept(&body).await {
+        Ok(decoded) => {
+            crate::telemetry::remote_write("accepted", decoded.samples, decoded.points.len());
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(Refusal::Malformed(why)) => {
+            crate::telemetry::remote_write("malformed", 0, 0);
+            Problem::bad_request(why).into_response()
+        }
+        Err(Refusal::Busy) => {
+            crate::telemetry::remote_write("busy", 0, 0);
+            retry_later("too many remote-write requests at once; retry shortly")
+        }
+        Err(Refusal::Unavailable(why)) => {
+            crate::telemetry::remote_write("broker_unavailable", 0, 0);
+            tracing::warn!(reason = %why, "remote write refused (503): the broker did not take the samples; Prometheus will retry");
+            retry_later(&format!(
+                "the metrics topic did not take the samples ({why}); retry later"
+            ))
+        }
+    }
+}
+
+/// A 503 that asks the sender to come back after [`RETRY_AFTER`].
+fn retry_later(detail: &str) -> Response {
+    use axum::response::IntoResponse as _;
+    let mut response =
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(RETRY_AFTER.as_secs()),
+    );
+    response
+}
+
 #[utoipa::path(post, path = "/api/v1/metrics/{name}/points", tag = "data",
     summary = "Store a metric's points (a point at a stored timestamp is replaced)",
     params(("name" = String, Path, pattern = "^[A-Za-z0-9_.:-]+$", description = "Metric name: letters, digits, `_ . : -`")),

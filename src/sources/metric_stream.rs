@@ -14,7 +14,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use crate::sinks::redpanda::{BrokerReports, RedpandaConfig};
@@ -23,6 +23,8 @@ use engine::stats::live_score::{LiveScoreConfig, LiveScorer};
 
 /// Most points stored and committed together.
 const BATCH: usize = 1_000;
+/// Pause after a consumer error, so a broker that keeps failing does not spin a core.
+const ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// How long a batch waits to fill once its first point arrived.
 const LINGER: Duration = Duration::from_millis(50);
 
@@ -48,6 +50,23 @@ impl MetricPoint {
             timestamp_ms(&point.timestamp)?,
             point.value,
         ))
+    }
+
+    /// The message for one point (timestamp in Unix milliseconds), as [`MetricPoint::parse`]
+    /// reads it back.
+    pub fn encode(metric: &str, timestamp_ms: i64, value: f64) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            metric: &'a str,
+            timestamp: i64,
+            value: f64,
+        }
+        serde_json::to_vec(&Out {
+            metric,
+            timestamp: timestamp_ms,
+            value,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -130,12 +149,19 @@ impl ConsumerContext for GroupContext {
 }
 
 /// What happens to consumed points, whatever their transport: stored, then scored by each
-/// metric's live scorer. (The benchmark drives it directly.)
+/// metric's live scorer. (The benchmarks drive it directly.)
 pub struct PointIngest {
     store: Arc<Store>,
-    /// Each metric's scorer and when it last got a point.
-    scorers: HashMap<String, (LiveScorer, Instant)>,
+    scorers: HashMap<String, MetricScorer>,
     last_eviction: Instant,
+}
+
+/// One metric's scorer, when it last got a point, and the last timestamp it scored: a point
+/// at or before it (a redelivered message, a retried remote write) is stored, not scored again.
+struct MetricScorer {
+    scorer: LiveScorer,
+    seen: Instant,
+    last_ms: i64,
 }
 
 /// A metric without points for this long has its scorer dropped (it is seeded again from the
@@ -144,6 +170,11 @@ pub struct PointIngest {
 pub const SCORER_IDLE: Duration = Duration::from_secs(3600);
 /// Scorers kept at most; beyond, the longest idle go first.
 pub const MAX_SCORERS: usize = 20_000;
+/// Stored points read to tell a metric's step before its scorer is seeded.
+const STEP_SAMPLE: i64 = 64;
+/// Most stored points a scorer replays when it is seeded (two weeks at a 15 s step): a
+/// metric sampled every second would otherwise replay over a million.
+const MAX_SEED_POINTS: usize = 80_640;
 
 impl PointIngest {
     pub fn new(store: Arc<Store>) -> Self {
@@ -163,12 +194,12 @@ impl PointIngest {
     /// [`MAX_SCORERS`].
     pub fn evict_idle(&mut self, now: Instant) {
         self.scorers
-            .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < SCORER_IDLE);
+            .retain(|_, scored| now.saturating_duration_since(scored.seen) < SCORER_IDLE);
         if self.scorers.len() > MAX_SCORERS {
-            let mut seen: Vec<Instant> = self.scorers.values().map(|(_, at)| *at).collect();
+            let mut seen: Vec<Instant> = self.scorers.values().map(|s| s.seen).collect();
             seen.sort_unstable();
             let cutoff = seen[self.scorers.len() - MAX_SCORERS];
-            self.scorers.retain(|_, (_, at)| *at >= cutoff);
+            self.scorers.retain(|_, scored| scored.seen >= cutoff);
         }
         self.last_eviction = now;
     }
@@ -192,20 +223,19 @@ impl PointIngest {
         }
         for (metric, ts, value) in points {
             if !self.scorers.contains_key(metric) {
-                let scorer = self.seeded_scorer(metric, *ts).await;
-                self.scorers.insert(metric.clone(), (scorer, now));
+                let scored = self.seeded_scorer(metric, *ts, now).await;
+                self.scorers.insert(metric.clone(), scored);
             }
-            let Some((scorer, seen)) = self.scorers.get_mut(metric) else {
+            let Some(scored) = self.scorers.get_mut(metric) else {
                 continue;
             };
-            *seen = now;
-            let scored = scorer.push(*ts, *value);
-            if scored.alert {
-                tracing::info!(
-                    metric,
-                    score = scored.score,
-                    "new incident on the metrics stream"
-                );
+            scored.seen = now;
+            if *ts <= scored.last_ms {
+                continue;
+            }
+            scored.last_ms = *ts;
+            if scored.scorer.push(*ts, *value).alert {
+                tracing::info!(metric, "new incident on the metrics stream");
                 opened.push(metric.clone());
             }
         }
@@ -215,24 +245,53 @@ impl PointIngest {
     /// A scorer that already knows the metric's stored history before `first` — its
     /// baselines, its usual extremes and the incidents it remembers — so a restart or a
     /// rebalance neither starts blind nor alerts again on the usual (the current batch is
-    /// already stored).
-    async fn seeded_scorer(&self, metric: &str, first: i64) -> LiveScorer {
-        let config = LiveScoreConfig::default();
-        let mut scorer = LiveScorer::new(config);
+    /// already stored). It is calibrated on the metric's own long tail at the metric's step,
+    /// as a watch is: a stream runs for weeks, and should page about as often as its own
+    /// worst week says it should.
+    async fn seeded_scorer(&self, metric: &str, first: i64, now: Instant) -> MetricScorer {
+        let mut scored = MetricScorer {
+            scorer: LiveScorer::new(LiveScoreConfig::default()),
+            seen: now,
+            last_ms: i64::MIN,
+        };
+        let recent = match self.store.points_before(metric, first, STEP_SAMPLE).await {
+            Ok(recent) => recent,
+            Err(e) => {
+                tracing::warn!(error = %e, metric, "no stored history for the scorer; it starts blind");
+                return scored;
+            }
+        };
+        let config = LiveScoreConfig::for_watch(median_step_ms(&recent).unwrap_or(60_000));
+        scored.scorer = LiveScorer::new(config);
         match self
             .store
-            .points_before(metric, first, config.memory_points() as i64)
+            .points_before(
+                metric,
+                first,
+                config.memory_points().min(MAX_SEED_POINTS) as i64,
+            )
             .await
         {
             Ok(history) => history.iter().for_each(|&(at, value)| {
-                scorer.push(at, value);
+                scored.scorer.push(at, value);
+                scored.last_ms = at;
             }),
             Err(e) => {
                 tracing::warn!(error = %e, metric, "no stored history for the scorer; it starts blind")
             }
         }
-        scorer
+        scored
     }
+}
+
+/// The median spacing of points in time order; `None` below two points.
+fn median_step_ms(points: &[(i64, f64)]) -> Option<i64> {
+    let mut steps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    if steps.is_empty() {
+        return None;
+    }
+    let middle = steps.len() / 2;
+    Some(*steps.select_nth_unstable(middle).1)
 }
 
 /// The consumer of one metrics topic.
@@ -262,6 +321,9 @@ impl MetricStream {
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
+            // A topic created after the bot started (by the first producer) is joined within
+            // seconds, not at librdkafka's default five-minute metadata refresh.
+            .set("topic.metadata.refresh.interval.ms", "10000")
             .create_with_context(GroupContext {
                 assignment: assignment.clone(),
                 reports: reports.clone(),
@@ -315,7 +377,9 @@ impl MetricStream {
             Ok(message) => message,
             Err(e) => {
                 self.report_unavailable(&e);
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // librdkafka queues one error per failed reconnect: after an outage the queue
+                // is drained quickly, or the stream would lag a second per queued error.
+                tokio::time::sleep(ERROR_PAUSE).await;
                 return None;
             }
         };

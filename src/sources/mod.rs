@@ -7,4 +7,5 @@ pub mod prometheus;
 pub mod prometheus_check;
 pub mod promql;
 pub mod related_queries;
+pub mod remote_write;
 pub mod watches;

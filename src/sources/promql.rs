@@ -106,12 +106,208 @@ pub fn series_name(query: &str, labels: &BTreeMap<String, String>) -> String {
 /// `instance="a",job="api"` (sorted, `__name__` left out); what tells apart the series of one
 /// query in a table.
 pub fn label_list(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .filter(|(name, _)| name.as_str() != "__name__")
-        .map(|(name, value)| format!("{name}=\"{}\"", escape(value)))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut text = String::new();
+    write_labels(
+        &mut text,
+        labels
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
+    text
+}
+
+/// [`series_name`] of a series given as label pairs sorted by name (as remote write sends
+/// them), without building a map.
+pub fn series_name_of_sorted<'a>(
+    labels: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> String {
+    let name = labels
+        .clone()
+        .find(|(label, _)| *label == "__name__")
+        .map_or("", |(_, value)| value);
+    let mut text = String::with_capacity(64);
+    text.push_str(name);
+    text.push('{');
+    write_labels(&mut text, labels);
+    if text.ends_with('{') {
+        text.pop();
+    } else {
+        text.push('}');
+    }
+    text
+}
+
+/// Appends `a="x",b="y"` for the pairs other than `__name__`.
+fn write_labels<'a>(text: &mut String, labels: impl Iterator<Item = (&'a str, &'a str)>) {
+    for (name, value) in labels.filter(|(name, _)| *name != "__name__") {
+        if !text.is_empty() && !text.ends_with('{') {
+            text.push(',');
+        }
+        text.push_str(name);
+        text.push_str("=\"");
+        if value.contains(['\\', '"', '\n']) {
+            text.push_str(&escape(value));
+        } else {
+            text.push_str(value);
+        }
+        text.push('"');
+    }
+}
+
+/// A series selector — `http_requests_total{job="api"}`, `{__name__=~"http_.*"}` — parsed
+/// once: which series remote write scores. As in PromQL, a label a series lacks has the value
+/// "" and a regular expression must match the whole value.
+#[derive(Debug, Clone)]
+pub struct SeriesSelector {
+    text: String,
+    matchers: Vec<LabelMatcher>,
+}
+
+#[derive(Debug, Clone)]
+struct LabelMatcher {
+    label: String,
+    test: LabelTest,
+}
+
+#[derive(Debug, Clone)]
+enum LabelTest {
+    Equal(String),
+    NotEqual(String),
+    Matches(regex::Regex),
+    NotMatches(regex::Regex),
+}
+
+impl LabelMatcher {
+    fn accepts(&self, value: &str) -> bool {
+        match &self.test {
+            LabelTest::Equal(wanted) => value == wanted,
+            LabelTest::NotEqual(unwanted) => value != unwanted,
+            LabelTest::Matches(pattern) => pattern.is_match(value),
+            LabelTest::NotMatches(pattern) => !pattern.is_match(value),
+        }
+    }
+}
+
+impl std::fmt::Display for SeriesSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for SeriesSelector {
+    type Err = String;
+
+    /// `name`, `name{…}` or `{…}`, where `…` is `label op "value"` separated by commas and
+    /// `op` is `=`, `!=`, `=~` or `!~`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let name_end = text
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(text.len());
+        let (name, rest) = text.split_at(name_end);
+        let mut matchers = Vec::new();
+        if !name.is_empty() {
+            if name.starts_with(|c: char| c.is_ascii_digit()) {
+                return Err(format!("`{name}` is not a metric name"));
+            }
+            matchers.push(LabelMatcher {
+                label: "__name__".into(),
+                test: LabelTest::Equal(name.into()),
+            });
+        }
+        let rest = rest.trim();
+        if !rest.is_empty() {
+            let inner = rest
+                .strip_prefix('{')
+                .and_then(|r| r.strip_suffix('}'))
+                .ok_or("expected `{label=\"value\", …}` after the metric name")?;
+            parse_matchers(inner, &mut matchers)?;
+        }
+        if matchers.is_empty() {
+            return Err("selects nothing: give a metric name or `{label=\"value\"}`".into());
+        }
+        Ok(Self {
+            text: text.to_string(),
+            matchers,
+        })
+    }
+}
+
+impl SeriesSelector {
+    /// True when the series with these labels is selected.
+    pub fn matches<'a>(&self, labels: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> bool {
+        self.matchers.iter().all(|matcher| {
+            let value = labels
+                .clone()
+                .find(|(name, _)| *name == matcher.label)
+                .map_or("", |(_, value)| value);
+            matcher.accepts(value)
+        })
+    }
+}
+
+/// Reads `label op "value", …` (a trailing comma allowed) into `matchers`.
+fn parse_matchers(mut inner: &str, matchers: &mut Vec<LabelMatcher>) -> Result<(), String> {
+    loop {
+        inner = inner.trim_start();
+        if inner.is_empty() {
+            return Ok(());
+        }
+        let label_end = inner
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(inner.len());
+        let label = &inner[..label_end];
+        if label.is_empty() || label.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(format!("expected a label name at `{inner}`"));
+        }
+        let after = inner[label_end..].trim_start();
+        let (op, after) = ["=~", "!~", "!=", "="]
+            .into_iter()
+            .find_map(|op| after.strip_prefix(op).map(|rest| (op, rest)))
+            .ok_or_else(|| format!("expected =, !=, =~ or !~ after `{label}`"))?;
+        let (value, after) = quoted(after.trim_start())
+            .ok_or_else(|| format!("expected a quoted value after `{label}{op}`"))?;
+        let pattern = || {
+            regex::Regex::new(&format!("^(?:{value})$"))
+                .map_err(|e| format!("`{value}` is not a regular expression: {e}"))
+        };
+        let test = match op {
+            "=" => LabelTest::Equal(value),
+            "!=" => LabelTest::NotEqual(value),
+            "=~" => LabelTest::Matches(pattern()?),
+            _ => LabelTest::NotMatches(pattern()?),
+        };
+        matchers.push(LabelMatcher {
+            label: label.to_string(),
+            test,
+        });
+        inner = after.trim_start();
+        match inner.strip_prefix(',') {
+            Some(rest) => inner = rest,
+            None if inner.is_empty() => return Ok(()),
+            None => return Err(format!("expected `,` or `}}` at `{inner}`")),
+        }
+    }
+}
+
+/// A value in `"…"`, `'…'` or `` `…` `` (backslash escapes inside the first two); the value
+/// and the text after its closing quote.
+fn quoted(text: &str) -> Option<(String, &str)> {
+    let quote = text.chars().next().filter(|c| "\"'`".contains(*c))?;
+    let mut value = String::new();
+    let mut chars = text[1..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if quote != '`' => match chars.next()?.1 {
+                'n' => value.push('\n'),
+                't' => value.push('\t'),
+                other => value.push(other),
+            },
+            c if c == quote => return Some((value, &text[1 + i + 1..])),
+            c => value.push(c),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -180,5 +376,52 @@ mod tests {
         );
         assert_eq!(series_name("sum(x)", &labels(&[])), "sum(x)");
         assert_eq!(service_selector(&labels(&[("le", "1")])), "");
+        let pairs = l.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        assert_eq!(series_name_of_sorted(pairs), series_name("ignored", &l));
+        assert_eq!(
+            series_name_of_sorted([("__name__", "up")].into_iter()),
+            "up"
+        );
+    }
+
+    fn selects(selector: &str, pairs: &[(&str, &str)]) -> bool {
+        selector
+            .parse::<SeriesSelector>()
+            .unwrap()
+            .matches(pairs.iter().copied())
+    }
+
+    #[test]
+    fn series_selectors_match_as_promql_does() {
+        let http = [("__name__", "http_requests_total"), ("job", "api")];
+        let latency = [("__name__", "db_latency_seconds"), ("job", "db")];
+        let up = [("__name__", "up"), ("job", "api")];
+        let any = r#"{__name__=~"http_.*|.*_latency_seconds"}"#;
+        assert!(selects(any, &http) && selects(any, &latency) && !selects(any, &up));
+        // Anchored: `http_` alone does not match `http_requests_total`.
+        assert!(!selects(r#"{__name__=~"http_"}"#, &http));
+        assert!(selects(r#"http_requests_total{job="api"}"#, &http));
+        assert!(!selects(r#"http_requests_total{job!="api"}"#, &http));
+        assert!(selects(r#"{job!~'d.*', }"#, &http) && !selects("{job!~'d.*'}", &latency));
+        // A missing label is "".
+        assert!(selects(r#"up{zone=""}"#, &up) && !selects(r#"up{zone="a"}"#, &up));
+        assert!(selects(r#"{job="a\"b"}"#, &[("job", "a\"b")]));
+    }
+
+    #[test]
+    fn bad_selectors_say_what_is_wrong() {
+        for (bad, says) in [
+            ("", "selects nothing"),
+            ("{}", "selects nothing"),
+            ("up{job=api}", "quoted value"),
+            ("up{job~\"a\"}", "expected =, !=, =~ or !~"),
+            (r#"{job=~"("}"#, "not a regular expression"),
+            (r#"up{job="a" zone="b"}"#, "expected `,`"),
+            (r#"up job="a""#, "after the metric name"),
+            (r#"{job="a}"#, "quoted value"),
+        ] {
+            let error = bad.parse::<SeriesSelector>().unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
     }
 }

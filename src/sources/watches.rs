@@ -79,7 +79,6 @@ struct SeriesState {
     first_live: Option<i64>,
     fresh_points: i64,
     fresh_incidents: i64,
-    tolerated: f64,
 }
 
 impl WatchRunner {
@@ -193,6 +192,7 @@ impl WatchRunner {
         if first {
             self.load(run).await?;
         }
+        self.apply_feedback(run).await?;
         // A series first seen on the first round is history up to its end; one that appears
         // later is live from its first point.
         let new_series_silent_until = if first { end } else { i64::MIN };
@@ -252,10 +252,24 @@ impl WatchRunner {
             .await
             .map_err(|e| e.to_string())?;
         for scored in stored {
-            let mut state = SeriesState::new(run.watch.step_ms, scored.last_scored_at);
-            state.tolerated = scored.tolerated;
-            state.watched.tolerate(scored.tolerated / 1.2);
+            let state = SeriesState::new(run.watch.step_ms, scored.last_scored_at);
             run.series.insert(scored.series, state);
+        }
+        Ok(())
+    }
+
+    /// Each round: the departures people said were not incidents (a false positive in a
+    /// thread), so the next alert of that size on that series stays quiet.
+    async fn apply_feedback(&self, run: &mut RunningWatch) -> Result<(), String> {
+        let tolerated = self
+            .store
+            .tolerated_departures(&run.watch.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (series, departure) in tolerated {
+            if let Some(state) = run.series.get_mut(&series) {
+                state.watched.tolerate(departure);
+            }
         }
         Ok(())
     }
@@ -337,7 +351,11 @@ impl WatchRunner {
         let store_error = |e: crate::store::StoreError| e.to_string();
         match event {
             IncidentEvent::Opened {
-                at, value, before, ..
+                at,
+                value,
+                before,
+                departure,
+                ..
             } => {
                 state.fresh_incidents += 1;
                 let snoozed = watch.snoozed_until.is_some_and(|until| until > at);
@@ -345,7 +363,12 @@ impl WatchRunner {
                     tracing::info!(watch = %watch.id, series = key, "incident on a snoozed watch; not posted");
                     return Ok(());
                 }
-                let alert = incident_alert(watch, key, &state.labels, at, value, before, None);
+                let news = AlertNews::Opened {
+                    value,
+                    before,
+                    departure,
+                };
+                let alert = incident_alert(watch, key, &state.labels, at, news);
                 self.store
                     .record_alerts(&[alert])
                     .await
@@ -369,15 +392,8 @@ impl WatchRunner {
             }
             IncidentEvent::Resolved { at, .. } => {
                 if let Some(since) = state.posted_since.take() {
-                    let alert = incident_alert(
-                        watch,
-                        key,
-                        &state.labels,
-                        since,
-                        f64::NAN,
-                        f64::NAN,
-                        Some(at),
-                    );
+                    let news = AlertNews::Resolved { at };
+                    let alert = incident_alert(watch, key, &state.labels, since, news);
                     self.store
                         .record_alerts(&[alert])
                         .await
@@ -405,7 +421,6 @@ impl WatchRunner {
                     last_scored_at: last,
                     points_scored: std::mem::take(&mut state.fresh_points),
                     incidents: std::mem::take(&mut state.fresh_incidents),
-                    tolerated: state.tolerated,
                 };
                 Some(fresh)
             })
@@ -457,7 +472,6 @@ impl SeriesState {
             first_live: None,
             fresh_points: 0,
             fresh_incidents: 0,
-            tolerated: 0.0,
         }
     }
 }
@@ -491,16 +505,32 @@ pub fn fingerprint(watch_id: &str, series: &str) -> String {
     format!("{watch_id}/{series}")
 }
 
-/// A watch's incident as an alert: firing from `starts_at`, or resolved at `ends_at`; its
-/// thread goes to the watch's channel (else the alert channels) and investigates the series.
+/// Annotation of a watch's alert: the series (the thread's feedback tolerates on it).
+pub const SERIES_ANNOTATION: &str = "anomaly_hunter_watch";
+/// Annotation of a watch's alert: how far the series departed when the incident opened, in
+/// its robust scales.
+pub const DEPARTURE_ANNOTATION: &str = "anomaly_hunter_departure";
+
+/// What an incident's alert row says: how it opened, or when it ended.
+enum AlertNews {
+    Opened {
+        value: f64,
+        before: f64,
+        departure: f64,
+    },
+    Resolved {
+        at: i64,
+    },
+}
+
+/// A watch's incident as an alert: firing from `starts_at`, or resolved; its thread goes to
+/// the watch's channel (else the alert channels) and investigates the series.
 fn incident_alert(
     watch: &Watch,
     key: &str,
     labels: &BTreeMap<String, String>,
     starts_at: i64,
-    value: f64,
-    before: f64,
-    ends_at: Option<i64>,
+    news: AlertNews,
 ) -> ReceivedAlert {
     let mut alert_labels: BTreeMap<String, String> = labels
         .iter()
@@ -516,13 +546,22 @@ fn incident_alert(
         watch.query.clone()
     };
     annotations.insert("anomaly_hunter_query".into(), query);
-    annotations.insert("anomaly_hunter_watch".into(), key.to_string());
-    if value.is_finite() {
-        annotations.insert(
-            "summary".into(),
-            format!("`{key}` at {}, it was {}", figure(value), figure(before)),
-        );
-    }
+    annotations.insert(SERIES_ANNOTATION.into(), key.to_string());
+    let ends_at = match news {
+        AlertNews::Opened {
+            value,
+            before,
+            departure,
+        } => {
+            annotations.insert(
+                "summary".into(),
+                format!("`{key}` at {}, it was {}", figure(value), figure(before)),
+            );
+            annotations.insert(DEPARTURE_ANNOTATION.into(), format!("{departure}"));
+            None
+        }
+        AlertNews::Resolved { at } => Some(at),
+    };
     match (watch.platform.as_deref(), &watch.channel) {
         (Some("slack"), Some(channel)) => {
             alert_labels.insert("slack_channel".into(), channel.clone());

@@ -77,6 +77,27 @@ impl Store {
         Ok(new)
     }
 
+    /// The fingerprint and the alert whose thread holds investigation `investigation_id`, if
+    /// one does.
+    pub async fn alert_of_investigation(
+        &self,
+        investigation_id: &str,
+    ) -> Result<Option<(String, Alert)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT fingerprint, payload FROM alerts WHERE investigation_id = $1 ORDER BY starts_at DESC LIMIT 1",
+        )
+        .bind(investigation_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let payload: String = row.try_get("payload")?;
+        let alert: Alert =
+            serde_json::from_str(&payload).map_err(|e| StoreError::BadAlert(e.to_string()))?;
+        Ok(Some((row.try_get("fingerprint")?, alert)))
+    }
+
     /// Alerts whose thread or resolution is not posted yet, oldest first.
     pub async fn pending_alerts(&self) -> Result<Vec<PendingAlert>, StoreError> {
         self.pending(None).await

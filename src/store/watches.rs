@@ -53,8 +53,6 @@ pub struct ScoredSeries {
     /// scored.
     pub points_scored: i64,
     pub incidents: i64,
-    /// Departures (robust scales) feedback said are not incidents here.
-    pub tolerated: f64,
 }
 
 /// Incidents per series-week of a watch: its alert budget as spent so far.
@@ -191,7 +189,7 @@ impl Store {
     /// The series a watch has scored.
     pub async fn scored_series(&self, watch_id: &str) -> Result<Vec<ScoredSeries>, StoreError> {
         let rows = sqlx::query(
-            "SELECT series, first_scored_at, last_scored_at, points_scored, incidents, tolerated
+            "SELECT series, first_scored_at, last_scored_at, points_scored, incidents
              FROM watch_series WHERE watch_id = $1 ORDER BY series",
         )
         .bind(watch_id)
@@ -205,7 +203,6 @@ impl Store {
                     last_scored_at: row.try_get("last_scored_at")?,
                     points_scored: row.try_get("points_scored")?,
                     incidents: row.try_get("incidents")?,
-                    tolerated: row.try_get("tolerated")?,
                 })
             })
             .collect()
@@ -222,8 +219,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         for scored in series {
             sqlx::query(
-                "INSERT INTO watch_series (watch_id, series, first_scored_at, last_scored_at, points_scored, incidents, tolerated)
-                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM watches WHERE id = $1)
+                "INSERT INTO watch_series (watch_id, series, first_scored_at, last_scored_at, points_scored, incidents)
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM watches WHERE id = $1)
                  ON CONFLICT (watch_id, series) DO UPDATE SET last_scored_at = excluded.last_scored_at,
                    points_scored = watch_series.points_scored + excluded.points_scored,
                    incidents = watch_series.incidents + excluded.incidents",
@@ -234,7 +231,6 @@ impl Store {
             .bind(scored.last_scored_at)
             .bind(scored.points_scored)
             .bind(scored.incidents)
-            .bind(scored.tolerated)
             .execute(&mut *tx)
             .await?;
         }
@@ -260,6 +256,23 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// The watch's series with a departure feedback said is not an incident there (in robust
+    /// scales).
+    pub async fn tolerated_departures(
+        &self,
+        watch_id: &str,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT series, tolerated FROM watch_series WHERE watch_id = $1 AND tolerated > 0",
+        )
+        .bind(watch_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("series")?, row.try_get("tolerated")?)))
+            .collect()
     }
 
     /// Incidents opened and series-weeks scored by a watch.

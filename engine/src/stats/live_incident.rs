@@ -26,6 +26,9 @@ pub enum IncidentEvent {
         /// Where the series was before: its recent median.
         before: f64,
         score: f64,
+        /// How far `value` is from `before`, in the series' robust scales: the size feedback
+        /// may later tolerate ([`WatchedSeries::tolerate`]).
+        departure: f64,
     },
     /// The open incident went further from where the series was.
     Worse { at: i64, value: f64, before: f64 },
@@ -95,6 +98,7 @@ impl WatchedSeries {
                 value,
                 before,
                 score: scored.score,
+                departure,
             });
         }
         let open = self.open.as_mut()?;
