@@ -179,11 +179,12 @@ enum Command {
         /// Distinct metrics those points belong to (stream).
         #[arg(long, default_value_t = 50)]
         metrics: usize,
-        /// Series one watch scores (watch), or remote write sends (remote-write).
-        #[arg(long, default_value_t = 10_000)]
-        series: usize,
-        /// Scrapes of every series remote write sends (remote-write).
-        #[arg(long, default_value_t = 100)]
+        /// Series one watch scores (watch), or remote write sends (remote-write; default
+        /// 2,000 there).
+        #[arg(long)]
+        series: Option<usize>,
+        /// Scrapes of every series remote write sends, timed (remote-write).
+        #[arg(long, default_value_t = 500)]
         scrapes: usize,
         /// Hours of history the watch is seeded from (watch).
         #[arg(long, default_value_t = 36.0)]
@@ -580,6 +581,7 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                     }
                 }
                 BenchKind::Watch => {
+                    let series = series.unwrap_or(10_000);
                     eprintln!("seeding a watch of {series} series from {seed_hours} h of history at a 15 s step, then {rounds} rounds…");
                     let timing = bench::watch::run(series, seed_hours, rounds).await?;
                     if json {
@@ -589,7 +591,8 @@ async fn run(command_line: Cli) -> Result<(), Failure> {
                     }
                 }
                 BenchKind::RemoteWrite => {
-                    eprintln!("decoding and scoring remote write of {series} series × {scrapes} scrapes at a 15 s step…");
+                    let series = series.unwrap_or(2_000);
+                    eprintln!("warming {series} scorers, then decoding and scoring remote write of {series} series × {scrapes} scrapes at a 15 s step…");
                     let timing = bench::remote_write::run(series, scrapes).await?;
                     if json {
                         serde_json::to_string_pretty(&timing).context("serialising")?

@@ -92,6 +92,7 @@ fn a_bad_value_stops_start_up_with_one_line_naming_the_variable() {
         ("PROMETHEUS_URL", "prometheus:9090"),
         ("ANOMALY_HUNTER_RETENTION", "forever"),
         ("DISCORD_GUILD_ID", "my-server"),
+        ("ANOMALY_HUNTER_REMOTE_WRITE_MATCH", "{job=api}"),
     ] {
         let started = anomaly_hunter(&dir)
             .arg("serve")
@@ -104,6 +105,27 @@ fn a_bad_value_stops_start_up_with_one_line_naming_the_variable() {
         assert!(stderr.contains(variable), "{variable}: {stderr}");
         assert!(stderr.contains(value), "{variable}: {stderr}");
     }
+}
+
+#[test]
+fn remote_write_without_a_metrics_topic_stops_start_up_saying_what_it_needs() {
+    let dir = support::scratch_dir("config-remote-write");
+    let started = anomaly_hunter(&dir)
+        .arg("serve")
+        .env(
+            "ANOMALY_HUNTER_REMOTE_WRITE_MATCH",
+            r#"{__name__=~"http_.*"}"#,
+        )
+        .output()
+        .unwrap();
+    assert!(!started.status.success());
+    let stderr = String::from_utf8(started.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "ANOMALY_HUNTER_REMOTE_WRITE_MATCH needs REDPANDA_BROKERS and REDPANDA_METRICS_TOPIC"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

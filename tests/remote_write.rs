@@ -291,3 +291,18 @@ async fn remote_write_from_prometheus_survives_a_broker_outage_and_alerts_once()
         .is_err());
     drop(prometheus);
 }
+
+#[tokio::test]
+async fn the_remote_write_benchmark_decodes_and_scores_every_selected_sample() {
+    // 30 series, one request per scrape, three scrapes timed after the scorers are warmed.
+    let timing = anomaly_hunter::bench::remote_write::run(30, 3)
+        .await
+        .unwrap();
+    assert_eq!(timing.requests, 3);
+    assert_eq!(timing.samples, 90);
+    assert_eq!(
+        timing.scored, 81,
+        "every tenth series is `up`, not selected"
+    );
+    assert!(timing.samples_per_second > 0.0, "{timing}");
+}

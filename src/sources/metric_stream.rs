@@ -14,7 +14,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::sinks::redpanda::{BrokerReports, RedpandaConfig};
@@ -53,20 +53,18 @@ impl MetricPoint {
     }
 
     /// The message for one point (timestamp in Unix milliseconds), as [`MetricPoint::parse`]
-    /// reads it back.
+    /// reads it back. Written directly: remote write encodes every sample it forwards.
     pub fn encode(metric: &str, timestamp_ms: i64, value: f64) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            metric: &'a str,
-            timestamp: i64,
-            value: f64,
-        }
-        serde_json::to_vec(&Out {
-            metric,
-            timestamp: timestamp_ms,
-            value,
-        })
-        .unwrap_or_default()
+        let mut out = Vec::with_capacity(metric.len() + 64);
+        out.extend_from_slice(b"{\"metric\":");
+        // A string and a finite number always serialise.
+        let _ = serde_json::to_writer(&mut out, metric);
+        out.extend_from_slice(b",\"timestamp\":");
+        out.extend_from_slice(timestamp_ms.to_string().as_bytes());
+        out.extend_from_slice(b",\"value\":");
+        let _ = serde_json::to_writer(&mut out, &value);
+        out.push(b'}');
+        out
     }
 }
 
@@ -222,12 +220,12 @@ impl PointIngest {
             self.evict_idle(now);
         }
         for (metric, ts, value) in points {
-            if !self.scorers.contains_key(metric) {
-                let scored = self.seeded_scorer(metric, *ts, now).await;
-                self.scorers.insert(metric.clone(), scored);
-            }
-            let Some(scored) = self.scorers.get_mut(metric) else {
-                continue;
+            let scored = match self.scorers.get_mut(metric) {
+                Some(scored) => scored,
+                None => {
+                    let scored = self.seeded_scorer(metric, *ts, now).await;
+                    self.scorers.entry(metric.clone()).or_insert(scored)
+                }
             };
             scored.seen = now;
             if *ts <= scored.last_ms {
