@@ -19,6 +19,7 @@ use crate::discord::Discord;
 use crate::pipeline::Origin;
 use crate::slack::app::SlackApp;
 use crate::sources::alertmanager::{duration_words, parse_notification, window_end};
+use crate::sources::watches::SERIES_ANNOTATION;
 use crate::store::{AlertThreads, PendingAlert};
 use engine::series::timestamp::to_rfc3339;
 
@@ -247,7 +248,7 @@ impl AlertDesk {
 /// `back to normal` instead.
 fn resolution_text(alert: &PendingAlert) -> String {
     if let (Some(series), Some(ends)) = (
-        alert.alert.annotations.get("anomaly_hunter_watch"),
+        alert.alert.annotations.get(SERIES_ANNOTATION),
         alert.ends_at,
     ) {
         return format!(

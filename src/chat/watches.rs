@@ -9,7 +9,8 @@ use super::service::ChatService;
 use crate::sources::alertmanager::duration_words;
 use crate::sources::prometheus::QueryRange;
 use crate::sources::watches::{
-    DEFAULT_SERIES_CAP, DEFAULT_STEP_MS, DEPARTURE_ANNOTATION, SERIES_ANNOTATION,
+    watch_of_fingerprint, DEFAULT_SERIES_CAP, DEFAULT_STEP_MS, DEPARTURE_ANNOTATION,
+    SERIES_ANNOTATION,
 };
 use crate::store::{AlertBudget, NewWatch, StoreError, Watch};
 use engine::series::timestamp::to_rfc3339;
@@ -55,8 +56,8 @@ impl ChatService {
             .annotations
             .get(DEPARTURE_ANNOTATION)
             .and_then(|d| d.parse::<f64>().ok());
-        let (Some(series), Some(departure), Some((watch_id, _))) =
-            (series, departure, fingerprint.split_once('/'))
+        let (Some(series), Some(departure), Some(watch_id)) =
+            (series, departure, watch_of_fingerprint(&fingerprint))
         else {
             return Ok(None);
         };

@@ -57,10 +57,10 @@ impl MetricPoint {
     pub fn encode(metric: &str, timestamp_ms: i64, value: f64) -> Vec<u8> {
         let mut out = Vec::with_capacity(metric.len() + 64);
         out.extend_from_slice(b"{\"metric\":");
-        // A string and a finite number always serialise.
+        // A string and numbers always serialise.
         let _ = serde_json::to_writer(&mut out, metric);
         out.extend_from_slice(b",\"timestamp\":");
-        out.extend_from_slice(timestamp_ms.to_string().as_bytes());
+        let _ = serde_json::to_writer(&mut out, &timestamp_ms);
         out.extend_from_slice(b",\"value\":");
         let _ = serde_json::to_writer(&mut out, &value);
         out.push(b'}');
@@ -247,38 +247,36 @@ impl PointIngest {
     /// as a watch is: a stream runs for weeks, and should page about as often as its own
     /// worst week says it should.
     async fn seeded_scorer(&self, metric: &str, first: i64, now: Instant) -> MetricScorer {
-        let mut scored = MetricScorer {
-            scorer: LiveScorer::new(LiveScoreConfig::default()),
-            seen: now,
-            last_ms: i64::MIN,
-        };
-        let recent = match self.store.points_before(metric, first, STEP_SAMPLE).await {
-            Ok(recent) => recent,
+        let (config, history) = match self.stored_history(metric, first).await {
+            Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, metric, "no stored history for the scorer; it starts blind");
-                return scored;
+                (LiveScoreConfig::default(), Vec::new())
             }
         };
-        let config = LiveScoreConfig::for_watch(median_step_ms(&recent).unwrap_or(60_000));
-        scored.scorer = LiveScorer::new(config);
-        match self
-            .store
-            .points_before(
-                metric,
-                first,
-                config.memory_points().min(MAX_SEED_POINTS) as i64,
-            )
-            .await
-        {
-            Ok(history) => history.iter().for_each(|&(at, value)| {
-                scored.scorer.push(at, value);
-                scored.last_ms = at;
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, metric, "no stored history for the scorer; it starts blind")
-            }
+        let mut scorer = LiveScorer::new(config);
+        for &(at, value) in &history {
+            scorer.push(at, value);
         }
-        scored
+        MetricScorer {
+            scorer,
+            seen: now,
+            last_ms: history.last().map_or(i64::MIN, |&(at, _)| at),
+        }
+    }
+
+    /// The metric's scorer configuration at its own step, and the stored points before
+    /// `first` it replays.
+    async fn stored_history(
+        &self,
+        metric: &str,
+        first: i64,
+    ) -> Result<(LiveScoreConfig, Vec<(i64, f64)>), StoreError> {
+        let recent = self.store.points_before(metric, first, STEP_SAMPLE).await?;
+        let config = LiveScoreConfig::for_watch(median_step_ms(&recent).unwrap_or(60_000));
+        let replayed = config.memory_points().min(MAX_SEED_POINTS) as i64;
+        let history = self.store.points_before(metric, first, replayed).await?;
+        Ok((config, history))
     }
 }
 

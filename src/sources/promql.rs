@@ -91,16 +91,12 @@ fn escape(value: &str) -> String {
 /// How a series is named in verdicts and the store: `name{label="v",…}` without `__name__`,
 /// or the query itself when the result has no name (`rate(x[5m]){job="api"}`).
 pub fn series_name(query: &str, labels: &BTreeMap<String, String>) -> String {
-    let base = labels
-        .get("__name__")
-        .cloned()
-        .unwrap_or_else(|| query.to_string());
-    let rest = label_list(labels);
-    if rest.is_empty() {
-        base
-    } else {
-        format!("{base}{{{rest}}}")
-    }
+    series_name_of_sorted(
+        query,
+        labels
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    )
 }
 
 /// `instance="a",job="api"` (sorted, `__name__` left out); what tells apart the series of one
@@ -117,14 +113,15 @@ pub fn label_list(labels: &BTreeMap<String, String>) -> String {
 }
 
 /// [`series_name`] of a series given as label pairs sorted by name (as remote write sends
-/// them), without building a map.
+/// them), without building a map; `unnamed` stands for the name when there is no `__name__`.
 pub fn series_name_of_sorted<'a>(
+    unnamed: &str,
     labels: impl Iterator<Item = (&'a str, &'a str)> + Clone,
 ) -> String {
     let name = labels
         .clone()
         .find(|(label, _)| *label == "__name__")
-        .map_or("", |(_, value)| value);
+        .map_or(unnamed, |(_, value)| value);
     let mut text = String::with_capacity(64);
     text.push_str(name);
     text.push('{');
@@ -377,9 +374,9 @@ mod tests {
         assert_eq!(series_name("sum(x)", &labels(&[])), "sum(x)");
         assert_eq!(service_selector(&labels(&[("le", "1")])), "");
         let pairs = l.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        assert_eq!(series_name_of_sorted(pairs), series_name("ignored", &l));
+        assert_eq!(series_name_of_sorted("", pairs), series_name("ignored", &l));
         assert_eq!(
-            series_name_of_sorted([("__name__", "up")].into_iter()),
+            series_name_of_sorted("", [("__name__", "up")].into_iter()),
             "up"
         );
     }

@@ -120,7 +120,7 @@ fn read_request(raw: &[u8], selector: &SeriesSelector) -> Result<Decoded, String
         let Some((&(timestamp, value), earlier)) = samples.split_last() else {
             continue;
         };
-        let name = series_name_of_sorted(labels.iter().copied());
+        let name = series_name_of_sorted("", labels.iter().copied());
         for &(timestamp, value) in earlier {
             decoded.points.push((name.clone(), timestamp, value));
         }

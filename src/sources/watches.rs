@@ -505,6 +505,11 @@ pub fn fingerprint(watch_id: &str, series: &str) -> String {
     format!("{watch_id}/{series}")
 }
 
+/// The watch of an incident's alert row, read back from its [`fingerprint`].
+pub fn watch_of_fingerprint(fingerprint: &str) -> Option<&str> {
+    fingerprint.split_once('/').map(|(watch_id, _)| watch_id)
+}
+
 /// Annotation of a watch's alert: the series (the thread's feedback tolerates on it).
 pub const SERIES_ANNOTATION: &str = "anomaly_hunter_watch";
 /// Annotation of a watch's alert: how far the series departed when the incident opened, in
