@@ -25,17 +25,11 @@ const INCIDENT: f64 = 0.9;
 
 /// Serves `api_latency_seconds <level>` at `/metrics` on a free port; returns the port.
 async fn exporter(level: Arc<AtomicU64>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let router = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let level = f64::from_bits(level.load(Ordering::Relaxed));
-            async move { format!("# TYPE api_latency_seconds gauge\napi_latency_seconds {level}\n") }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    port
+    support::prometheus::serve_exporter(move || {
+        let level = f64::from_bits(level.load(Ordering::Relaxed));
+        format!("# TYPE api_latency_seconds gauge\napi_latency_seconds {level}\n")
+    })
+    .await
 }
 
 fn prometheus_config(exporter: u16, alertmanager: u16) -> String {

@@ -33,22 +33,13 @@ fn latency(t: i64, incident: bool) -> f64 {
 
 /// Serves `/metrics` with one gauge; `incident` turns the incident on.
 async fn exporter(incident: Arc<AtomicBool>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let router = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let incident = incident.load(Ordering::SeqCst);
-            async move {
-                let value = latency(chrono::Utc::now().timestamp(), incident);
-                format!(
-                    "# TYPE checkout_latency_seconds gauge\ncheckout_latency_seconds {value}\nother_gauge 1\n"
-                )
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    port
+    support::prometheus::serve_exporter(move || {
+        let value = latency(chrono::Utc::now().timestamp(), incident.load(Ordering::SeqCst));
+        format!(
+            "# TYPE checkout_latency_seconds gauge\ncheckout_latency_seconds {value}\nother_gauge 1\n"
+        )
+    })
+    .await
 }
 
 async fn create_topic(brokers: &str) {

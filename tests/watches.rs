@@ -36,27 +36,19 @@ fn error_ratio(t: i64, instance: &str, incident: u8) -> f64 {
 
 /// Serves `/metrics` with the three series; `incident` says how the sick one is doing.
 async fn exporter(incident: Arc<AtomicU8>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let router = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let incident = incident.load(Ordering::SeqCst);
-            async move {
-                let t = chrono::Utc::now().timestamp();
-                let mut text = String::from("# TYPE web_error_ratio gauge\n");
-                for instance in INSTANCES {
-                    let value = error_ratio(t, instance, incident);
-                    text.push_str(&format!(
-                        "web_error_ratio{{instance=\"{instance}\",job=\"web\"}} {value}\n"
-                    ));
-                }
-                text
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    port
+    support::prometheus::serve_exporter(move || {
+        let incident = incident.load(Ordering::SeqCst);
+        let t = chrono::Utc::now().timestamp();
+        let mut text = String::from("# TYPE web_error_ratio gauge\n");
+        for instance in INSTANCES {
+            let value = error_ratio(t, instance, incident);
+            text.push_str(&format!(
+                "web_error_ratio{{instance=\"{instance}\",job=\"web\"}} {value}\n"
+            ));
+        }
+        text
+    })
+    .await
 }
 
 /// The backfill reaches this far past the start of the test, so that no second is missing

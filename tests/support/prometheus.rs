@@ -40,6 +40,22 @@ impl Server {
     }
 }
 
+/// Serves `/metrics` on a free loopback port, answering each scrape with what `metrics`
+/// returns then; returns the port.
+pub async fn serve_exporter(metrics: impl Fn() -> String + Clone + Send + Sync + 'static) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let text = metrics();
+            async move { text }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    port
+}
+
 /// One backfilled series: name, labels and `(unix seconds, value)` samples.
 pub struct Backfill<'a> {
     pub name: &'a str,
