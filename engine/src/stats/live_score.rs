@@ -454,21 +454,19 @@ impl RollingRobust {
 
     /// Adds a finite value.
     fn push(&mut self, value: f64) {
-        if self.values.len() == self.window {
-            if let Some(oldest) = self.values.pop_front() {
-                if let Ok(at) = self
-                    .sorted
-                    .binary_search_by(|probe| probe.total_cmp(&oldest))
-                {
-                    self.sorted.remove(at);
-                }
-            }
-        }
+        let oldest = (self.values.len() == self.window)
+            .then(|| self.values.pop_front())
+            .flatten();
         self.values.push_back(value);
-        let at = self
+        let leaving = oldest.and_then(|oldest| {
+            self.sorted
+                .binary_search_by(|probe| probe.total_cmp(&oldest))
+                .ok()
+        });
+        let arriving = self
             .sorted
             .partition_point(|probe| probe.total_cmp(&value).is_lt());
-        self.sorted.insert(at, value);
+        move_into_place(&mut self.sorted, leaving, arriving, value);
         self.since_refresh += 1;
         if self.since_refresh >= self.refresh_every || self.values.len() < 32 {
             self.refresh();
@@ -495,6 +493,29 @@ impl RollingRobust {
 
     fn z(&self, value: f64) -> f64 {
         (value - self.median) / self.scale
+    }
+}
+
+/// In an ascending `sorted`, replaces the element at `leaving` (if any) by `value`, whose
+/// place among the present elements is `arriving`: only the elements between the two places
+/// move, where a removal and an insertion would each move the whole tail (what a watched
+/// series costs is mostly memory traffic).
+fn move_into_place<T: Copy>(
+    sorted: &mut Vec<T>,
+    leaving: Option<usize>,
+    arriving: usize,
+    value: T,
+) {
+    match leaving {
+        None => sorted.insert(arriving, value),
+        Some(leaving) if arriving <= leaving => {
+            sorted.copy_within(arriving..leaving, arriving + 1);
+            sorted[arriving] = value;
+        }
+        Some(leaving) => {
+            sorted.copy_within(leaving + 1..arriving, leaving);
+            sorted[arriving - 1] = value;
+        }
     }
 }
 
@@ -568,6 +589,8 @@ struct PhaseBaseline {
     filling: Option<Filling>,
     origin: f64,
     scratch: Vec<f64>,
+    /// The last phase's expected value, until a phase is filed.
+    expected: Option<(usize, f64)>,
     residuals: RollingRobust,
 }
 
@@ -619,6 +642,7 @@ impl PhaseBaseline {
             filling: None,
             origin: f64::NAN,
             scratch: Vec::new(),
+            expected: None,
             residuals,
         }
     }
@@ -632,21 +656,7 @@ impl PhaseBaseline {
         let phases = self.seen.len();
         let phase = (seconds.rem_euclid(self.period) / width) as usize % phases;
         let mut z = None;
-        if self.seen[phase] > 0 {
-            self.scratch.clear();
-            for offset in 0..=2 * self.neighbours {
-                let neighbour = (phase + phases + offset - self.neighbours) % phases;
-                let kept = (self.seen[neighbour] as usize).min(self.cycles);
-                let at = neighbour * self.cycles;
-                self.scratch
-                    .extend(self.history[at..at + kept].iter().map(|&v| f64::from(v)));
-            }
-            let middle = self.scratch.len() / 2;
-            let expected = self.origin
-                + *self
-                    .scratch
-                    .select_nth_unstable_by(middle, f64::total_cmp)
-                    .1;
+        if let Some(expected) = self.expected(phase) {
             let residual = value - expected;
             if self.residuals.len() >= 32 {
                 z = Some(self.residuals.z(residual).abs());
@@ -660,6 +670,36 @@ impl PhaseBaseline {
             value,
         );
         z
+    }
+
+    /// The median of `phase` and its neighbours in earlier cycles, once it has been seen. It
+    /// changes only when a phase is filed, so the points of one phase share one computation.
+    fn expected(&mut self, phase: usize) -> Option<f64> {
+        if self.seen[phase] == 0 {
+            return None;
+        }
+        if let Some((known, expected)) = self.expected {
+            if known == phase {
+                return Some(expected);
+            }
+        }
+        let phases = self.seen.len();
+        self.scratch.clear();
+        for offset in 0..=2 * self.neighbours {
+            let neighbour = (phase + phases + offset - self.neighbours) % phases;
+            let kept = (self.seen[neighbour] as usize).min(self.cycles);
+            let at = neighbour * self.cycles;
+            self.scratch
+                .extend(self.history[at..at + kept].iter().map(|&v| f64::from(v)));
+        }
+        let middle = self.scratch.len() / 2;
+        let expected = self.origin
+            + *self
+                .scratch
+                .select_nth_unstable_by(middle, f64::total_cmp)
+                .1;
+        self.expected = Some((phase, expected));
+        Some(expected)
     }
 
     /// Files `value` in its phase's next slot; when a phase spans several points, their mean
@@ -690,6 +730,7 @@ impl PhaseBaseline {
     }
 
     fn file(&mut self, phase: usize, offset: f64) {
+        self.expected = None;
         let slot = self.seen[phase] as usize % self.cycles;
         self.history[phase * self.cycles + slot] = offset as f32;
         self.seen[phase] = self.seen[phase].saturating_add(1);
@@ -772,10 +813,11 @@ struct ShapeMemory {
     /// Number of the oldest candidate, and of the next to be stored.
     first_id: usize,
     next_id: usize,
-    /// (sum of means, ring slot) of every candidate, sorted.
     /// Ring slots of every candidate, sorted by (sum of means, slot): the sums are read off
     /// the stretches, not stored twice.
     by_sum: Vec<u32>,
+    /// Where the last newest stretch's sum fell in `by_sum`: the next one is searched from there.
+    hint: usize,
     since_stored: usize,
     current: Vec<f64>,
 }
@@ -800,6 +842,7 @@ impl ShapeMemory {
             first_id: 0,
             next_id: 0,
             by_sum: Vec::with_capacity(capacity),
+            hint: 0,
             since_stored: 0,
             current: vec![0.0; segments],
         }
@@ -859,8 +902,10 @@ impl ShapeMemory {
     /// difference of the two stretches' sums of means, so candidates sorted by that sum are
     /// searched outwards from the newest stretch's until the difference alone exceeds the best
     /// match.
-    fn nearest(&self) -> f64 {
+    fn nearest(&mut self) -> f64 {
         let key = self.current.iter().sum::<f64>();
+        self.hint = self.gallop(self.hint, |slot| self.key(slot as usize).0 < key);
+        let start = self.hint;
         let distance = |slot: usize| -> f64 {
             self.stretch(slot)
                 .iter()
@@ -869,7 +914,6 @@ impl ShapeMemory {
                 .sum()
         };
         let sum = |slot: u32| self.key(slot as usize).0;
-        let start = self.by_sum.partition_point(|&slot| sum(slot) < key);
         let mut best = f64::INFINITY;
         for &slot in &self.by_sum[start..] {
             if sum(slot) - key >= best {
@@ -893,28 +937,80 @@ impl ShapeMemory {
         if self.pending.len() <= overlapping * self.segments {
             return;
         }
+        // The oldest candidate, when the ring is full, is in the slot the new one takes.
+        let slot = self.next_id % self.capacity;
+        let mut leaving = None;
         if self.next_id - self.first_id == self.capacity {
-            let key = self.key(self.first_id % self.capacity);
-            if let Ok(at) = self.position(&key) {
-                self.by_sum.remove(at);
-            }
+            let oldest = self.key(slot);
+            let at = self.gallop(self.interpolated(oldest.0), |probe| {
+                compare(&self.key(probe as usize), &oldest).is_lt()
+            });
+            leaving = (self.by_sum.get(at) == Some(&oldest.1)).then_some(at);
             self.first_id += 1;
         }
-        let slot = self.next_id % self.capacity;
+        let sum = self.pending.iter().take(self.segments).sum::<f64>();
+        let key = (sum, slot as u32);
+        let arriving = self.gallop(self.hint, |probe| {
+            compare(&self.key(probe as usize), &key).is_lt()
+        });
         let at = slot * self.segments;
-        for mean in &mut self.stretches[at..at + self.segments] {
-            *mean = self.pending.pop_front().unwrap_or(0.0);
+        for (mean, pending) in self.stretches[at..at + self.segments]
+            .iter_mut()
+            .zip(self.pending.drain(..self.segments))
+        {
+            *mean = pending;
         }
         self.next_id += 1;
-        let key = self.key(slot);
-        let position = self.position(&key).unwrap_or_else(|position| position);
-        self.by_sum.insert(position, key.1);
+        move_into_place(&mut self.by_sum, leaving, arriving, key.1);
     }
 
-    /// Where `key` is (or would go) in `by_sum`.
-    fn position(&self, key: &(f64, u32)) -> Result<usize, usize> {
-        self.by_sum
-            .binary_search_by(|&probe| compare(&self.key(probe as usize), key))
+    /// Where `sum` would be in `by_sum` if the candidates' sums were spread evenly between
+    /// the lowest and the highest: a first guess for a sum with no better hint.
+    fn interpolated(&self, sum: f64) -> usize {
+        let (Some(&lowest), Some(&highest)) = (self.by_sum.first(), self.by_sum.last()) else {
+            return 0;
+        };
+        let (lowest, highest) = (self.key(lowest as usize).0, self.key(highest as usize).0);
+        let share = (sum - lowest) / (highest - lowest);
+        if share.is_finite() {
+            (share.clamp(0.0, 1.0) * (self.by_sum.len() - 1) as f64) as usize
+        } else {
+            0
+        }
+    }
+
+    /// How many candidates, in `by_sum` order, `below` holds for (a prefix of them), searched
+    /// outwards from `hint`: the newest stretch's sum moves little from one point to the next,
+    /// so its place is a few probes from the last one, where a binary search would wait for
+    /// memory at each of its eleven steps.
+    fn gallop(&self, hint: usize, below: impl Fn(u32) -> bool) -> usize {
+        let below_at = |at: usize| below(self.by_sum[at]);
+        let len = self.by_sum.len();
+        let hint = hint.min(len);
+        let (mut low, mut high) = (0, len);
+        let mut step = 1;
+        if hint < len && below_at(hint) {
+            low = hint + 1;
+            while hint + step < len {
+                if !below_at(hint + step) {
+                    high = hint + step;
+                    break;
+                }
+                low = hint + step + 1;
+                step *= 2;
+            }
+        } else {
+            high = hint;
+            while step <= hint {
+                if below_at(hint - step) {
+                    low = hint - step + 1;
+                    break;
+                }
+                high = hint - step;
+                step *= 2;
+            }
+        }
+        low + self.by_sum[low..high].partition_point(|&slot| below(slot))
     }
 }
 
@@ -1154,11 +1250,46 @@ mod tests {
             deviations.sort_by(f64::total_cmp);
             let mad = deviations[deviations.len() / 2];
             let mean = deviations.iter().sum::<f64>() / deviations.len() as f64;
+            assert_eq!(rolling.sorted, window, "row {i}");
             assert_eq!(rolling.median, median, "row {i}");
             let scale = (MAD_TO_SIGMA * mad)
                 .max(0.6267 * mean)
                 .max(1e-9 + 1e-6 * median.abs());
             assert!((rolling.scale - scale).abs() < 1e-9, "row {i}");
+        }
+    }
+
+    #[test]
+    fn the_nearest_stretch_is_found_among_all_remembered_ones() {
+        // A small ring that wraps often, repeated values (equal sums) and jumps far from the
+        // last search's place.
+        let mut shape = ShapeMemory::new(2, 3, 1, 50);
+        for i in 0..3_000 {
+            let value = if i % 97 < 5 {
+                1e4 * (i / 97) as f64
+            } else {
+                ((i as f64 * 3.7).sin() * 10.0).round()
+            };
+            shape.push(value, 1.0);
+            let mut live: Vec<u32> = (shape.first_id..shape.next_id)
+                .map(|id| (id % shape.capacity) as u32)
+                .collect();
+            live.sort_by(|&a, &b| compare(&shape.key(a as usize), &shape.key(b as usize)));
+            assert_eq!(shape.by_sum, live, "point {i}");
+            if shape.recent.len() == 6 && !live.is_empty() {
+                let brute_force = live
+                    .iter()
+                    .map(|&slot| {
+                        shape
+                            .stretch(slot as usize)
+                            .iter()
+                            .zip(&shape.current)
+                            .map(|(&a, b)| (a - b).abs())
+                            .sum::<f64>()
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                assert_eq!(shape.nearest(), brute_force, "point {i}");
+            }
         }
     }
 
